@@ -1,0 +1,5 @@
+"""`python -m studio` entry point."""
+
+from studio.cli import main
+
+raise SystemExit(main())

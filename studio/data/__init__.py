@@ -1,0 +1,1 @@
+"""Text-to-SQL data: prompts, importers, the dataset registry and the demo dataset."""

@@ -1,0 +1,1 @@
+"""Databases: connections, schema introspection, safe execution, result comparison."""

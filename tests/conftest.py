@@ -1,0 +1,56 @@
+"""Shared fixtures: real databases, the shared benchmark data, workspaces and models.
+
+Nothing here is mocked: SQLite files are real files, MySQL is the MariaDB server at
+127.0.0.1:3306, and models are the real built-in model or tiny random models of the
+same architectures saved with the built-in model's tokenizer.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pymysql
+import pytest
+
+from studio.workspace import Workspace
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """`../shared/data` beside the checkout (SpiderMan, BIRD mini-dev)."""
+    if not (SHARED_DATA / "spiderman" / "test_queries.csv").exists():
+        pytest.fail(f"reference data not found at {SHARED_DATA}: the checkout needs ../shared/data")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def spiderman_sqlite_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 157 SpiderMan SQLite databases, unpacked once per test session."""
+    target = tmp_path_factory.mktemp("spiderman")
+    with tarfile.open(shared_data / "spiderman" / "sqlite.tar.xz") as archive:
+        archive.extractall(target, filter="data")
+    return target / "sqlite"
+
+
+@pytest.fixture(scope="session")
+def mysql_server_url() -> str:
+    """URL of the running MariaDB (fails loudly when it is down: start it, don't skip)."""
+    try:
+        pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", connect_timeout=5).close()
+    except pymysql.MySQLError as error:
+        pytest.fail(
+            f"MariaDB is not reachable at 127.0.0.1:3306 ({error}); start it with "
+            "`start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`"
+        )
+    return MYSQL_URL
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """A fresh workspace in a temporary folder."""
+    return Workspace.open(tmp_path / "workspace")

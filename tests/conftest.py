@@ -54,3 +54,27 @@ def mysql_server_url() -> str:
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh workspace in a temporary folder."""
     return Workspace.open(tmp_path / "workspace")
+
+
+@pytest.fixture(scope="session")
+def builtin_model_dir() -> Path:
+    """The converted built-in model folder (converted once into the model cache)."""
+    from studio.models import DEFAULT_MODEL, resolve_model_dir
+
+    return resolve_model_dir(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2 model with the built-in model's tokenizer (a model reference)."""
+    from studio.random_models import save_random_model
+
+    return save_random_model("tiny-qwen2", tmp_path_factory.mktemp("tiny-qwen2"), str(builtin_model_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_moe_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3-MoE model (the seed model's family) with the built-in tokenizer."""
+    from studio.random_models import save_random_model
+
+    return save_random_model("tiny-qwen3-moe", tmp_path_factory.mktemp("tiny-qwen3-moe"), str(builtin_model_dir))

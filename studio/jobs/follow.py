@@ -1,0 +1,82 @@
+"""Following a job: its log from where the job's own output starts, and `wait`."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from studio.jobs.model import Job
+from studio.jobs.store import get_job
+from studio.jobs.supervisor import Supervisor, supervisor_alive
+from studio.workspace import Workspace
+
+
+class LogFollower:
+    """Reads a job's log incrementally, yielding complete lines (without the newline)."""
+
+    def __init__(self, job: Job) -> None:
+        self.path = job.log_path
+        self.offset: int | None = job.log_offset
+        self._partial = b""
+
+    def new_lines(self, job: Job, final: bool = False) -> list[str]:
+        """Lines written since the last call; with `final`, also an unterminated last line."""
+        if self.offset is None:
+            self.offset = job.log_offset
+            if self.offset is None:
+                return []
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        data = self._partial + data
+        *complete, self._partial = data.split(b"\n")
+        if final and self._partial:
+            complete.append(self._partial)
+            self._partial = b""
+        return [line.decode("utf-8", errors="replace") for line in complete]
+
+
+def log_lines(job: Job, tail: int | None = None) -> Iterator[str]:
+    """This job's log lines (the last `tail` when given); nothing before it has started."""
+    if job.log_offset is None or not job.log_path.exists():
+        return iter(())
+    lines = LogFollower(job).new_lines(job, final=True)
+    return iter(deque(lines, maxlen=tail) if tail is not None else lines)
+
+
+def wait(
+    ws: Workspace,
+    job_id: int,
+    on_log: Callable[[str], None] | None = None,
+    poll_s: float = 0.5,
+    *,
+    log_follower: LogFollower | None = None,
+) -> Job:
+    """Block until job `job_id` has finished and return it, passing each new log line to `on_log`.
+
+    When no supervisor runs for the workspace (checked on every poll), one runs in this
+    process for the duration of the wait. Pass `log_follower` to continue from lines
+    already read.
+    """
+    job = get_job(ws, job_id)
+    follower = log_follower or LogFollower(job)
+    supervisor: Supervisor | None = None
+    try:
+        while True:
+            job = get_job(ws, job_id)
+            if not job.finished and not supervisor_alive(ws):
+                supervisor = Supervisor(ws, poll_s).start()
+            if on_log is not None:
+                for line in follower.new_lines(job, final=job.finished):
+                    on_log(line)
+            if job.finished:
+                return job
+            time.sleep(poll_s)
+    finally:
+        if supervisor is not None:
+            supervisor.stop()

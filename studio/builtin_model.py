@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.model_cache import Log, cache_root, convert_gguf, folder_problem, log_to_stderr
+from studio.model_cache import Log, cache_root, convert_gguf, folder_problem, log_to_stderr, sha256_file
+
+# An already joined GGUF of a built-in model, for machines without the PyPI parts
+# (e.g. a GPU server with no package index); its sha256 is still checked.
+BUILTIN_GGUF_ENV = "STUDIO_BUILTIN_GGUF"
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,22 @@ def ensure_builtin(name: str, log: Log = log_to_stderr) -> Path:
         log(f"model cache {folder} is damaged ({problem}); rebuilding it")
     else:
         log(f"preparing builtin:{name} once (about 2 minutes); later loads take seconds")
+    source = {"ref": f"builtin:{name}", "gguf_sha256": model.sha256, "license": model.license}
+    if given := os.environ.get(BUILTIN_GGUF_ENV):
+        return convert_gguf(checked_gguf(model, Path(given)), folder, source, log)
     gguf = folder.with_name(f"{model.name}.gguf")
     log(f"joining {len(model.packages)} GGUF parts and checking sha256")
     join_parts(model, gguf)
     try:
-        source = {"ref": f"builtin:{name}", "gguf_sha256": model.sha256, "license": model.license}
         return convert_gguf(gguf, folder, source, log)
     finally:
         gguf.unlink(missing_ok=True)
+
+
+def checked_gguf(model: BuiltinModel, path: Path) -> Path:
+    """`path` if it is the built-in model's GGUF (by sha256), else a StudioError."""
+    if not path.is_file():
+        raise StudioError(f"${BUILTIN_GGUF_ENV} points at {path}, which does not exist")
+    if (digest := sha256_file(path)) != model.sha256:
+        raise StudioError(f"${BUILTIN_GGUF_ENV}={path} has sha256 {digest}, not builtin:{model.name}'s {model.sha256}")
+    return path

@@ -136,3 +136,15 @@ def test_unknown_references_are_explained(tmp_path: Path) -> None:
         resolve_model_dir("Qwen/Qwen3-Coder-30B-A3B-Instruct")
     with pytest.raises(StudioError, match="no config.json"):
         resolve_model_dir(str(tmp_path))
+
+
+def test_builtin_gguf_given_by_path_must_be_the_known_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    impostor = tmp_path / "impostor.gguf"
+    impostor.write_bytes(b"GGUF" + bytes(100))
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STUDIO_BUILTIN_GGUF", str(impostor))
+    with pytest.raises(StudioError, match="not builtin:qwen2.5-coder-0.5b-instruct's"):
+        resolve_model_dir(DEFAULT_MODEL)
+    monkeypatch.setenv("STUDIO_BUILTIN_GGUF", str(tmp_path / "absent.gguf"))
+    with pytest.raises(StudioError, match="does not exist"):
+        resolve_model_dir(DEFAULT_MODEL)

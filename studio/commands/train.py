@@ -1,11 +1,90 @@
-"""`python -m studio train`: placeholder until its issue lands."""
+"""`python -m studio train`: validate a training YAML, start it as a job, follow or detach."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-HELP = "(not built yet)"
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from studio.config import TrainConfig
+    from studio.jobs import Job
+    from studio.workspace import Workspace
+
+HELP = "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
+JOB_KIND = "train"
+EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 3}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=lambda args: parser.error("this verb is not built yet"))
+    parser.add_argument("config", nargs="?", type=Path, help="training YAML (see configs/ and docs/TRAINING.md)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (repeatable), e.g. --set learning_rate=1e-4")
+    parser.add_argument("--check", action="store_true", help="validate the config and its datasets, train nothing")
+    parser.add_argument("--detach", action="store_true", help="print the job id and return at once")
+    parser.add_argument("--resume", metavar="RUN", help="continue a cancelled or failed run (folder or name under "
+                        "runs/) from its last checkpoint, instead of starting CONFIG")
+    parser.set_defaults(func=run)
+
+
+def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
+    """Create the run folder (config.yaml in it) and queue the training job; the UI calls this too."""
+    from studio.jobs import ensure_background_supervisor, submit
+    from studio.train.launch import worker_argv
+    from studio.train.preflight import preflight
+    from studio.train.worker import write_run_config
+
+    preflight(ws, cfg)
+    run_dir = ws.new_run_dir(cfg.stage)
+    write_run_config(run_dir, cfg)
+    title = f"{cfg.stage.upper()} {cfg.model_name_or_path} on {', '.join(cfg.dataset)}"
+    job = submit(ws, JOB_KIND, worker_argv(run_dir, cfg), run_dir, title=title, config=cfg.to_dict())
+    ensure_background_supervisor(ws)
+    return job
+
+
+def resume_training(ws: Workspace, run: str) -> Job:
+    """Queue a run again with `--resume` (continuing from its last checkpoint)."""
+    from studio.jobs import ensure_background_supervisor, list_jobs, resubmit
+    from studio.train.worker import last_checkpoint
+
+    run_dir = Path(run) if Path(run).is_dir() else ws.runs_dir / run
+    if not run_dir.is_dir():
+        raise StudioError(f"run '{run}' not found (neither a folder nor a name under {ws.runs_dir})")
+    run_dir = run_dir.resolve()
+    last_checkpoint(run_dir)
+    previous = [job for job in list_jobs(ws, kind=JOB_KIND, limit=1000) if job.run_dir == run_dir]
+    if not previous:
+        raise StudioError(f"no training job ran in {run_dir}; start it with `python -m studio train CONFIG`")
+    job = resubmit(ws, previous[0].id, ["--resume"])
+    ensure_background_supervisor(ws)
+    return job
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.config import load_config
+    from studio.jobs import wait
+    from studio.train.preflight import preflight
+    from studio.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    if args.resume:
+        job = resume_training(ws, args.resume)
+    else:
+        if args.config is None:
+            raise StudioError("give a training config (e.g. configs/demo_sft.yaml) or --resume RUN")
+        cfg = load_config(args.config, args.overrides)
+        if args.check:
+            preflight(ws, cfg)
+            print(f"{args.config}: valid ({cfg.stage}, {cfg.model_name_or_path}, datasets {', '.join(cfg.dataset)})")
+            return 0
+        job = start_training(ws, cfg)
+    print(f"job {job.id} queued: {job.run_dir}", flush=True)
+    if args.detach:
+        return 0
+    job = wait(ws, job.id, on_log=lambda line: print(line, flush=True))
+    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
+    return EXIT_CODES.get(job.state, 1)

@@ -1,0 +1,1 @@
+"""Training engine: TRL SFT and DPO with LoRA, metrics, the numerical guard and the worker."""

@@ -1,0 +1,43 @@
+"""TrainingArguments shared by SFT and DPO, from a TrainConfig (LLaMA-Factory keys -> TRL fields)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.config import TrainConfig
+
+
+def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, Any]:
+    """Keyword arguments for SFTConfig / DPOConfig: checkpoints go to the run folder."""
+    import torch
+
+    eval_steps = cfg.eval_steps or cfg.save_steps
+    return {
+        "output_dir": str(run_dir),
+        "per_device_train_batch_size": cfg.per_device_train_batch_size,
+        "per_device_eval_batch_size": cfg.per_device_eval_batch_size or cfg.per_device_train_batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
+        "learning_rate": cfg.learning_rate,
+        "num_train_epochs": cfg.num_train_epochs,
+        "max_steps": cfg.max_steps,
+        "lr_scheduler_type": cfg.lr_scheduler_type,
+        # transformers 5 folds warmup_ratio into warmup_steps (a float in [0, 1) is a ratio)
+        "warmup_steps": cfg.warmup_ratio,
+        "max_grad_norm": cfg.max_grad_norm,
+        "bf16": cfg.bf16,
+        "gradient_checkpointing": cfg.gradient_checkpointing,
+        "logging_steps": cfg.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": cfg.save_steps,
+        "eval_strategy": "steps" if has_eval else "no",
+        "eval_steps": eval_steps if has_eval else None,
+        "seed": cfg.seed,
+        "max_length": cfg.cutoff_len,
+        "report_to": "none",
+        "include_num_input_tokens_seen": "non_padding",
+        "disable_tqdm": True,
+        "logging_nan_inf_filter": False,
+        "dataloader_num_workers": 0,
+        "dataloader_pin_memory": torch.cuda.is_available(),
+    }

@@ -1,0 +1,117 @@
+"""Trainer callbacks: metrics JSONL (with tokens/s and ETA) and cancel-with-checkpoint."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from studio.train.guard import NonFiniteGuard
+from studio.train.policy import REF_ADAPTER
+from studio.worker import append_jsonl
+
+# TRL log keys copied to metrics.jsonl when present (DPO rewards and log-probs)
+DPO_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+            "logps/chosen", "logps/rejected")
+SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
+
+
+def finite_or_none(value: Any) -> Any:
+    """Floats that JSON can carry: NaN and infinity become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class MetricsCallback(TrainerCallback):
+    """Appends one line per logging step (and per evaluation) to `metrics.jsonl`."""
+
+    def __init__(self, path: Path, guard: NonFiniteGuard) -> None:
+        self.path = path
+        self.guard = guard
+        self.started = time.monotonic()
+        self.first_step: int | None = None
+        self.last_time = self.started
+        self.last_tokens: int | None = None
+        self.final: dict[str, Any] = {}
+        self.last_train: dict[str, Any] = {}
+        self.last_eval: dict[str, Any] = {}
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                       **kwargs: Any) -> None:
+        self.started = self.last_time = time.monotonic()
+        self.first_step = state.global_step
+        self.last_tokens = state.num_input_tokens_seen
+
+    def _eta(self, state: TrainerState, now: float) -> float | None:
+        done = state.global_step - (self.first_step or 0)
+        if done <= 0 or not state.max_steps:
+            return None
+        return round((now - self.started) / done * max(state.max_steps - state.global_step, 0), 1)
+
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+               logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        if "train_loss" in logs:  # the trainer's closing log
+            self.final = {key: finite_or_none(logs[key]) for key in SUMMARY_KEYS if key in logs}
+            return
+        now = time.monotonic()
+        record: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+        if "loss" in logs:
+            tokens = state.num_input_tokens_seen
+            elapsed = now - self.last_time
+            rate = (tokens - self.last_tokens) / elapsed if self.last_tokens is not None and elapsed > 0 else None
+            self.last_time, self.last_tokens = now, tokens
+            record.update(
+                loss=logs.get("loss"), learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
+                tokens_per_s=round(rate, 1) if rate is not None else None, tokens_seen=tokens,
+                eta_s=self._eta(state, now), elapsed_s=round(now - self.started, 1),
+                nonfinite_steps=len(self.guard.skipped_steps),
+            )
+            record.update({key: logs[key] for key in DPO_KEYS if key in logs})
+            self.last_train = record
+        elif any(key.startswith("eval_") for key in logs):
+            record.update({key: value for key, value in logs.items() if key.startswith("eval_")})
+            self.last_eval = record
+        else:
+            return
+        append_jsonl(self.path, {key: finite_or_none(value) for key, value in record.items()})
+
+
+class CancelCallback(TrainerCallback):
+    """When `cancel_requested()` turns true: save a checkpoint at the end of this step and stop."""
+
+    def __init__(self, cancel_requested: Callable[[], bool]) -> None:
+        self.cancel_requested = cancel_requested
+        self.cancelled_at: int | None = None
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                    **kwargs: Any) -> None:
+        if self.cancel_requested():
+            self.cancelled_at = state.global_step
+            control.should_save = True
+            control.should_training_stop = True
+
+
+class DropReferenceCopy(TrainerCallback):
+    """Removes the frozen reference adapter's copy ("ref/") from every checkpoint.
+
+    PEFT saves each adapter of a model; transformers, when resuming, loads only the
+    sub-folders if any exist, so a "ref/" copy would leave the trained adapter unrestored.
+    The reference is rebuilt from adapter_name_or_path on resume.
+    """
+
+    @staticmethod
+    def drop(folder: Path) -> None:
+        shutil.rmtree(folder / REF_ADAPTER, ignore_errors=True)
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                **kwargs: Any) -> None:
+        if state.is_world_process_zero:
+            self.drop(Path(args.output_dir) / f"checkpoint-{state.global_step}")

@@ -1,0 +1,80 @@
+"""Registered datasets -> TRL conversational records.
+
+SFT rows become prompt/completion records (TRL puts the loss on the completion only);
+preference rows become prompt/chosen/rejected records. The prompt messages come from
+`studio.data.prompts.build_messages`, the same function inference uses, and every record
+asks the chat template for `enable_thinking=False` (Qwen3 templates; others ignore it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from studio.config import TrainConfig
+from studio.data.prompts import build_messages
+from studio.data.registry import DatasetInfo, Example, get_dataset, load_examples
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from studio.workspace import Workspace
+
+STAGE_KIND = {"sft": "sft", "dpo": "preference"}
+CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
+
+
+def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
+    """The config's datasets, each registered and of the kind its stage trains on."""
+    wanted = STAGE_KIND[cfg.stage]
+    infos = []
+    for name in cfg.dataset:
+        info = get_dataset(ws, name)
+        if info.kind != wanted:
+            fix = ("give a preference dataset (instruction/chosen/rejected) or set stage: dpo"
+                   if info.kind == "preference" else
+                   "give an SFT dataset (instruction/output) or set stage: sft")
+            raise StudioError(f"config key 'dataset': '{name}' is a {info.kind} dataset but stage: {cfg.stage} "
+                              f"trains on {wanted} datasets; {fix}")
+        infos.append(info)
+    return infos
+
+
+def _record(example: Example, stage: str, dataset: str) -> dict[str, Any]:
+    prompt = build_messages(example)
+    if stage == "sft":
+        if not example.response:
+            raise StudioError(f"dataset '{dataset}' row {example.index}: the response (output) is empty; fill it "
+                              "or remove the row")
+        return {"prompt": prompt, "completion": [{"role": "assistant", "content": example.response}],
+                "chat_template_kwargs": CHAT_TEMPLATE_KWARGS}
+    if not example.chosen or not example.rejected:
+        raise StudioError(f"dataset '{dataset}' row {example.index}: chosen and rejected must both be non-empty")
+    return {"prompt": prompt,
+            "chosen": [{"role": "assistant", "content": example.chosen}],
+            "rejected": [{"role": "assistant", "content": example.rejected}],
+            "chat_template_kwargs": CHAT_TEMPLATE_KWARGS}
+
+
+def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    """(train, eval) TRL records for the config: max_samples per dataset, val_size held out."""
+    from datasets import Dataset
+
+    check_datasets(ws, cfg)
+    records: list[dict[str, Any]] = []
+    for name in cfg.dataset:
+        examples = load_examples(ws, name)
+        if cfg.max_samples is not None:
+            examples = examples[: cfg.max_samples]
+        records.extend(_record(example, cfg.stage, name) for example in examples)
+    if not records:
+        raise StudioError(f"datasets {', '.join(cfg.dataset)} hold no rows; import data first")
+    dataset = Dataset.from_list(records)
+    if not cfg.val_size:
+        return dataset, None
+    held_out = int(cfg.val_size) if cfg.val_size >= 1 else max(1, round(cfg.val_size * len(records)))
+    if held_out >= len(records):
+        raise StudioError(f"config key 'val_size': {cfg.val_size} holds out {held_out} of {len(records)} rows, "
+                          "leaving none to train on; use a smaller fraction or more rows")
+    split = dataset.train_test_split(test_size=held_out, seed=cfg.seed)
+    return split["train"], split["test"]

@@ -1,0 +1,24 @@
+"""Direct preference optimisation: TRL's DPOTrainer with LoRA and an explicit reference model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.config import TrainConfig
+from studio.train.args import common_args
+from studio.train.policy import Policy, dpo_policy, verify_reference
+
+
+def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dataset: Any,
+                      eval_dataset: Any, callbacks: list[Any]) -> tuple[Any, Policy]:
+    """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy."""
+    from trl import DPOConfig, DPOTrainer
+
+    policy = dpo_policy(cfg)
+    args = DPOConfig(**common_args(cfg, run_dir, eval_dataset is not None), beta=cfg.pref_beta,
+                     loss_type=[cfg.pref_loss], precompute_ref_log_probs=cfg.precompute_ref_log_probs)
+    trainer = DPOTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                         processing_class=tokenizer, peft_config=policy.peft_config, callbacks=callbacks)
+    verify_reference(trainer, policy, cfg)
+    return trainer, policy

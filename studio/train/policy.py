@@ -1,0 +1,133 @@
+"""The model a run trains (the policy) and, for DPO, the reference it is measured against.
+
+SFT: the base model plus a new LoRA adapter, or (adapter_name_or_path given) the last
+listed adapter trained further, with any earlier ones merged into the base first.
+
+DPO, with adapter_name_or_path = the SFT adapter (earlier ones merged into the base):
+  dpo_reference: sft_adapter  the SFT adapter is loaded trainable as PEFT adapter
+      "default" and TRL 1.16 adds a frozen copy named "ref"; the reference is the frozen
+      SFT policy and the DPO output is a continued SFT adapter (inference stacks just it).
+  dpo_reference: merged_sft   the SFT adapter is merged into the base and a new LoRA is
+      trained; the reference is the merged model (the new adapter disabled) and inference
+      stacks [SFT adapter, DPO adapter].
+Without an SFT adapter the policy starts at the base, so the base is the right reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.config import TrainConfig
+from studio.errors import StudioError
+from studio.models import resolve_model_dir
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
+
+REF_ADAPTER = "ref"
+
+
+@dataclass
+class Policy:
+    """A model ready for a trainer, what it was built from and how inference must use its output."""
+
+    model: Any
+    peft_config: LoraConfig | None
+    reference: str
+    merged_adapters: list[str] = field(default_factory=list)
+    # adapters inference stacks before this run's output adapter
+    inference_prefix: list[str] = field(default_factory=list)
+
+
+def lora_config(cfg: TrainConfig) -> LoraConfig:
+    """A PEFT LoraConfig from lora_rank/alpha/dropout/target ("all" = every linear layer but the head)."""
+    from peft import LoraConfig
+
+    targets: str | list[str] = "all-linear" if cfg.lora_target == ["all"] else list(cfg.lora_target)
+    return LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.effective_lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
+
+
+def load_base(cfg: TrainConfig) -> Any:
+    """The base model in float32, or bfloat16 weights when bf16 is set (the LoRA stays float32)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = resolve_model_dir(cfg.model_name_or_path)
+    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+
+
+def check_adapter_dir(path: str, key: str = "adapter_name_or_path") -> Path:
+    """The adapter folder, or a StudioError naming the key and what is missing."""
+    folder = Path(path).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise StudioError(f"config key '{key}': {folder} is not a LoRA adapter folder (no adapter_config.json); "
+                          "give the adapter/ folder of an SFT run")
+    return folder.resolve()
+
+
+def _merge(model: Any, adapters: list[str]) -> Any:
+    from peft import PeftModel
+
+    for adapter in adapters:
+        model = PeftModel.from_pretrained(model, check_adapter_dir(adapter)).merge_and_unload()
+    return model
+
+
+def _continue_adapter(model: Any, adapter: str) -> Any:
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, check_adapter_dir(adapter), is_trainable=True)
+
+
+def sft_policy(cfg: TrainConfig) -> Policy:
+    """The SFT policy: a new LoRA on the base, or the last given adapter trained further."""
+    model = load_base(cfg)
+    adapters = list(cfg.adapter_name_or_path)
+    if not adapters:
+        return Policy(model, lora_config(cfg), reference="none (SFT)")
+    model = _merge(model, adapters[:-1])
+    return Policy(_continue_adapter(model, adapters[-1]), None, reference="none (SFT)",
+                  merged_adapters=adapters[:-1], inference_prefix=adapters[:-1])
+
+
+def dpo_policy(cfg: TrainConfig) -> Policy:
+    """The DPO policy and its reference, per `dpo_reference` (see the module docstring)."""
+    model = load_base(cfg)
+    adapters = list(cfg.adapter_name_or_path)
+    base = cfg.model_name_or_path
+    if not adapters:
+        return Policy(model, lora_config(cfg),
+                      reference=f"base model {base} (no SFT adapter given: the policy starts at the base)")
+    if cfg.dpo_reference == "merged_sft":
+        model = _merge(model, adapters)
+        return Policy(model, lora_config(cfg), merged_adapters=adapters, inference_prefix=adapters,
+                      reference=f"merged SFT model: {base} + {', '.join(adapters)} merged (new DPO adapter disabled)")
+    model = _merge(model, adapters[:-1])
+    model = _continue_adapter(model, adapters[-1])
+    merged = f" on {base} + {', '.join(adapters[:-1])} merged" if adapters[:-1] else f" on {base}"
+    return Policy(model, None, merged_adapters=adapters[:-1], inference_prefix=adapters[:-1],
+                  reference=f"frozen SFT policy: copy of adapter {adapters[-1]} as PEFT adapter "
+                            f"'{REF_ADAPTER}'{merged}")
+
+
+def verify_reference(trainer: Any, policy: Policy, cfg: TrainConfig) -> None:
+    """Check that the DPO trainer really uses the reference `policy` announces; freeze the ref adapter.
+
+    TRL falls back to the adapters-disabled base model when it cannot add the "ref" adapter;
+    for dpo_reference: sft_adapter that would silently measure against the base.
+    """
+    from peft import PeftModel
+
+    if not cfg.adapter_name_or_path or cfg.dpo_reference != "sft_adapter":
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, PeftModel) or REF_ADAPTER not in model.peft_config:
+        raise StudioError("DPO could not set up the frozen SFT reference adapter (TRL would fall back to the base "
+                          "model as reference); set dpo_reference: merged_sft instead")
+    for name, parameter in model.named_parameters():
+        if f".{REF_ADAPTER}." in name:
+            parameter.requires_grad_(False)

@@ -1,0 +1,80 @@
+"""Checks a config against the workspace and the file system before any model loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from studio.config import TEMPLATE_FAMILIES, TrainConfig, load_config
+from studio.errors import StudioError
+from studio.train.dataset import check_datasets
+from studio.train.policy import check_adapter_dir
+from studio.workspace import Workspace
+
+TRAINER_STATE = "trainer_state.json"
+
+
+def checkpoint_stage(folder: Path) -> str | None:
+    """"sft" or "dpo" for a trainer checkpoint (from its run's config.yaml or its log), None when unknown."""
+    run_config = folder.parent / "config.yaml"
+    if run_config.is_file():
+        try:
+            return load_config(run_config).stage
+        except StudioError:
+            pass
+    state = folder / TRAINER_STATE
+    if not state.is_file():
+        return None
+    history = json.loads(state.read_text(encoding="utf-8")).get("log_history", [])
+    if any(key.startswith("rewards/") for entry in history for key in entry):
+        return "dpo"
+    return "sft" if any("loss" in entry for entry in history) else None
+
+
+def check_resume(cfg: TrainConfig) -> None:
+    """`resume_from_checkpoint` must be a checkpoint of a run of the same stage (not an SFT output)."""
+    if cfg.resume_from_checkpoint is None:
+        return
+    folder = Path(cfg.resume_from_checkpoint).expanduser()
+    if not folder.is_dir():
+        raise StudioError(f"config key 'resume_from_checkpoint': {folder} is not a folder; give a checkpoint-N "
+                          "folder of an earlier run of this stage, or remove the key")
+    is_adapter = (folder / "adapter_config.json").is_file()
+    stage = checkpoint_stage(folder)
+    if cfg.stage == "dpo" and is_adapter and stage != "dpo":
+        raise StudioError(
+            f"config key 'resume_from_checkpoint': {folder} is an SFT adapter, not a checkpoint of a DPO run, and "
+            f"resuming would restore SFT's optimizer and step counter; to start DPO from it set "
+            f"adapter_name_or_path: {folder} and remove resume_from_checkpoint")
+    if cfg.stage == "sft" and stage == "dpo":
+        raise StudioError(f"config key 'resume_from_checkpoint': {folder} is a DPO checkpoint; an SFT run resumes "
+                          "only from an SFT checkpoint-N folder")
+    if not (folder / TRAINER_STATE).is_file():
+        fix = (f"to continue training it set adapter_name_or_path: {folder}" if is_adapter
+               else "give a checkpoint-N folder written by a run")
+        raise StudioError(f"config key 'resume_from_checkpoint': {folder} has no {TRAINER_STATE}, so it is not a "
+                          f"training checkpoint; {fix}")
+
+
+def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
+    """A warning when the LLaMA-Factory `template` asked for does not fit the model (None when it fits)."""
+    if cfg.template is None:
+        return None
+    if cfg.template not in TEMPLATE_FAMILIES:
+        return (f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows; the tokenizer's own "
+                "chat template is used")
+    family = TEMPLATE_FAMILIES[cfg.template]
+    if family is not None and model_type is not None and not model_type.startswith(family):
+        return (f"template '{cfg.template}' is written for {family} models but the model is {model_type}; the "
+                "studio uses the tokenizer's own chat template, so check the config names the model you meant")
+    return None
+
+
+def preflight(ws: Workspace, cfg: TrainConfig) -> None:
+    """Everything checkable without loading a model: datasets, adapters, the resume folder."""
+    check_datasets(ws, cfg)
+    for adapter in cfg.adapter_name_or_path:
+        check_adapter_dir(adapter)
+    if cfg.stage == "dpo" and len(cfg.adapter_name_or_path) == 0 and cfg.dpo_reference == "merged_sft":
+        raise StudioError("config key 'dpo_reference': merged_sft needs the SFT adapter in adapter_name_or_path")
+    check_resume(cfg)

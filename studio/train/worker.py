@@ -1,0 +1,157 @@
+"""The training job body: `python -m studio.train.worker RUN_DIR [--resume]`.
+
+RUN_DIR is `<workspace>/runs/<id>/` holding config.yaml. The worker validates the config,
+builds the records, trains with TRL (SFT or DPO), streams metrics.jsonl, and writes the
+adapter (after checking its weights are finite) and summary.json. `--resume` continues
+from the run's last `checkpoint-*`. Under `accelerate launch` every rank runs this and
+rank 0 reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from studio.config import TrainConfig, dump_config, load_config
+from studio.errors import StudioError
+from studio.fsutil import atomic_write_json
+from studio.worker import cancel_requested, run_worker
+from studio.workspace import Workspace
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+ADAPTER_DIR = "adapter"
+
+
+def run_workspace(run_dir: Path) -> Workspace:
+    """The workspace a run folder belongs to (`<workspace>/runs/<id>`)."""
+    return Workspace.open(run_dir.resolve().parents[1])
+
+
+def last_checkpoint(run_dir: Path) -> Path:
+    """The run's newest `checkpoint-N` folder, or a StudioError when it has none."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    found = get_last_checkpoint(str(run_dir))
+    if found is None:
+        raise StudioError(f"{run_dir} has no checkpoint-* folder to resume from; start the run again instead")
+    return Path(found)
+
+
+def _model_type(cfg: TrainConfig) -> str | None:
+    from studio.models import resolve_model_dir
+
+    config = json.loads((resolve_model_dir(cfg.model_name_or_path) / "config.json").read_text())
+    return config.get("model_type")
+
+
+def _write_summary(run_dir: Path, data: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / SUMMARY_FILE, data)
+
+
+def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = ()) -> None:
+    """Train the run in `run_dir` (see the module docstring).
+
+    `extra_callbacks` (TrainerCallbacks) run before the studio's own, e.g. instrumentation.
+    """
+    from studio.models import load_tokenizer
+    from studio.train.callbacks import CancelCallback, DropReferenceCopy, MetricsCallback
+    from studio.train.dataset import build_datasets
+    from studio.train.guard import (
+        NonFiniteGuard,
+        NonFiniteTrainingError,
+        assert_finite_adapter,
+        assert_finite_weights,
+    )
+    from studio.train.preflight import preflight, template_warning
+
+    started = time.time()
+    cfg = load_config(run_dir / CONFIG_FILE)
+    ws = run_workspace(run_dir)
+    preflight(ws, cfg)
+    resume_from = str(last_checkpoint(run_dir)) if resume else cfg.resume_from_checkpoint
+    warning = template_warning(cfg, _model_type(cfg))
+    if warning:
+        print(f"warning: {warning}", flush=True)
+    tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
+    train_dataset, eval_dataset = build_datasets(ws, cfg)
+    print(f"{cfg.stage}: {len(train_dataset)} training records"
+          + (f", {len(eval_dataset)} held out for evaluation" if eval_dataset is not None else ""), flush=True)
+
+    guard = NonFiniteGuard(cfg.max_nonfinite_steps)
+    cancel = CancelCallback(cancel_requested)
+    metrics = MetricsCallback(run_dir / METRICS_FILE, guard)
+    callbacks = [*extra_callbacks, cancel, guard, metrics, DropReferenceCopy()]
+    if cfg.stage == "sft":
+        from studio.train.sft import build_sft_trainer as build
+    else:
+        from studio.train.dpo import build_dpo_trainer as build
+    trainer, policy = build(cfg, run_dir, tokenizer, train_dataset, eval_dataset, callbacks)
+    print(f"reference model: {policy.reference}", flush=True)
+    loaded = time.time()
+
+    adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run_dir / ADAPTER_DIR
+    summary: dict[str, Any] = {
+        "stage": cfg.stage, "base_model": cfg.model_name_or_path, "reference_model": policy.reference,
+        "merged_adapters": policy.merged_adapters, "resumed_from": resume_from,
+        "template": {"asked": cfg.template, "used": "the tokenizer's chat template (thinking off)",
+                     "warning": warning},
+    }
+    try:
+        trainer.train(resume_from_checkpoint=resume_from)
+    except NonFiniteTrainingError as error:
+        if trainer.is_world_process_zero():
+            _write_summary(run_dir, {**summary, "status": "failed", "error": str(error),
+                                     "nonfinite_steps": guard.skipped_steps, "last_metrics": metrics.last_train})
+        raise
+    trained = time.time()
+    summary.update(global_step=trainer.state.global_step, nonfinite_steps=guard.skipped_steps,
+                   final_metrics=metrics.last_train, eval_metrics=metrics.last_eval, train=metrics.final,
+                   timings={"load_s": round(loaded - started, 1), "train_s": round(trained - loaded, 1)})
+    if cancel.cancelled_at is not None:
+        if trainer.is_world_process_zero():
+            checkpoint = run_dir / f"checkpoint-{cancel.cancelled_at}"
+            _write_summary(run_dir, {**summary, "status": "cancelled", "checkpoint": str(checkpoint)})
+            print(f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; continue with "
+                  f"`python -m studio train --resume {run_dir.name}`", flush=True)
+        return
+
+    assert_finite_weights(trainer.model, "the final adapter")
+    trainer.save_model(str(adapter_dir))
+    if trainer.is_world_process_zero():
+        DropReferenceCopy.drop(adapter_dir)
+        assert_finite_adapter(adapter_dir)
+        tokenizer.save_pretrained(str(adapter_dir))
+        summary.update(status="succeeded", adapter=str(adapter_dir.resolve()),
+                       inference_adapters=[*policy.inference_prefix, str(adapter_dir.resolve())])
+        summary["timings"]["total_s"] = round(time.time() - started, 1)
+        _write_summary(run_dir, summary)
+        print(f"adapter saved to {adapter_dir}; inference stacks: {summary['inference_adapters']}", flush=True)
+
+
+def write_run_config(run_dir: Path, cfg: TrainConfig) -> Path:
+    """Write the validated config into the run folder (what the worker reads)."""
+    path = run_dir / CONFIG_FILE
+    path.write_text(dump_config(cfg), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse RUN_DIR [--resume] and run `train` as a job body."""
+    parser = argparse.ArgumentParser(prog="python -m studio.train.worker")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint-*")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return run_worker(args.run_dir, lambda: train(args.run_dir, args.resume))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

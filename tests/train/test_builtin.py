@@ -1,0 +1,32 @@
+"""The demo SFT config on the real built-in model, through the CLI: a few CPU steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.cli import main
+from studio.models import DEFAULT_MODEL, load_model
+from studio.workspace import Workspace
+
+from .conftest import read_metrics, read_summary
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.builtin
+def test_demo_sft_trains_the_builtin_model(toy_workspace: Workspace, builtin_model_dir: Path) -> None:
+    code = main(["train", str(REPO / "configs" / "demo_sft.yaml"), "--set", "dataset=toy_sft",
+                 "--set", "max_steps=2", "--set", "cutoff_len=256", "--set", "save_steps=100",
+                 "--set", "per_device_train_batch_size=1",
+                 "--workspace", str(toy_workspace.root)])
+    assert code == 0
+    run_dir = next(toy_workspace.runs_dir.iterdir())
+    metrics = read_metrics(run_dir)
+    assert [m["step"] for m in metrics] == [1, 2] and all(m["loss"] > 0 for m in metrics)
+    summary = read_summary(run_dir)
+    assert summary["base_model"] == DEFAULT_MODEL and summary["template"]["warning"] is None
+    loaded = load_model(DEFAULT_MODEL, adapters=summary["inference_adapters"], device="cpu")
+    ids = loaded.tokenizer("SELECT count(*) FROM", return_tensors="pt").input_ids
+    assert loaded.model.generate(ids, max_new_tokens=3, do_sample=False).shape[1] == ids.shape[1] + 3

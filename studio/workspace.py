@@ -51,6 +51,9 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
+        from studio.data.importers.demo import register_demo_on_fresh_workspace
+
+        register_demo_on_fresh_workspace(self)
 
     @property
     def datasets_dir(self) -> Path:

@@ -1,0 +1,84 @@
+"""Spider layout: `train*.json` / `dev.json` / `test.json` rows (db_id, question, query),
+`tables.json` (`test_tables.json`) and `database/<db>/<db>.sqlite` (`test_database/`).
+Databases are introspected (with sample values); a database that is absent is described
+from tables.json instead.
+
+One dataset per split: NAME_train (all train*.json files), NAME_dev, NAME_test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from studio.data.importers.common import (
+    ImportOptions,
+    database_refs,
+    dataset_name,
+    load_schemas,
+    register_records,
+    text,
+)
+from studio.data.registry import DatasetInfo
+from studio.data.sft_rows import SourceRecord
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from studio.workspace import Workspace
+
+SPLITS = {"train": "train*.json", "dev": "dev.json", "test": "test.json"}
+
+
+def import_spider(ws: Workspace, path: Path, options: ImportOptions) -> list[DatasetInfo]:
+    """Register one SFT dataset per split found in the Spider folder `path`."""
+    if not path.is_dir():
+        raise StudioError(f"Spider folder not found at {path}; pass the folder holding dev.json and tables.json")
+    base = options.name or path.name
+    imported = []
+    for split, pattern in SPLITS.items():
+        files = sorted(f for f in path.glob(pattern) if not f.stem.endswith("tables"))
+        if files:
+            imported.append(_import_split(ws, path, split, files, dataset_name(base, split), options))
+    if not imported:
+        raise StudioError(f"{path} holds no Spider split (train*.json, dev.json or test.json)")
+    return imported
+
+
+def _import_split(ws: Workspace, root: Path, split: str, files: list[Path], name: str,
+                  options: ImportOptions) -> DatasetInfo:
+    records = [
+        _record(file, split, i, row) for file in files for i, row in enumerate(_read_rows(file))
+    ]
+    prefix = "test_" if split == "test" and (root / "test_tables.json").is_file() else ""
+    folders = [options.db_dir] if options.db_dir else [root / f"{prefix}database", root / "database"]
+    folders = [folder for folder in folders if folder.is_dir()]
+    refs = database_refs(sorted({r.db_id for r in records}), options, folders)
+    dialect = "mysql" if options.mysql_url else "sqlite"
+    tables_files = [f for f in (root / f"{prefix}tables.json", root / "tables.json") if f.is_file()]
+    schemas = load_schemas(refs, list(dict.fromkeys(tables_files)), dialect, options, folders, files[0])
+    return register_records(ws, name, records, schemas, refs, dialect, options, "spider", files[0])
+
+
+def _read_rows(file: Path) -> list[dict[str, Any]]:
+    try:
+        rows = json.loads(file.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as error:
+        raise StudioError(f"{file}: JSON does not parse at line {error.lineno}, column {error.colno} "
+                          f"({error.msg})") from None
+    if not isinstance(rows, list):
+        raise StudioError(f"{file}: expected a JSON array of questions")
+    return rows
+
+
+def _record(file: Path, split: str, index: int, row: Any) -> SourceRecord:
+    sql = text(row.get("query") or row.get("sql") or row.get("SQL")) if isinstance(row, dict) else None
+    if not isinstance(row, dict) or not text(row.get("question")) or not text(row.get("db_id")) or not sql:
+        raise StudioError(f"{file}: row {index} lacks db_id, question or query; fix or remove the row")
+    return SourceRecord(
+        question_id=row.get("question_id", f"{file.stem}_{index}"),
+        db_id=str(row["db_id"]).strip(),
+        question=str(row["question"]).strip(),
+        sql=sql,
+        difficulty=text(row.get("difficulty") or row.get("hardness")),
+    )

@@ -1,0 +1,77 @@
+"""`python -m studio data ...` end to end, in subprocesses, on a temporary workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from studio.commands.data import STYLES
+from studio.data.schema_text import SCHEMA_STYLES
+
+
+def test_import_spiderman_csv_and_show_enriched_prompts(run_cli, tmp_path: Path, shared_data: Path,
+                                                         spiderman_sqlite_dir: Path) -> None:
+    ws = str(tmp_path / "ws")
+    done = run_cli("data", "import", "--format", "csv", "--path", str(shared_data / "spiderman" / "test_queries.csv"),
+                   "--db-dir", str(spiderman_sqlite_dir), "--name", "spiderman_test", "--schema-style", "enriched",
+                   "--cutoff-len", "1024", "--workspace", ws)
+    assert "registered spiderman_test: 1034 rows (sft, sqlite, schema enriched)" in done.stdout
+    shrunk = re.search(r"shrunk (\d+) prompts to fit cutoff_len=1024 \(samples: (\d+)", done.stdout)
+    sidecar = json.loads((tmp_path / "ws" / "studio_datasets.json").read_text())["spiderman_test"]
+    assert shrunk and int(shrunk.group(1)) == sidecar["shrunk"] > 0
+
+    listing = run_cli("data", "list", "--workspace", ws).stdout
+    assert re.search(r"spiderman_test\s+sft\s+1034\s+sqlite\s+enriched\s+20\s+csv", listing)
+    assert re.search(r"demo_train\s+sft", listing)
+
+    show = run_cli("data", "show", "spiderman_test", "--n", "2", "--workspace", ws).stdout
+    first = show.split("=== example 1")[0]
+    assert "<|im_start|>user\nWrite one SQLite query that answers the question." in first
+    assert "(battle_death) ===" in first  # the CSV's first row
+    assert "CREATE TABLE battle (" in first and "CREATE TABLE ship (" in first and "CREATE TABLE death (" in first
+    assert "  name TEXT, -- e.g. 'Battle of Adrianople', 'Battle of Serres'" in first
+    assert "FOREIGN KEY (lost_in_battle) REFERENCES battle(id)" in first
+    assert first.count("--- gold ---") == 1 and "FROM `ship` WHERE `disposition_of_ship` = 'Captured'" in first
+
+
+def test_import_bird_minidev_without_databases(run_cli, tmp_path: Path, bird_minidev: Path) -> None:
+    """(No token budget here, so the import skips loading the tokenizer; budgets are tested above.)"""
+    ws = str(tmp_path / "ws")
+    done = run_cli("data", "import", "--format", "bird", "--path", str(bird_minidev / "mini_dev_mysql.json"),
+                   "--name", "bird_mysql", "--schema-style", "enriched", "--cutoff-len", "0", "--workspace", ws)
+    assert "registered bird_mysql: 500 rows (sft, mysql, schema enriched)" in done.stdout
+    show = run_cli("data", "show", "bird_mysql", "--n", "1", "--workspace", ws).stdout
+    assert "Write one MySQL query that answers the question. The database is MySQL" in show
+    assert "CREATE TABLE customers (\n  CustomerID INTEGER PRIMARY KEY, -- identification of the customer" in show
+    assert "Price REAL -- values: commonsense evidence: total price = Amount x Price" in show
+    assert "External knowledge: ratio of customers who pay in EUR" in show
+    assert "(debit_card_specializing, simple)" in show
+
+
+def test_validate_and_unregister(run_cli, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert "every dataset is valid" in run_cli("data", "validate", "--workspace", str(ws)).stdout
+    info = json.loads((ws / "dataset_info.json").read_text())
+    info["oops"] = {"file_name": "datasets/oops.json", "columns": {"instruction": "instruction"}}
+    (ws / "dataset_info.json").write_text(json.dumps(info))
+    done = run_cli("data", "validate", "--workspace", str(ws), check=False)
+    assert done.returncode == 1
+    assert '[oops] columns.instruction:' in done.stdout and 'Fix: write "prompt": "instruction"' in done.stdout
+    assert run_cli("data", "unregister", "oops", "--workspace", str(ws)).returncode == 0
+    missing = run_cli("data", "show", "oops", "--workspace", str(ws), check=False)
+    assert missing.returncode == 2 and "registered: demo_train, demo_test" in missing.stderr
+
+
+def test_load_mysql_command(run_cli, spiderman_sqlite_dir: Path, scratch_mysql_db: str,
+                            mysql_server_url: str) -> None:
+    url = mysql_server_url.rsplit("/", 1)[0] + f"/{scratch_mysql_db}"
+    done = run_cli("data", "load-mysql", "--source", str(spiderman_sqlite_dir / "pets_1.sqlite"), "--url", url)
+    assert done.stdout.startswith("loaded 3 tables, ") and url in done.stdout
+    again = run_cli("data", "load-mysql", "--source", str(spiderman_sqlite_dir / "pets_1.sqlite"), "--url", url,
+                    check=False)
+    assert again.returncode == 2 and "pass --replace" in again.stderr
+
+
+def test_cli_style_choices_match_the_renderer() -> None:
+    assert STYLES == SCHEMA_STYLES

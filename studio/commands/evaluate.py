@@ -1,11 +1,153 @@
-"""`python -m studio eval`: placeholder until its issue lands."""
+"""`python -m studio eval`: execution accuracy of a model on a dataset, scoring of a predictions
+file, and comparison of runs.
+
+    eval --dataset NAME [--model REF] [--adapter DIR ...] [--limit N] [--out DIR] [--detach] ...
+    eval --dataset NAME --predictions FILE [--out DIR]
+    eval --compare RUN [RUN ...] [--json]
+
+Generation runs as a job (followed until it ends unless --detach); scoring a file and
+comparing run in this process. The JSON summary (`ex` in %) goes to stdout, logs and
+progress bars to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
-HELP = "(not built yet)"
+from studio.errors import StudioError
+
+HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
+EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 3}
+GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": 8, "max_new_tokens": 256,
+                       "no_merge": False, "detach": False}
+OPTION_NAMES = {"adapters": "--adapter"}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.set_defaults(func=lambda args: parser.error("this verb is not built yet"))
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "modes:\n"
+        "  generate  --dataset NAME [--model REF] [--adapter DIR ...]   (runs as a job)\n"
+        "  score     --dataset NAME --predictions FILE                  (JSONL: question_id or index, sql)\n"
+        "  compare   --compare RUN [RUN ...]                            (run folders or names under runs/)"
+    )
+    parser.add_argument("--dataset", metavar="NAME", help="registered dataset to evaluate on")
+    parser.add_argument("--model", metavar="REF", default=None,
+                        help="model reference (default: the built-in model): builtin:NAME, HF folder or .gguf")
+    parser.add_argument("--adapter", dest="adapters", action="append", default=[], metavar="DIR",
+                        help="LoRA adapter folder (or a training run folder holding adapter/); repeat to stack")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the first N questions of the dataset")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default: a new runs/eval-*); an existing run "
+                        "of the same dataset and model is continued")
+    parser.add_argument("--batch-size", type=int, default=GENERATION_DEFAULTS["batch_size"], metavar="N",
+                        help="generation batch size (default %(default)s)")
+    parser.add_argument("--max-new-tokens", type=int, default=GENERATION_DEFAULTS["max_new_tokens"], metavar="N",
+                        help="longest answer in tokens (default %(default)s)")
+    parser.add_argument("--no-merge", action="store_true", help="keep adapters unmerged (slower, same result)")
+    parser.add_argument("--detach", action="store_true", help="queue the job, print its id and run folder, return")
+    parser.add_argument("--predictions", metavar="FILE", type=Path,
+                        help="score this JSONL file instead of generating (question_id or index, and sql, per line)")
+    parser.add_argument("--workers", type=int, metavar="N", help="scoring processes (default: one per CPU)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="per-query timeout (default 30)")
+    parser.add_argument("--rule", choices=("auto", "set"), default="auto",
+                        help="auto: BIRD's set rule, ordered when the gold has a top-level ORDER BY (default); "
+                             "set: BIRD's set rule always")
+    parser.add_argument("--compare", nargs="+", metavar="RUN", help="compare finished evaluation runs side by side")
+    parser.add_argument("--json", action="store_true", help="with --compare: print the table as JSON")
+    parser.set_defaults(func=run)
+
+
+def _given(args: argparse.Namespace, defaults: dict[str, Any]) -> list[str]:
+    """The options among `defaults` (dest -> default) that the user set."""
+    return [OPTION_NAMES.get(name, "--" + name.replace("_", "-")) for name, default in defaults.items()
+            if getattr(args, name) not in (None, default)]
+
+
+def run(args: argparse.Namespace) -> int:
+    from studio.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    if args.compare:
+        stray = _given(args, {**GENERATION_DEFAULTS, "dataset": None, "predictions": None, "out": None})
+        if stray:
+            raise StudioError(f"--compare takes run folders only; drop {', '.join(stray)}")
+        return _compare(ws, args)
+    if args.json:
+        raise StudioError("--json goes with --compare (evaluations always print JSON)")
+    if not args.dataset:
+        raise StudioError("name the dataset to evaluate on with --dataset NAME "
+                          "(see `python -m studio data list`), or use --compare RUN ...")
+    if args.predictions is not None:
+        stray = _given(args, GENERATION_DEFAULTS)
+        if stray:
+            raise StudioError(f"--predictions scores a file without generating; drop {', '.join(stray)}")
+        return _score(ws, args)
+    return _generate(ws, args)
+
+
+def _score(ws, args: argparse.Namespace) -> int:
+    from studio.evaluate import score_predictions
+
+    summary = score_predictions(ws, args.dataset, args.predictions, out_dir=args.out, workers=args.workers,
+                                timeout_s=args.timeout, rule=args.rule)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _adapter_path(value: str) -> str:
+    """The adapter folder: `value`, or `value/adapter` for a training run folder."""
+    path = Path(value).expanduser().resolve()
+    if not (path / "adapter_config.json").is_file() and (path / "adapter" / "adapter_config.json").is_file():
+        path = path / "adapter"
+    return str(path)
+
+
+def _generate(ws, args: argparse.Namespace) -> int:
+    from studio.evaluate import EvalConfig, load_summary
+    from studio.evaluate.job import submit_evaluation
+    from studio.jobs import wait
+    from studio.models import DEFAULT_MODEL
+
+    config = EvalConfig(
+        dataset=args.dataset,
+        model=args.model or DEFAULT_MODEL,
+        adapters=tuple(_adapter_path(a) for a in args.adapters),
+        limit=args.limit,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        workers=args.workers,
+        merge_adapters=not args.no_merge,
+        timeout_s=args.timeout,
+        rule=args.rule,
+    )
+    job = submit_evaluation(ws, config, args.out)
+    print(f"job {job.id} queued: {job.run_dir}", file=sys.stderr, flush=True)
+    if args.detach:
+        print(json.dumps({"job": job.id, "run_dir": str(job.run_dir)}))
+        return 0
+    job = wait(ws, job.id, on_log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
+    if job.state == "succeeded":
+        print(json.dumps(load_summary(job.run_dir), indent=2, ensure_ascii=False))
+    return EXIT_CODES.get(job.state, 1)
+
+
+def _run_folder(ws, value: str) -> Path:
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if (ws.runs_dir / value).is_dir():
+        return ws.runs_dir / value
+    raise StudioError(f"run '{value}' not found (neither a folder nor a name under {ws.runs_dir})")
+
+
+def _compare(ws, args: argparse.Namespace) -> int:
+    from studio.evaluate import compare_runs
+
+    table = compare_runs([_run_folder(ws, value) for value in args.compare])
+    print(json.dumps(table.to_dict(), indent=2, ensure_ascii=False) if args.json else table.to_text())
+    return 0

@@ -1,0 +1,75 @@
+"""End-to-end evaluation speed and EX: a model on SpiderMan test (1,034 questions).
+
+    python bench/bench_eval.py [--limit N] [--model REF] [--batch-size N] [--max-new-tokens N] [--out DIR]
+
+SpiderMan test is imported into a temporary workspace with the CSV importer (prompts from
+the introspected SQLite databases), then `studio.evaluate.evaluate` generates greedily
+(batched, length-sorted, left-padded), extracts the SQL and scores it in worker processes.
+The device is CUDA when available, else CPU; `--limit` defaults to 40 questions on CPU and
+all 1,034 on a GPU. Prints one JSON line per figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from studio.data.importers.common import ImportOptions
+from studio.data.importers.csv_sqlite import import_csv
+from studio.evaluate import evaluate
+from studio.models import DEFAULT_MODEL, default_device
+from studio.workspace import Workspace
+
+CPU_LIMIT = 40
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared-data", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--limit", type=int, help=f"questions (default: {CPU_LIMIT} on CPU, all on GPU)")
+    parser.add_argument("--batch-size", type=int, help="default: 8 on CPU, 64 on GPU")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--workers", type=int, help="scoring processes (default: one per CPU)")
+    parser.add_argument("--out", type=Path, help="keep the run folder here (default: a temporary one)")
+    args = parser.parse_args()
+    device = default_device()
+    gpu = device.startswith("cuda")
+    limit = args.limit if args.limit is not None else (None if gpu else CPU_LIMIT)
+    batch_size = args.batch_size or (64 if gpu else 8)
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(args.shared_data / "spiderman" / "sqlite.tar.xz") as archive:
+            archive.extractall(tmp, filter="data")
+        ws = Workspace.open(Path(tmp) / "workspace")
+        import_csv(ws, args.shared_data / "spiderman" / "test_queries.csv",
+                   ImportOptions(name="spiderman_test", db_dir=Path(tmp) / "sqlite"))
+        summary = evaluate(ws, "spiderman_test", model=args.model, limit=limit, batch_size=batch_size,
+                           max_new_tokens=args.max_new_tokens, workers=args.workers,
+                           out_dir=args.out.resolve() if args.out else None)
+    timings = summary["timings"]
+    print(json.dumps({
+        "figure": "spiderman_test_eval",
+        "model": args.model,
+        "device": device,
+        "questions": summary["n"],
+        "batch_size": batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "load_s": timings["load_s"],
+        "generation_s": timings["generation_s"],
+        "questions_per_s": timings["questions_per_s"],
+        "scoring_s": timings["scoring_s"],
+        "ex": summary["ex"],
+        "ex_ci95": summary["ex_ci95"],
+        "categories": summary["categories"],
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()

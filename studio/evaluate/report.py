@@ -1,0 +1,157 @@
+"""Summaries of verdicts (overall, per difficulty, per database, error categories, a bootstrap
+confidence interval) and side-by-side comparison of runs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+
+SUMMARY_FILE = "summary.json"
+UNKNOWN_DIFFICULTY = "unknown"
+# benchmark difficulty labels, easiest first (BIRD, then Spider); others follow alphabetically
+DIFFICULTY_ORDER = ("simple", "moderate", "challenging", "easy", "medium", "hard", "extra", UNKNOWN_DIFFICULTY)
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def percentage(correct: int, total: int) -> float:
+    """correct / total as a percentage rounded to 2 decimals (0.0 when total is 0)."""
+    return round(100.0 * correct / total, 2) if total else 0.0
+
+
+def bootstrap_ci95(correct: Sequence[bool], resamples: int = BOOTSTRAP_RESAMPLES,
+                   seed: int = BOOTSTRAP_SEED) -> list[float]:
+    """95 % percentile-bootstrap interval of EX (in %) over questions: `resamples` resamples of
+    the questions with replacement, fixed seed, so the same verdicts give the same interval."""
+    import numpy as np
+
+    if not correct:
+        return [0.0, 0.0]
+    values = np.asarray(correct, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return [round(100.0 * float(low), 2), round(100.0 * float(high), 2)]
+
+
+def _group(rows: Iterable[dict[str, Any]], field: str, order: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    counts: dict[str, list[int]] = {}
+    for row in rows:
+        key = str(row.get(field) or UNKNOWN_DIFFICULTY)
+        tally = counts.setdefault(key, [0, 0])
+        tally[0] += 1
+        tally[1] += bool(row["correct"])
+    rank = {name: i for i, name in enumerate(order)}
+    keys = sorted(counts, key=lambda k: (rank.get(k, len(rank)), k))
+    return {k: {"n": counts[k][0], "correct": counts[k][1], "ex": percentage(counts[k][1], counts[k][0])}
+            for k in keys}
+
+
+def summarize_verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """EX (%), its 95 % bootstrap interval, and breakdowns by difficulty, database and category."""
+    from studio.sql.score import CATEGORIES
+
+    correct = [bool(row["correct"]) for row in rows]
+    categories = Counter(row["category"] for row in rows)
+    return {
+        "n": len(rows),
+        "correct": sum(correct),
+        "ex": percentage(sum(correct), len(rows)),
+        "ex_ci95": bootstrap_ci95(correct),
+        "by_difficulty": _group(rows, "difficulty", DIFFICULTY_ORDER),
+        "by_database": _group(rows, "db_id"),
+        "categories": {name: categories[name] for name in CATEGORIES if categories[name]},
+    }
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    """A run's summary.json; a StudioError when the folder holds no finished evaluation."""
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudioError(f"{run_dir} holds no {SUMMARY_FILE}: it is not a finished evaluation run "
+                          "(run `python -m studio eval` into it first)") from None
+    except json.JSONDecodeError as error:
+        raise StudioError(f"{path}: not valid JSON ({error.msg}); run the evaluation again") from None
+    if not isinstance(summary, dict) or "ex" not in summary:
+        raise StudioError(f"{path} is not an evaluation summary (no 'ex'); pass evaluation run folders")
+    return summary
+
+
+@dataclass(frozen=True)
+class ComparisonTable:
+    """Runs side by side: `columns` is ["", run names...]; each row is a label and one value per run
+    (EX in %, None where a run has no such group)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "rows": self.rows}
+
+    def to_text(self) -> str:
+        """A fixed-width text table for the terminal."""
+        cells = [self.columns] + [[_cell(value) for value in row] for row in self.rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                 for row in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _run_name(run_dir: Path, summary: dict[str, Any]) -> str:
+    adapters = [Path(a) for a in summary.get("adapters") or []]
+    if adapters:  # a training run's adapter/ is named after its run folder
+        label = adapters[-1].parent.name if adapters[-1].name == "adapter" else adapters[-1].name
+    else:
+        label = str(summary.get("model") or "predictions")
+    return f"{run_dir.name} ({label})"
+
+
+def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
+    """EX overall, per difficulty and per database of each run, side by side (with each run's
+    dataset, model and question count, so runs on different data are easy to spot)."""
+    if not run_dirs:
+        raise StudioError("name at least one evaluation run folder to compare")
+    summaries = [load_summary(run_dir) for run_dir in run_dirs]
+    columns = [""] + [_run_name(Path(d), s) for d, s in zip(run_dirs, summaries)]
+    rows: list[list[Any]] = [
+        ["dataset"] + [s.get("dataset") for s in summaries],
+        ["model"] + [s.get("model") for s in summaries],
+        ["adapters"] + [", ".join(s.get("adapters") or []) or None for s in summaries],
+        ["questions"] + [s.get("n") for s in summaries],
+        ["EX (%)"] + [s.get("ex") for s in summaries],
+        ["EX 95% CI"] + [_interval(s.get("ex_ci95")) for s in summaries],
+    ]
+    for field, label in (("by_difficulty", "difficulty"), ("by_database", "database")):
+        groups = _ordered_union([list(s.get(field) or {}) for s in summaries], field)
+        for group in groups:
+            rows.append([f"{label}: {group}"] + [(s.get(field) or {}).get(group, {}).get("ex") for s in summaries])
+    return ComparisonTable(columns, rows)
+
+
+def _interval(value: Any) -> str | None:
+    return f"[{value[0]:.2f}, {value[1]:.2f}]" if isinstance(value, list) and len(value) == 2 else None
+
+
+def _ordered_union(key_lists: Sequence[list[str]], field: str) -> list[str]:
+    keys = list(dict.fromkeys(key for keys in key_lists for key in keys))
+    if field == "by_difficulty":
+        rank = {name: i for i, name in enumerate(DIFFICULTY_ORDER)}
+        return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
+    return sorted(keys)

@@ -1,0 +1,69 @@
+"""The evaluation job body: `python -m studio.evaluate.worker RUN_DIR`.
+
+RUN_DIR holds config.json (written by `submit_evaluation`: mode "generate", the workspace
+and the EvalConfig fields). The worker runs the evaluation under `run_worker`, streams
+progress to RUN_DIR/metrics.jsonl ({"phase", "done", "total", "questions_per_s", ...}) and a
+plain line per update to its log, and stops after the current batch when cancelled
+(the predictions so far stay; resubmitting the job continues them).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.evaluate.rundir import RUN_CONFIG_FILE, read_run_config
+from studio.worker import append_jsonl, cancel_requested, run_worker
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def _progress_writer(run_dir: Path):
+    metrics = run_dir / METRICS_FILE
+
+    def write(record: dict[str, Any]) -> None:
+        append_jsonl(metrics, {**record, "time": round(time.time(), 3)})
+        rate = f" ({record['questions_per_s']:.2f} q/s)" if "questions_per_s" in record else ""
+        print(f"{record['phase']}: {record['done']}/{record['total']}{rate}", flush=True)
+
+    return write
+
+
+def evaluate_run_dir(run_dir: Path) -> None:
+    """Run the evaluation configured in `run_dir`/config.json (the job's main)."""
+    from studio.evaluate.run import EvalConfig, run_evaluation
+    from studio.workspace import Workspace
+
+    data = read_run_config(run_dir)
+    if data is None or data.get("mode") != "generate" or not data.get("workspace"):
+        raise StudioError(f"{run_dir / RUN_CONFIG_FILE} is missing or is not a generation run's config; "
+                          "start evaluations with `python -m studio eval --model ... --dataset ...`")
+    config = EvalConfig.from_dict(data, str(run_dir / RUN_CONFIG_FILE))
+    ws = Workspace.open(data["workspace"])
+    print(f"evaluating {config.model} {list(config.adapters) or ''} on {config.dataset}", flush=True)
+    summary = run_evaluation(ws, config, run_dir, progress=_progress_writer(run_dir), bars=False,
+                             should_stop=cancel_requested)
+    if summary.get("stopped"):
+        print(f"stopped after {summary['predicted']}/{summary['total']} predictions", flush=True)
+        return
+    append_jsonl(run_dir / METRICS_FILE, {"phase": "done", "done": summary["n"], "total": summary["n"],
+                                          "ex": summary["ex"], "time": round(time.time(), 3)})
+    print(f"EX {summary['ex']:.2f}% on {summary['n']} questions "
+          f"(95% CI {summary['ex_ci95'][0]:.2f}-{summary['ex_ci95'][1]:.2f})", flush=True)
+    print(json.dumps(summary["categories"]), flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m studio.evaluate.worker RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(argv[0]).resolve()
+    return run_worker(run_dir, lambda: evaluate_run_dir(run_dir))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,98 @@
+"""A mining run's settings: what `RUN_DIR/config.json` holds, validated into a dataclass."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from studio.errors import StudioError
+from studio.fsutil import atomic_write_json
+from studio.pairs.store import STRATEGIES
+
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class MiningConfig:
+    """Which model answers which dataset, how it samples, and how pairs are built.
+
+    temperature 0 means greedy decoding (then n must be 1). limit keeps the first N
+    questions of the dataset. timeout_s bounds each query's execution.
+    """
+
+    model: str
+    dataset: str
+    adapters: list[str] = field(default_factory=list)
+    n: int = 4
+    temperature: float = 0.8
+    top_p: float = 0.95
+    strategy: str = "gold"
+    pairs_per_question: int = 1
+    limit: int | None = None
+    batch_size: int = 16
+    max_new_tokens: int = 256
+    seed: int = 0
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        def bad(key: str, why: str) -> StudioError:
+            return StudioError(f"mining config field '{key}': {why}")
+
+        if not self.model:
+            raise bad("model", "give a model reference (builtin:<name>, a model folder or a .gguf file)")
+        if not self.dataset:
+            raise bad("dataset", "give the name of a registered dataset")
+        if self.strategy not in STRATEGIES:
+            raise bad("strategy", f"{self.strategy!r} is unknown; use one of {', '.join(STRATEGIES)}")
+        for key in ("n", "pairs_per_question", "batch_size", "max_new_tokens"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise bad(key, f"{getattr(self, key)!r} must be a whole number of at least 1")
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise bad("limit", f"{self.limit!r} must be a whole number of at least 1 (or null for all)")
+        if self.temperature < 0:
+            raise bad("temperature", "must be 0 (greedy) or more")
+        if self.temperature == 0 and self.n != 1:
+            raise bad("n", f"greedy decoding (temperature 0) gives one answer per question; set n to 1, not {self.n}")
+        if not 0 < self.top_p <= 1:
+            raise bad("top_p", f"{self.top_p} must be in (0, 1]")
+        if self.timeout_s <= 0:
+            raise bad("timeout_s", "must be positive")
+        for adapter in self.adapters:
+            if not (Path(adapter) / "adapter_config.json").is_file():
+                raise bad("adapters", f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], where: str = "mining config") -> MiningConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StudioError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        missing = [key for key in ("model", "dataset") if key not in data]
+        if missing:
+            raise StudioError(f"{where}: missing field(s) {', '.join(missing)}")
+        adapters = data.get("adapters") or []
+        return cls(**{**data, "adapters": [str(Path(a).expanduser().resolve()) for a in adapters]})
+
+
+def write_config(run_dir: Path, config: MiningConfig) -> Path:
+    path = run_dir / CONFIG_FILE
+    atomic_write_json(path, config.to_dict())
+    return path
+
+
+def read_config(run_dir: Path) -> MiningConfig:
+    path = run_dir / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudioError(f"{path} not found: a mining run folder needs its config.json") from None
+    except json.JSONDecodeError as error:
+        raise StudioError(f"{path}: JSON does not parse at line {error.lineno} ({error.msg}); fix it") from None
+    if not isinstance(data, dict):
+        raise StudioError(f"{path}: the top level must be a JSON object of mining settings")
+    return MiningConfig.from_mapping(data, where=str(path))

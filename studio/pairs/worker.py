@@ -1,0 +1,39 @@
+"""`python -m studio.pairs.worker RUN_DIR`: a mining job. Reads RUN_DIR/config.json, mines
+into the workspace that holds RUN_DIR (continuing whatever the run already stored), streams
+RUN_DIR/metrics.jsonl and writes RUN_DIR/summary.json."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from studio.worker import run_worker
+from studio.workspace import Workspace
+
+
+def run_workspace(run_dir: Path) -> Workspace:
+    """The workspace a run folder belongs to (`<workspace>/runs/<run>`)."""
+    return Workspace.open(run_dir.resolve().parents[1])
+
+
+def mine_run(run_dir: Path) -> None:
+    from studio.pairs.config import read_config
+    from studio.pairs.mine import mine
+
+    summary = mine(run_workspace(run_dir), run_dir.resolve(), read_config(run_dir))
+    print(f"[pairs] {summary['status']}: {summary['questions_done']}/{summary['questions_usable']} questions, "
+          f"pairs {summary['pairs']}, skipped {summary['skipped']}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio.pairs.worker")
+    parser.add_argument("run_dir", type=Path, help="the mining run folder (holds config.json)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return run_worker(args.run_dir, lambda: mine_run(args.run_dir))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,12 +1,33 @@
-"""Assemble the studio's tabs into one Gradio app and serve it."""
+"""Assemble the studio's tabs into one Gradio app and serve it with a job supervisor.
+
+While the page is served, one `Supervisor` thread starts and watches jobs (training,
+pair generation, evaluation), so they run whether or not a browser is open; a restarted
+studio reconciles the jobs table and re-attaches to jobs still running.
+"""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
 import gradio as gr
 
+from studio.ui import datasets_tab, evaluate_tab, pairs_tab, playground_tab, train_tab
 from studio.workspace import Workspace
 
 TABS = ("Datasets", "Train", "Pairs", "Playground", "Evaluate")
+QUEUE_CONCURRENCY = 4
+CSS = "#train-step, #train-speed {font-size: 1.1em}"
+Refresher = tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
+
+
+def _wire(app: gr.Blocks, tab: gr.Tab, refreshers: Sequence[Refresher]) -> None:
+    """Run a tab's refreshers when the page loads and whenever the tab is shown."""
+    for fn, inputs, outputs in refreshers:
+        app.load(fn, list(inputs), list(outputs), show_progress="hidden")
+        tab.select(fn, list(inputs), list(outputs), show_progress="hidden")
 
 
 def build_app(workspace: Workspace) -> gr.Blocks:
@@ -18,12 +39,50 @@ def build_app(workspace: Workspace) -> gr.Blocks:
             "curate DPO pairs, compare models by execution accuracy."
         )
         with gr.Tabs():
-            for name in TABS:
-                with gr.Tab(name, id=name.lower()):
-                    gr.Markdown(f"## {name}")
+            with gr.Tab("Datasets", id="datasets") as tab:
+                refreshers = datasets_tab.build(workspace)
+            _wire(app, tab, refreshers)
+            with gr.Tab("Train", id="train") as tab:
+                refreshers = train_tab.build(workspace)
+            _wire(app, tab, refreshers)
+            with gr.Tab("Pairs", id="pairs"):
+                pairs_tab.build(workspace)
+            with gr.Tab("Playground", id="playground"):
+                playground_tab.build(workspace)
+            with gr.Tab("Evaluate", id="evaluate") as tab:
+                refreshers = evaluate_tab.build(workspace)
+            _wire(app, tab, refreshers)
+    app.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
     return app
 
 
+def prepare_workspace(workspace: Workspace) -> None:
+    """Register the demo datasets on a fresh workspace and settle jobs a previous studio left."""
+    from studio.data.importers.demo import register_demo_on_fresh_workspace
+    from studio.jobs import reconcile
+
+    register_demo_on_fresh_workspace(workspace)
+    reconcile(workspace)
+
+
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def serve(workspace: Workspace, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None) -> None:
-    """Serve the studio until interrupted."""
-    build_app(workspace).launch(server_name=host, server_port=port, auth=auth, show_error=False)
+    """Serve the studio until interrupted (Ctrl-C or SIGTERM), supervising jobs meanwhile.
+
+    Jobs outlive the studio: stopping it leaves running jobs running, and the next studio
+    (or `python -m studio jobs supervise`) adopts them.
+    """
+    from studio.jobs import Supervisor
+
+    prepare_workspace(workspace)
+    supervisor = Supervisor(workspace).start()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        build_app(workspace).launch(server_name=host, server_port=port, auth=auth, show_error=False, css=CSS,
+                                    footer_links=["settings"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        supervisor.stop()

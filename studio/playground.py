@@ -1,0 +1,204 @@
+"""The playground: one question answered side by side by up to three model variants.
+
+A variant is a model reference plus a LoRA adapter stack (base, base+SFT, base+SFT+DPO).
+The prompt is the one the studio trains on: the data layer's instruction (dialect, schema
+introspected from the database, evidence, question) in the model's own chat template.
+Each variant answers greedily; its SQL is extracted, run read-only, and judged against
+the gold SQL when one is given (the same rule as evaluation). Loaded models stay in a
+`ModelPool` between questions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from studio.errors import StudioError
+from studio.sql.execute import ExecResult
+
+if TYPE_CHECKING:
+    from studio.models import LoadedModel
+    from studio.workspace import Workspace
+
+MAX_VARIANTS = 3
+DISPLAY_MAX_ROWS = 200
+DEFAULT_MAX_NEW_TOKENS = 256
+DEFAULT_TIMEOUT_S = 30.0
+VERDICT_TEXT = {
+    "correct": "correct: same result as the gold SQL",
+    "wrong_result": "wrong: runs, but returns another result than the gold SQL",
+    "pred_error": "error: the SQL fails on the database",
+    "pred_timeout": "timeout: the SQL ran out of time",
+    "pred_refused": "refused: the SQL is not a read-only query",
+    "gold_error": "cannot judge: the gold SQL itself fails on the database",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A model to ask: a reference (builtin:..., a model folder, a .gguf file) and LoRA adapters in order."""
+
+    ref: str
+    adapters: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """A short display name: the model, then each adapter's folder name (its run id for studio runs)."""
+        names = [_adapter_name(a) for a in self.adapters]
+        return " + ".join([self.ref, *names])
+
+
+def _adapter_name(adapter: str) -> str:
+    path = Path(adapter)
+    return path.parent.name if path.name == "adapter" else path.name
+
+
+@dataclass(frozen=True)
+class VariantAnswer:
+    """What one variant answered: its reply, the SQL in it, that SQL's execution and, when a gold
+    SQL was given, the verdict (a score category: correct, wrong_result, pred_error, ...).
+    `error` is set instead when the variant could not answer (e.g. its model failed to load)."""
+
+    variant: Variant
+    completion: str = ""
+    sql: str = ""
+    execution: ExecResult | None = None
+    verdict: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def verdict_text(self) -> str | None:
+        return VERDICT_TEXT.get(self.verdict, self.verdict) if self.verdict else None
+
+
+class ModelPool:
+    """Up to `capacity` loaded variants, the least recently used dropped first; safe across threads
+    (one load at a time, so two requests for the same variant load it once)."""
+
+    def __init__(self, capacity: int = MAX_VARIANTS) -> None:
+        if capacity < 1:
+            raise ValueError("a model pool holds at least one model")
+        self.capacity = capacity
+        self._models: OrderedDict[Variant, LoadedModel] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def get(self, variant: Variant) -> LoadedModel:
+        """The loaded model of `variant`, loading it (adapters merged) on first use."""
+        from studio.models import load_model
+
+        with self._lock:
+            if variant in self._models:
+                self._models.move_to_end(variant)
+                return self._models[variant]
+            loaded = load_model(variant.ref, adapters=list(variant.adapters), merge=True)
+            self._models[variant] = loaded
+            while len(self._models) > self.capacity:
+                self._models.popitem(last=False)
+            return loaded
+
+    def is_loaded(self, variant: Variant) -> bool:
+        with self._lock:
+            return variant in self._models
+
+    def loaded(self) -> list[Variant]:
+        """The variants held, least recently used first."""
+        with self._lock:
+            return list(self._models)
+
+
+_DEFAULT_POOL: ModelPool | None = None
+_DEFAULT_POOL_LOCK = threading.Lock()
+
+
+def default_pool() -> ModelPool:
+    """The process-wide pool the studio shares, so models stay loaded between questions."""
+    global _DEFAULT_POOL
+    with _DEFAULT_POOL_LOCK:
+        if _DEFAULT_POOL is None:
+            _DEFAULT_POOL = ModelPool()
+        return _DEFAULT_POOL
+
+
+def list_adapters(ws: Workspace) -> list[str]:
+    """The LoRA adapter folders the workspace's runs saved (`runs/<id>/adapter`), newest run first."""
+    folders = [config.parent for config in ws.runs_dir.glob("*/adapter/adapter_config.json")]
+    return [str(folder) for folder in sorted(folders, key=lambda f: f.stat().st_mtime, reverse=True)]
+
+
+def check_variants(variants: Sequence[Variant]) -> list[Variant]:
+    """The variants without repeats, in order; a StudioError for none, too many, or a bad adapter."""
+    unique = list(dict.fromkeys(variants))
+    if not unique:
+        raise StudioError("choose at least one model variant (a model reference, optionally with adapters)")
+    if len(unique) > MAX_VARIANTS:
+        raise StudioError(f"the playground compares at most {MAX_VARIANTS} variants; {len(unique)} were given")
+    for variant in unique:
+        if not variant.ref.strip():
+            raise StudioError("a variant has no model reference; use builtin:<name>, a model folder or a .gguf file")
+        for adapter in variant.adapters:
+            if not (Path(adapter) / "adapter_config.json").is_file():
+                raise StudioError(f"variant {variant.label}: {adapter} is not a LoRA adapter folder "
+                                  "(no adapter_config.json); pick a run's adapter/ folder")
+    return unique
+
+
+def build_messages_for(question: str, database: str, evidence: str | None = None,
+                       schema_style: str = "ddl") -> list[dict[str, str]]:
+    """System and user messages for `question` on `database`, its schema introspected there."""
+    from studio.data.prompts import build_instruction, build_messages
+    from studio.data.schema_text import render_schema, view_for_style
+    from studio.sql.introspect import introspect
+
+    if not question.strip():
+        raise StudioError("type a question, or pick a dataset row")
+    schema = introspect(database)
+    instruction = build_instruction(question, render_schema(schema, view_for_style(schema_style)),
+                                    schema.dialect, evidence)
+    return build_messages({"instruction": instruction})
+
+
+def answer_variant(pool: ModelPool, variant: Variant, messages: list[dict[str, str]], database: str,
+                   gold_sql: str | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                   timeout_s: float = DEFAULT_TIMEOUT_S) -> VariantAnswer:
+    """One variant's greedy answer to `messages`, its SQL run on `database` and judged against `gold_sql`.
+    A model that cannot be loaded gives an answer whose `error` says why."""
+    from studio.data.prompts import render_chat
+    from studio.generate import GenerationSettings, generate
+    from studio.sql.execute import execute_sql
+    from studio.sql.extract import extract_sql
+
+    started = time.monotonic()
+    try:
+        loaded = pool.get(variant)
+        prompt = render_chat(loaded.tokenizer, messages)
+    except (StudioError, OSError, ValueError) as error:
+        return VariantAnswer(variant, error=f"{variant.label} could not answer: {error}",
+                             seconds=time.monotonic() - started)
+    completion = generate(loaded, [prompt], GenerationSettings(max_new_tokens=max_new_tokens))[0][0]
+    sql = extract_sql(completion)
+    execution = execute_sql(database, sql, timeout_s=timeout_s, max_rows=DISPLAY_MAX_ROWS)
+    verdict = judge_sql(database, sql, gold_sql, timeout_s) if gold_sql and gold_sql.strip() else None
+    return VariantAnswer(variant, completion, sql, execution, verdict, seconds=time.monotonic() - started)
+
+
+def judge_sql(database: str, sql: str, gold_sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
+    """The score category of `sql` against `gold_sql` on `database` (evaluation's rule)."""
+    from studio.sql.score import SCORING_MAX_ROWS, ScoreItem, score_chunk
+
+    return score_chunk([ScoreItem("playground", database, gold_sql, sql)], timeout_s, SCORING_MAX_ROWS)[0].category
+
+
+def answer(question: str, database_ref: str, variants: Sequence[Variant], evidence: str | None = None,
+           gold_sql: str | None = None, *, pool: ModelPool | None = None, schema_style: str = "ddl",
+           max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[VariantAnswer]:
+    """Each variant's answer to `question` on `database_ref`, in the order given."""
+    chosen = check_variants(variants)
+    messages = build_messages_for(question, database_ref, evidence, schema_style)
+    pool = pool or default_pool()
+    return [answer_variant(pool, variant, messages, database_ref, gold_sql, max_new_tokens) for variant in chosen]

@@ -1,0 +1,118 @@
+"""What the studio's tabs share: readable errors instead of tracebacks, table frames, and
+plotly figures built from metrics records and evaluation comparisons."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from studio.errors import StudioError
+
+LOG = logging.getLogger("studio.ui")
+TRAIN_PANELS = (("loss", "Loss"), ("learning_rate", "Learning rate"), ("grad_norm", "Grad norm"))
+DPO_PANELS = (
+    (("rewards/chosen", "rewards/rejected"), "Rewards (chosen / rejected)"),
+    (("rewards/margins",), "Reward margin"),
+    (("rewards/accuracies",), "Reward accuracy"),
+)
+FIGURE_HEIGHT = 320
+
+
+def readable(error: BaseException) -> str:
+    """A message for the page: a StudioError as written (it names the fix), anything else as `Type: message`."""
+    if isinstance(error, StudioError):
+        return str(error)
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def error_markdown(message: str) -> str:
+    """A status line for a failed action (kept on the page after the toast goes)."""
+    lines = message.splitlines() or [""]
+    body = "\n".join(f"> {line}" if line else ">" for line in lines)
+    return f"**Could not do that:**\n\n{body}"
+
+
+def reports_errors(status: gr.Markdown) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Decorate a handler that returns {component: value}: on any exception, warn with a
+    readable message and write it to `status` instead of showing a traceback or an "Error" box."""
+
+    def decorate(handler: Callable[..., dict]) -> Callable[..., dict]:
+        @functools.wraps(handler)
+        def wrapped(*args: Any, **kwargs: Any) -> dict:
+            try:
+                return handler(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - every failure becomes a message on the page
+                if not isinstance(error, StudioError):
+                    LOG.exception("handler %s failed", handler.__name__)
+                message = readable(error)
+                gr.Warning(message, duration=15)
+                return {status: error_markdown(message)}
+
+        return wrapped
+
+    return decorate
+
+
+def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
+    """A table for gr.Dataframe (an empty one keeps its headers)."""
+    return pd.DataFrame([list(row) for row in rows], columns=list(columns))
+
+
+def _series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[Any], list[Any]]:
+    points = [(r["step"], r[key]) for r in records if r.get(key) is not None and r.get("step") is not None]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def training_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Loss, learning rate and grad norm against step, one panel each (training records only)."""
+    figure = make_subplots(rows=1, cols=len(TRAIN_PANELS), subplot_titles=[title for _, title in TRAIN_PANELS])
+    for column, (key, _title) in enumerate(TRAIN_PANELS, start=1):
+        steps, values = _series(records, key)
+        figure.add_trace(go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column)
+    figure.update_xaxes(title_text="step")
+    figure.update_layout(height=FIGURE_HEIGHT, showlegend=False, margin={"t": 40, "b": 40, "l": 50, "r": 20})
+    return figure
+
+
+def dpo_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """DPO rewards (chosen and rejected), margins and accuracies against step."""
+    figure = make_subplots(rows=1, cols=len(DPO_PANELS), subplot_titles=[title for _, title in DPO_PANELS])
+    for column, (keys, _title) in enumerate(DPO_PANELS, start=1):
+        for key in keys:
+            steps, values = _series(records, key)
+            figure.add_trace(go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column)
+    figure.update_xaxes(title_text="step")
+    figure.update_layout(height=FIGURE_HEIGHT, margin={"t": 40, "b": 40, "l": 50, "r": 20})
+    return figure
+
+
+def overlay_figure(curves: Mapping[str, Sequence[Mapping[str, Any]]], key: str = "loss") -> go.Figure:
+    """`key` against step for several runs on one chart (run name -> its records)."""
+    figure = go.Figure()
+    for name, records in curves.items():
+        steps, values = _series(records, key)
+        figure.add_trace(go.Scatter(x=steps, y=values, name=name, mode="lines+markers"))
+    figure.update_layout(height=FIGURE_HEIGHT, xaxis_title="step", yaxis_title=key,
+                         margin={"t": 30, "b": 40, "l": 50, "r": 20})
+    return figure
+
+
+def comparison_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.Figure:
+    """Grouped bars of EX (%) per run: overall, then each difficulty and database row of a
+    `compare_runs` table (columns: label then one per run)."""
+    groups = [row for row in rows if row[0] == "EX (%)" or str(row[0]).startswith(("difficulty:", "database:"))]
+    labels = ["overall" if row[0] == "EX (%)" else str(row[0]) for row in groups]
+    figure = go.Figure()
+    for position, run_name in enumerate(columns[1:], start=1):
+        figure.add_trace(go.Bar(x=labels, y=[row[position] for row in groups], name=run_name))
+    figure.update_layout(barmode="group", height=380, yaxis_title="EX (%)", yaxis_range=[0, 100],
+                         legend={"orientation": "h", "y": -0.3}, margin={"t": 30, "b": 40, "l": 50, "r": 20})
+    return figure

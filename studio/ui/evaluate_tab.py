@@ -1,0 +1,242 @@
+"""The Evaluate tab: execution-accuracy runs as jobs, their comparison (table and bar chart),
+and the questions a model got wrong with both SQLs and both results.
+
+The same functions as `python -m studio eval --dataset D --model M [--adapter A] [--limit N]`
+and `python -m studio eval --compare RUN ...`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from studio.data.registry import list_datasets
+from studio.models import DEFAULT_MODEL
+from studio.runs import adapter_choices, adapter_folder, eval_runs, evaluation_folders, read_summary, wrong_verdicts
+from studio.ui.common import comparison_figure, frame, reports_errors
+from studio.workspace import Workspace
+
+POLL_S = 2.0
+COMPARED_BY_DEFAULT = 4
+RUN_COLUMNS = ("run", "state", "dataset", "model", "adapters", "questions", "EX (%)", "EX 95% CI", "error")
+WRONG_COLUMNS = ("index", "database", "difficulty", "category", "question")
+
+
+def evaluable_datasets(ws: Workspace) -> tuple[list[str], str]:
+    """SFT datasets with databases registered (so their gold SQL can run), and a line saying why none."""
+    names = [info.name for info in list_datasets(ws) if info.kind == "sft" and any(info.databases.values())]
+    if names:
+        return names, "datasets whose questions have databases to execute on"
+    return [], ("no dataset with databases is registered: import one with a database folder or MySQL URL "
+                "in the Datasets tab")
+
+
+def runs_table(ws: Workspace) -> Any:
+    """Every evaluation run: its job state (when it ran as a job) and its summary once finished."""
+    rows = []
+    seen = set()
+    for run in eval_runs(ws):
+        seen.add(run.run_dir)
+        rows.append(_run_row(run.name, run.state, run.config, run.summary, run.job.error))
+    for folder in evaluation_folders(ws):
+        if folder not in seen:
+            rows.append(_run_row(folder.name, "succeeded", {}, read_summary(folder), None))
+    return frame(rows, RUN_COLUMNS)
+
+
+def _run_row(name: str, state: str, config: dict[str, Any], summary: dict[str, Any] | None,
+             error: str | None) -> list[Any]:
+    summary = summary or {}
+    ci = summary.get("ex_ci95")
+    adapters = summary.get("adapters", config.get("adapters")) or []
+    return [name, state, summary.get("dataset", config.get("dataset", "")),
+            summary.get("model", config.get("model")) or "predictions file",
+            ", ".join(Path(a).parent.name for a in adapters), summary.get("n", config.get("limit") or ""),
+            summary.get("ex", ""), f"{ci[0]:.1f}–{ci[1]:.1f}" if ci else "", error or ""]
+
+
+def _result_table(result: dict[str, Any]) -> Any:
+    rows = result.get("first_rows") or []
+    width = max((len(row) for row in rows), default=1)
+    return frame(rows, [f"c{i}" for i in range(1, width + 1)])
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    if not result.get("ok"):
+        return f"**error** ({result.get('error_kind') or 'failed'}): {result.get('error') or ''}"
+    shown = len(result.get("first_rows") or [])
+    more = " (truncated)" if result.get("truncated") else ""
+    return f"{result.get('row_count', 0)} row(s){more}; first {shown} shown"
+
+
+def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection."""
+    gr.Markdown("Execution accuracy (EX): the model's SQL and the gold SQL run read-only on the dataset's "
+                "databases and their results are compared (BIRD's rule). Runs are jobs; the page can be closed.")
+    status = gr.Markdown(elem_id="eval-status")
+    with gr.Row():
+        model = gr.Textbox(DEFAULT_MODEL, label="Model", elem_id="eval-model")
+        adapters = gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
+                               label="Adapters (stacked in order)", info="trained adapters, or type a folder",
+                               elem_id="eval-adapters")
+        dataset = gr.Dropdown([], label="Dataset", elem_id="eval-dataset")
+    with gr.Row():
+        limit = gr.Number(20, label="Limit (0: every question)", precision=0, minimum=0, elem_id="eval-limit")
+        batch_size = gr.Number(8, label="Batch size", precision=0, minimum=1)
+        max_new_tokens = gr.Number(256, label="Max new tokens", precision=0, minimum=1, elem_id="eval-max-new")
+        run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
+        cancel_button = gr.Button("Cancel running evaluations", variant="stop")
+    progress = gr.Markdown(elem_id="eval-progress")
+
+    gr.Markdown("### Runs")
+    runs = gr.Dataframe(frame([], RUN_COLUMNS), interactive=False, wrap=True, elem_id="eval-runs")
+    compared = gr.Dropdown([], value=[], multiselect=True, label="Compare runs", elem_id="eval-compare")
+    comparison = gr.Dataframe(frame([], ["", "run"]), label="EX (%) side by side", interactive=False, wrap=True,
+                              elem_id="eval-comparison")
+    chart = gr.Plot(label="EX by group", elem_id="eval-chart")
+
+    gr.Markdown("### Wrong answers")
+    with gr.Row():
+        drill_run = gr.Dropdown([], label="Run", elem_id="eval-drill-run")
+        question = gr.Dropdown([], label="Question", elem_id="eval-question")
+    wrong = gr.Dataframe(frame([], WRONG_COLUMNS), interactive=False, wrap=True, max_height=260,
+                         elem_id="eval-wrong")
+    question_text = gr.Markdown(elem_id="eval-question-text")
+    with gr.Row():
+        with gr.Column():
+            gold_sql = gr.Code(label="Gold SQL", language="sql", lines=4, interactive=False, wrap_lines=True)
+            gold_info = gr.Markdown()
+            gold_rows = gr.Dataframe(frame([], ["c1"]), label="Gold result", interactive=False, max_height=220)
+        with gr.Column():
+            pred_sql = gr.Code(label="Model SQL", language="sql", lines=4, interactive=False, wrap_lines=True,
+                               elem_id="eval-pred-sql")
+            pred_info = gr.Markdown()
+            pred_rows = gr.Dataframe(frame([], ["c1"]), label="Model result", interactive=False, max_height=220)
+    seen = gr.State({"finished": [], "progress": None})
+    timer = gr.Timer(POLL_S)
+
+    def comparison_updates(names: list[str]) -> dict:
+        from studio.evaluate import compare_runs
+
+        if not names:
+            return {comparison: frame([], ["", "run"]), chart: None}
+        table = compare_runs([ws.runs_dir / name for name in names])
+        return {comparison: frame(table.rows, table.columns), chart: comparison_figure(table.columns, table.rows)}
+
+    def listing(selected: list[str] | None) -> dict:
+        finished = [folder.name for folder in evaluation_folders(ws)]
+        chosen = [name for name in selected or [] if name in finished] or finished[:COMPARED_BY_DEFAULT]
+        update = {runs: runs_table(ws), compared: gr.Dropdown(choices=finished, value=chosen),
+                  drill_run: gr.Dropdown(choices=finished), seen: {"finished": finished, "progress": None}}
+        update.update(comparison_updates(chosen))
+        return update
+
+    def progress_text() -> str:
+        from studio.jobs import FINAL_STATES
+        from studio.worker import last_jsonl_record
+
+        lines = []
+        for run in eval_runs(ws):
+            if run.state in FINAL_STATES:
+                continue
+            record = last_jsonl_record(run.job.metrics_path) or {}
+            if record.get("total"):
+                done = f"{record.get('phase', 'working')} {record.get('done', 0)}/{record['total']}"
+            else:
+                done = "loading the model" if run.state == "running" else "waiting for the supervisor"
+            lines.append(f"- job {run.job.id} **{run.state}** · {run.job.title} · {done}")
+        return "\n".join(lines) or "No evaluation running."
+
+    @reports_errors(status)
+    def on_load(selected: list[str] | None) -> dict:
+        names, info = evaluable_datasets(ws)
+        update = listing(selected)
+        update.update({dataset: gr.Dropdown(choices=names, info=info),
+                       adapters: gr.Dropdown(choices=adapter_choices(ws)), progress: progress_text()})
+        return update
+
+    @reports_errors(status)
+    def poll(seen_value: dict[str, Any], selected: list[str] | None) -> dict:
+        """Refresh what changed since the last tick: progress lines, the runs table, finished runs."""
+        finished = [folder.name for folder in evaluation_folders(ws)]
+        text = progress_text()
+        if finished != seen_value["finished"]:
+            new = [name for name in finished if name not in seen_value["finished"]]
+            update = listing(list(selected or []) + new)
+        elif text != seen_value["progress"]:
+            update = {runs: runs_table(ws)}
+        else:
+            return {}
+        update[progress] = text
+        update[seen] = {"finished": finished, "progress": text}
+        return update
+
+    @reports_errors(status)
+    def do_run(model_value: str, adapter_values: list[str] | None, dataset_value: str | None,
+               limit_value: float | None, batch_value: float | None, tokens_value: float | None) -> dict:
+        from studio.errors import StudioError
+        from studio.evaluate import EvalConfig
+        from studio.evaluate.job import submit_evaluation
+
+        if not dataset_value:
+            raise StudioError("choose the dataset to evaluate on (the list holds datasets with databases)")
+        config = EvalConfig(dataset=dataset_value, model=model_value.strip() or DEFAULT_MODEL,
+                            adapters=tuple(adapter_folder(a) for a in adapter_values or []),
+                            limit=int(limit_value or 0) or None, batch_size=int(batch_value or 8),
+                            max_new_tokens=int(tokens_value or 256))
+        job = submit_evaluation(ws, config)
+        return {status: f"Evaluation job {job.id} queued in `{job.run_dir}`.", progress: progress_text(),
+                runs: runs_table(ws)}
+
+    @reports_errors(status)
+    def do_cancel() -> dict:
+        from studio.jobs import FINAL_STATES, cancel
+
+        active = [run.job.id for run in eval_runs(ws) if run.state not in FINAL_STATES]
+        for job_id in active:
+            cancel(ws, job_id)
+        listed = ", ".join(map(str, active))
+        message = f"Cancel requested for job(s) {listed}." if active else "No evaluation to cancel."
+        return {status: message, progress: progress_text()}
+
+    @reports_errors(status)
+    def do_compare(names: list[str] | None) -> dict:
+        return comparison_updates(list(names or []))
+
+    @reports_errors(status)
+    def do_drill(name: str | None) -> dict:
+        if not name:
+            return {}
+        rows = wrong_verdicts(ws.runs_dir / name)
+        table = [[r["index"], r.get("db_id"), r.get("difficulty") or "", r.get("category"), r.get("question") or ""]
+                 for r in rows]
+        choices = [(f"{r['index']}: {(r.get('question') or '')[:80]}", r["index"]) for r in rows]
+        message = f"{len(rows)} question(s) wrong in `{name}`." if rows else f"Every question in `{name}` is right."
+        return {wrong: frame(table, WRONG_COLUMNS), question: gr.Dropdown(choices=choices, value=None),
+                status: message}
+
+    @reports_errors(status)
+    def do_question(name: str | None, index: int | None) -> dict:
+        if not name or index is None:
+            return {}
+        row = next(r for r in wrong_verdicts(ws.runs_dir / name) if r["index"] == index)
+        return {
+            question_text: f"**Q{row['index']}** ({row.get('db_id')}, {row.get('category')}): {row.get('question')}",
+            gold_sql: row.get("gold_sql") or "", pred_sql: row.get("pred_sql") or "",
+            gold_info: _result_text(row["gold"]), pred_info: _result_text(row["pred"]),
+            gold_rows: _result_table(row["gold"]), pred_rows: _result_table(row["pred"]),
+        }
+
+    listing_outputs = [runs, compared, drill_run, seen, comparison, chart, status]
+    run_button.click(do_run, [model, adapters, dataset, limit, batch_size, max_new_tokens],
+                     [status, progress, runs])
+    cancel_button.click(do_cancel, None, [status, progress])
+    compared.input(do_compare, compared, [comparison, chart, status])
+    drill_run.change(do_drill, drill_run, [wrong, question, status])
+    question.change(do_question, [drill_run, question],
+                    [question_text, gold_sql, pred_sql, gold_info, pred_info, gold_rows, pred_rows, status])
+    timer.tick(poll, [seen, compared], [progress, *listing_outputs], show_progress="hidden")
+    return [(on_load, [compared], [*listing_outputs, dataset, adapters, progress])]

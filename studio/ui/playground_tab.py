@@ -1,0 +1,194 @@
+"""The Playground tab: one question (a dataset row, or typed) answered side by side by up to three
+model variants (a model plus an adapter stack), each SQL run with its result and judged against
+the gold SQL when there is one. A thin layer over studio.playground (models stay loaded)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from studio.data.registry import database_ref, list_datasets, load_examples
+from studio.errors import StudioError
+from studio.models import DEFAULT_MODEL
+from studio.playground import (
+    MAX_VARIANTS,
+    Variant,
+    VariantAnswer,
+    answer_variant,
+    build_messages_for,
+    check_variants,
+    default_pool,
+    list_adapters,
+)
+from studio.ui.common import error_markdown, frame, readable
+from studio.ui.pairs_tab import result_table
+from studio.workspace import Workspace
+
+NO_RESULT = ("no result yet",)
+
+
+def playground_datasets(ws: Workspace) -> list[str]:
+    """Datasets whose rows carry a database (the ones the playground can ask)."""
+    return [info.name for info in list_datasets(ws) if info.databases]
+
+
+def dataset_databases(ws: Workspace, dataset: str | None) -> list[str]:
+    if not dataset:
+        return []
+    info = next((i for i in list_datasets(ws) if i.name == dataset), None)
+    return sorted(info.databases) if info else []
+
+
+def database_for(ws: Workspace, dataset: str | None, db_id: str | None) -> str:
+    """The database reference of `db_id` in `dataset`; a StudioError naming what to pick otherwise."""
+    if not dataset or not db_id:
+        raise StudioError("pick a dataset and one of its databases (or a dataset row)")
+    ref = database_ref(ws, dataset, db_id)
+    if ref is None:
+        raise StudioError(f"dataset '{dataset}' has no database registered for '{db_id}'; re-import it with its databases")
+    return ref
+
+
+def schema_style_of(ws: Workspace, dataset: str) -> str:
+    info = next((i for i in list_datasets(ws) if i.name == dataset), None)
+    return (info.meta.schema_style if info and info.meta else None) or "ddl"
+
+
+def variants_from(values: list[Any]) -> list[Variant]:
+    """Variants from the form's (model, adapters) pairs; a row with no model is left out."""
+    pairs = zip(values[0::2], values[1::2])
+    return [Variant(str(ref).strip(), tuple(adapters or ())) for ref, adapters in pairs if ref and str(ref).strip()]
+
+
+def answer_markdown(reply: VariantAnswer | None, label: str) -> str:
+    """The panel's heading: the variant, its time and its verdict (or why it could not answer)."""
+    if reply is None:
+        return f"**{label}**"
+    if reply.error:
+        return f"**{label}**\n\n{error_markdown(reply.error)}"
+    verdict = f"Verdict: **{reply.verdict_text}**" if reply.verdict else "no gold SQL, so no verdict"
+    return f"**{label}** · {reply.seconds:.1f} s\n\n{verdict}"
+
+
+def result_frame(reply: VariantAnswer | None) -> Any:
+    if reply is None or reply.execution is None:
+        return frame([], NO_RESULT)
+    result = reply.execution
+    if not result.ok:
+        return frame([[f"{result.error_kind}: {result.error}"]], ["error"])
+    return frame(result.rows, result.columns)
+
+
+def build(ws: Workspace) -> None:
+    """Build the Playground tab's components inside the caller's `gr.Tab` context."""
+    gr.Markdown("Ask one question of up to three model variants side by side (greedy decoding); each SQL runs "
+                "read-only and is judged against the gold SQL when there is one. Models stay loaded between "
+                "questions.")
+    status = gr.Markdown(elem_id="pg-status")
+    datasets = playground_datasets(ws)
+    first = datasets[0] if datasets else None
+    with gr.Row():
+        dataset = gr.Dropdown(datasets, value=first, label="Dataset", elem_id="pg-dataset")
+        row = gr.Number(0, precision=0, minimum=0, label="Row (0-based)", elem_id="pg-row")
+        use_row = gr.Button("Use this row", elem_id="pg-use-row")
+        databases = dataset_databases(ws, first)
+        database = gr.Dropdown(databases, value=databases[0] if databases else None, label="Database",
+                               elem_id="pg-database")
+    question = gr.Textbox(label="Question", lines=2, elem_id="pg-question")
+    evidence = gr.Textbox(label="Evidence (optional)", elem_id="pg-evidence")
+    gold = gr.Code(language="sql", interactive=True, label="Gold SQL (optional: gives each answer a verdict)",
+                   elem_id="pg-gold")
+
+    variant_inputs: list[Any] = []
+    adapter_boxes = []
+    with gr.Row():
+        for k in range(1, MAX_VARIANTS + 1):
+            with gr.Column():
+                model = gr.Dropdown([DEFAULT_MODEL], value=DEFAULT_MODEL if k == 1 else None,
+                                    allow_custom_value=True, label=f"Variant {k}: model",
+                                    info="builtin:<name>, a model folder or a .gguf file (empty: unused)",
+                                    elem_id=f"pg-model-{k}")
+                adapters = gr.Dropdown(list_adapters(ws), value=[], multiselect=True, allow_custom_value=True,
+                                       label=f"Variant {k}: adapters (in order)", elem_id=f"pg-adapters-{k}")
+                variant_inputs += [model, adapters]
+                adapter_boxes.append(adapters)
+    max_new_tokens = gr.Number(256, precision=0, minimum=1, label="Max new tokens", elem_id="pg-max-new-tokens")
+    ask = gr.Button("Ask", variant="primary", elem_id="pg-ask")
+
+    panels: list[tuple[Any, Any, Any]] = []
+    with gr.Row():
+        for k in range(1, MAX_VARIANTS + 1):
+            with gr.Column():
+                title = gr.Markdown(f"**Variant {k}**", elem_id=f"pg-answer-{k}")
+                sql = gr.Code(language="sql", interactive=False, label="SQL", elem_id=f"pg-sql-{k}")
+                result = gr.Dataframe(frame([], NO_RESULT), label="Result", interactive=False,
+                                      elem_id=f"pg-result-{k}")
+                panels.append((title, sql, result))
+    gold_result = gr.Dataframe(frame([], NO_RESULT), label="Gold result", interactive=False,
+                               elem_id="pg-gold-result")
+    panel_outputs = [c for panel in panels for c in panel]
+
+    def pick_dataset(name: str | None) -> dict:
+        names = dataset_databases(ws, name)
+        return {database: gr.Dropdown(choices=names, value=names[0] if names else None)}
+
+    def fill_from_row(name: str | None, index: float | None) -> dict:
+        try:
+            if not name:
+                raise StudioError("pick a dataset first")
+            examples = load_examples(ws, name)
+            position = int(index or 0)
+            if not 0 <= position < len(examples):
+                raise StudioError(f"dataset '{name}' has rows 0 to {len(examples) - 1}; row {position} is not one")
+            example = examples[position]
+            names = dataset_databases(ws, name)
+            return {question: example.question or "", evidence: example.evidence or "", gold: example.gold_sql or "",
+                    database: gr.Dropdown(choices=names, value=example.db_id), status: ""}
+        except Exception as error:  # noqa: BLE001 - shown on the page, never as a traceback
+            gr.Warning(readable(error), duration=15)
+            return {status: error_markdown(readable(error))}
+
+    def run(name: str | None, db_id: str | None, text: str, note: str, gold_sql: str, tokens: float | None,
+            *values: Any) -> Iterator[dict]:
+        """Answer with each variant in turn, yielding the page as each one finishes."""
+        try:
+            variants = check_variants(variants_from(list(values)))
+            database_path = database_for(ws, name, db_id)
+            messages = build_messages_for(text or "", database_path, note or None, schema_style_of(ws, name))
+        except Exception as error:  # noqa: BLE001
+            gr.Warning(readable(error), duration=15)
+            yield {status: error_markdown(readable(error))}
+            return
+        pool = default_pool()
+        gold_sql = (gold_sql or "").strip() or None
+        cleared = {c: v for (t, s, r), k in zip(panels, range(1, MAX_VARIANTS + 1))
+                   for c, v in ((t, f"**Variant {k}**"), (s, ""), (r, frame([], NO_RESULT)))}
+        gold_table = frame([], NO_RESULT)
+        if gold_sql:
+            gold_table = result_table(database_path, gold_sql)
+        yield {**cleared, gold_result: gold_table, status: f"Asking {len(variants)} variant(s)…"}
+        for k, (variant, (title, sql, result)) in enumerate(zip(variants, panels), start=1):
+            doing = "answering" if pool.is_loaded(variant) else "loading the model (first use), then answering"
+            yield {status: f"Variant {k} of {len(variants)} ({variant.label}): {doing}…",
+                   title: f"**{variant.label}** · {doing}…"}
+            try:
+                reply = answer_variant(pool, variant, messages, database_path, gold_sql, int(tokens or 256))
+            except Exception as error:  # noqa: BLE001
+                reply = VariantAnswer(variant, error=readable(error))
+            yield {title: answer_markdown(reply, variant.label), sql: reply.sql, result: result_frame(reply)}
+        yield {status: f"Done: {len(variants)} variant(s) answered."}
+
+    def on_load() -> dict:
+        names = playground_datasets(ws)
+        choices = list_adapters(ws)
+        return {dataset: gr.Dropdown(choices=names), **{box: gr.Dropdown(choices=choices) for box in adapter_boxes}}
+
+    dataset.change(pick_dataset, [dataset], [database])
+    use_row.click(fill_from_row, [dataset, row], [question, evidence, gold, database, status])
+    ask.click(run, [dataset, database, question, evidence, gold, max_new_tokens, *variant_inputs],
+              [status, gold_result, *panel_outputs], concurrency_limit=1, concurrency_id="playground")
+    root = gr.context.Context.root_block
+    if root is not None:
+        root.load(on_load, None, [dataset, *adapter_boxes], show_progress="hidden")

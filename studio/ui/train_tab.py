@@ -1,0 +1,383 @@
+"""The Train tab: a LoRA SFT/DPO form mirrored as LLaMA-Factory YAML, job start/cancel/resume,
+live charts from metrics.jsonl, and the history of runs.
+
+The same functions as `python -m studio train CONFIG [--set K=V] | --resume RUN` and `jobs cancel`.
+The page holds no run of its own: it re-attaches to the running job found in the jobs table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from studio.config import DPO_REFERENCES, PREF_LOSSES, STAGES, TrainConfig, config_from_mapping, dump_config
+from studio.data.registry import list_datasets
+from studio.models import DEFAULT_MODEL
+from studio.runs import Run, active_job, find_run, log_tail, metrics, train_runs
+from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
+from studio.workspace import Workspace
+
+CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+POLL_S = 2.0
+HISTORY_COLUMNS = ("run", "job", "stage", "state", "datasets", "model", "step", "loss", "started", "duration",
+                   "error")
+# form field -> config key; the order of the form's inputs
+FORM_KEYS = ("stage", "model_name_or_path", "adapter_name_or_path", "dataset", "lora_rank", "lora_alpha",
+             "lora_dropout", "lora_target", "learning_rate", "num_train_epochs", "max_steps",
+             "per_device_train_batch_size", "gradient_accumulation_steps", "cutoff_len", "logging_steps",
+             "save_steps", "pref_beta", "pref_loss", "dpo_reference")
+LIST_KEYS = ("adapter_name_or_path", "lora_target")
+DATASET_KIND = {"sft": "sft", "dpo": "preference"}
+DEFAULT_BASE = TrainConfig(dataset=["demo_train"], model_name_or_path=DEFAULT_MODEL, max_steps=8, logging_steps=1,
+                           cutoff_len=1024).to_dict()
+
+
+def dataset_choices(ws: Workspace, stage: str) -> tuple[list[str], str]:
+    """Registered datasets a `stage` run can train on, and a line saying why the list is empty."""
+    kind = DATASET_KIND.get(stage, "sft")
+    names = [info.name for info in list_datasets(ws) if info.kind == kind]
+    if names:
+        return names, f"{kind} datasets registered in the workspace"
+    if kind == "preference":
+        return [], ("no preference datasets registered: mine and export pairs in the Pairs tab, or import a "
+                    "pairs JSONL in the Datasets tab")
+    return [], "no SFT datasets registered: import one in the Datasets tab"
+
+
+def form_values(cfg: dict[str, Any]) -> list[Any]:
+    """Form field values for a config mapping, in FORM_KEYS order."""
+    values = []
+    for key in FORM_KEYS:
+        value = cfg.get(key)
+        if key in LIST_KEYS:
+            value = ", ".join(value or [])
+        elif key == "lora_alpha":
+            value = value or 0
+        values.append(value)
+    return values
+
+
+def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
+    """The validated config: `base` (a loaded YAML's keys) overridden by the form fields."""
+    mapping = dict(base)
+    for key, value in zip(FORM_KEYS, values, strict=True):
+        if key == "lora_alpha":
+            value = int(value) if value else None
+        mapping[key] = value
+    return config_from_mapping(mapping, source="the form")
+
+
+def history_table(runs: list[Run]) -> Any:
+    rows = []
+    for run in runs:
+        last = run.last_metrics or {}
+        started = run.job.started_at or run.job.created_at
+        duration = run.job.duration_s
+        rows.append([run.name, run.job.id, run.config.get("stage", ""), run.state,
+                     ", ".join(run.config.get("dataset") or []), run.config.get("model_name_or_path", ""),
+                     last.get("step", ""), _round(last.get("loss")),
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+                     f"{duration:.0f} s" if duration is not None else "", run.job.error or ""])
+    return frame(rows, HISTORY_COLUMNS)
+
+
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else ("" if value is None else value)
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection."""
+    gr.Markdown("Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
+                "`python -m studio train FILE` would run. Charts follow the running job, also after a reload.")
+    status = gr.Markdown(elem_id="train-status")
+    base = gr.State(DEFAULT_BASE)
+    monitor = gr.State(None)
+
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                stage = gr.Radio(list(STAGES), value="sft", label="Stage", elem_id="train-stage")
+                model = gr.Textbox(DEFAULT_MODEL, label="Model", info="builtin:NAME, a local HF folder or a .gguf",
+                                   elem_id="train-model")
+            with gr.Row():
+                adapters = gr.Textbox(label="Adapters (comma-separated; DPO: the SFT adapter)",
+                                      elem_id="train-adapters")
+                datasets = gr.Dropdown([], value=[], multiselect=True, label="Dataset", elem_id="train-dataset")
+            with gr.Row():
+                lora_rank = gr.Number(8, label="LoRA rank", precision=0, minimum=1)
+                lora_alpha = gr.Number(0, label="LoRA alpha (0: 2 × rank)", precision=0, minimum=0)
+                lora_dropout = gr.Number(0.0, label="LoRA dropout", minimum=0, maximum=0.99, step=0.05)
+                lora_target = gr.Textbox("all", label="LoRA target", info="all, or q_proj,v_proj,...")
+            with gr.Row():
+                learning_rate = gr.Number(5e-5, label="Learning rate", elem_id="train-lr")
+                epochs = gr.Number(3.0, label="Epochs", minimum=0)
+                max_steps = gr.Number(8, label="Max steps (-1: epochs)", precision=0, elem_id="train-max-steps")
+                batch_size = gr.Number(1, label="Batch size", precision=0, minimum=1, elem_id="train-batch")
+                grad_accum = gr.Number(1, label="Grad accumulation", precision=0, minimum=1)
+            with gr.Row():
+                cutoff_len = gr.Number(1024, label="cutoff_len", precision=0, minimum=16, elem_id="train-cutoff")
+                logging_steps = gr.Number(1, label="Log every (steps)", precision=0, minimum=1)
+                save_steps = gr.Number(500, label="Checkpoint every (steps)", precision=0, minimum=1)
+            with gr.Row(visible=False) as dpo_row:
+                pref_beta = gr.Number(0.1, label="DPO beta", minimum=0)
+                pref_loss = gr.Dropdown(list(PREF_LOSSES), value="sigmoid", label="DPO loss")
+                dpo_reference = gr.Dropdown(list(DPO_REFERENCES), value="sft_adapter", label="Reference model",
+                                            info="sft_adapter: frozen copy of the SFT adapter; merged_sft: SFT "
+                                                 "merged into the base")
+        with gr.Column(scale=2):
+            yaml_code = gr.Code(dump_config(config_from_mapping(DEFAULT_BASE)), language="yaml", interactive=True,
+                                label="Equivalent YAML (edit, then Apply)", lines=20, max_lines=28,
+                                elem_id="train-yaml")
+            with gr.Row():
+                apply_yaml = gr.Button("Apply YAML to form", size="sm")
+            with gr.Row():
+                ready_files = sorted(str(p.relative_to(CONFIGS_DIR.parent)) for p in CONFIGS_DIR.glob("*.yaml"))
+                ready = gr.Dropdown(ready_files, value=None, label="Ready configs", scale=2)
+                config_path = gr.Textbox(label="YAML file", placeholder="configs/my_run.yaml", scale=3)
+            with gr.Row():
+                load_button = gr.Button("Load file", size="sm")
+                save_button = gr.Button("Save to file", size="sm")
+    with gr.Row():
+        start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
+        cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
+        resume_button = gr.Button("Resume from last checkpoint", elem_id="train-resume")
+
+    run_header = gr.Markdown(elem_id="train-run")
+    with gr.Row():
+        step_text = gr.Markdown(elem_id="train-step")
+        speed_text = gr.Markdown(elem_id="train-speed")
+    curves = gr.Plot(label="Training curves", elem_id="train-curves")
+    dpo_curves = gr.Plot(label="DPO rewards", visible=False, elem_id="train-dpo-curves")
+    log = gr.Textbox(label="Log (tail)", lines=10, max_lines=10, interactive=False, autoscroll=True,
+                     elem_id="train-log")
+
+    gr.Markdown("### Runs")
+    history = gr.Dataframe(frame([], HISTORY_COLUMNS), interactive=False, wrap=True, elem_id="train-history")
+    with gr.Row():
+        show_run = gr.Dropdown([], label="Show run", info="follow another run in the charts above")
+        overlay_runs = gr.Dropdown([], value=[], multiselect=True, label="Overlay loss curves of runs",
+                                   elem_id="train-overlay-runs")
+    overlay = gr.Plot(label="Loss by run", elem_id="train-overlay")
+    timer = gr.Timer(POLL_S)
+
+    form = [stage, model, adapters, datasets, lora_rank, lora_alpha, lora_dropout, lora_target, learning_rate,
+            epochs, max_steps, batch_size, grad_accum, cutoff_len, logging_steps, save_steps, pref_beta, pref_loss,
+            dpo_reference]
+    monitor_outputs = [monitor, run_header, step_text, speed_text, curves, dpo_curves, log, history, show_run,
+                       overlay_runs, status]
+
+    def attach(run_dir: Path, job_id: int, follow: bool) -> dict[str, Any]:
+        records = metrics(run_dir)
+        return {"run_dir": str(run_dir), "job_id": job_id, "offset": (run_dir / "metrics.jsonl").stat().st_size
+                if (run_dir / "metrics.jsonl").exists() else 0, "records": records, "follow": follow,
+                "state": None}
+
+    def history_updates() -> dict:
+        runs = train_runs(ws)
+        names = [run.name for run in runs]
+        return {history: history_table(runs), show_run: gr.Dropdown(choices=names),
+                overlay_runs: gr.Dropdown(choices=names)}
+
+    def monitor_view(state: dict[str, Any] | None, new_records: bool) -> dict:
+        from studio.jobs import get_job
+
+        if state is None:
+            return {monitor: None, run_header: "No training run yet: fill the form and press **Start training**."}
+        job = get_job(ws, state["job_id"])
+        records = [r for r in state["records"] if "loss" in r]
+        last = records[-1] if records else {}
+        stage_name = (job.config or {}).get("stage", "sft")
+        total = (job.config or {}).get("max_steps", -1)
+        step = last.get("step", 0)
+        update: dict = {
+            run_header: (f"**{Path(state['run_dir']).name}** · job {job.id} · **{job.state}**"
+                         + (f" · {job.error}" if job.error else "")),
+            step_text: f"Step **{step}**" + (f" / {total}" if total and total > 0 else "")
+                       + (f" · epoch {last['epoch']}" if "epoch" in last else ""),
+            speed_text: (f"{last.get('tokens_per_s') or '–'} tokens/s · ETA {_eta(last.get('eta_s'))}"
+                         if last else "waiting for the first logged step…"),
+            log: log_tail(job, 25),
+        }
+        if new_records:
+            update[curves] = training_figure(records)
+            update[dpo_curves] = gr.Plot(dpo_figure(records), visible=stage_name == "dpo")
+        if job.state != state.get("state"):
+            state = {**state, "state": job.state}
+            update.update(history_updates())
+        update[monitor] = state
+        return update
+
+    def follow_target(state: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The state to show: the active job when following (or nothing shown yet), else `state`."""
+        following = state is None or state.get("follow", True)
+        if following:
+            job = active_job(ws, "train")
+            if job is not None and (state is None or job.id != state["job_id"]):
+                if state is not None and Path(state["run_dir"]) == job.run_dir:
+                    return {**state, "job_id": job.id}
+                return attach(job.run_dir, job.id, follow=True)
+        if state is None:
+            runs = train_runs(ws)
+            return attach(runs[0].run_dir, runs[0].job.id, follow=True) if runs else None
+        return state
+
+    @reports_errors(status)
+    def poll(state: dict[str, Any] | None) -> dict:
+        from studio.worker import read_jsonl_from
+
+        target = follow_target(state)
+        if target is None:
+            return monitor_view(None, False)
+        fresh = target is not state
+        new, offset = read_jsonl_from(Path(target["run_dir"]) / "metrics.jsonl", target["offset"])
+        if new:
+            target = {**target, "records": target["records"] + new, "offset": offset}
+        return monitor_view(target, fresh or bool(new))
+
+    @reports_errors(status)
+    def on_load(state: dict[str, Any] | None, stage_value: str, chosen: list[str] | None,
+                base_value: dict[str, Any]) -> dict:
+        names, info = dataset_choices(ws, stage_value)
+        kept = [name for name in chosen or base_value["dataset"] if name in names]
+        update = poll(state)
+        update.update(history_updates())
+        update[datasets] = gr.Dropdown(choices=names, value=kept, info=info)
+        return update
+
+    @reports_errors(status)
+    def show_yaml(base_value: dict[str, Any], *values: Any) -> dict:
+        return {yaml_code: dump_config(config_from_form(base_value, list(values))), status: ""}
+
+    @reports_errors(status)
+    def on_stage(base_value: dict[str, Any], *values: Any) -> dict:
+        stage_value = values[0]
+        names, info = dataset_choices(ws, stage_value)
+        chosen = [name for name in (values[3] or []) if name in names or name in base_value.get("dataset", [])]
+        update = {datasets: gr.Dropdown(choices=names, value=chosen, info=info),
+                  dpo_row: gr.Row(visible=stage_value == "dpo")}
+        try:
+            values = list(values)
+            values[3] = chosen
+            update[yaml_code] = dump_config(config_from_form(base_value, values))
+        except Exception as error:  # noqa: BLE001 - an incomplete form is shown, not raised
+            update[yaml_code] = f"# not a valid config yet: {error}"
+        return update
+
+    def fill_form(mapping: dict[str, Any], message: str) -> dict:
+        cfg = config_from_mapping(mapping, source="the YAML")
+        data = cfg.to_dict()
+        names, info = dataset_choices(ws, cfg.stage)
+        update: dict = dict(zip(form, form_values(data), strict=True))
+        update[datasets] = gr.Dropdown(choices=sorted(set(names) | set(cfg.dataset)), value=cfg.dataset, info=info)
+        update.update({base: data, yaml_code: dump_config(cfg), dpo_row: gr.Row(visible=cfg.stage == "dpo"),
+                       status: message})
+        return update
+
+    @reports_errors(status)
+    def do_apply(text: str) -> dict:
+        import yaml
+
+        from studio.errors import StudioError
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise StudioError(f"the YAML does not parse ({error}); correct it and press Apply again") from None
+        if not isinstance(data, dict):
+            raise StudioError("the YAML must be a mapping of config keys to values (key: value per line)")
+        return fill_form(data, "Form filled from the YAML.")
+
+    @reports_errors(status)
+    def do_load(path_value: str) -> dict:
+        from studio.config import load_config
+        from studio.errors import StudioError
+
+        if not path_value.strip():
+            raise StudioError("pick a ready config or type the path of a YAML file to load")
+        cfg = load_config(Path(path_value.strip()).expanduser())
+        return fill_form(cfg.to_dict(), f"Loaded `{path_value.strip()}`.")
+
+    @reports_errors(status)
+    def do_save(path_value: str, base_value: dict[str, Any], *values: Any) -> dict:
+        from studio.errors import StudioError
+        from studio.fsutil import atomic_write_text
+
+        if not path_value.strip():
+            raise StudioError("type the path of the YAML file to write (e.g. configs/my_run.yaml)")
+        path = Path(path_value.strip()).expanduser()
+        atomic_write_text(path, dump_config(config_from_form(base_value, list(values))))
+        return {status: f"Saved `{path}`; run it with `python -m studio train {path}`."}
+
+    @reports_errors(status)
+    def do_start(base_value: dict[str, Any], *values: Any) -> dict:
+        from studio.commands.train import start_training
+
+        job = start_training(ws, config_from_form(base_value, list(values)))
+        update = monitor_view(attach(job.run_dir, job.id, follow=True), True)
+        update[status] = f"Job {job.id} queued in `{job.run_dir}`."
+        return update
+
+    @reports_errors(status)
+    def do_cancel(state: dict[str, Any] | None) -> dict:
+        from studio.errors import StudioError
+        from studio.jobs import cancel
+
+        if state is None:
+            raise StudioError("no run is shown, so there is nothing to cancel")
+        job = cancel(ws, state["job_id"])
+        if job.finished and job.state != "cancelled":
+            return {status: f"Job {job.id} had already {job.state}; nothing to cancel."}
+        return {status: f"Cancel requested for job {job.id}: it stops after the current step and saves a "
+                        "checkpoint; **Resume** continues from it."}
+
+    @reports_errors(status)
+    def do_resume(state: dict[str, Any] | None) -> dict:
+        from studio.commands.train import resume_training
+        from studio.errors import StudioError
+
+        if state is None:
+            raise StudioError("no run is shown; pick a cancelled or failed run under **Show run** first")
+        job = resume_training(ws, state["run_dir"])
+        update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
+        update[status] = f"Job {job.id} resumes `{Path(state['run_dir']).name}` from its last checkpoint."
+        return update
+
+    @reports_errors(status)
+    def do_show(name: str | None) -> dict:
+        if not name:
+            return {}
+        run = find_run(ws, "train", name)
+        return monitor_view(attach(run.run_dir, run.job.id, follow=False), True)
+
+    @reports_errors(status)
+    def do_overlay(names: list[str] | None) -> dict:
+        by_name = {run.name: run for run in train_runs(ws)}
+        chosen = {name: metrics(by_name[name].run_dir) for name in names or [] if name in by_name}
+        return {overlay: overlay_figure(chosen, "loss") if chosen else None}
+
+    form_inputs = [base, *form]
+    for field in form[1:]:
+        field.input(show_yaml, form_inputs, [yaml_code, status], show_progress="hidden")
+    stage.change(on_stage, form_inputs, [datasets, dpo_row, yaml_code, status], show_progress="hidden")
+    apply_yaml.click(do_apply, yaml_code, [*form, base, yaml_code, dpo_row, status])
+    ready.change(lambda value: value or gr.skip(), ready, config_path)
+    load_button.click(do_load, config_path, [*form, base, yaml_code, dpo_row, status])
+    save_button.click(do_save, [config_path, *form_inputs], status)
+    start_button.click(do_start, form_inputs, monitor_outputs)
+    cancel_button.click(do_cancel, monitor, status)
+    resume_button.click(do_resume, monitor, monitor_outputs)
+    show_run.input(do_show, show_run, monitor_outputs)
+    overlay_runs.change(do_overlay, overlay_runs, [overlay, status])
+    timer.tick(poll, monitor, monitor_outputs, show_progress="hidden")
+    return [(on_load, [monitor, stage, datasets, base], [*monitor_outputs, datasets])]

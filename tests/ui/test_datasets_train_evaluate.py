@@ -1,0 +1,178 @@
+"""Datasets, Train and Evaluate tabs in a real browser, against a studio on a fresh workspace.
+
+One studio serves the module; the tests run in order (train before evaluate: jobs run one
+at a time). The model typed in the forms is the tiny random Qwen2 (`tiny_qwen2_dir`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+JOB_TIMEOUT_MS = 300_000
+expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
+LOSS_POINTS = """() => {
+    const plot = document.querySelector('#train-curves .js-plotly-plot');
+    const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
+    return loss ? loss.x.length : 0;
+}"""
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def fill(page, elem_id: str, value: object) -> None:
+    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in a Gradio dropdown."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def keep_screenshot(page, screenshot, name: str) -> None:
+    """Save a full-page screenshot into test-artifacts/ and copy it to docs/screenshots/ for the docs."""
+    path = screenshot(page, name)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, SCREENSHOTS / path.name)
+
+
+def table_row(page, elem_id: str, text: str):
+    """The data row of a Gradio dataframe holding `text`."""
+    return page.locator(f"#{elem_id} [role=row]", has_text=text)
+
+
+def status_text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(studio, page, screenshot,
+                                                                        tiny_qwen2_dir: Path) -> None:
+    page.goto(studio.url)
+    table = page.locator("#datasets-table")
+    expect(table).to_contain_text("demo_train")
+    assert "demo_test" in table.inner_text()
+    assert "concert_singer" in table.inner_text()
+    questions = json.loads((REPO_ROOT / "data" / "demo" / "questions.json").read_text())
+    first_train = next(q for q in questions if q["split"] == "train")
+
+    choose(page, "preview-dataset", "demo_train")
+    fill(page, "preview-model", tiny_qwen2_dir)
+    page.locator("#preview-button").click()
+    prompt = page.locator("#preview-prompt textarea")
+    expect(prompt).to_have_value(re.compile(r"<\|im_start\|>assistant\s*$"))
+    rendered = prompt.input_value()
+    assert "<|im_start|>user" in rendered and first_train["question"] in rendered
+    assert first_train["db_id"] in page.locator("#preview-header").inner_text()
+    assert "SELECT" in page.locator("#preview-gold").inner_text().upper()
+    keep_screenshot(page, screenshot, "datasets")
+
+
+def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, tmp_path: Path) -> None:
+    good = tmp_path / "my_sft.json"
+    good.write_text(json.dumps([{"instruction": f"Count table t{i}.", "input": "", "output": f"SELECT COUNT(*) FROM t{i}"}
+                                for i in range(3)]))
+    bad = tmp_path / "broken.json"
+    bad.write_text(json.dumps([{"instruction": "Count the singers."}]))
+    page.goto(studio.url)
+    expect(page.locator("#datasets-table")).to_contain_text("demo_train")
+
+    fill(page, "import-path", good)
+    fill(page, "import-name", "ui_alpaca")
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("Imported")
+    assert "Imported ui_alpaca (3 rows)" in status_text(page, "datasets-status")
+    row = table_row(page, "datasets-table", "ui_alpaca")
+    expect(row).to_have_count(1)
+    assert [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()][:3] == ["ui_alpaca", "sft", "3"]
+
+    fill(page, "import-path", bad)
+    fill(page, "import-name", "ui_broken")
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("Could not do that")
+    message = status_text(page, "datasets-status")
+    assert "broken.json" in message and "Fix:" in message and "output" in message
+    assert "Traceback" not in page.content()
+    assert "ui_broken" not in page.locator("#datasets-table").inner_text()
+
+
+def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page, screenshot,
+                                                                    tiny_qwen2_dir: Path) -> None:
+    page.goto(studio.url)
+    open_tab(page, "Train")
+    fill(page, "train-model", tiny_qwen2_dir)
+    fill(page, "train-max-steps", 3)
+    fill(page, "train-cutoff", 256)
+    fill(page, "train-batch", 1)
+    yaml_box = page.locator("#train-yaml")
+    expect(yaml_box).to_contain_text("max_steps: 3")
+    assert "cutoff_len: 256" in yaml_box.inner_text() and str(tiny_qwen2_dir) in yaml_box.inner_text()
+    assert "demo_train" in yaml_box.inner_text()
+
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("queued")
+    run_name = re.search(r"runs/(sft-[\w-]+)", status_text(page, "train-status")).group(1)
+    page.wait_for_function(f"({LOSS_POINTS})() >= 1", timeout=JOB_TIMEOUT_MS)
+    points_before_reload = page.evaluate(LOSS_POINTS)
+    assert "Step" in status_text(page, "train-step")
+
+    page.reload()
+    open_tab(page, "Train")
+    header = page.locator("#train-run")
+    expect(header).to_contain_text(run_name)
+    assert "running" in header.inner_text() or "succeeded" in header.inner_text()
+    page.wait_for_function(f"({LOSS_POINTS})() >= {points_before_reload}")
+    keep_screenshot(page, screenshot, "train")
+
+    expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    assert page.evaluate(LOSS_POINTS) == 3
+    assert re.search(r"Step\s*3\s*/\s*3", status_text(page, "train-step"))
+    assert (studio.workspace / "runs" / run_name / "adapter" / "adapter_config.json").is_file()
+
+
+def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(studio, page, screenshot,
+                                                                         tiny_qwen2_dir: Path) -> None:
+    page.goto(studio.url)
+    open_tab(page, "Evaluate")
+    fill(page, "eval-model", tiny_qwen2_dir)
+    choose(page, "eval-dataset", "demo_test")
+    fill(page, "eval-limit", 4)
+    fill(page, "eval-max-new", 16)
+    page.locator("#eval-run").click()
+    expect(page.locator("#eval-status")).to_contain_text("queued")
+    run_name = re.search(r"runs/(eval-[\w-]+)", status_text(page, "eval-status")).group(1)
+
+    row = table_row(page, "eval-runs", run_name)
+    expect(row).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    summary = json.loads((studio.workspace / "runs" / run_name / "summary.json").read_text())
+    assert summary["n"] == 4
+    cells = [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()]
+    assert cells[2:6] == ["demo_test", str(tiny_qwen2_dir), "", "4"]
+    assert float(cells[6]) == summary["ex"]
+    comparison = page.locator("#eval-comparison")
+    expect(comparison).to_contain_text("EX (%)")
+    assert run_name in comparison.inner_text()
+    bars = page.evaluate("() => document.querySelector('#eval-chart .js-plotly-plot').data.length")
+    assert bars >= 1
+
+    wrong = 4 - summary["correct"]
+    choose(page, "eval-drill-run", run_name)
+    expect(page.locator("#eval-status")).to_contain_text(f"{wrong} question(s) wrong" if wrong else "Every question")
+    if wrong:
+        verdict = next(json.loads(line) for line in (studio.workspace / "runs" / run_name / "verdicts.jsonl")
+                       .read_text().splitlines() if not json.loads(line)["correct"])
+        page.locator("#eval-question input").first.click()
+        page.get_by_role("option").first.click()
+        expect(page.locator("#eval-question-text")).to_contain_text(verdict["question"])
+    keep_screenshot(page, screenshot, "evaluate")

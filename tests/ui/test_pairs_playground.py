@@ -1,0 +1,154 @@
+"""The Pairs and Playground tabs in a real browser, with tiny random models on the demo data:
+mine pairs from the page, curate them with the keyboard, edit a rejected SQL into the gold and
+see it flagged, bulk-accept, export; ask two models side by side."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from studio.data.registry import database_ref, load_examples
+from studio.pairs.curate import PairFilter, get_pair, list_pairs, pair_counts
+from studio.sql.execute import execute_sql
+from studio.ui.pairs_tab import bulk_filter, neighbour, prompt_parts, sql_diff
+from studio.workspace import Workspace
+
+MINING_TIMEOUT_MS = 240_000
+
+
+def choose_custom(page, elem_id: str, value: str) -> None:
+    """Type a value into a Gradio dropdown that allows custom values, and commit it."""
+    box = page.locator(f"#{elem_id} input")
+    box.fill(value)
+    box.press("Enter")
+    page.locator("body").click(position={"x": 5, "y": 5})
+
+
+def set_number(page, elem_id: str, value: float) -> None:
+    page.locator(f"#{elem_id} input").fill(str(value))
+    page.locator(f"#{elem_id} input").press("Tab")
+
+
+def pair_on_screen(page) -> int:
+    """The id of the pair the curator shows."""
+    header = page.locator("#pairs-header").inner_text()
+    return int(re.search(r"Pair (\d+)", header).group(1))
+
+
+def wait_for_pair(page, pair_id: int) -> None:
+    page.locator("#pairs-header").get_by_text(f"Pair {pair_id} ·").wait_for()
+
+
+def press(page, key: str) -> None:
+    page.locator("#pairs-progress").click()  # focus the page, not a text field
+    page.keyboard.press(key)
+
+
+def test_sql_diff_marks_what_each_side_has_alone() -> None:
+    spans = sql_diff("SELECT name FROM singer", "SELECT COUNT(*) FROM singer")
+    assert ("name", "only in rejected") in spans and ("COUNT(*)", "only in chosen") in spans
+    assert "".join(text for text, tag in spans if tag != "only in chosen") == "SELECT name FROM singer"
+    assert "".join(text for text, tag in spans if tag != "only in rejected") == "SELECT COUNT(*) FROM singer"
+
+
+def test_prompt_parts_and_navigation() -> None:
+    from studio.data.prompts import build_instruction
+
+    prompt = build_instruction("How many?", "CREATE TABLE t (a INT);", "sqlite", "a is a count")
+    assert prompt_parts(prompt) == ("How many?", "a is a count", "CREATE TABLE t (a INT);")
+    assert prompt_parts("free text") == ("", "", "free text")
+    assert neighbour([2, 5, 9], 5, 1) == 9 and neighbour([2, 5, 9], 5, -1) == 2
+    assert neighbour([2, 9], 5, 1) == 9 and neighbour([2, 5, 9], 9, 1) == 9 and neighbour([], 5, 1) is None
+    assert bulk_filter(PairFilter()).status == "pending"
+    assert bulk_filter(PairFilter(status="rejected", db_id="shop")) == PairFilter(status="rejected", db_id="shop")
+
+
+@pytest.mark.browser
+def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screenshot, tiny_qwen2_dir: Path) -> None:
+    ws = Workspace.open(studio.workspace)
+    page.goto(studio.url)
+    page.get_by_role("tab", name="Pairs").click()
+    choose_custom(page, "pairs-model", str(tiny_qwen2_dir))
+    set_number(page, "pairs-n", 2)
+    set_number(page, "pairs-limit", 4)
+    set_number(page, "pairs-max-new-tokens", 16)
+    page.locator("#pairs-mine").click()
+    page.locator("#pairs-mining").get_by_text("succeeded").wait_for(timeout=MINING_TIMEOUT_MS)
+    mined = list_pairs(ws)
+    assert len(mined) >= 3, page.locator("#pairs-mining").inner_text()
+    assert {p.strategy for p in mined} == {"gold"} and all(p.chosen_sql == p.gold_sql for p in mined)
+    first, second, third = (p.id for p in mined[:3])
+    wait_for_pair(page, first)
+    assert f"0 of {len(mined)} reviewed" in page.locator("#pairs-progress").inner_text()
+
+    press(page, "a")
+    wait_for_pair(page, second)
+    assert get_pair(ws, first).status == "accepted"
+    press(page, "r")
+    wait_for_pair(page, third)
+    assert get_pair(ws, second).status == "rejected"
+    press(page, "p")
+    wait_for_pair(page, second)
+    press(page, "n")
+    wait_for_pair(page, third)
+    page.locator("#pairs-export-name input, #pairs-export-name textarea").first.press("a")  # typing, not a shortcut
+    assert get_pair(ws, third).status == "pending" and pair_on_screen(page) == third
+    assert "2 of" in page.locator("#pairs-progress").inner_text()
+
+    gold = get_pair(ws, third).gold_sql
+    editor = page.locator("#pairs-rejected .cm-content")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(gold)
+    page.locator("#pairs-save-edit").click()
+    page.locator("#pairs-status").get_by_text("flagged").wait_for()
+    edited = get_pair(ws, third)
+    assert edited.rejected_sql == gold and edited.rejected_label == "correct"
+    assert edited.verdict == "flagged" and edited.status == "needs_review"
+    assert "flagged" in page.locator("#pairs-header").inner_text()
+
+    page.locator("#pairs-bulk-accept").click()
+    page.locator("#pairs-status").get_by_text("Accepted").wait_for()
+    counts = pair_counts(ws)["by_status"]
+    assert counts.get("pending", 0) == 0
+    assert counts["accepted"] == len(mined) - 2 and counts["rejected"] == 1 and counts["needs_review"] == 1
+
+    page.locator("#pairs-export-name input, #pairs-export-name textarea").first.fill("ui_pairs")
+    page.locator("#pairs-export").click()
+    page.locator("#pairs-export-summary").get_by_text("Exported").wait_for()
+    summary = json.loads((ws.datasets_dir / "ui_pairs.summary.json").read_text())
+    assert summary["rows"] == len(mined) - 2
+    assert f"{summary['rows']} pair(s)" in page.locator("#pairs-export-summary").inner_text()
+    page.locator("#pairs-header").scroll_into_view_if_needed()
+    screenshot(page, "pairs")
+
+
+@pytest.mark.browser
+def test_playground_compares_two_models_side_by_side(studio, page, screenshot, tiny_qwen2_dir: Path,
+                                                      tiny_qwen3_moe_dir: Path) -> None:
+    page.goto(studio.url)
+    page.get_by_role("tab", name="Playground").click()
+    set_number(page, "pg-row", 0)
+    page.locator("#pg-use-row").click()
+    question = page.locator("#pg-question textarea")
+    page.wait_for_function("document.querySelector('#pg-question textarea').value.length > 0")
+    assert question.input_value()
+    choose_custom(page, "pg-model-1", str(tiny_qwen2_dir))
+    choose_custom(page, "pg-model-2", str(tiny_qwen3_moe_dir))
+    set_number(page, "pg-max-new-tokens", 12)
+    page.locator("#pg-ask").click()
+    page.locator("#pg-status").get_by_text("Done: 2 variant(s) answered.").wait_for(timeout=180_000)
+    for k, model_dir in ((1, tiny_qwen2_dir), (2, tiny_qwen3_moe_dir)):
+        title = page.locator(f"#pg-answer-{k}").inner_text()
+        assert str(model_dir) in title
+        assert re.search(r"correct|wrong|error|timeout|refused", title), title
+        assert page.locator(f"#pg-result-{k}").is_visible()
+    ws = Workspace.open(studio.workspace)
+    example = load_examples(ws, "demo_train")[0]
+    gold_rows = execute_sql(database_ref(ws, "demo_train", example.db_id), example.gold_sql).rows
+    assert question.input_value() == example.question
+    assert str(gold_rows[0][0]) in page.locator("#pg-gold-result").inner_text()
+    screenshot(page, "playground")

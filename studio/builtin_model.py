@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.model_cache import Log, cache_root, convert_gguf, folder_problem, log_to_stderr, sha256_file
+from studio.model_cache import (
+    Log,
+    cache_root,
+    convert_gguf,
+    folder_problem,
+    log_to_stderr,
+    sha256_file,
+)
 
 # An already joined GGUF of a built-in model, for machines without the PyPI parts
 # (e.g. a GPU server with no package index); its sha256 is still checked.

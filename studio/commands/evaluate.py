@@ -21,7 +21,6 @@ from typing import Any
 from studio.errors import StudioError
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
-EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 3}
 GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": 8, "max_new_tokens": 256,
                        "no_merge": False, "detach": False}
 OPTION_NAMES = {"adapters": "--adapter"}
@@ -109,7 +108,7 @@ def _adapter_path(value: str) -> str:
 def _generate(ws, args: argparse.Namespace) -> int:
     from studio.evaluate import EvalConfig, load_summary
     from studio.evaluate.job import submit_evaluation
-    from studio.jobs import wait
+    from studio.jobs import exit_code, follow_in_terminal
     from studio.models import DEFAULT_MODEL
 
     config = EvalConfig(
@@ -129,11 +128,10 @@ def _generate(ws, args: argparse.Namespace) -> int:
     if args.detach:
         print(json.dumps({"job": job.id, "run_dir": str(job.run_dir)}))
         return 0
-    job = wait(ws, job.id, on_log=lambda line: print(line, file=sys.stderr, flush=True))
-    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
+    job = follow_in_terminal(ws, job.id, log_stream=sys.stderr)
     if job.state == "succeeded":
         print(json.dumps(load_summary(job.run_dir), indent=2, ensure_ascii=False))
-    return EXIT_CODES.get(job.state, 1)
+    return exit_code(job)
 
 
 def _run_folder(ws, value: str) -> Path:

@@ -11,7 +11,6 @@ from studio.errors import StudioError
 from studio.pairs.store import STATUSES, STRATEGIES
 
 HELP = "mine execution-verified DPO pairs from a model, review and edit them, export a preference dataset"
-EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 3}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +84,7 @@ def _print_json(data: Any) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from studio.jobs import wait
+    from studio.jobs import exit_code, follow_in_terminal
     from studio.pairs.config import MiningConfig
     from studio.pairs.launch import resume_mining, start_mining
 
@@ -105,9 +104,7 @@ def run_generate(args: argparse.Namespace) -> int:
     print(f"job {job.id} queued: {job.run_dir}", flush=True)
     if args.detach:
         return 0
-    job = wait(ws, job.id, on_log=lambda line: print(line, flush=True))
-    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
-    return EXIT_CODES.get(job.state, 1)
+    return exit_code(follow_in_terminal(ws, job.id))
 
 
 def run_build(args: argparse.Namespace) -> int:

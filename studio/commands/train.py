@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
 
 HELP = "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
 JOB_KIND = "train"
-EXIT_CODES = {"succeeded": 0, "failed": 1, "cancelled": 3}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +64,7 @@ def resume_training(ws: Workspace, run: str) -> Job:
 
 def run(args: argparse.Namespace) -> int:
     from studio.config import load_config
-    from studio.jobs import wait
+    from studio.jobs import exit_code, follow_in_terminal
     from studio.train.preflight import preflight
     from studio.workspace import Workspace
 
@@ -85,6 +83,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"job {job.id} queued: {job.run_dir}", flush=True)
     if args.detach:
         return 0
-    job = wait(ws, job.id, on_log=lambda line: print(line, flush=True))
-    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
-    return EXIT_CODES.get(job.state, 1)
+    return exit_code(follow_in_terminal(ws, job.id))

@@ -9,7 +9,7 @@ Worker-side helpers (cancellation flag, status.json, JSONL metrics) are in `stud
 """
 
 from studio.jobs.daemon import daemon_pid, ensure_background_supervisor, run_daemon
-from studio.jobs.follow import LogFollower, log_lines, wait
+from studio.jobs.follow import LogFollower, exit_code, follow_in_terminal, log_lines, wait
 from studio.jobs.model import (
     CANCELLED,
     FAILED,
@@ -37,7 +37,9 @@ __all__ = [
     "cancel",
     "daemon_pid",
     "ensure_background_supervisor",
+    "exit_code",
     "final_outcome",
+    "follow_in_terminal",
     "get_job",
     "list_jobs",
     "log_lines",

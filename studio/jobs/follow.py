@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from typing import TextIO
 
-from studio.jobs.model import Job
+from studio.jobs.model import CANCELLED, FAILED, SUCCEEDED, Job
 from studio.jobs.store import get_job
 from studio.jobs.supervisor import Supervisor, supervisor_alive
 from studio.workspace import Workspace
@@ -80,3 +82,18 @@ def wait(
     finally:
         if supervisor is not None:
             supervisor.stop()
+
+
+EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, CANCELLED: 3}
+
+
+def follow_in_terminal(ws: Workspace, job_id: int, log_stream: TextIO = sys.stdout) -> Job:
+    """`wait` for a job from the CLI: echo its log to `log_stream`, its outcome to stderr."""
+    job = wait(ws, job_id, on_log=lambda line: print(line, file=log_stream, flush=True))
+    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
+    return job
+
+
+def exit_code(job: Job) -> int:
+    """The CLI's exit status for a finished job: 0 succeeded, 1 failed, 3 cancelled."""
+    return EXIT_CODES.get(job.state, 1)

@@ -49,7 +49,7 @@ def reports_errors(status: gr.Markdown) -> Callable[[Callable[..., dict]], Calla
         def wrapped(*args: Any, **kwargs: Any) -> dict:
             try:
                 return handler(*args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - every failure becomes a message on the page
+            except Exception as error:
                 if not isinstance(error, StudioError):
                     LOG.exception("handler %s failed", handler.__name__)
                 message = readable(error)

@@ -15,7 +15,14 @@ import gradio as gr
 
 from studio.data.registry import list_datasets
 from studio.models import DEFAULT_MODEL
-from studio.runs import adapter_choices, adapter_folder, eval_runs, evaluation_folders, read_summary, wrong_verdicts
+from studio.runs import (
+    adapter_choices,
+    adapter_folder,
+    eval_runs,
+    evaluation_folders,
+    read_summary,
+    wrong_verdicts,
+)
 from studio.ui.common import comparison_figure, frame, reports_errors
 from studio.workspace import Workspace
 

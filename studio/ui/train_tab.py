@@ -14,7 +14,14 @@ from typing import Any
 
 import gradio as gr
 
-from studio.config import DPO_REFERENCES, PREF_LOSSES, STAGES, TrainConfig, config_from_mapping, dump_config
+from studio.config import (
+    DPO_REFERENCES,
+    PREF_LOSSES,
+    STAGES,
+    TrainConfig,
+    config_from_mapping,
+    dump_config,
+)
 from studio.data.registry import list_datasets
 from studio.models import DEFAULT_MODEL
 from studio.runs import Run, active_job, find_run, log_tail, metrics, train_runs

@@ -45,11 +45,11 @@ def start_studio(workspace: Path, log_path: Path, extra_env: dict[str, str] | No
     """Start `python app.py` on a free port and wait until it answers."""
     port = _free_port()
     env = {**os.environ, "STUDIO_WORKSPACE": str(workspace), **(extra_env or {})}
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace)],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
+    with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace)],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 from playwright.sync_api import expect
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
 LOSS_POINTS = """() => {
@@ -39,13 +37,6 @@ def choose(page, elem_id: str, option: str) -> None:
     page.locator(f"#{elem_id} input").first.click()
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
-
-
-def keep_screenshot(page, screenshot, name: str) -> None:
-    """Save a full-page screenshot into test-artifacts/ and copy it to docs/screenshots/ for the docs."""
-    path = screenshot(page, name)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SCREENSHOTS / path.name)
 
 
 def table_row(page, elem_id: str, text: str):
@@ -76,7 +67,7 @@ def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(studio, 
     assert "<|im_start|>user" in rendered and first_train["question"] in rendered
     assert first_train["db_id"] in page.locator("#preview-header").inner_text()
     assert "SELECT" in page.locator("#preview-gold").inner_text().upper()
-    keep_screenshot(page, screenshot, "datasets")
+    screenshot(page, "datasets")
 
 
 def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, tmp_path: Path) -> None:
@@ -133,7 +124,7 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
     expect(header).to_contain_text(run_name)
     assert "running" in header.inner_text() or "succeeded" in header.inner_text()
     page.wait_for_function(f"({LOSS_POINTS})() >= {points_before_reload}")
-    keep_screenshot(page, screenshot, "train")
+    screenshot(page, "train")
 
     expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
     assert page.evaluate(LOSS_POINTS) == 3
@@ -175,4 +166,4 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(studio,
         page.locator("#eval-question input").first.click()
         page.get_by_role("option").first.click()
         expect(page.locator("#eval-question-text")).to_contain_text(verdict["question"])
-    keep_screenshot(page, screenshot, "evaluate")
+    screenshot(page, "evaluate")

@@ -87,6 +87,13 @@ class Workspace:
         conn.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         return conn
 
+    def connect_with_schema(self, schema: str) -> sqlite3.Connection:
+        """An autocommit connection (transactions by explicit BEGIN) with `schema`'s idempotent DDL applied."""
+        conn = self.connect()
+        conn.isolation_level = None
+        conn.executescript(schema)
+        return conn
+
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Exclusive cross-process lock named `name` (e.g. "dataset_info")."""

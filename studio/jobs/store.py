@@ -45,10 +45,7 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 
 def connect(ws: Workspace) -> sqlite3.Connection:
     """A connection to studio.db with the jobs table in place (autocommit; see `immediate`)."""
-    conn = ws.connect()
-    conn.isolation_level = None
-    conn.executescript(SCHEMA)
-    return conn
+    return ws.connect_with_schema(SCHEMA)
 
 
 @contextlib.contextmanager

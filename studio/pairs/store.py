@@ -104,10 +104,7 @@ CREATE INDEX IF NOT EXISTS pair_edits_pair ON pair_edits(pair_id);
 
 def connect(ws: Workspace) -> sqlite3.Connection:
     """A connection to studio.db with the pair tables in place (autocommit; see `write`)."""
-    conn = ws.connect()
-    conn.isolation_level = None
-    conn.executescript(SCHEMA)
-    return conn
+    return ws.connect_with_schema(SCHEMA)
 
 
 @contextlib.contextmanager

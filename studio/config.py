@@ -23,6 +23,8 @@ STAGES = ("sft", "dpo")
 FINETUNING_TYPES = ("lora",)
 DPO_REFERENCES = ("sft_adapter", "merged_sft")
 DISTRIBUTED_BACKENDS = ("fsdp", "deepspeed_zero3")
+# LLaMA-Factory's flash_attn values -> transformers attn_implementation ("auto" is resolved per run)
+ATTENTION_IMPLEMENTATIONS = {"auto": None, "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
 # TRL 1.16 DPOConfig.loss_type values
 PREF_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
                "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
@@ -88,6 +90,7 @@ class TrainConfig:
     pref_beta: float = 0.1
     pref_loss: str = "sigmoid"
     resume_from_checkpoint: str | None = None
+    flash_attn: str = "auto"
     # studio keys
     dpo_reference: str = "sft_adapter"
     precompute_ref_log_probs: bool = False
@@ -95,6 +98,17 @@ class TrainConfig:
     num_gpus: int | None = None
     distributed_backend: str = "fsdp"
     ignored_keys: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def attn_implementation(self) -> str:
+        """The attention kernel to train with.
+
+        `auto` picks eager attention for bf16 and SDPA otherwise: on an H100, SDPA's bf16
+        backward turned LoRA gradients non-finite on right-padded rows while eager
+        attention and float32 stayed finite on the same batches (docs/TRAINING.md).
+        """
+        chosen = ATTENTION_IMPLEMENTATIONS[self.flash_attn]
+        return chosen or ("eager" if self.bf16 else "sdpa")
 
     @property
     def effective_lora_alpha(self) -> int:
@@ -230,6 +244,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "pref_beta": _float(0, None, low_open=True),
     "pref_loss": _choice(PREF_LOSSES),
     "resume_from_checkpoint": _as_optional_str,
+    "flash_attn": _choice(tuple(ATTENTION_IMPLEMENTATIONS)),
     "dpo_reference": _choice(DPO_REFERENCES),
     "precompute_ref_log_probs": _as_bool,
     "max_nonfinite_steps": _int(1),

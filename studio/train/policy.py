@@ -57,7 +57,7 @@ def load_base(cfg: TrainConfig) -> Any:
 
     folder = resolve_model_dir(cfg.model_name_or_path)
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype)
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=cfg.attn_implementation)
 
 
 def check_adapter_dir(path: str, key: str = "adapter_name_or_path") -> Path:

@@ -100,6 +100,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run_dir / ADAPTER_DIR
     summary: dict[str, Any] = {
         "stage": cfg.stage, "base_model": cfg.model_name_or_path, "reference_model": policy.reference,
+        "attn_implementation": cfg.attn_implementation,
         "merged_adapters": policy.merged_adapters, "resumed_from": resume_from,
         "template": {"asked": cfg.template, "used": "the tokenizer's chat template (thinking off)",
                      "warning": warning},

@@ -79,12 +79,22 @@ plot_loss: true
     ({"dataset": "a", "model_name_or_path": ""}, "'model_name_or_path': expected a non-empty string"),
     ({"dataset": "a", "precompute_ref_log_probs": True}, "'precompute_ref_log_probs' applies to stage: dpo only"),
     ({"stage": "sft"}, "config key 'dataset' is required"),
+    ({"dataset": "a", "flash_attn": "fa3"}, "'flash_attn': 'fa3' is not accepted; use one of auto, disabled, sdpa, fa2"),
 ])
 def test_bad_configs_name_the_key_and_the_fix(data: dict, expected: str) -> None:
     with pytest.raises(StudioError) as error:
         config_from_mapping(data, source="my.yaml")
     assert expected in str(error.value)
     assert str(error.value).startswith("my.yaml: ")
+
+
+@pytest.mark.parametrize(("flash_attn", "bf16", "expected"), [
+    ("auto", True, "eager"), ("auto", False, "sdpa"), ("sdpa", True, "sdpa"),
+    ("disabled", False, "eager"), ("fa2", True, "flash_attention_2"),
+])
+def test_flash_attn_picks_the_attention_kernel(flash_attn: str, bf16: bool, expected: str) -> None:
+    cfg = config_from_mapping({"dataset": "a", "flash_attn": flash_attn, "bf16": bf16})
+    assert cfg.attn_implementation == expected
 
 
 def test_file_errors(tmp_path: Path) -> None:

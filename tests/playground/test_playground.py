@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,20 @@ def test_builtin_model_answers_a_demo_question(demo_workspace: Workspace) -> Non
     assert reply.sql.upper().startswith("SELECT")
     assert reply.execution.ok
     assert reply.verdict == "correct"
+
+
+def test_model_ask_cli_answers_with_each_variant_and_a_verdict(tiny_qwen2_dir, tiny_adapter_dir) -> None:
+    database = Path(__file__).resolve().parents[2] / "data" / "demo" / "databases" / "concert_singer.sqlite"
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "model", "ask", "--db", str(database),
+         "--question", "How many singers are from France?",
+         "--gold", "SELECT COUNT(*) FROM singer WHERE country = 'France'",
+         "--variant", str(tiny_qwen2_dir), "--variant", f"{tiny_qwen2_dir}+{tiny_adapter_dir}"],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout)
+    assert [a["variant"].count("+") for a in answers] == [0, 1]
+    for item in answers:
+        assert item["verdict"] in {"correct", "wrong_result", "pred_error", "pred_timeout", "pred_refused"}
+        assert item["result"] is not None

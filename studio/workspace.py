@@ -32,6 +32,19 @@ def default_workspace_path() -> Path:
     return Path(os.environ.get(WORKSPACE_ENV) or "workspace")
 
 
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction taken up front (`BEGIN IMMEDIATE`) on an autocommit connection:
+    committed on success, rolled back on any error; read-then-write inside is atomic across processes."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 @dataclass(frozen=True)
 class Workspace:
     """A studio workspace rooted at `root` (absolute)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.jobs.model import CANCELLED, FINAL_STATES, QUEUED, RUNNING, STATES, Job
-from studio.workspace import Workspace
+from studio.workspace import Workspace, immediate
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
@@ -48,16 +48,6 @@ def connect(ws: Workspace) -> sqlite3.Connection:
     return ws.connect_with_schema(SCHEMA)
 
 
-@contextlib.contextmanager
-def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A write transaction taken up front (`BEGIN IMMEDIATE`): read-then-write is atomic across processes."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from studio.workspace import Workspace
+from studio.workspace import Workspace, immediate
 
 STATUSES = ("pending", "accepted", "edited", "rejected", "needs_review")
 STRATEGIES = ("gold", "onpolicy")
@@ -123,13 +123,8 @@ def writing(ws: Workspace) -> Iterator[sqlite3.Connection]:
     rolled back on any error; read-then-write inside it is atomic across processes."""
     conn = connect(ws)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(conn):
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
     finally:
         conn.close()
 

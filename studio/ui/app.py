@@ -17,7 +17,6 @@ import gradio as gr
 from studio.ui import datasets_tab, evaluate_tab, pairs_tab, playground_tab, train_tab
 from studio.workspace import Workspace
 
-TABS = ("Datasets", "Train", "Pairs", "Playground", "Evaluate")
 QUEUE_CONCURRENCY = 4
 CSS = "#train-step, #train-speed {font-size: 1.1em}"
 Refresher = tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
@@ -57,11 +56,9 @@ def build_app(workspace: Workspace) -> gr.Blocks:
 
 
 def prepare_workspace(workspace: Workspace) -> None:
-    """Register the demo datasets on a fresh workspace and settle jobs a previous studio left."""
-    from studio.data.importers.demo import register_demo_on_fresh_workspace
+    """Settle the jobs a previous studio left (the demo data is registered by Workspace.open)."""
     from studio.jobs import reconcile
 
-    register_demo_on_fresh_workspace(workspace)
     reconcile(workspace)
 
 

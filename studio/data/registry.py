@@ -12,7 +12,6 @@ so several processes can register datasets at once.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.data.rowfiles import RowFileError, read_rows, write_rows_json
+from studio.data.rowfiles import RowFileError, read_json, read_rows, write_rows_json
 from studio.data.validate import DEFAULT_COLUMNS, SIDECAR_NAME, format_problems, validate_entry
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
@@ -245,11 +244,5 @@ def _sidecar_path(ws: Workspace) -> Path:
 def _read_json_object(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as error:
-        raise StudioError(f"{path}: JSON does not parse at line {error.lineno}, column {error.colno} "
-                          f"({error.msg}); correct it, then run `python -m studio data validate`") from None
-    if not isinstance(data, dict):
-        raise StudioError(f"{path}: the top level must be a JSON object mapping dataset names to entries")
-    return data
+    return read_json(path, dict, "the top level must be a JSON object mapping dataset names to entries",
+                     fix="correct it, then run `python -m studio data validate`")

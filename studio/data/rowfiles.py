@@ -20,6 +20,22 @@ class RowFileError(StudioError):
         super().__init__(f"{path}: {location}: {detail}")
 
 
+def read_json(path: Path, expected: type, wrong_type: str, fix: str = "correct the file") -> Any:
+    """The JSON document in `path` (UTF-8, BOM tolerated), which must be an `expected`.
+
+    A parse error names the line and column and ends with `fix`; a document of another
+    type raises `{path}: {wrong_type}`.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as error:
+        raise StudioError(f"{path}: JSON does not parse at line {error.lineno}, column {error.colno} "
+                          f"({error.msg}); {fix}") from None
+    if not isinstance(data, expected):
+        raise StudioError(f"{path}: {wrong_type}")
+    return data
+
+
 def read_rows(path: Path) -> list[Any]:
     """All rows of `path`: a JSON array, or JSON lines (`.jsonl`, or `.json` holding one object a line)."""
     try:

@@ -7,23 +7,17 @@ foreign_keys ([column_index, referenced_column_index]).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from studio.data.rowfiles import read_json
 from studio.errors import StudioError
 from studio.sql.schema import Column, ForeignKey, Schema, Table
 
 
 def read_tables_json(path: Path, dialect: str) -> dict[str, Schema]:
     """db_id -> Schema for every database described in `path`."""
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as error:
-        raise StudioError(f"{path}: JSON does not parse at line {error.lineno}, column {error.colno} "
-                          f"({error.msg})") from None
-    if not isinstance(entries, list):
-        raise StudioError(f"{path}: expected a JSON array of databases (Spider's tables.json format)")
+    entries = read_json(path, list, "expected a JSON array of databases (Spider's tables.json format)")
     schemas = {}
     for position, entry in enumerate(entries):
         try:

@@ -13,7 +13,6 @@ SQLite; MySQL databases are reached with --mysql-url.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from studio.data.importers.common import (
     text,
 )
 from studio.data.registry import DatasetInfo
+from studio.data.rowfiles import read_json
 from studio.data.sft_rows import SourceRecord
 from studio.errors import StudioError
 
@@ -90,14 +90,7 @@ def _dialect_of(file: Path) -> str:
 
 
 def _read_questions(file: Path) -> list[dict[str, Any]]:
-    try:
-        rows = json.loads(file.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as error:
-        raise StudioError(f"{file}: JSON does not parse at line {error.lineno}, column {error.colno} "
-                          f"({error.msg}); correct the file") from None
-    if not isinstance(rows, list):
-        raise StudioError(f"{file}: expected a JSON array of questions")
-    return rows
+    return read_json(file, list, "expected a JSON array of questions")
 
 
 def _record(file: Path, index: int, row: Any) -> SourceRecord:

@@ -8,7 +8,6 @@ One dataset per split: NAME_train (all train*.json files), NAME_dev, NAME_test.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from studio.data.importers.common import (
     text,
 )
 from studio.data.registry import DatasetInfo
+from studio.data.rowfiles import read_json
 from studio.data.sft_rows import SourceRecord
 from studio.errors import StudioError
 
@@ -61,14 +61,7 @@ def _import_split(ws: Workspace, root: Path, split: str, files: list[Path], name
 
 
 def _read_rows(file: Path) -> list[dict[str, Any]]:
-    try:
-        rows = json.loads(file.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as error:
-        raise StudioError(f"{file}: JSON does not parse at line {error.lineno}, column {error.colno} "
-                          f"({error.msg})") from None
-    if not isinstance(rows, list):
-        raise StudioError(f"{file}: expected a JSON array of questions")
-    return rows
+    return read_json(file, list, "expected a JSON array of questions")
 
 
 def _record(file: Path, split: str, index: int, row: Any) -> SourceRecord:

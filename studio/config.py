@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from studio.errors import StudioError
+from studio.train.packing import PACKED_ATTENTION
 
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
 STAGES = ("sft", "dpo")
@@ -91,9 +92,11 @@ class TrainConfig:
     pref_loss: str = "sigmoid"
     resume_from_checkpoint: str | None = None
     flash_attn: str = "auto"
+    packing: bool = False
     # studio keys
     dpo_reference: str = "sft_adapter"
     precompute_ref_log_probs: bool = False
+    activation_offloading: bool = False
     max_nonfinite_steps: int = 3
     num_gpus: int | None = None
     distributed_backend: str = "fsdp"
@@ -103,12 +106,17 @@ class TrainConfig:
     def attn_implementation(self) -> str:
         """The attention kernel to train with.
 
-        `auto` picks eager attention for bf16 and SDPA otherwise: on an H100, SDPA's bf16
-        backward turned LoRA gradients non-finite on right-padded rows while eager
-        attention and float32 stayed finite on the same batches (docs/TRAINING.md).
+        `auto` picks `sdpa_packed` (per-example SDPA, studio.train.packing) when packing,
+        else eager attention for bf16 and SDPA otherwise: on an H100, SDPA's bf16 backward
+        turned LoRA gradients non-finite on right-padded rows while eager attention,
+        float32 and unpadded rows stayed finite on the same batches (docs/TRAINING.md).
         """
         chosen = ATTENTION_IMPLEMENTATIONS[self.flash_attn]
-        return chosen or ("eager" if self.bf16 else "sdpa")
+        if chosen:
+            return chosen
+        if self.packing:
+            return PACKED_ATTENTION
+        return "eager" if self.bf16 else "sdpa"
 
     @property
     def effective_lora_alpha(self) -> int:
@@ -245,8 +253,10 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "pref_loss": _choice(PREF_LOSSES),
     "resume_from_checkpoint": _as_optional_str,
     "flash_attn": _choice(tuple(ATTENTION_IMPLEMENTATIONS)),
+    "packing": _as_bool,
     "dpo_reference": _choice(DPO_REFERENCES),
     "precompute_ref_log_probs": _as_bool,
+    "activation_offloading": _as_bool,
     "max_nonfinite_steps": _int(1),
     "num_gpus": _optional(_int(1)),
     "distributed_backend": _choice(DISTRIBUTED_BACKENDS),
@@ -294,6 +304,9 @@ def _check_combinations(cfg: TrainConfig, source: str) -> None:
                           "give either 'all' or a list of module names")
     if cfg.stage == "sft" and cfg.precompute_ref_log_probs:
         raise StudioError(f"{source}: config key 'precompute_ref_log_probs' applies to stage: dpo only")
+    for key in ("packing", "activation_offloading"):
+        if cfg.stage == "dpo" and getattr(cfg, key):
+            raise StudioError(f"{source}: config key '{key}' applies to stage: sft only; remove it for DPO")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from studio.config import TrainConfig
 from studio.errors import StudioError
 from studio.models import resolve_model_dir
+from studio.train.packing import PACKED_ATTENTION, register_packed_attention
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -57,6 +58,8 @@ def load_base(cfg: TrainConfig) -> Any:
 
     folder = resolve_model_dir(cfg.model_name_or_path)
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    if cfg.attn_implementation == PACKED_ATTENTION:
+        register_packed_attention()
     return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=cfg.attn_implementation)
 
 

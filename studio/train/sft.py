@@ -7,17 +7,26 @@ from typing import Any
 
 from studio.config import TrainConfig
 from studio.train.args import common_args
+from studio.train.packing import BoundsCollator
 from studio.train.policy import Policy, sft_policy
 
 
 def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dataset: Any,
-                      eval_dataset: Any, callbacks: list[Any]) -> tuple[Any, Policy]:
-    """An SFTTrainer on prompt/completion records (completion_only_loss) and the policy it trains."""
+                      eval_dataset: Any, callbacks: list[Any], policy: Policy | None = None) -> tuple[Any, Policy]:
+    """An SFTTrainer on prompt/completion records (completion_only_loss) and the policy it trains.
+
+    `policy` defaults to `sft_policy(cfg)`; benchmarks pass one built around a model made in memory.
+    With `packing`, examples are packed into `cutoff_len` bins (best-fit decreasing) and
+    each micro-batch is one padding-free row (studio.train.packing).
+    """
     from trl import SFTConfig, SFTTrainer
 
-    policy = sft_policy(cfg)
+    policy = policy or sft_policy(cfg)
     args = SFTConfig(**common_args(cfg, run_dir, eval_dataset is not None), completion_only_loss=True,
-                     packing=False)
+                     packing=cfg.packing, packing_strategy="bfd", padding_free=cfg.packing,
+                     activation_offloading=cfg.activation_offloading)
     trainer = SFTTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          processing_class=tokenizer, peft_config=policy.peft_config, callbacks=callbacks)
+    if cfg.packing:
+        trainer.data_collator = BoundsCollator(trainer.data_collator)
     return trainer, policy

@@ -1,4 +1,10 @@
-"""Batched generation: length-sorted batches, left padding, greedy or sampled, n per prompt."""
+"""Generation for evaluation and pair mining: greedy or sampled, n answers per prompt.
+
+Two engines: `batched` (Hugging Face `generate` on length-sorted, left-padded batches)
+and `continuous` (transformers' continuous batching: a paged KV cache where finished
+answers leave the batch at once and waiting prompts take their place, with CUDA graphs
+on a GPU). Both return the same answers for greedy decoding.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from studio.models import LoadedModel
+
+ENGINES = ("batched", "continuous")
+CPU_BLOCK = 64  # paged-cache block size (tokens) of the continuous engine off the GPU
 
 
 @dataclass(frozen=True)
@@ -18,8 +27,11 @@ class GenerationSettings:
     n: int = 1
     batch_size: int = 16
     seed: int = 0
+    engine: str = "batched"
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown generation engine {self.engine!r}; use one of {', '.join(ENGINES)}")
         if self.temperature == 0.0 and self.n != 1:
             raise ValueError("greedy decoding (temperature 0) gives one answer per prompt; set n=1")
         if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
@@ -40,16 +52,25 @@ def generate(
 ) -> list[list[str]]:
     """Complete each chat-rendered prompt `settings.n` times; results in input order.
 
-    `on_batch(indices, completions)` is called after every batch (progress, incremental saves).
+    `on_batch(indices, completions)` is called after every batch of `settings.batch_size`
+    prompts (progress, incremental saves).
     """
+    import torch
+
+    encoded = [loaded.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    torch.manual_seed(settings.seed)
+    run = _generate_continuous if settings.engine == "continuous" else _generate_batched
+    return run(loaded, encoded, settings, on_batch)
+
+
+def _generate_batched(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings,
+                      on_batch: Callable[[list[int], list[list[str]]], None] | None) -> list[list[str]]:
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
     tokenizer.padding_side = "left"
-    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    results: list[list[str]] = [[] for _ in prompts]
+    results: list[list[str]] = [[] for _ in encoded]
     sampling = settings.temperature > 0
-    torch.manual_seed(settings.seed)
     for indices in length_sorted_batches([len(e) for e in encoded], settings.batch_size):
         batch = tokenizer.pad({"input_ids": [encoded[i] for i in indices]}, return_tensors="pt")
         batch = {key: value.to(model.device) for key, value in batch.items()}
@@ -70,4 +91,45 @@ def generate(
             results[index] = answers
         if on_batch is not None:
             on_batch(indices, completions)
+    return results
+
+
+def _generate_continuous(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings,
+                         on_batch: Callable[[list[int], list[list[str]]], None] | None) -> list[list[str]]:
+    """transformers' `generate_batch` over chunks of `batch_size` prompts, each repeated n times."""
+    import copy
+
+    from transformers import ContinuousBatchingConfig
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    sampling = settings.temperature > 0
+    config = copy.deepcopy(model.generation_config)
+    config.update(max_new_tokens=settings.max_new_tokens, do_sample=sampling, num_return_sequences=1,
+                  temperature=settings.temperature if sampling else None, top_p=settings.top_p if sampling else None,
+                  top_k=None, pad_token_id=tokenizer.pad_token_id)
+    on_gpu = model.device.type == "cuda"
+    results: list[list[str]] = [[] for _ in encoded]
+    try:
+        for start in range(0, len(encoded), settings.batch_size):
+            indices = list(range(start, min(start + settings.batch_size, len(encoded))))
+            requests = [encoded[i] for i in indices for _ in range(settings.n)]
+            # a GPU sizes the paged cache from free memory and keeps its CUDA graphs across chunks;
+            # elsewhere the cache is sized to the chunk (the memory-based default takes a share of RAM)
+            sizing = ContinuousBatchingConfig() if on_gpu else ContinuousBatchingConfig(
+                num_blocks=sum(-(-(len(r) + settings.max_new_tokens) // CPU_BLOCK) for r in requests),
+                block_size=CPU_BLOCK)
+            outputs = list(model.generate_batch(requests, generation_config=config, continuous_batching_config=sizing,
+                                                persistent_manager=on_gpu, warmup=on_gpu).values())
+            failed = [o.error for o in outputs if o.error is not None]
+            if len(outputs) != len(requests) or failed:
+                raise RuntimeError(f"continuous batching lost {len(requests) - len(outputs) + len(failed)} of "
+                                   f"{len(requests)} answers: {failed[:1]}; use the batched engine")
+            texts = [tokenizer.decode(o.generated_tokens, skip_special_tokens=True) for o in outputs]
+            completions = [texts[k * settings.n : (k + 1) * settings.n] for k in range(len(indices))]
+            for index, answers in zip(indices, completions):
+                results[index] = answers
+            if on_batch is not None:
+                on_batch(indices, completions)
+    finally:
+        model.destroy_cached_continuous_batching_manager()
     return results

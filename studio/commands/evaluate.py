@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.generate import ENGINES
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
 GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": 8, "max_new_tokens": 256,
-                       "no_merge": False, "detach": False}
+                       "engine": "batched", "no_merge": False, "detach": False}
 OPTION_NAMES = {"adapters": "--adapter"}
 
 
@@ -46,6 +47,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="generation batch size (default %(default)s)")
     parser.add_argument("--max-new-tokens", type=int, default=GENERATION_DEFAULTS["max_new_tokens"], metavar="N",
                         help="longest answer in tokens (default %(default)s)")
+    parser.add_argument("--engine", choices=ENGINES, default="batched",
+                        help="batched: HF generate on length-sorted batches (default); continuous: transformers' "
+                             "continuous batching (paged KV cache, CUDA graphs; fastest on a GPU)")
     parser.add_argument("--no-merge", action="store_true", help="keep adapters unmerged (slower, same result)")
     parser.add_argument("--detach", action="store_true", help="queue the job, print its id and run folder, return")
     parser.add_argument("--predictions", metavar="FILE", type=Path,
@@ -122,6 +126,7 @@ def _generate(ws, args: argparse.Namespace) -> int:
         merge_adapters=not args.no_merge,
         timeout_s=args.timeout,
         rule=args.rule,
+        engine=args.engine,
     )
     job = submit_evaluation(ws, config, args.out)
     print(f"job {job.id} queued: {job.run_dir}", file=sys.stderr, flush=True)

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from studio.errors import StudioError
+from studio.generate import ENGINES
 from studio.pairs.store import STATUSES, STRATEGIES
 
 HELP = "mine execution-verified DPO pairs from a model, review and edit them, export a preference dataset"
@@ -31,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--batch-size", type=int, default=16, help="prompts per generation batch (default 16)")
     generate.add_argument("--max-new-tokens", type=int, default=256, help="per answer (default 256)")
     generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--engine", choices=ENGINES, default="batched",
+                          help="batched: HF generate on length-sorted batches (default); continuous: transformers' "
+                               "continuous batching (fastest on a GPU)")
     generate.add_argument("--detach", action="store_true", help="print the job id and return at once")
     generate.add_argument("--resume", metavar="RUN", help="continue a stopped mining run (folder or name under "
                           "runs/) with the questions that have no candidates yet")
@@ -67,6 +71,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     export = verbs.add_parser("export", help="export accepted and edited pairs as a registered preference dataset")
     export.add_argument("--name", required=True, help="dataset name to register")
     export.add_argument("--include-pending", action="store_true", help="export pending pairs too")
+    export.add_argument("--strategy", choices=STRATEGIES, help="only pairs of this strategy")
+    export.add_argument("--run", dest="run_id", metavar="RUN_ID", help="only pairs mined by this run")
     export.set_defaults(func=run_export)
 
     summary = verbs.add_parser("summary", help="pair counts by status, strategy and verdict (JSON)")
@@ -98,7 +104,7 @@ def run_generate(args: argparse.Namespace) -> int:
             "model": args.model, "dataset": args.dataset, "adapters": args.adapters, "n": args.n,
             "temperature": args.temperature, "top_p": args.top_p, "strategy": args.strategy, "limit": args.limit,
             "pairs_per_question": args.pairs_per_question, "batch_size": args.batch_size,
-            "max_new_tokens": args.max_new_tokens, "seed": args.seed,
+            "max_new_tokens": args.max_new_tokens, "seed": args.seed, "engine": args.engine,
         }, where="pairs generate")
         job = start_mining(ws, config)
     print(f"job {job.id} queued: {job.run_dir}", flush=True)
@@ -162,9 +168,11 @@ def run_set(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from studio.pairs.curate import PairFilter
     from studio.pairs.export import export_pairs
 
-    _print_json(export_pairs(_workspace(args), args.name, include_pending=args.include_pending))
+    only = PairFilter(strategy=args.strategy, run_id=args.run_id)
+    _print_json(export_pairs(_workspace(args), args.name, include_pending=args.include_pending, only=only))
     return 0
 
 

@@ -32,6 +32,7 @@ from studio.evaluate.scoring import (
     write_verdicts,
 )
 from studio.fsutil import atomic_write_json, atomic_write_text
+from studio.generate import ENGINES
 from studio.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class EvalConfig:
     merge_adapters: bool = True
     timeout_s: float = 30.0
     rule: str = "auto"
+    engine: str = "batched"
 
     def __post_init__(self) -> None:
         checks = [
@@ -64,6 +66,7 @@ class EvalConfig:
             (self.workers is None or self.workers >= 1, f"workers must be at least 1, not {self.workers}"),
             (self.timeout_s > 0, f"timeout_s must be positive, not {self.timeout_s}"),
             (self.rule in RULES, f"rule must be one of {', '.join(RULES)}, not {self.rule!r}"),
+            (self.engine in ENGINES, f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -128,6 +131,7 @@ def evaluate(
     merge_adapters: bool = True,
     timeout_s: float = 30.0,
     rule: str = "auto",
+    engine: str = "batched",
     progress: Progress | None = None,
     bars: bool = True,
     should_stop: Callable[[], bool] | None = None,
@@ -151,6 +155,7 @@ def evaluate(
         merge_adapters=merge_adapters,
         timeout_s=timeout_s,
         rule=rule,
+        engine=engine,
     )
     return run_evaluation(ws, config, out_dir, progress=progress, bars=bars, should_stop=should_stop)
 
@@ -186,7 +191,7 @@ def run_evaluation(
     }
     header = {"mode": "generate", "dataset": config.dataset, "model": config.model,
               "adapters": list(config.adapters), "merge_adapters": config.merge_adapters,
-              "max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size}
+              "max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size, "engine": config.engine}
     return _score_and_report(ws, config.dataset, examples, sql_by_index, run_dir, header, timings,
                              workers=config.workers, timeout_s=config.timeout_s, rule=config.rule,
                              progress=progress, bars=bars)
@@ -262,7 +267,8 @@ def _generate(
     loaded = load_model(config.model, config.adapters, merge=config.merge_adapters)
     stats.load_s = time.monotonic() - started
     prompts = [render_chat(loaded.tokenizer, build_messages(example)) for example in pending]
-    settings = GenerationSettings(max_new_tokens=config.max_new_tokens, batch_size=config.batch_size)
+    settings = GenerationSettings(max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
+                                  engine=config.engine)
     bar = _bar(len(pending), "generating") if bars else None
     already = total - len(pending)
     started = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
+from studio.generate import ENGINES
 from studio.pairs.store import STRATEGIES
 
 CONFIG_FILE = "config.json"
@@ -35,6 +36,7 @@ class MiningConfig:
     max_new_tokens: int = 256
     seed: int = 0
     timeout_s: float = 30.0
+    engine: str = "batched"
 
     def __post_init__(self) -> None:
         def bad(key: str, why: str) -> StudioError:
@@ -44,6 +46,8 @@ class MiningConfig:
             raise bad("model", "give a model reference (builtin:<name>, a model folder or a .gguf file)")
         if not self.dataset:
             raise bad("dataset", "give the name of a registered dataset")
+        if self.engine not in ENGINES:
+            raise bad("engine", f"{self.engine!r} is unknown; use one of {', '.join(ENGINES)}")
         if self.strategy not in STRATEGIES:
             raise bad("strategy", f"{self.strategy!r} is unknown; use one of {', '.join(STRATEGIES)}")
         for key in ("n", "pairs_per_question", "batch_size", "max_new_tokens"):

@@ -109,7 +109,8 @@ def _generate(ws: Workspace, run_id: str, todo: list[Question], config: MiningCo
     prompts = [render_chat(loaded.tokenizer, build_messages({"instruction": q.prompt, "system": q.system}))
                for q in todo]
     settings = GenerationSettings(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                                  top_p=config.top_p, n=config.n, batch_size=config.batch_size, seed=config.seed)
+                                  top_p=config.top_p, n=config.n, batch_size=config.batch_size, seed=config.seed,
+                                  engine=config.engine)
 
     def on_batch(indices: list[int], completions: list[list[str]]) -> None:
         rows = [(todo[i].index, sample, text, extract_sql(text))

@@ -17,7 +17,7 @@ from studio.data.prompts import build_messages
 from studio.data.registry import DatasetMeta, register_dataset
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json, atomic_write_text
-from studio.pairs.curate import Pair
+from studio.pairs.curate import Pair, PairFilter
 from studio.pairs.store import reading
 from studio.sql.connect import parse_database
 from studio.workspace import Workspace
@@ -50,12 +50,16 @@ def trl_record(pair: Pair) -> dict[str, Any]:
     }
 
 
-def export_pairs(ws: Workspace, name: str, include_pending: bool = False) -> dict[str, Any]:
+def export_pairs(ws: Workspace, name: str, include_pending: bool = False,
+                 only: PairFilter | None = None) -> dict[str, Any]:
     """Export accepted and edited pairs (and pending ones when asked) that verify; register
-    the dataset `name` and return the summary (also written beside the files)."""
+    the dataset `name` and return the summary (also written beside the files).
+
+    `only` narrows the pairs considered (a strategy, a mining run, a database)."""
     statuses = EXPORTED_STATUSES + (("pending",) if include_pending else ())
+    clause, params = (only or PairFilter()).where()
     with reading(ws) as conn:
-        rows = conn.execute("SELECT * FROM pairs ORDER BY id").fetchall()
+        rows = conn.execute(f"SELECT * FROM pairs WHERE {clause} ORDER BY id", params).fetchall()
     pairs = [Pair.from_row(row) for row in rows]
     exported = [p for p in pairs if p.status in statuses and p.verdict == "valid"]
     if not exported:

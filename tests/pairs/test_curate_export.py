@@ -131,6 +131,10 @@ def test_export_registers_a_ranking_dataset_and_a_trl_file(mined: tuple[Workspac
                       "rejected": [{"role": "assistant", "content": WRONG}]}
     with_pending = export_pairs(ws, "mined_pairs_all", include_pending=True)
     assert with_pending["rows"] == 3 and with_pending["exported_by_status"]["pending"] == 1
+    with pytest.raises(StudioError, match="no pairs to export"):
+        export_pairs(ws, "mined_onpolicy", include_pending=True, only=PairFilter(strategy="onpolicy"))
+    one_run = export_pairs(ws, "mined_one_run", only=PairFilter(run_id=pairs[0].run_id, db_id="concert_singer"))
+    assert one_run["rows"] == 2
     # every exported chosen still returns the gold result, every rejected does not
     for row in rows:
         gold = execute_sql(pairs[0].database, row["gold_sql"])

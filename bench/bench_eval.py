@@ -1,12 +1,13 @@
 """End-to-end evaluation speed and EX: a model on SpiderMan test (1,034 questions).
 
-    python bench/bench_eval.py [--limit N] [--model REF] [--batch-size N] [--max-new-tokens N] [--out DIR]
+    python bench/bench_eval.py [--limit N] [--model REF] [--adapter DIR ...] [--engine batched|continuous ...]
+                               [--batch-size N] [--max-new-tokens N] [--out DIR]
 
 SpiderMan test is imported into a temporary workspace with the CSV importer (prompts from
 the introspected SQLite databases), then `studio.evaluate.evaluate` generates greedily
-(batched, length-sorted, left-padded), extracts the SQL and scores it in worker processes.
-The device is CUDA when available, else CPU; `--limit` defaults to 40 questions on CPU and
-all 1,034 on a GPU. Prints one JSON line per figure.
+(adapters merged), extracts the SQL and scores it in worker processes, once per `--engine`
+given (default: batched). The device is CUDA when available, else CPU; `--limit` defaults to
+40 questions on CPU and all 1,034 on a GPU. Prints one JSON line per engine.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
 from studio.evaluate import evaluate
+from studio.generate import ENGINES
 from studio.models import DEFAULT_MODEL, default_device
 from studio.workspace import Workspace
 
@@ -34,11 +36,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared-data", type=Path, default=REPO_ROOT.parent / "shared" / "data")
     parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--adapter", dest="adapters", action="append", default=[], metavar="DIR")
+    parser.add_argument("--engine", dest="engines", action="append", choices=ENGINES, metavar="ENGINE",
+                        help="batched or continuous; repeat to compare (default: batched)")
     parser.add_argument("--limit", type=int, help=f"questions (default: {CPU_LIMIT} on CPU, all on GPU)")
     parser.add_argument("--batch-size", type=int, help="default: 8 on CPU, 64 on GPU")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--workers", type=int, help="scoring processes (default: one per CPU)")
-    parser.add_argument("--out", type=Path, help="keep the run folder here (default: a temporary one)")
+    parser.add_argument("--out", type=Path, help="keep the run folders under DIR/<engine> (default: temporary)")
     args = parser.parse_args()
     device = default_device()
     gpu = device.startswith("cuda")
@@ -50,13 +55,21 @@ def main() -> None:
         ws = Workspace.open(Path(tmp) / "workspace")
         import_csv(ws, args.shared_data / "spiderman" / "test_queries.csv",
                    ImportOptions(name="spiderman_test", db_dir=Path(tmp) / "sqlite"))
-        summary = evaluate(ws, "spiderman_test", model=args.model, limit=limit, batch_size=batch_size,
-                           max_new_tokens=args.max_new_tokens, workers=args.workers,
-                           out_dir=args.out.resolve() if args.out else None)
+        for engine in args.engines or ["batched"]:
+            summary = evaluate(ws, "spiderman_test", model=args.model, adapters=args.adapters, limit=limit,
+                               batch_size=batch_size, max_new_tokens=args.max_new_tokens, workers=args.workers,
+                               engine=engine, out_dir=args.out.resolve() / engine if args.out else None)
+            report(summary, args, device, engine, batch_size)
+
+
+def report(summary: dict, args: argparse.Namespace, device: str, engine: str, batch_size: int) -> None:
+    """One JSON line for one engine's evaluation."""
     timings = summary["timings"]
     print(json.dumps({
         "figure": "spiderman_test_eval",
         "model": args.model,
+        "adapters": args.adapters,
+        "engine": engine,
         "device": device,
         "questions": summary["n"],
         "batch_size": batch_size,

@@ -84,8 +84,25 @@ class MetricsCallback(TrainerCallback):
         append_jsonl(self.path, {key: finite_or_none(value) for key, value in record.items()})
 
 
+def agreed_across_ranks(flag: bool, device: Any = None) -> bool:
+    """`flag` of any process, when several train together (one tiny all-reduce); else `flag`.
+
+    Under `accelerate launch` every rank gets the job's SIGTERM, but not necessarily before
+    the same step: a rank that stopped alone would leave the others waiting in a collective.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    vote = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(vote, op=dist.ReduceOp.MAX)
+    return bool(vote.item())
+
+
 class CancelCallback(TrainerCallback):
-    """When `cancel_requested()` turns true: save a checkpoint at the end of this step and stop."""
+    """When `cancel_requested()` turns true on any rank: every rank saves a checkpoint at the
+    end of this step and stops."""
 
     def __init__(self, cancel_requested: Callable[[], bool]) -> None:
         self.cancel_requested = cancel_requested
@@ -93,7 +110,7 @@ class CancelCallback(TrainerCallback):
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                     **kwargs: Any) -> None:
-        if self.cancel_requested():
+        if agreed_across_ranks(self.cancel_requested(), args.device):
             self.cancelled_at = state.global_step
             control.should_save = True
             control.should_training_stop = True

@@ -123,7 +123,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
                 datasets = gr.Dropdown([], value=[], multiselect=True, label="Dataset", elem_id="train-dataset")
             with gr.Row():
                 lora_rank = gr.Number(8, label="LoRA rank", precision=0, minimum=1)
-                lora_alpha = gr.Number(0, label="LoRA alpha (0: 2 × rank)", precision=0, minimum=0)
+                lora_alpha = gr.Number(0, label="LoRA alpha (0: 2 × rank)", precision=0, minimum=0,
+                                       elem_id="train-lora-alpha")
                 lora_dropout = gr.Number(0.0, label="LoRA dropout", minimum=0, maximum=0.99, step=0.05)
                 lora_target = gr.Textbox("all", label="LoRA target", info="all, or q_proj,v_proj,...")
             with gr.Row():
@@ -135,7 +136,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             with gr.Row():
                 cutoff_len = gr.Number(1024, label="cutoff_len", precision=0, minimum=16, elem_id="train-cutoff")
                 logging_steps = gr.Number(1, label="Log every (steps)", precision=0, minimum=1)
-                save_steps = gr.Number(500, label="Checkpoint every (steps)", precision=0, minimum=1)
+                save_steps = gr.Number(500, label="Checkpoint every (steps)", precision=0, minimum=1,
+                                       elem_id="train-save-steps")
             with gr.Row(visible=False) as dpo_row:
                 pref_beta = gr.Number(0.1, label="DPO beta", minimum=0)
                 pref_loss = gr.Dropdown(list(PREF_LOSSES), value="sigmoid", label="DPO loss")
@@ -147,14 +149,15 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
                                 label="Equivalent YAML (edit, then Apply)", lines=20, max_lines=28,
                                 elem_id="train-yaml")
             with gr.Row():
-                apply_yaml = gr.Button("Apply YAML to form", size="sm")
+                apply_yaml = gr.Button("Apply YAML to form", size="sm", elem_id="train-apply-yaml")
             with gr.Row():
                 ready_files = sorted(str(p.relative_to(CONFIGS_DIR.parent)) for p in CONFIGS_DIR.glob("*.yaml"))
-                ready = gr.Dropdown(ready_files, value=None, label="Ready configs", scale=2)
-                config_path = gr.Textbox(label="YAML file", placeholder="configs/my_run.yaml", scale=3)
+                ready = gr.Dropdown(ready_files, value=None, label="Ready configs", scale=2, elem_id="train-ready")
+                config_path = gr.Textbox(label="YAML file", placeholder="configs/my_run.yaml", scale=3,
+                                         elem_id="train-config-path")
             with gr.Row():
-                load_button = gr.Button("Load file", size="sm")
-                save_button = gr.Button("Save to file", size="sm")
+                load_button = gr.Button("Load file", size="sm", elem_id="train-load")
+                save_button = gr.Button("Save to file", size="sm", elem_id="train-save")
     with gr.Row():
         start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
         cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel")

@@ -1,0 +1,287 @@
+"""The Train tab's remaining flows in a real browser, against a studio on a fresh workspace:
+a DPO run started from the form on a pairs file imported in the Datasets tab (its reward
+charts gain points), cancel and resume from the buttons, and the YAML side (Load file,
+Apply YAML to form, Save to file).
+
+One studio serves the module; every job the tests start has ended when a test returns.
+The model typed in the forms is the tiny random Qwen2 (`tiny_qwen2_dir`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import expect
+
+from studio.config import config_from_mapping
+from studio.train.worker import train, write_run_config
+from studio.workspace import Workspace
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+JOB_TIMEOUT_MS = 300_000
+expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
+SYSTEM = "You write SQLite queries."
+DPO_TRACES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
+TRACE_POINTS = """(selector) => {
+    const plot = document.querySelector(selector + ' .js-plotly-plot');
+    const counts = {};
+    for (const trace of (plot && plot.data) || []) counts[trace.name] = trace.x ? trace.x.length : 0;
+    return counts;
+}"""
+TRACE_VALUES = """([selector, name]) => {
+    const plot = document.querySelector(selector + ' .js-plotly-plot');
+    const trace = plot.data.find(t => t.name === name);
+    return {x: Array.from(trace.x), y: Array.from(trace.y)};
+}"""
+STEP_SHOWN = """() => {
+    const match = document.querySelector('#train-step').innerText.match(/Step\\s*(\\d+)/);
+    return match ? Number(match[1]) : 0;
+}"""
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def fill(page, elem_id: str, value: object) -> None:
+    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in a Gradio dropdown."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def field_value(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()
+
+
+def table_row(page, elem_id: str, text: str):
+    """The data row of a Gradio dataframe holding `text`."""
+    return page.locator(f"#{elem_id} [role=row]", has_text=text)
+
+
+def status_text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def trace_points(page, elem_id: str) -> dict[str, int]:
+    return page.evaluate(TRACE_POINTS, f"#{elem_id}")
+
+
+def wait_for_points(page, elem_id: str, names: tuple[str, ...], at_least: int, timeout: int = JOB_TIMEOUT_MS) -> None:
+    """Poll until every trace in `names` of the plot `elem_id` has `at_least` points."""
+    page.wait_for_function(
+        f"""([selector, names, n]) => {{ const counts = ({TRACE_POINTS})(selector);
+              return names.every(name => (counts[name] || 0) >= n); }}""",
+        arg=[f"#{elem_id}", list(names), at_least], timeout=timeout)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def set_yaml(page, text: str) -> None:
+    """Replace the YAML editor's text as a person pasting it would (no auto-indent on typed newlines)."""
+    page.locator("#train-yaml .cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)
+
+
+def yaml_shown(page) -> str:
+    """The YAML editor's text, line by line (the editor holds under 50 lines: all rendered)."""
+    return page.evaluate("() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
+                         ".map(line => line.textContent).join('\\n')")
+
+
+@pytest.fixture(scope="module")
+def sft_adapter(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-step SFT adapter of the tiny model on demo_train (what the DPO run continues from)."""
+    ws = Workspace.open(tmp_path_factory.mktemp("sft-ws") / "workspace")
+    cfg = config_from_mapping({"model_name_or_path": str(tiny_qwen2_dir), "dataset": "demo_train", "max_steps": 2,
+                               "per_device_train_batch_size": 1, "cutoff_len": 256, "logging_steps": 1,
+                               "save_steps": 100})
+    run_dir = ws.new_run_dir("sft")
+    write_run_config(run_dir, cfg)
+    train(run_dir)
+    return run_dir / "adapter"
+
+
+def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, page, screenshot, tmp_path: Path,
+                                                                     tiny_qwen2_dir: Path,
+                                                                     sft_adapter: Path) -> None:
+    pairs_file = tmp_path / "ui_pairs.jsonl"
+    rows = [{"instruction": f"How many singers are older than {age}?", "input": "", "system": SYSTEM,
+             "chosen": f"SELECT count(*) FROM singer WHERE age > {age}", "rejected": "SELECT name FROM singer"}
+            for age in range(20, 28)]
+    pairs_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    page.goto(studio.url)
+    expect(page.locator("#datasets-table")).to_contain_text("demo_train")
+    choose(page, "import-format", "pairs")
+    fill(page, "import-path", pairs_file)
+    fill(page, "import-name", "ui_pairs")
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("Imported ui_pairs (8 rows)")
+    cells = table_row(page, "datasets-table", "ui_pairs").locator("[role=gridcell]").all_inner_texts()
+    assert [cell.strip() for cell in cells][:3] == ["ui_pairs", "preference", "8"]
+
+    open_tab(page, "Train")
+    page.locator("#train-stage").get_by_text("dpo", exact=True).click()
+    expect(page.locator("#train-dataset")).to_contain_text("preference datasets registered")
+    choose(page, "train-dataset", "ui_pairs")
+    fill(page, "train-model", tiny_qwen2_dir)
+    fill(page, "train-adapters", sft_adapter)
+    fill(page, "train-max-steps", 3)
+    fill(page, "train-cutoff", 256)
+    fill(page, "train-batch", 2)
+    yaml_box = page.locator("#train-yaml")
+    expect(yaml_box).to_contain_text("max_steps: 3")
+    config = yaml.safe_load(yaml_shown(page))
+    assert config["stage"] == "dpo" and config["dataset"] == ["ui_pairs"]
+    assert config["adapter_name_or_path"] == [str(sft_adapter)] and config["dpo_reference"] == "sft_adapter"
+
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("queued")
+    run_name = re.search(r"runs/(dpo-[\w-]+)", status_text(page, "train-status")).group(1)
+    run_dir = studio.workspace / "runs" / run_name
+    wait_for_points(page, "train-dpo-curves", DPO_TRACES, 1)
+    assert page.locator("#train-dpo-curves").is_visible()
+    assert trace_points(page, "train-curves").get("loss", 0) >= 1
+    page.locator("#train-dpo-curves").scroll_into_view_if_needed()
+    screenshot(page, "train-dpo")
+
+    expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    wait_for_points(page, "train-dpo-curves", DPO_TRACES, 3, timeout=60_000)
+    counts = trace_points(page, "train-dpo-curves")
+    assert {name: counts[name] for name in DPO_TRACES} == dict.fromkeys(DPO_TRACES, 3)
+    metrics = read_metrics(run_dir)
+    assert [m["step"] for m in metrics] == [1, 2, 3]
+    for name in DPO_TRACES:
+        shown = page.evaluate(TRACE_VALUES, ["#train-dpo-curves", name])
+        assert shown["x"] == [1, 2, 3]
+        assert shown["y"] == pytest.approx([m[name] for m in metrics]), name
+    # policy = frozen copy of the SFT adapter at step 1: no reward yet on either side
+    assert metrics[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
+    cells = [cell.strip() for cell in table_row(page, "train-history", run_name).locator("[role=gridcell]")
+             .all_inner_texts()]
+    assert cells[2:5] == ["dpo", "succeeded", "ui_pairs"]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reference_model"].startswith(f"frozen SFT policy: copy of adapter {sft_adapter}")
+    assert re.search(r"Step\s*3\s*/\s*3", status_text(page, "train-step"))
+
+
+def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, page, tiny_qwen2_dir: Path) -> None:
+    total = 20
+    page.goto(studio.url)
+    open_tab(page, "Train")
+    fill(page, "train-model", tiny_qwen2_dir)
+    fill(page, "train-max-steps", total)
+    fill(page, "train-cutoff", 256)
+    fill(page, "train-batch", 1)
+    expect(page.locator("#train-yaml")).to_contain_text(f"max_steps: {total}")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("queued")
+    run_name = re.search(r"runs/(sft-[\w-]+)", status_text(page, "train-status")).group(1)
+    run_dir = studio.workspace / "runs" / run_name
+    wait_for_points(page, "train-curves", ("loss",), 1)
+
+    page.locator("#train-cancel").click()
+    expect(page.locator("#train-status")).to_contain_text("Cancel requested")
+    header = page.locator("#train-run")
+    expect(header).to_contain_text("cancelled", timeout=JOB_TIMEOUT_MS)
+    assert run_name in header.inner_text()
+    first_job = int(re.search(r"job (\d+)", header.inner_text()).group(1))
+    row = table_row(page, "train-history", run_name)
+    expect(row).to_contain_text("cancelled")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    stopped = int(Path(summary["checkpoint"]).name.split("-")[1])
+    assert summary["status"] == "cancelled" and 1 <= stopped < total
+    page.wait_for_function(f"({STEP_SHOWN})() === {stopped}")
+    assert re.search(rf"Step\s*{stopped}\s*/\s*{total}", status_text(page, "train-step"))
+
+    page.locator("#train-resume").click()
+    expect(page.locator("#train-status")).to_contain_text(f"resumes {run_name} from its last checkpoint")
+    expect(header).to_contain_text(re.compile(r"queued|running|succeeded"))
+    page.wait_for_function(f"({STEP_SHOWN})() > {stopped}", timeout=JOB_TIMEOUT_MS)
+    expect(row).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    expect(header).to_contain_text("succeeded")
+    page.wait_for_function(f"({STEP_SHOWN})() === {total}")
+    assert re.search(rf"Step\s*{total}\s*/\s*{total}", status_text(page, "train-step"))
+    resumed_job = int(re.search(r"job (\d+)", header.inner_text()).group(1))
+    assert resumed_job != first_job
+    expect(row).to_have_count(1)  # a resumed run is one row, shown with its latest job
+    assert str(resumed_job) in [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()]
+    assert trace_points(page, "train-curves")["loss"] == total
+    assert [m["step"] for m in read_metrics(run_dir)] == list(range(1, total + 1))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "succeeded" and summary["resumed_from"] == str(run_dir / f"checkpoint-{stopped}")
+
+
+def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_path: Path) -> None:
+    demo = yaml.safe_load((REPO_ROOT / "configs" / "demo_sft.yaml").read_text())
+    page.goto(studio.url)
+    open_tab(page, "Train")
+    # move the form away from the file's values first, so loading it must change them
+    fill(page, "train-max-steps", 99)
+    fill(page, "train-lr", 0.01)
+    fill(page, "train-batch", 5)
+    expect(page.locator("#train-yaml")).to_contain_text("max_steps: 99")
+
+    choose(page, "train-ready", "configs/demo_sft.yaml")
+    expect(page.locator("#train-config-path textarea, #train-config-path input").first).to_have_value(
+        "configs/demo_sft.yaml")
+    page.locator("#train-load").click()
+    expect(page.locator("#train-status")).to_contain_text("Loaded configs/demo_sft.yaml")
+    expect(page.locator("#train-max-steps input")).to_have_value(str(demo["max_steps"]))
+    assert float(field_value(page, "train-lr")) == demo["learning_rate"]
+    assert field_value(page, "train-batch") == str(demo["per_device_train_batch_size"])
+    assert field_value(page, "train-cutoff") == str(demo["cutoff_len"])
+    assert field_value(page, "train-lora-alpha") == str(demo["lora_alpha"])
+    assert field_value(page, "train-save-steps") == str(demo["save_steps"])
+    assert field_value(page, "train-model") == demo["model_name_or_path"]
+    assert "demo_train" in page.locator("#train-dataset").inner_text()
+    loaded = yaml.safe_load(yaml_shown(page))
+    assert loaded["max_steps"] == demo["max_steps"] and loaded["warmup_ratio"] == demo["warmup_ratio"]
+
+    # edit the YAML: a form field (max_steps, learning_rate) and a key the form does not show (warmup_ratio)
+    edited = re.sub(r"(?m)^max_steps: .*$", "max_steps: 12", yaml_shown(page))
+    edited = re.sub(r"(?m)^learning_rate: .*$", "learning_rate: 0.0003", edited)
+    edited = re.sub(r"(?m)^warmup_ratio: .*$", "warmup_ratio: 0.25", edited)
+    set_yaml(page, edited)
+    assert yaml.safe_load(yaml_shown(page))["max_steps"] == 12
+    page.locator("#train-apply-yaml").click()
+    expect(page.locator("#train-status")).to_contain_text("Form filled from the YAML")
+    expect(page.locator("#train-max-steps input")).to_have_value("12")
+    assert float(field_value(page, "train-lr")) == 0.0003
+    assert field_value(page, "train-batch") == str(demo["per_device_train_batch_size"])
+
+    # a form edit after Apply goes into the saved file too
+    fill(page, "train-cutoff", 512)
+    expect(page.locator("#train-yaml")).to_contain_text("cutoff_len: 512")
+    target = tmp_path / "edited_sft.yaml"
+    fill(page, "train-config-path", target)
+    page.locator("#train-save").click()
+    expect(page.locator("#train-status")).to_contain_text("Saved")
+    saved = yaml.safe_load(target.read_text())
+    assert saved["max_steps"] == 12 and saved["learning_rate"] == 0.0003 and saved["cutoff_len"] == 512
+    assert saved["warmup_ratio"] == 0.25  # kept from the applied YAML though the form has no field for it
+    assert saved["dataset"] == ["demo_train"] and saved["lr_scheduler_type"] == demo["lr_scheduler_type"]
+    assert config_from_mapping(saved).max_steps == 12  # the file is a valid training config
+
+    # a misspelt key is refused with the closest known key named, and the form keeps its values
+    set_yaml(page, edited.replace("learning_rate: 0.0003", "learning_rte: 0.001"))
+    page.locator("#train-apply-yaml").click()
+    expect(page.locator("#train-status")).to_contain_text("Could not do that")
+    assert "learning_rate" in status_text(page, "train-status")
+    assert "Traceback" not in page.content()
+    assert float(field_value(page, "train-lr")) == 0.0003

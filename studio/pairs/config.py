@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from studio.data.rowfiles import read_json
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
 from studio.generate import ENGINES
@@ -91,12 +91,7 @@ def write_config(run_dir: Path, config: MiningConfig) -> Path:
 
 def read_config(run_dir: Path) -> MiningConfig:
     path = run_dir / CONFIG_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudioError(f"{path} not found: a mining run folder needs its config.json") from None
-    except json.JSONDecodeError as error:
-        raise StudioError(f"{path}: JSON does not parse at line {error.lineno} ({error.msg}); fix it") from None
-    if not isinstance(data, dict):
-        raise StudioError(f"{path}: the top level must be a JSON object of mining settings")
+    if not path.is_file():
+        raise StudioError(f"{path} not found: a mining run folder needs its config.json")
+    data = read_json(path, dict, "the top level must be a JSON object of mining settings", fix="fix it")
     return MiningConfig.from_mapping(data, where=str(path))

@@ -10,16 +10,13 @@ import pytest
 
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
-from studio.data.importers.demo import register_demo_on_fresh_workspace
 from studio.workspace import Workspace
 
 
 @pytest.fixture
 def demo_ws(tmp_path: Path) -> Workspace:
-    """A fresh workspace with demo_train and demo_test registered."""
-    ws = Workspace.open(tmp_path / "ws")
-    register_demo_on_fresh_workspace(ws)
-    return ws
+    """A fresh workspace: Workspace.open registers demo_train and demo_test."""
+    return Workspace.open(tmp_path / "ws")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from studio.data.importers.demo import register_demo_on_fresh_workspace
 from studio.pairs.config import MiningConfig, write_config
 from studio.pairs.mine import mine
 from studio.pairs.store import reading
@@ -24,10 +23,8 @@ TINY_LIMIT = 4
 
 
 def demo_workspace(root: Path) -> Workspace:
-    """A fresh workspace with the demo datasets (demo_train, demo_test) registered."""
-    ws = Workspace.open(root)
-    register_demo_on_fresh_workspace(ws)
-    return ws
+    """A fresh workspace: Workspace.open registers the demo datasets (demo_train, demo_test)."""
+    return Workspace.open(root)
 
 
 def tiny_mining_config(tiny_dir: Path, **keys: object) -> MiningConfig:

@@ -11,12 +11,8 @@ from studio.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A fresh workspace with demo_train and demo_test registered (their SQLite databases copied in)."""
-    from studio.data.importers.demo import register_demo_on_fresh_workspace
-
-    ws = Workspace.open(tmp_path_factory.mktemp("playground") / "workspace")
-    register_demo_on_fresh_workspace(ws)
-    return ws
+    """A fresh workspace: Workspace.open registers demo_train and demo_test (databases copied in)."""
+    return Workspace.open(tmp_path_factory.mktemp("playground") / "workspace")
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ HISTORY_COLUMNS = ("run", "job", "stage", "state", "datasets", "model", "step", 
 FORM_KEYS = ("stage", "model_name_or_path", "adapter_name_or_path", "dataset", "lora_rank", "lora_alpha",
              "lora_dropout", "lora_target", "learning_rate", "num_train_epochs", "max_steps",
              "per_device_train_batch_size", "gradient_accumulation_steps", "cutoff_len", "logging_steps",
-             "save_steps", "pref_beta", "pref_loss", "dpo_reference")
+             "save_steps", "pref_beta", "pref_loss", "dpo_reference", "packing")
 LIST_KEYS = ("adapter_name_or_path", "lora_target")
 DATASET_KIND = {"sft": "sft", "dpo": "preference"}
 DEFAULT_BASE = TrainConfig(dataset=["demo_train"], model_name_or_path=DEFAULT_MODEL, max_steps=8, logging_steps=1,
@@ -75,6 +75,8 @@ def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
         if key == "lora_alpha":
             value = int(value) if value else None
         mapping[key] = value
+    if mapping.get("stage") == "dpo":
+        mapping["packing"] = False  # an SFT-only switch; the checkbox is hidden for DPO
     return config_from_mapping(mapping, source="the form")
 
 
@@ -138,6 +140,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
                 logging_steps = gr.Number(1, label="Log every (steps)", precision=0, minimum=1)
                 save_steps = gr.Number(500, label="Checkpoint every (steps)", precision=0, minimum=1,
                                        elem_id="train-save-steps")
+                packing = gr.Checkbox(False, label="Packing (SFT)", elem_id="train-packing",
+                                      info="pack examples into cutoff_len bins, no padding; batch size counts bins")
             with gr.Row(visible=False) as dpo_row:
                 pref_beta = gr.Number(0.1, label="DPO beta", minimum=0)
                 pref_loss = gr.Dropdown(list(PREF_LOSSES), value="sigmoid", label="DPO loss")
@@ -183,7 +187,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
     form = [stage, model, adapters, datasets, lora_rank, lora_alpha, lora_dropout, lora_target, learning_rate,
             epochs, max_steps, batch_size, grad_accum, cutoff_len, logging_steps, save_steps, pref_beta, pref_loss,
-            dpo_reference]
+            dpo_reference, packing]
     monitor_outputs = [monitor, run_header, step_text, speed_text, curves, dpo_curves, log, history, show_run,
                        overlay_runs, status]
 
@@ -275,7 +279,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         names, info = dataset_choices(ws, stage_value)
         chosen = [name for name in (values[3] or []) if name in names or name in base_value.get("dataset", [])]
         update = {datasets: gr.Dropdown(choices=names, value=chosen, info=info),
-                  dpo_row: gr.Row(visible=stage_value == "dpo")}
+                  dpo_row: gr.Row(visible=stage_value == "dpo"), packing: gr.Checkbox(visible=stage_value == "sft")}
         try:
             values = list(values)
             values[3] = chosen
@@ -291,7 +295,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         update: dict = dict(zip(form, form_values(data), strict=True))
         update[datasets] = gr.Dropdown(choices=sorted(set(names) | set(cfg.dataset)), value=cfg.dataset, info=info)
         update.update({base: data, yaml_code: dump_config(cfg), dpo_row: gr.Row(visible=cfg.stage == "dpo"),
-                       status: message})
+                       packing: gr.Checkbox(value=cfg.packing, visible=cfg.stage == "sft"), status: message})
         return update
 
     @reports_errors(status)
@@ -379,7 +383,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
     form_inputs = [base, *form]
     for field in form[1:]:
         field.input(show_yaml, form_inputs, [yaml_code, status], show_progress="hidden")
-    stage.change(on_stage, form_inputs, [datasets, dpo_row, yaml_code, status], show_progress="hidden")
+    stage.change(on_stage, form_inputs, [datasets, dpo_row, packing, yaml_code, status], show_progress="hidden")
     apply_yaml.click(do_apply, yaml_code, [*form, base, yaml_code, dpo_row, status])
     ready.change(lambda value: value or gr.skip(), ready, config_path)
     load_button.click(do_load, config_path, [*form, base, yaml_code, dpo_row, status])

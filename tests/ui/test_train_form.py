@@ -1,0 +1,22 @@
+"""The Train form's mapping to and from configs (no browser): packing round-trips, DPO drops it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.config import load_config
+from studio.ui.train_tab import FORM_KEYS, config_from_form, form_values
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_packing_survives_form_round_trip_and_is_dropped_for_dpo() -> None:
+    data = load_config(REPO_ROOT / "configs" / "spiderman_sft.yaml").to_dict()
+    values = form_values(data)
+    assert values[FORM_KEYS.index("packing")] is True
+    cfg = config_from_form(data, values)
+    assert cfg.packing and cfg.attn_implementation == "sdpa_packed"
+    values[FORM_KEYS.index("stage")] = "dpo"
+    values[FORM_KEYS.index("dataset")] = ["pairs"]
+    as_dpo = config_from_form(data, values)
+    assert as_dpo.stage == "dpo" and not as_dpo.packing

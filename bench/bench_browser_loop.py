@@ -38,6 +38,10 @@ import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from studio.ui.gestures import choose, element_text, fill, open_tab
+
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STEP_TIMEOUT_MS = 60 * 60 * 1000  # a job may take long on a busy CPU; the loop is what is timed
@@ -101,28 +105,7 @@ def cpu_split(studio_pid: int) -> dict[str, float]:
     return {"studio_cpu_s": round(stats.get(studio_pid, (0, 0.0))[1], 1), "browser_cpu_s": round(browser, 1)}
 
 
-# --- page helpers (the same gestures as tests/ui) -------------------------------------------
-
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
-def fill(page, elem_id: str, value: object) -> None:
-    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
-    box.fill(str(value))
-    box.press("Tab")
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` in a Gradio dropdown."""
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-
-
-def text(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id}").inner_text()
-
+# --- page helpers -------------------------------------------------------------------------
 
 def wait_for_run(page, table_id: str, run_name: str) -> list[str]:
     """Wait until the runs table `table_id` shows `run_name` finished; its cells (fails unless succeeded)."""
@@ -151,9 +134,9 @@ def start_training(page) -> Path:
 
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text(re.compile("queued|Could not"))
-    found = re.search(r"queued in (\S+)", text(page, "train-status"))
+    found = re.search(r"queued in (\S+)", element_text(page, "train-status"))
     if not found:
-        raise LoopError(f"training did not start: {text(page, 'train-status')}")
+        raise LoopError(f"training did not start: {element_text(page, 'train-status')}")
     return Path(found.group(1).rstrip("."))
 
 
@@ -226,9 +209,9 @@ def evaluate(page, adapter: str | None, limit: int) -> dict:
     fill(page, "eval-limit", limit)
     page.locator("#eval-run").click()
     expect(page.locator("#eval-status")).to_contain_text(re.compile("queued|Could not"))
-    found = re.search(r"runs/(eval-[\w-]+)", text(page, "eval-status"))
+    found = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status"))
     if not found:
-        raise LoopError(f"evaluation did not start: {text(page, 'eval-status')}")
+        raise LoopError(f"evaluation did not start: {element_text(page, 'eval-status')}")
     cells = wait_for_run(page, "eval-runs", found.group(1))
     return {"run": found.group(1), "adapters": cells[4], "questions": cells[5], "ex": cells[6], "ci95": cells[7]}
 

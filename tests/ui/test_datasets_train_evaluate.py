@@ -12,6 +12,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from studio.ui.gestures import choose, element_text, fill, open_tab, table_row
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
@@ -20,32 +22,6 @@ LOSS_POINTS = """() => {
     const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
     return loss ? loss.x.length : 0;
 }"""
-
-
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
-def fill(page, elem_id: str, value: object) -> None:
-    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
-    box.fill(str(value))
-    box.press("Tab")
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` in a Gradio dropdown."""
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-
-
-def table_row(page, elem_id: str, text: str):
-    """The data row of a Gradio dataframe holding `text`."""
-    return page.locator(f"#{elem_id} [role=row]", has_text=text)
-
-
-def status_text(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id}").inner_text()
 
 
 def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(studio, page, screenshot,
@@ -83,7 +59,7 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, 
     fill(page, "import-name", "ui_alpaca")
     page.locator("#import-button").click()
     expect(page.locator("#datasets-status")).to_contain_text("Imported")
-    assert "Imported ui_alpaca (3 rows)" in status_text(page, "datasets-status")
+    assert "Imported ui_alpaca (3 rows)" in element_text(page, "datasets-status")
     row = table_row(page, "datasets-table", "ui_alpaca")
     expect(row).to_have_count(1)
     assert [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()][:3] == ["ui_alpaca", "sft", "3"]
@@ -92,7 +68,7 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, 
     fill(page, "import-name", "ui_broken")
     page.locator("#import-button").click()
     expect(page.locator("#datasets-status")).to_contain_text("Could not do that")
-    message = status_text(page, "datasets-status")
+    message = element_text(page, "datasets-status")
     assert "broken.json" in message and "Fix:" in message and "output" in message
     assert "Traceback" not in page.content()
     assert "ui_broken" not in page.locator("#datasets-table").inner_text()
@@ -113,10 +89,10 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
 
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
-    run_name = re.search(r"runs/(sft-[\w-]+)", status_text(page, "train-status")).group(1)
+    run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     page.wait_for_function(f"({LOSS_POINTS})() >= 1", timeout=JOB_TIMEOUT_MS)
     points_before_reload = page.evaluate(LOSS_POINTS)
-    assert "Step" in status_text(page, "train-step")
+    assert "Step" in element_text(page, "train-step")
 
     page.reload()
     open_tab(page, "Train")
@@ -128,7 +104,7 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
 
     expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
     assert page.evaluate(LOSS_POINTS) == 3
-    assert re.search(r"Step\s*3\s*/\s*3", status_text(page, "train-step"))
+    assert re.search(r"Step\s*3\s*/\s*3", element_text(page, "train-step"))
     assert (studio.workspace / "runs" / run_name / "adapter" / "adapter_config.json").is_file()
 
 
@@ -142,7 +118,7 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(studio,
     fill(page, "eval-max-new", 16)
     page.locator("#eval-run").click()
     expect(page.locator("#eval-status")).to_contain_text("queued")
-    run_name = re.search(r"runs/(eval-[\w-]+)", status_text(page, "eval-status")).group(1)
+    run_name = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status")).group(1)
 
     row = table_row(page, "eval-runs", run_name)
     expect(row).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)

@@ -19,6 +19,7 @@ from playwright.sync_api import expect
 
 from studio.config import config_from_mapping
 from studio.train.worker import train, write_run_config
+from studio.ui.gestures import choose, element_text, field_value, fill, open_tab, table_row
 from studio.workspace import Workspace
 
 pytestmark = pytest.mark.browser
@@ -43,36 +44,6 @@ STEP_SHOWN = """() => {
     const match = document.querySelector('#train-step').innerText.match(/Step\\s*(\\d+)/);
     return match ? Number(match[1]) : 0;
 }"""
-
-
-def open_tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
-
-
-def fill(page, elem_id: str, value: object) -> None:
-    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
-    box.fill(str(value))
-    box.press("Tab")
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick `option` in a Gradio dropdown."""
-    page.locator(f"#{elem_id} input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
-
-
-def field_value(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()
-
-
-def table_row(page, elem_id: str, text: str):
-    """The data row of a Gradio dataframe holding `text`."""
-    return page.locator(f"#{elem_id} [role=row]", has_text=text)
-
-
-def status_text(page, elem_id: str) -> str:
-    return page.locator(f"#{elem_id}").inner_text()
 
 
 def trace_points(page, elem_id: str) -> dict[str, int]:
@@ -152,7 +123,7 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, pag
 
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
-    run_name = re.search(r"runs/(dpo-[\w-]+)", status_text(page, "train-status")).group(1)
+    run_name = re.search(r"runs/(dpo-[\w-]+)", element_text(page, "train-status")).group(1)
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-dpo-curves", DPO_TRACES, 1)
     assert page.locator("#train-dpo-curves").is_visible()
@@ -177,7 +148,7 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, pag
     assert cells[2:5] == ["dpo", "succeeded", "ui_pairs"]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["reference_model"].startswith(f"frozen SFT policy: copy of adapter {sft_adapter}")
-    assert re.search(r"Step\s*3\s*/\s*3", status_text(page, "train-step"))
+    assert re.search(r"Step\s*3\s*/\s*3", element_text(page, "train-step"))
 
 
 def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, page, tiny_qwen2_dir: Path) -> None:
@@ -191,7 +162,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, pag
     expect(page.locator("#train-yaml")).to_contain_text(f"max_steps: {total}")
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
-    run_name = re.search(r"runs/(sft-[\w-]+)", status_text(page, "train-status")).group(1)
+    run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-curves", ("loss",), 1)
 
@@ -207,7 +178,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, pag
     stopped = int(Path(summary["checkpoint"]).name.split("-")[1])
     assert summary["status"] == "cancelled" and 1 <= stopped < total
     page.wait_for_function(f"({STEP_SHOWN})() === {stopped}")
-    assert re.search(rf"Step\s*{stopped}\s*/\s*{total}", status_text(page, "train-step"))
+    assert re.search(rf"Step\s*{stopped}\s*/\s*{total}", element_text(page, "train-step"))
 
     page.locator("#train-resume").click()
     expect(page.locator("#train-status")).to_contain_text(f"resumes {run_name} from its last checkpoint")
@@ -216,7 +187,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, pag
     expect(row).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
     expect(header).to_contain_text("succeeded")
     page.wait_for_function(f"({STEP_SHOWN})() === {total}")
-    assert re.search(rf"Step\s*{total}\s*/\s*{total}", status_text(page, "train-step"))
+    assert re.search(rf"Step\s*{total}\s*/\s*{total}", element_text(page, "train-step"))
     resumed_job = int(re.search(r"job (\d+)", header.inner_text()).group(1))
     assert resumed_job != first_job
     expect(row).to_have_count(1)  # a resumed run is one row, shown with its latest job
@@ -282,6 +253,6 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     set_yaml(page, edited.replace("learning_rate: 0.0003", "learning_rte: 0.001"))
     page.locator("#train-apply-yaml").click()
     expect(page.locator("#train-status")).to_contain_text("Could not do that")
-    assert "learning_rate" in status_text(page, "train-status")
+    assert "learning_rate" in element_text(page, "train-status")
     assert "Traceback" not in page.content()
     assert float(field_value(page, "train-lr")) == 0.0003

@@ -1,0 +1,43 @@
+"""Browser gestures on the studio's page, shared by the Playwright tests and the loop benchmark.
+
+Each takes a Playwright `page` (duck-typed: this module imports nothing from Playwright) and
+a Gradio `elem_id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def open_tab(page: Any, name: str) -> None:
+    """Click the tab labelled `name`."""
+    page.get_by_role("tab", name=name).click()
+
+
+def fill(page: Any, elem_id: str, value: object) -> None:
+    """Type `value` into a textbox or number field and leave it (Gradio commits on blur)."""
+    box = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def choose(page: Any, elem_id: str, option: str) -> None:
+    """Pick `option` in a Gradio dropdown."""
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def field_value(page: Any, elem_id: str) -> str:
+    """The current value of a textbox or number field."""
+    return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()
+
+
+def table_row(page: Any, elem_id: str, text: str) -> Any:
+    """The data row of a Gradio dataframe holding `text`."""
+    return page.locator(f"#{elem_id} [role=row]", has_text=text)
+
+
+def element_text(page: Any, elem_id: str) -> str:
+    """The visible text of an element (a status line, a header)."""
+    return page.locator(f"#{elem_id}").inner_text()

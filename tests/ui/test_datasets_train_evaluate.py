@@ -130,8 +130,9 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(studio,
     comparison = page.locator("#eval-comparison")
     expect(comparison).to_contain_text("EX (%)")
     assert run_name in comparison.inner_text()
-    bars = page.evaluate("() => document.querySelector('#eval-chart .js-plotly-plot').data.length")
-    assert bars >= 1
+    # the chart renders after the table: wait for plotly to hold at least one bar trace
+    page.wait_for_function("() => { const plot = document.querySelector('#eval-chart .js-plotly-plot');"
+                           " return plot && plot.data && plot.data.length >= 1; }", timeout=60_000)
 
     wrong = 4 - summary["correct"]
     choose(page, "eval-drill-run", run_name)

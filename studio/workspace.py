@@ -62,7 +62,8 @@ class Workspace:
     def _initialise(self) -> None:
         for folder in (self.root, self.datasets_dir, self.runs_dir, self.locks_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        with self.connect() as conn:
+        # switching a new studio.db to WAL needs it alone: concurrent openers take turns
+        with self.lock("workspace-init"), contextlib.closing(self.connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
         from studio.data.importers.demo import register_demo_on_fresh_workspace
 

@@ -109,6 +109,15 @@ class Workspace:
         return conn
 
     @contextlib.contextmanager
+    def schema_session(self, schema: str) -> Iterator[sqlite3.Connection]:
+        """`connect_with_schema(schema)`, closed when the block ends."""
+        conn = self.connect_with_schema(schema)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
         """Exclusive cross-process lock named `name` (e.g. "dataset_info")."""
         with file_lock(self.locks_dir / f"{name}.lock"):

@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +48,9 @@ def connect(ws: Workspace) -> sqlite3.Connection:
     return ws.connect_with_schema(SCHEMA)
 
 
-
-
-@contextlib.contextmanager
-def session(ws: Workspace) -> Iterator[sqlite3.Connection]:
-    conn = connect(ws)
-    try:
-        yield conn
-    finally:
-        conn.close()
+def session(ws: Workspace) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    """A connection (jobs table in place), closed afterwards."""
+    return ws.schema_session(SCHEMA)
 
 
 def fetch(conn: sqlite3.Connection, job_id: int) -> Job | None:

@@ -107,14 +107,9 @@ def connect(ws: Workspace) -> sqlite3.Connection:
     return ws.connect_with_schema(SCHEMA)
 
 
-@contextlib.contextmanager
-def reading(ws: Workspace) -> Iterator[sqlite3.Connection]:
-    """A connection for reads, closed afterwards."""
-    conn = connect(ws)
-    try:
-        yield conn
-    finally:
-        conn.close()
+def reading(ws: Workspace) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    """A connection for reads (pair tables in place), closed afterwards."""
+    return ws.schema_session(SCHEMA)
 
 
 @contextlib.contextmanager

@@ -1,9 +1,10 @@
 """Generation for evaluation and pair mining: greedy or sampled, n answers per prompt.
 
-Two engines: `batched` (Hugging Face `generate` on length-sorted, left-padded batches)
-and `continuous` (transformers' continuous batching: a paged KV cache where finished
-answers leave the batch at once and waiting prompts take their place, with CUDA graphs
-on a GPU). Both return the same answers for greedy decoding.
+Three engines: `prefix` (the default, `studio.decode`: prompts that share a schema share
+one prefill, finished answers leave the batch, settled answers stop), `batched` (Hugging
+Face `generate` on length-sorted, left-padded batches) and `continuous` (transformers'
+continuous batching: a paged KV cache where finished answers leave the batch at once and
+waiting prompts take their place). All return the same answers for greedy decoding.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from dataclasses import dataclass
 
 from studio.models import LoadedModel
 
-ENGINES = ("batched", "continuous")
+ENGINES = ("prefix", "batched", "continuous")
+DEFAULT_ENGINE = "prefix"
+DEFAULT_BATCH_SIZE = 32  # prompts per batch: decoding reads every weight once per step, so fuller steps pay
+ENGINE_HELP = ("prefix: shared schema prefixes prefilled once, finished answers leave the batch (default, fastest); "
+               "batched: HF generate on length-sorted batches; continuous: transformers' continuous batching")
 CPU_BLOCK = 64  # paged-cache block size (tokens) of the continuous engine off the GPU
 
 
@@ -25,9 +30,9 @@ class GenerationSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     n: int = 1
-    batch_size: int = 16
+    batch_size: int = DEFAULT_BATCH_SIZE
     seed: int = 0
-    engine: str = "batched"
+    engine: str = DEFAULT_ENGINE
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -49,16 +54,22 @@ def generate(
     prompts: Sequence[str],
     settings: GenerationSettings = GenerationSettings(),
     on_batch: Callable[[list[int], list[list[str]]], None] | None = None,
+    settled: Callable[[str], bool] | None = None,
 ) -> list[list[str]]:
     """Complete each chat-rendered prompt `settings.n` times; results in input order.
 
     `on_batch(indices, completions)` is called after every batch of `settings.batch_size`
-    prompts (progress, incremental saves).
+    prompts (progress, incremental saves). `settled(text)` lets the `prefix` engine stop an
+    answer early once nothing more it writes can matter.
     """
     import torch
 
     encoded = [loaded.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     torch.manual_seed(settings.seed)
+    if settings.engine == "prefix":
+        from studio.decode import generate_with_prefixes
+
+        return generate_with_prefixes(loaded, encoded, settings, on_batch, settled)
     run = _generate_continuous if settings.engine == "continuous" else _generate_batched
     return run(loaded, encoded, settings, on_batch)
 

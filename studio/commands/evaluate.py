@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.generate import ENGINES
+from studio.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
-GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": 8, "max_new_tokens": 256,
-                       "engine": "batched", "no_merge": False, "detach": False}
+GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": DEFAULT_BATCH_SIZE, "max_new_tokens": 256,
+                       "engine": DEFAULT_ENGINE, "no_merge": False, "detach": False}
 OPTION_NAMES = {"adapters": "--adapter"}
 
 
@@ -47,9 +47,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="generation batch size (default %(default)s)")
     parser.add_argument("--max-new-tokens", type=int, default=GENERATION_DEFAULTS["max_new_tokens"], metavar="N",
                         help="longest answer in tokens (default %(default)s)")
-    parser.add_argument("--engine", choices=ENGINES, default="batched",
-                        help="batched: HF generate on length-sorted batches (default); continuous: transformers' "
-                             "continuous batching (paged KV cache, CUDA graphs; fastest on a GPU)")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                        help=ENGINE_HELP)
     parser.add_argument("--no-merge", action="store_true", help="keep adapters unmerged (slower, same result)")
     parser.add_argument("--detach", action="store_true", help="queue the job, print its id and run folder, return")
     parser.add_argument("--predictions", metavar="FILE", type=Path,

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from studio.errors import StudioError
-from studio.generate import ENGINES
+from studio.generate import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from studio.pairs.store import STATUSES, STRATEGIES
 
 HELP = "mine execution-verified DPO pairs from a model, review and edit them, export a preference dataset"
@@ -32,9 +32,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--batch-size", type=int, default=16, help="prompts per generation batch (default 16)")
     generate.add_argument("--max-new-tokens", type=int, default=256, help="per answer (default 256)")
     generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--engine", choices=ENGINES, default="batched",
-                          help="batched: HF generate on length-sorted batches (default); continuous: transformers' "
-                               "continuous batching (fastest on a GPU)")
+    generate.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
+                          help=ENGINE_HELP)
     generate.add_argument("--detach", action="store_true", help="print the job id and return at once")
     generate.add_argument("--resume", metavar="RUN", help="continue a stopped mining run (folder or name under "
                           "runs/) with the questions that have no candidates yet")

@@ -32,7 +32,7 @@ from studio.evaluate.scoring import (
     write_verdicts,
 )
 from studio.fsutil import atomic_write_json, atomic_write_text
-from studio.generate import ENGINES
+from studio.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
 from studio.models import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -50,13 +50,13 @@ class EvalConfig:
     model: str = DEFAULT_MODEL
     adapters: tuple[str, ...] = ()
     limit: int | None = None
-    batch_size: int = 8
+    batch_size: int = DEFAULT_BATCH_SIZE
     max_new_tokens: int = 256
     workers: int | None = None
     merge_adapters: bool = True
     timeout_s: float = 30.0
     rule: str = "auto"
-    engine: str = "batched"
+    engine: str = DEFAULT_ENGINE
 
     def __post_init__(self) -> None:
         checks = [
@@ -125,13 +125,13 @@ def evaluate(
     adapters: Sequence[str | Path] = (),
     limit: int | None = None,
     out_dir: str | Path | None = None,
-    batch_size: int = 8,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     max_new_tokens: int = 256,
     workers: int | None = None,
     merge_adapters: bool = True,
     timeout_s: float = 30.0,
     rule: str = "auto",
-    engine: str = "batched",
+    engine: str = DEFAULT_ENGINE,
     progress: Progress | None = None,
     bars: bool = True,
     should_stop: Callable[[], bool] | None = None,
@@ -261,7 +261,7 @@ def _generate(
     from studio.data.prompts import build_messages, render_chat
     from studio.generate import GenerationSettings, generate
     from studio.models import load_model
-    from studio.sql.extract import extract_sql
+    from studio.sql.extract import extract_sql, sql_settled
 
     started = time.monotonic()
     loaded = load_model(config.model, config.adapters, merge=config.merge_adapters)
@@ -289,7 +289,7 @@ def _generate(
             raise _Stop
 
     try:
-        generate(loaded, prompts, settings, on_batch=on_batch)
+        generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
     except _Stop:
         stats.stopped = True
     finally:

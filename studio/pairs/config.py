@@ -9,7 +9,7 @@ from typing import Any
 from studio.data.rowfiles import read_json
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
-from studio.generate import ENGINES
+from studio.generate import DEFAULT_ENGINE, ENGINES
 from studio.pairs.store import STRATEGIES
 
 CONFIG_FILE = "config.json"
@@ -36,7 +36,7 @@ class MiningConfig:
     max_new_tokens: int = 256
     seed: int = 0
     timeout_s: float = 30.0
-    engine: str = "batched"
+    engine: str = DEFAULT_ENGINE
 
     def __post_init__(self) -> None:
         def bad(key: str, why: str) -> StudioError:

@@ -36,7 +36,7 @@ from studio.pairs.records import (
 from studio.pairs.verify import verify_samples
 from studio.sql.connect import parse_database
 from studio.sql.dialect import normalize_sql
-from studio.sql.extract import extract_sql
+from studio.sql.extract import extract_sql, sql_settled
 from studio.worker import cancel_requested
 from studio.workspace import Workspace
 
@@ -122,7 +122,7 @@ def _generate(ws: Workspace, run_id: str, todo: list[Question], config: MiningCo
         if cancel_requested():
             raise _Stopped
 
-    generate(loaded, prompts, settings, on_batch=on_batch)
+    generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
 
 
 def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:

@@ -34,6 +34,17 @@ def extract_sql(model_output: str) -> str:
     return _strip_semicolon(_cut_after_statement(text[start.start() :]))
 
 
+def sql_settled(model_output: str) -> bool:
+    """True once more text cannot change what `extract_sql` reads: a ```sql block is closed
+    (the first such block wins whatever follows) and no <think> section could swallow it."""
+    if "<think>" in model_output.lower():
+        return False
+    for fence in _FENCE.finditer(model_output):
+        if fence.group(1).lower() in _SQL_LANGS:
+            return fence.group(0).endswith("```")
+    return False
+
+
 def _cut_after_statement(text: str) -> str:
     """Text up to the first semicolon outside quotes, or up to the first blank line."""
     quote: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from studio.data.registry import list_datasets
+from studio.generate import DEFAULT_BATCH_SIZE
 from studio.models import DEFAULT_MODEL
 from studio.runs import (
     adapter_choices,
@@ -92,7 +93,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         dataset = gr.Dropdown([], label="Dataset", elem_id="eval-dataset")
     with gr.Row():
         limit = gr.Number(20, label="Limit (0: every question)", precision=0, minimum=0, elem_id="eval-limit")
-        batch_size = gr.Number(8, label="Batch size", precision=0, minimum=1)
+        batch_size = gr.Number(DEFAULT_BATCH_SIZE, label="Batch size", precision=0, minimum=1)
         max_new_tokens = gr.Number(256, label="Max new tokens", precision=0, minimum=1, elem_id="eval-max-new")
         run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         cancel_button = gr.Button("Cancel running evaluations", variant="stop")
@@ -192,7 +193,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             raise StudioError("choose the dataset to evaluate on (the list holds datasets with databases)")
         config = EvalConfig(dataset=dataset_value, model=model_value.strip() or DEFAULT_MODEL,
                             adapters=tuple(adapter_folder(a) for a in adapter_values or []),
-                            limit=int(limit_value or 0) or None, batch_size=int(batch_value or 8),
+                            limit=int(limit_value or 0) or None, batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
                             max_new_tokens=int(tokens_value or 256))
         job = submit_evaluation(ws, config)
         return {status: f"Evaluation job {job.id} queued in `{job.run_dir}`.", progress: progress_text(),

@@ -10,7 +10,7 @@ from studio.errors import StudioError
 from studio.sql.compare import gold_requires_order, results_match
 from studio.sql.dialect import normalize_sql, parse_error, transpile
 from studio.sql.execute import execute_sql
-from studio.sql.extract import extract_sql
+from studio.sql.extract import extract_sql, sql_settled
 
 
 def test_parse_error() -> None:
@@ -161,3 +161,17 @@ REPLIES = [
 @pytest.mark.parametrize(("reply", "sql"), REPLIES)
 def test_extract_sql(reply: str, sql: str) -> None:
     assert extract_sql(reply) == sql
+
+
+def test_sql_is_settled_once_its_sql_block_closes() -> None:
+    reply = "Here it is:\n```sql\nSELECT name FROM singer\n```"
+    assert not sql_settled("Here it is:\n```sql\nSELECT name FROM sin")
+    assert sql_settled(reply)
+    # whatever follows a settled reply, the extracted SQL stays the same
+    assert extract_sql(reply + "\n\nOr:\n```sql\nSELECT 1\n```") == extract_sql(reply) == "SELECT name FROM singer"
+
+
+def test_bare_sql_untagged_blocks_and_think_sections_are_not_settled() -> None:
+    assert not sql_settled("SELECT name FROM singer;")  # a later ```sql block would win
+    assert not sql_settled("```\nSELECT 1\n```")  # likewise
+    assert not sql_settled("<think>\n```sql\nSELECT 1\n```")  # the think section may not be closed yet

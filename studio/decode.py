@@ -7,7 +7,10 @@ Three things the stock `generate` does not do for text-to-SQL prompts:
 - a finished answer leaves the batch (its rows are dropped from the KV cache), so the
   batch costs what its live answers cost, not what its longest one does;
 - an answer stops as soon as `settled(text)` says nothing more can change what is read
-  from it (for SQL: its first ```sql block is closed), not only at the end-of-turn token.
+  from it (for SQL: its first ```sql block is closed), not only at the end-of-turn token;
+- the KV cache is written in place into buffers sized for the batch (no copy of the whole
+  cache per step), and decoding attends without repeating key/value heads
+  (`studio.decode_attention`).
 
 Greedy answers are the same as `generate`'s (tested); sampling uses temperature and top-p.
 """
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from studio.decode_attention import DECODE_ATTENTION, register_decode_attention
 from studio.prefix_groups import PrefixGroup, group_by_prefix
 
 if TYPE_CHECKING:
@@ -49,6 +53,22 @@ def generate_with_prefixes(
     settled: Callable[[str], bool] | None = None,
 ) -> list[list[str]]:
     """Complete each tokenized prompt `settings.n` times; results in input order."""
+
+    model = loaded.model
+    register_decode_attention()
+    previous = model.config._attn_implementation
+    if previous == "sdpa":
+        model.set_attn_implementation(DECODE_ATTENTION)
+    try:
+        return _generate(loaded, encoded, settings, on_batch, settled)
+    finally:
+        if previous == "sdpa":
+            model.set_attn_implementation(previous)
+
+
+def _generate(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings,
+              on_batch: Callable[[list[int], list[list[str]]], None] | None,
+              settled: Callable[[str], bool] | None) -> list[list[str]]:
     import torch
 
     model = loaded.model
@@ -112,6 +132,9 @@ class _Decoder:
         if loaded.tokenizer.eos_token_id is not None:
             eos_ids.add(loaded.tokenizer.eos_token_id)
         self.eos = torch.tensor(sorted(eos_ids), device=loaded.model.device)
+        # a settled check can only change its answer after a token with a backtick (a closing fence)
+        vocabulary = loaded.tokenizer.convert_ids_to_tokens(list(range(len(loaded.tokenizer))))
+        self.backtick_tokens = frozenset(i for i, piece in enumerate(vocabulary) if piece and "`" in piece)
 
     def run(self, rows: list[tuple[_Prefix, list[int]]]) -> list[list[str]]:
         import torch
@@ -125,6 +148,7 @@ class _Decoder:
         total = len(rows) * n
         tokens: list[list[int]] = [[] for _ in range(total)]
         done = [False] * total
+        to_check: set[int] = set()  # answers that wrote a backtick since their last settled check
         live = torch.arange(total, device=device)  # the answer each cache row belongs to
         logits = last_logits
         for step in range(self.settings.max_new_tokens):
@@ -138,8 +162,11 @@ class _Decoder:
                     done[answer] = True
                 else:
                     tokens[answer].append(token)
-            if self.settled is not None and step % SETTLED_CHECK_EVERY == SETTLED_CHECK_EVERY - 1:
-                self._mark_settled(live_answers, tokens, done)
+                    if token in self.backtick_tokens:
+                        to_check.add(answer)
+            if self.settled is not None and to_check and step % SETTLED_CHECK_EVERY == SETTLED_CHECK_EVERY - 1:
+                self._mark_settled(sorted(to_check), tokens, done)
+                to_check.clear()
             finished = [done[a] for a in live_answers]
             if all(finished) or step == self.settings.max_new_tokens - 1:
                 break
@@ -159,7 +186,8 @@ class _Decoder:
     def _prefill(self, rows: list[tuple[_Prefix, list[int]]]) -> tuple[Any, Any, Any, Any]:
         """Cache = each row's prefix (left-padded to the longest); then the tails, left-padded, in one forward."""
         import torch
-        from transformers import DynamicCache
+
+        from studio.decode_cache import growing_cache
 
         device = self.model.device
         batch, longest_prefix = len(rows), max(prefix.length for prefix, _ in rows)
@@ -172,7 +200,7 @@ class _Decoder:
             mask[row, mask.shape[1] - len(tail) :] = 1
             tail_ids[row, longest_tail - len(tail) :] = torch.tensor(tail)
             positions[row, longest_tail - len(tail) :] = torch.arange(prefix.length, prefix.length + len(tail))
-        cache = DynamicCache(config=self.model.config)
+        cache = growing_cache(self.model.config, longest_prefix + longest_tail + self.settings.max_new_tokens)
         if longest_prefix > 0:
             self._fill_prefix_cache(cache, rows, longest_prefix)
         mask, positions = mask.to(device), positions.to(device)
@@ -224,9 +252,10 @@ class _Decoder:
         choice = torch.multinomial(probs, 1, generator=self.generator)
         return top_ids.gather(1, choice).squeeze(1)
 
-    def _mark_settled(self, live_answers: list[int], tokens: list[list[int]], done: list[bool]) -> None:
-        pending = [answer for answer in live_answers if not done[answer]]
+    def _mark_settled(self, answers: list[int], tokens: list[list[int]], done: list[bool]) -> None:
+        pending = [answer for answer in answers if not done[answer]]
         texts = self.tokenizer.batch_decode([tokens[a] for a in pending], skip_special_tokens=True)
         for answer, text in zip(pending, texts):
             if self.settled(text):
                 done[answer] = True
+

@@ -10,6 +10,7 @@ from studio.data.prompts import build_instruction, build_messages, render_chat
 from studio.decode import SETTLED_CHECK_EVERY
 from studio.generate import GenerationSettings, generate
 from studio.models import DEFAULT_MODEL, load_model
+from studio.sql.extract import extract_sql, sql_settled
 
 SINGER_SCHEMA = "CREATE TABLE singer (singer_id INT PRIMARY KEY, name TEXT, country TEXT, age INT)"
 ALBUM_SCHEMA = "CREATE TABLE album (album_id INT PRIMARY KEY, title TEXT, year INT, singer_id INT)"
@@ -71,13 +72,54 @@ def test_a_tiny_top_p_keeps_only_the_likeliest_token(tiny_qwen2_dir: Path) -> No
     assert nucleus == [[g[0], g[0]] for g in greedy]
 
 
-def test_settled_answers_stop_early_and_keep_their_start(tiny_qwen2_dir: Path) -> None:
-    loaded = load_model(str(tiny_qwen2_dir), device="cpu")
-    prompts = _prompts(loaded.tokenizer, [(SINGER_SCHEMA, "How many singers?"), (ALBUM_SCHEMA, "Titles?")])
-    settings = GenerationSettings(max_new_tokens=20, engine="prefix")
-    full = generate(loaded, prompts, settings)
-    stopped = generate(loaded, prompts, settings, settled=lambda text: True)
-    for (whole,), (short,) in zip(full, stopped):
-        tokens = loaded.tokenizer(short, add_special_tokens=False)["input_ids"]
-        assert whole.startswith(short) and len(short) < len(whole)
-        assert len(tokens) <= SETTLED_CHECK_EVERY
+@pytest.mark.builtin
+def test_an_answer_stops_once_its_sql_block_closes() -> None:
+    loaded = load_model(DEFAULT_MODEL, device="cpu")
+    prompt = render_chat(loaded.tokenizer, [{"role": "user", "content":
+        f"{SINGER_SCHEMA}\n\nWrite a SQLite query in a ```sql block that counts singers from France, "
+        "then explain it in three sentences."}])
+    settings = GenerationSettings(max_new_tokens=120, engine="prefix")
+    [[whole]] = generate(loaded, [prompt], settings)
+    [[short]] = generate(loaded, [prompt], settings, settled=sql_settled)
+    assert sql_settled(short) and whole.startswith(short) and len(short) < len(whole)
+    assert extract_sql(short) == extract_sql(whole) and "FROM singer" in extract_sql(short)
+    # the check runs every few steps: at most that many tokens follow the closing fence
+    tail = short[short.rindex("```") + 3 :]
+    assert len(loaded.tokenizer(tail, add_special_tokens=False)["input_ids"]) <= SETTLED_CHECK_EVERY
+
+
+def test_decode_attention_equals_sdpa_with_padding_and_grouped_heads() -> None:
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from studio.decode_attention import decode_attention
+
+    torch.manual_seed(0)
+    query, key, value = torch.randn(3, 8, 1, 16), torch.randn(3, 2, 10, 16), torch.randn(3, 2, 10, 16)
+    mask = torch.ones(3, 1, 1, 10, dtype=torch.bool)
+    mask[0, ..., :4] = False  # a left-padded row
+    module = torch.nn.Module()
+    module.num_key_value_groups, module.is_causal = 4, True
+    expected, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.25)
+    got, _ = decode_attention(module, query, key, value, mask, scaling=0.25)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_growing_cache_layer_behaves_like_dynamic_layer() -> None:
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    from studio.decode_cache import GrowingLayer
+
+    growing, dynamic = GrowingLayer(capacity=8), DynamicLayer()
+    for length in (3, 1, 1):
+        k, v = torch.randn(4, 2, length, 5), torch.randn(4, 2, length, 5)
+        for layer in (growing, dynamic):
+            layer.update(k, v)
+    for layer in (growing, dynamic):
+        layer.batch_select_indices(torch.tensor([0, 2]))
+        layer.batch_repeat_interleave(2)
+    assert torch.equal(growing.keys, dynamic.keys) and torch.equal(growing.values, dynamic.values)
+    assert growing.get_seq_length() == 5
+    with pytest.raises(RuntimeError, match="decode cache full"):
+        growing.update(torch.randn(4, 2, 4, 5), torch.randn(4, 2, 4, 5))

@@ -17,6 +17,8 @@ from studio.data.registry import list_datasets
 from studio.generate import DEFAULT_BATCH_SIZE
 from studio.models import DEFAULT_MODEL
 from studio.runs import (
+    EVAL_KIND,
+    active_job,
     adapter_choices,
     adapter_folder,
     eval_runs,
@@ -124,7 +126,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             pred_info = gr.Markdown()
             pred_rows = gr.Dataframe(frame([], ["c1"]), label="Model result", interactive=False, max_height=220)
     seen = gr.State({"finished": [], "progress": None})
-    timer = gr.Timer(POLL_S)
+    timer = gr.Timer(POLL_S, active=False)  # ticks only while an evaluation job is queued or running
 
     def comparison_updates(names: list[str]) -> dict:
         from studio.evaluate import compare_runs
@@ -163,12 +165,15 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         names, info = evaluable_datasets(ws)
         update = listing(selected)
         update.update({dataset: gr.Dropdown(choices=names, info=info),
-                       adapters: gr.Dropdown(choices=adapter_choices(ws)), progress: progress_text()})
+                       adapters: gr.Dropdown(choices=adapter_choices(ws)), progress: progress_text(),
+                       timer: gr.Timer(active=active_job(ws, EVAL_KIND) is not None)})
         return update
 
     @reports_errors(status)
     def poll(seen_value: dict[str, Any], selected: list[str] | None) -> dict:
-        """Refresh what changed since the last tick: progress lines, the runs table, finished runs."""
+        """Refresh what changed since the last tick: progress lines, the runs table, finished runs;
+        the timer stays on while an evaluation job is queued or running."""
+        live = active_job(ws, EVAL_KIND) is not None  # read first: with none, this refresh shows the final state
         finished = [folder.name for folder in evaluation_folders(ws)]
         text = progress_text()
         if finished != seen_value["finished"]:
@@ -177,9 +182,11 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         elif text != seen_value["progress"]:
             update = {runs: runs_table(ws)}
         else:
-            return {}
-        update[progress] = text
-        update[seen] = {"finished": finished, "progress": text}
+            update = {}
+        if update:
+            update.update({progress: text, seen: {"finished": finished, "progress": text}})
+        # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
+        update[timer] = gr.Timer(active=live or active_job(ws, EVAL_KIND) is not None)
         return update
 
     @reports_errors(status)
@@ -197,7 +204,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
                             max_new_tokens=int(tokens_value or 256))
         job = submit_evaluation(ws, config)
         return {status: f"Evaluation job {job.id} queued in `{job.run_dir}`.", progress: progress_text(),
-                runs: runs_table(ws)}
+                runs: runs_table(ws), timer: gr.Timer(active=True)}
 
     @reports_errors(status)
     def do_cancel() -> dict:
@@ -240,11 +247,11 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
     listing_outputs = [runs, compared, drill_run, seen, comparison, chart, status]
     run_button.click(do_run, [model, adapters, dataset, limit, batch_size, max_new_tokens],
-                     [status, progress, runs])
+                     [status, progress, runs, timer])
     cancel_button.click(do_cancel, None, [status, progress])
     compared.input(do_compare, compared, [comparison, chart, status])
     drill_run.change(do_drill, drill_run, [wrong, question, status])
     question.change(do_question, [drill_run, question],
                     [question_text, gold_sql, pred_sql, gold_info, pred_info, gold_rows, pred_rows, status])
-    timer.tick(poll, [seen, compared], [progress, *listing_outputs], show_progress="hidden")
-    return [(on_load, [compared], [*listing_outputs, dataset, adapters, progress])]
+    timer.tick(poll, [seen, compared], [progress, *listing_outputs, timer], show_progress="hidden")
+    return [(on_load, [compared], [*listing_outputs, dataset, adapters, progress, timer])]

@@ -23,6 +23,7 @@ from studio.config import (
     dump_config,
 )
 from studio.data.registry import list_datasets
+from studio.jobs import Job
 from studio.models import DEFAULT_MODEL
 from studio.runs import Run, active_job, find_run, log_tail, metrics, train_runs
 from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
@@ -183,13 +184,13 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         overlay_runs = gr.Dropdown([], value=[], multiselect=True, label="Overlay loss curves of runs",
                                    elem_id="train-overlay-runs")
     overlay = gr.Plot(label="Loss by run", elem_id="train-overlay")
-    timer = gr.Timer(POLL_S)
+    timer = gr.Timer(POLL_S, active=False)  # ticks only while a training job is queued or running
 
     form = [stage, model, adapters, datasets, lora_rank, lora_alpha, lora_dropout, lora_target, learning_rate,
             epochs, max_steps, batch_size, grad_accum, cutoff_len, logging_steps, save_steps, pref_beta, pref_loss,
             dpo_reference, packing]
     monitor_outputs = [monitor, run_header, step_text, speed_text, curves, dpo_curves, log, history, show_run,
-                       overlay_runs, status]
+                       overlay_runs, status, timer]
 
     def attach(run_dir: Path, job_id: int, follow: bool) -> dict[str, Any]:
         records = metrics(run_dir)
@@ -232,15 +233,13 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
         update[monitor] = state
         return update
 
-    def follow_target(state: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The state to show: the active job when following (or nothing shown yet), else `state`."""
+    def follow_target(state: dict[str, Any] | None, job: Job | None) -> dict[str, Any] | None:
+        """The state to show: the active `job` when following (or nothing shown yet), else `state`."""
         following = state is None or state.get("follow", True)
-        if following:
-            job = active_job(ws, "train")
-            if job is not None and (state is None or job.id != state["job_id"]):
-                if state is not None and Path(state["run_dir"]) == job.run_dir:
-                    return {**state, "job_id": job.id}
-                return attach(job.run_dir, job.id, follow=True)
+        if following and job is not None and (state is None or job.id != state["job_id"]):
+            if state is not None and Path(state["run_dir"]) == job.run_dir:
+                return {**state, "job_id": job.id}
+            return attach(job.run_dir, job.id, follow=True)
         if state is None:
             runs = train_runs(ws)
             return attach(runs[0].run_dir, runs[0].job.id, follow=True) if runs else None
@@ -248,16 +247,22 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
     @reports_errors(status)
     def poll(state: dict[str, Any] | None) -> dict:
+        """Refresh the shown run; the timer stays on while a training job is queued or running."""
         from studio.worker import read_jsonl_from
 
-        target = follow_target(state)
+        job = active_job(ws, "train")  # read first: with none, the refresh below shows the final state
+        target = follow_target(state, job)
         if target is None:
-            return monitor_view(None, False)
-        fresh = target is not state
-        new, offset = read_jsonl_from(Path(target["run_dir"]) / "metrics.jsonl", target["offset"])
-        if new:
-            target = {**target, "records": target["records"] + new, "offset": offset}
-        return monitor_view(target, fresh or bool(new))
+            update = monitor_view(None, False)
+        else:
+            fresh = target is not state
+            new, offset = read_jsonl_from(Path(target["run_dir"]) / "metrics.jsonl", target["offset"])
+            if new:
+                target = {**target, "records": target["records"] + new, "offset": offset}
+            update = monitor_view(target, fresh or bool(new))
+        # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
+        update[timer] = gr.Timer(active=job is not None or active_job(ws, "train") is not None)
+        return update
 
     @reports_errors(status)
     def on_load(state: dict[str, Any] | None, stage_value: str, chosen: list[str] | None,
@@ -339,7 +344,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
         job = start_training(ws, config_from_form(base_value, list(values)))
         update = monitor_view(attach(job.run_dir, job.id, follow=True), True)
-        update[status] = f"Job {job.id} queued in `{job.run_dir}`."
+        update.update({status: f"Job {job.id} queued in `{job.run_dir}`.", timer: gr.Timer(active=True)})
         return update
 
     @reports_errors(status)
@@ -364,7 +369,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             raise StudioError("no run is shown; pick a cancelled or failed run under **Show run** first")
         job = resume_training(ws, state["run_dir"])
         update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
-        update[status] = f"Job {job.id} resumes `{Path(state['run_dir']).name}` from its last checkpoint."
+        update.update({status: f"Job {job.id} resumes `{Path(state['run_dir']).name}` from its last checkpoint.",
+                       timer: gr.Timer(active=True)})
         return update
 
     @reports_errors(status)

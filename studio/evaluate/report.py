@@ -137,12 +137,31 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
         ["questions"] + [s.get("n") for s in summaries],
         ["EX (%)"] + [s.get("ex") for s in summaries],
         ["EX 95% CI"] + [_interval(s.get("ex_ci95")) for s in summaries],
+        *_paired_rows(run_dirs),
     ]
     for field, label in (("by_difficulty", "difficulty"), ("by_database", "database")):
         groups = _ordered_union([list(s.get(field) or {}) for s in summaries], field)
         for group in groups:
             rows.append([f"{label}: {group}"] + [(s.get(field) or {}).get(group, {}).get("ex") for s in summaries])
     return ComparisonTable(columns, rows)
+
+
+def _paired_rows(run_dirs: Sequence[str | Path]) -> list[list[Any]]:
+    """Each later run against the first on the same questions (None where they differ or lack verdicts)."""
+    from studio.evaluate.paired import paired_runs
+
+    if len(run_dirs) < 2:
+        return []
+    results: list[dict[str, Any] | None] = [None]
+    for run_dir in run_dirs[1:]:
+        try:
+            results.append(paired_runs(run_dirs[0], run_dir))
+        except StudioError:
+            results.append(None)
+    return [["EX - first run (paired)"] + [r["difference"] if r else None for r in results],
+            ["paired 95% CI"] + [_interval(r["ci95"]) if r else None for r in results],
+            ["right only here / only in first"] + [f"{r['gained']} / {r['lost']}" if r else None for r in results],
+            ["McNemar p"] + [r["mcnemar_p"] if r else None for r in results]]
 
 
 def _interval(value: Any) -> str | None:

@@ -86,6 +86,11 @@ def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path
         assert rows[f"difficulty: {name}"] == [100.0, group["ex"]]
     for name, group in second["by_database"].items():
         assert rows[f"database: {name}"] == [100.0, group["ex"]]
+    # paired against the first run: the questions "half" gets wrong are exactly the ones it lost
+    lost = sum(1 for e in examples if not e.index % 2)
+    assert rows["EX - first run (paired)"] == [None, round(second["ex"] - 100.0, 2)]
+    assert rows["right only here / only in first"] == [None, f"0 / {lost}"]
+    assert rows["McNemar p"][1] < 0.001
     text = table.to_text()
     assert "database: library" in text and "100.00" in text
     with pytest.raises(StudioError, match="holds no summary.json"):

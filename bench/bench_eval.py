@@ -25,11 +25,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
 from studio.evaluate import evaluate
-from studio.generate import ENGINES
+from studio.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
 from studio.models import DEFAULT_MODEL, default_device
 from studio.workspace import Workspace
 
 CPU_LIMIT = 40
+GPU_BATCH_SIZE = 2048
 
 
 def main() -> None:
@@ -38,9 +39,10 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--adapter", dest="adapters", action="append", default=[], metavar="DIR")
     parser.add_argument("--engine", dest="engines", action="append", choices=ENGINES, metavar="ENGINE",
-                        help="batched or continuous; repeat to compare (default: batched)")
+                        help=f"one of {', '.join(ENGINES)}; repeat to compare (default: {DEFAULT_ENGINE})")
     parser.add_argument("--limit", type=int, help=f"questions (default: {CPU_LIMIT} on CPU, all on GPU)")
-    parser.add_argument("--batch-size", type=int, help="default: 8 on CPU, 64 on GPU")
+    parser.add_argument("--batch-size", type=int,
+                        help=f"default: {DEFAULT_BATCH_SIZE} on CPU, {GPU_BATCH_SIZE} on GPU (all SpiderMan test at once)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--workers", type=int, help="scoring processes (default: one per CPU)")
     parser.add_argument("--out", type=Path, help="keep the run folders under DIR/<engine> (default: temporary)")
@@ -48,14 +50,14 @@ def main() -> None:
     device = default_device()
     gpu = device.startswith("cuda")
     limit = args.limit if args.limit is not None else (None if gpu else CPU_LIMIT)
-    batch_size = args.batch_size or (64 if gpu else 8)
+    batch_size = args.batch_size or (GPU_BATCH_SIZE if gpu else DEFAULT_BATCH_SIZE)
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(args.shared_data / "spiderman" / "sqlite.tar.xz") as archive:
             archive.extractall(tmp, filter="data")
         ws = Workspace.open(Path(tmp) / "workspace")
         import_csv(ws, args.shared_data / "spiderman" / "test_queries.csv",
                    ImportOptions(name="spiderman_test", db_dir=Path(tmp) / "sqlite"))
-        for engine in args.engines or ["batched"]:
+        for engine in args.engines or [DEFAULT_ENGINE]:
             summary = evaluate(ws, "spiderman_test", model=args.model, adapters=args.adapters, limit=limit,
                                batch_size=batch_size, max_new_tokens=args.max_new_tokens, workers=args.workers,
                                engine=engine, out_dir=args.out.resolve() / engine if args.out else None)

@@ -41,3 +41,15 @@ def table_row(page: Any, elem_id: str, text: str) -> Any:
 def element_text(page: Any, elem_id: str) -> str:
     """The visible text of an element (a status line, a header)."""
     return page.locator(f"#{elem_id}").inner_text()
+
+
+def loss_points(page: Any) -> int:
+    """How many points the Train tab's loss curve has drawn (0 before the chart renders)."""
+    return int(page.evaluate(LOSS_POINTS_JS))
+
+
+LOSS_POINTS_JS = """() => {
+    const plot = document.querySelector('#train-curves .js-plotly-plot');
+    const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
+    return loss ? loss.x.length : 0;
+}"""

@@ -12,16 +12,19 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from studio.ui.gestures import choose, element_text, fill, open_tab, table_row
+from studio.ui.gestures import (
+    LOSS_POINTS_JS,
+    choose,
+    element_text,
+    fill,
+    loss_points,
+    open_tab,
+    table_row,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
-LOSS_POINTS = """() => {
-    const plot = document.querySelector('#train-curves .js-plotly-plot');
-    const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
-    return loss ? loss.x.length : 0;
-}"""
 
 
 def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(studio, page, screenshot,
@@ -90,8 +93,8 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
     run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
-    page.wait_for_function(f"({LOSS_POINTS})() >= 1", timeout=JOB_TIMEOUT_MS)
-    points_before_reload = page.evaluate(LOSS_POINTS)
+    page.wait_for_function(f"({LOSS_POINTS_JS})() >= 1", timeout=JOB_TIMEOUT_MS)
+    points_before_reload = loss_points(page)
     assert "Step" in element_text(page, "train-step")
 
     page.reload()
@@ -99,11 +102,11 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
     header = page.locator("#train-run")
     expect(header).to_contain_text(run_name)
     assert "running" in header.inner_text() or "succeeded" in header.inner_text()
-    page.wait_for_function(f"({LOSS_POINTS})() >= {points_before_reload}")
+    page.wait_for_function(f"({LOSS_POINTS_JS})() >= {points_before_reload}")
     screenshot(page, "train")
 
     expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
-    assert page.evaluate(LOSS_POINTS) == 3
+    assert loss_points(page) == 3
     assert re.search(r"Step\s*3\s*/\s*3", element_text(page, "train-step"))
     assert (studio.workspace / "runs" / run_name / "adapter" / "adapter_config.json").is_file()
 

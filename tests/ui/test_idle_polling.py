@@ -17,18 +17,13 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.ui.evaluate_tab import POLL_S
-from studio.ui.gestures import choose, element_text, fill, open_tab, table_row
+from studio.ui.gestures import LOSS_POINTS_JS, choose, element_text, fill, open_tab, table_row
 
 pytestmark = pytest.mark.browser
 
 JOB_TIMEOUT_MS = 300_000
 QUIET_S = 3 * POLL_S  # a window in which an active timer would tick three times
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
-LOSS_POINTS = """() => {
-    const plot = document.querySelector('#train-curves .js-plotly-plot');
-    const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
-    return loss ? loss.x.length : 0;
-}"""
 
 
 def timer_tabs(url: str) -> dict[int, str]:
@@ -136,7 +131,7 @@ def test_train_timer_follows_a_training_run_then_stops(studio, page, tiny_qwen2_
     ticks.wait_for(page, "train", started)  # the Start click turned the Train timer on
 
     expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
-    page.wait_for_function(f"({LOSS_POINTS})() === 2")  # the last refresh drew the final points
+    page.wait_for_function(f"({LOSS_POINTS_JS})() === 2")  # the last refresh drew the final points
     expect(page.locator("#train-run")).to_contain_text("succeeded")
     assert ticks.of("eval") == [] and ticks.of("pairs") == []
     assert_ticking_stopped(page, ticks, "train")

@@ -5,6 +5,9 @@
 # the first R2_LIMIT (1,536) train questions -> DPO again -> EX. Run from the repo root after staging the model (../shared/GPU.md) with
 # .whl/ and .gpu-data/ carried:
 #   setsid nohup bash bench/gpu/round3.sh > /root/round3.out 2>&1 &
+# then poll with `sleep N; cat /root/steps.jsonl; bash bench/gpu/collect.sh` calls issued back to
+# back in one batch: the machine is given back 30 s after a call returns, and everything under
+# /root goes with it (a 30-second pause between two polls lost a whole round once).
 . bench/gpu/env.sh
 . bench/gpu/steps.sh
 export TQDM_DISABLE=1 HF_HUB_OFFLINE=1

@@ -123,3 +123,11 @@ def test_growing_cache_layer_behaves_like_dynamic_layer() -> None:
     assert growing.get_seq_length() == 5
     with pytest.raises(RuntimeError, match="decode cache full"):
         growing.update(torch.randn(4, 2, 4, 5), torch.randn(4, 2, 4, 5))
+
+
+def test_prefix_engine_runs_the_users_moe_architecture(tiny_qwen3_moe_dir: Path) -> None:
+    loaded = load_model(str(tiny_qwen3_moe_dir), device="cpu")
+    prompts = _prompts(loaded.tokenizer, [(SINGER_SCHEMA, "How many singers?"), (SINGER_SCHEMA, "Oldest?"),
+                                          (ALBUM_SCHEMA, "Titles?")])
+    batched = generate(loaded, prompts, GenerationSettings(max_new_tokens=8, batch_size=3, engine="batched"))
+    assert generate(loaded, prompts, GenerationSettings(max_new_tokens=8, batch_size=2, engine="prefix")) == batched

@@ -32,6 +32,7 @@ from studio.pairs.records import (
     settled_questions,
     store_samples,
     stored_samples,
+    stored_verification,
 )
 from studio.pairs.verify import verify_samples
 from studio.sql.connect import parse_database
@@ -77,9 +78,13 @@ def load_questions(ws: Workspace, config: MiningConfig) -> tuple[list[Question],
 
 
 def settle_question(ws: Workspace, run_id: str, question: Question, config: MiningConfig) -> int:
-    """Verify a question's stored candidates and store its pairs under `config.strategy`."""
-    samples = stored_samples(ws, run_id, question.index)
-    candidates, gold_execution = verify_samples(question.database, question.gold_sql, samples, config.timeout_s)
+    """Verify a question's stored candidates (or reuse their first verification: a second strategy
+    executes nothing) and store its pairs under `config.strategy`."""
+    verified = stored_verification(ws, run_id, question.index)
+    if verified is None:
+        samples = stored_samples(ws, run_id, question.index)
+        verified = verify_samples(question.database, question.gold_sql, samples, config.timeout_s)
+    candidates, gold_execution = verified
     dialect = parse_database(question.database).dialect
     plan = plan_pairs(config.strategy, candidates, question.gold_sql, normalize_sql(question.gold_sql, dialect),
                       gold_execution, config.pairs_per_question)
@@ -158,8 +163,9 @@ def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:
 
 
 def rebuild_pairs(ws: Workspace, run_dir: Path, strategy: str, pairs_per_question: int | None = None) -> dict[str, Any]:
-    """Build pairs under another strategy from a run's stored candidates (nothing is generated);
-    questions already built under that strategy are kept."""
+    """Build pairs under another strategy from a run's stored candidates and their stored
+    verification (nothing is generated or executed again); questions already built under that
+    strategy are kept."""
     config = read_config(run_dir)
     config = dataclasses.replace(config, strategy=strategy,
                                  pairs_per_question=pairs_per_question or config.pairs_per_question)

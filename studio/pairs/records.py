@@ -93,6 +93,26 @@ def stored_samples(ws: Workspace, run_id: str, question_index: int) -> list[tupl
     return [(row["sample"], row["completion"], row["sql"]) for row in rows]
 
 
+def stored_verification(ws: Workspace, run_id: str,
+                        question_index: int) -> tuple[list[Candidate], dict[str, Any]] | None:
+    """A question's candidates as verified when it was first settled, and its gold's execution;
+    None when it was never verified (then its candidates are executed again)."""
+    with reading(ws) as conn:
+        gold = conn.execute("SELECT execution FROM pair_gold WHERE run_id = ? AND question_index = ?",
+                            (run_id, question_index)).fetchone()
+        rows = conn.execute(
+            "SELECT sample, completion, sql, normalized, parse_error, label, duplicate_of, execution "
+            "FROM pair_candidates WHERE run_id = ? AND question_index = ? ORDER BY sample", (run_id, question_index),
+        ).fetchall()
+    if gold is None or not rows or any(row["label"] is None for row in rows):
+        return None
+    candidates = [Candidate(sample=row["sample"], completion=row["completion"], sql=row["sql"],
+                            normalized=row["normalized"], parse_error=row["parse_error"], label=row["label"],
+                            duplicate_of=row["duplicate_of"], execution=from_json(row["execution"]))
+                  for row in rows]
+    return candidates, from_json(gold["execution"])
+
+
 def record_skip(ws: Workspace, run_id: str, question_index: int, strategy: str, reason: str) -> None:
     """Record that a question gave no pairs, and why (idempotent)."""
     with writing(ws) as conn:
@@ -129,6 +149,8 @@ def record_question(
             [(c.normalized, c.parse_error, c.label, c.duplicate_of, to_json(c.execution), run_id, question.index,
               c.sample) for c in candidates],
         )
+        conn.execute("INSERT OR REPLACE INTO pair_gold (run_id, question_index, execution) VALUES (?, ?, ?)",
+                     (run_id, question.index, to_json(gold_execution)))
         for chosen, rejected in plan.pairs:
             verdict, flag = pair_verdict(chosen.label, rejected.label)
             conn.execute(

@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS pair_candidates (
     created_at REAL NOT NULL,
     PRIMARY KEY (run_id, question_index, sample)
 );
+CREATE TABLE IF NOT EXISTS pair_gold (
+    run_id TEXT NOT NULL REFERENCES pair_runs(id),
+    question_index INTEGER NOT NULL,
+    execution TEXT NOT NULL,
+    PRIMARY KEY (run_id, question_index)
+);
 CREATE TABLE IF NOT EXISTS pair_questions (
     run_id TEXT NOT NULL REFERENCES pair_runs(id),
     question_index INTEGER NOT NULL,

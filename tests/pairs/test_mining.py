@@ -19,6 +19,7 @@ from studio.errors import StudioError
 from studio.jobs import get_job, wait
 from studio.pairs.config import read_config, write_config
 from studio.pairs.mine import METRICS_FILE, SUMMARY_FILE, mine, rebuild_pairs
+from studio.pairs.store import writing
 from studio.workspace import Workspace
 
 from .conftest import TINY_LIMIT, store_rows, tiny_mining_config
@@ -113,3 +114,17 @@ def test_killed_generation_resumes_without_loss_or_duplicates(
     summary = json.loads((job.run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "completed" and summary["questions_done"] == questions
     assert 0 < summary["questions_generated_now"] < questions
+
+
+def test_rebuilding_reuses_the_stored_verification_instead_of_executing_again(mined: tuple[Workspace, Path]) -> None:
+    ws, run_dir = mined
+    first = store_rows(ws, "SELECT sample FROM pair_candidates WHERE run_id = ? AND question_index = 0 "
+                           "AND duplicate_of IS NULL ORDER BY sample LIMIT 1", (run_dir.name,))[0]["sample"]
+    # relabel one stored candidate: executing it again would label it "error" like every tiny-model answer
+    with writing(ws) as conn:
+        conn.execute("UPDATE pair_candidates SET label = 'correct' WHERE run_id = ? AND question_index = 0 "
+                     "AND sample = ?", (run_dir.name, first))
+    counts = rebuild_pairs(ws, run_dir, "onpolicy")
+    assert counts["pairs"] == {"gold": TINY_LIMIT, "onpolicy": 1}
+    [pair] = store_rows(ws, "SELECT question_index, chosen_origin, chosen_label FROM pairs WHERE strategy = 'onpolicy'")
+    assert (pair["question_index"], pair["chosen_origin"], pair["chosen_label"]) == (0, f"sample:{first}", "correct")

@@ -17,6 +17,7 @@ Greedy answers are the same as `generate`'s (tested); sampling uses temperature 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,6 @@ def generate_with_prefixes(
     settled: Callable[[str], bool] | None = None,
 ) -> list[list[str]]:
     """Complete each tokenized prompt `settings.n` times; results in input order."""
-
     model = loaded.model
     register_decode_attention()
     previous = model.config._attn_implementation
@@ -118,6 +118,14 @@ def _compute_prefixes(model: Any, encoded: list[list[int]], groups: list[PrefixG
     return prefixes
 
 
+@functools.lru_cache(maxsize=4)
+def _backtick_tokens(tokenizer: Any) -> frozenset[int]:
+    """Token ids whose text holds a backtick: a settled check can only change its answer after one
+    (a closing fence). Scanning the vocabulary takes ~0.1 s, so it is done once per tokenizer."""
+    vocabulary = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return frozenset(i for i, piece in enumerate(vocabulary) if piece and "`" in piece)
+
+
 class _Decoder:
     """Decodes one batch of (prefix, tail) rows to n answers each."""
 
@@ -132,9 +140,7 @@ class _Decoder:
         if loaded.tokenizer.eos_token_id is not None:
             eos_ids.add(loaded.tokenizer.eos_token_id)
         self.eos = torch.tensor(sorted(eos_ids), device=loaded.model.device)
-        # a settled check can only change its answer after a token with a backtick (a closing fence)
-        vocabulary = loaded.tokenizer.convert_ids_to_tokens(list(range(len(loaded.tokenizer))))
-        self.backtick_tokens = frozenset(i for i, piece in enumerate(vocabulary) if piece and "`" in piece)
+        self.backtick_tokens = _backtick_tokens(loaded.tokenizer)
 
     def run(self, rows: list[tuple[_Prefix, list[int]]]) -> list[list[str]]:
         import torch

@@ -90,6 +90,7 @@ class TrainConfig:
     seed: int = 42
     pref_beta: float = 0.1
     pref_loss: str = "sigmoid"
+    pref_ftx: float = 0.0
     resume_from_checkpoint: str | None = None
     flash_attn: str = "auto"
     packing: bool = False
@@ -251,6 +252,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "seed": _int(0),
     "pref_beta": _float(0, None, low_open=True),
     "pref_loss": _choice(PREF_LOSSES),
+    "pref_ftx": _float(0, None),
     "resume_from_checkpoint": _as_optional_str,
     "flash_attn": _choice(tuple(ATTENTION_IMPLEMENTATIONS)),
     "packing": _as_bool,
@@ -302,8 +304,12 @@ def _check_combinations(cfg: TrainConfig, source: str) -> None:
     if "all" in cfg.lora_target and len(cfg.lora_target) > 1:
         raise StudioError(f"{source}: config key 'lora_target': 'all' already means every linear layer; "
                           "give either 'all' or a list of module names")
-    if cfg.stage == "sft" and cfg.precompute_ref_log_probs:
-        raise StudioError(f"{source}: config key 'precompute_ref_log_probs' applies to stage: dpo only")
+    for key in ("precompute_ref_log_probs", "pref_ftx"):
+        if cfg.stage == "sft" and getattr(cfg, key):
+            raise StudioError(f"{source}: config key '{key}' applies to stage: dpo only")
+    if cfg.pref_ftx and cfg.pref_loss == "sft":
+        raise StudioError(f"{source}: config key 'pref_ftx' adds the SFT loss to pref_loss, which is already 'sft'; "
+                          "set pref_loss to a preference loss such as sigmoid, or pref_ftx to 0")
     for key in ("packing", "activation_offloading"):
         if cfg.stage == "dpo" and getattr(cfg, key):
             raise StudioError(f"{source}: config key '{key}' applies to stage: sft only; remove it for DPO")

@@ -10,6 +10,14 @@ from studio.train.args import common_args
 from studio.train.policy import Policy, dpo_policy, verify_reference
 
 
+def preference_loss(cfg: TrainConfig) -> dict[str, Any]:
+    """TRL's loss_type (and loss_weights): `pref_loss`, plus the chosen side's NLL weighted by
+    `pref_ftx` when it is > 0 (LLaMA-Factory's key; the RPO recipe of Pang et al., 2024)."""
+    if cfg.pref_ftx <= 0:
+        return {"loss_type": [cfg.pref_loss]}
+    return {"loss_type": [cfg.pref_loss, "sft"], "loss_weights": [1.0, cfg.pref_ftx]}
+
+
 def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dataset: Any,
                       eval_dataset: Any, callbacks: list[Any]) -> tuple[Any, Policy]:
     """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy."""
@@ -17,7 +25,7 @@ def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
 
     policy = dpo_policy(cfg)
     args = DPOConfig(**common_args(cfg, run_dir, eval_dataset is not None), beta=cfg.pref_beta,
-                     loss_type=[cfg.pref_loss], precompute_ref_log_probs=cfg.precompute_ref_log_probs)
+                     **preference_loss(cfg), precompute_ref_log_probs=cfg.precompute_ref_log_probs)
     trainer = DPOTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          processing_class=tokenizer, peft_config=policy.peft_config, callbacks=callbacks)
     verify_reference(trainer, policy, cfg)

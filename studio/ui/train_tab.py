@@ -37,7 +37,7 @@ HISTORY_COLUMNS = ("run", "job", "stage", "state", "datasets", "model", "step", 
 FORM_KEYS = ("stage", "model_name_or_path", "adapter_name_or_path", "dataset", "lora_rank", "lora_alpha",
              "lora_dropout", "lora_target", "learning_rate", "num_train_epochs", "max_steps",
              "per_device_train_batch_size", "gradient_accumulation_steps", "cutoff_len", "logging_steps",
-             "save_steps", "pref_beta", "pref_loss", "dpo_reference", "packing")
+             "save_steps", "pref_beta", "pref_loss", "pref_ftx", "dpo_reference", "packing")
 LIST_KEYS = ("adapter_name_or_path", "lora_target")
 DATASET_KIND = {"sft": "sft", "dpo": "preference"}
 DEFAULT_BASE = TrainConfig(dataset=["demo_train"], model_name_or_path=DEFAULT_MODEL, max_steps=8, logging_steps=1,
@@ -78,6 +78,8 @@ def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
         mapping[key] = value
     if mapping.get("stage") == "dpo":
         mapping["packing"] = False  # an SFT-only switch; the checkbox is hidden for DPO
+    else:
+        mapping["pref_ftx"] = 0.0  # a DPO-only weight; its field is hidden for SFT
     return config_from_mapping(mapping, source="the form")
 
 
@@ -146,6 +148,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             with gr.Row(visible=False) as dpo_row:
                 pref_beta = gr.Number(0.1, label="DPO beta", minimum=0)
                 pref_loss = gr.Dropdown(list(PREF_LOSSES), value="sigmoid", label="DPO loss")
+                pref_ftx = gr.Number(0.0, label="SFT loss weight (pref_ftx)", minimum=0, elem_id="train-pref-ftx",
+                                     info="adds the chosen answers' NLL to the DPO loss; 0 = plain DPO")
                 dpo_reference = gr.Dropdown(list(DPO_REFERENCES), value="sft_adapter", label="Reference model",
                                             info="sft_adapter: frozen copy of the SFT adapter; merged_sft: SFT "
                                                  "merged into the base")
@@ -188,7 +192,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
     form = [stage, model, adapters, datasets, lora_rank, lora_alpha, lora_dropout, lora_target, learning_rate,
             epochs, max_steps, batch_size, grad_accum, cutoff_len, logging_steps, save_steps, pref_beta, pref_loss,
-            dpo_reference, packing]
+            pref_ftx, dpo_reference, packing]
     monitor_outputs = [monitor, run_header, step_text, speed_text, curves, dpo_curves, log, history, show_run,
                        overlay_runs, status, timer]
 

@@ -78,6 +78,9 @@ plot_loss: true
     ({"dataset": "a", "lora_target": 5}, "'lora_target': expected a comma-separated string or a list"),
     ({"dataset": "a", "model_name_or_path": ""}, "'model_name_or_path': expected a non-empty string"),
     ({"dataset": "a", "precompute_ref_log_probs": True}, "'precompute_ref_log_probs' applies to stage: dpo only"),
+    ({"dataset": "a", "pref_ftx": 0.5}, "'pref_ftx' applies to stage: dpo only"),
+    ({"dataset": "a", "stage": "dpo", "pref_ftx": -1}, "'pref_ftx'"),
+    ({"dataset": "a", "stage": "dpo", "pref_ftx": 1, "pref_loss": "sft"}, "already 'sft'"),
     ({"stage": "sft"}, "config key 'dataset' is required"),
     ({"dataset": "a", "flash_attn": "fa3"}, "'flash_attn': 'fa3' is not accepted; use one of auto, disabled, sdpa, fa2"),
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,6 +89,22 @@ def test_dpo_continues_from_sft_adapter_with_frozen_sft_reference(
     # and DPO moved the policy: margins grow
     assert metrics[-1]["rewards/margins"] > 1e-3
     assert_finite_adapter(run_dir / "adapter")
+
+
+def test_pref_ftx_adds_the_chosen_nll_with_its_weight(sft_run: Path,
+                                                     tiny_config: Callable[..., TrainConfig]) -> None:
+    ws = Workspace.open(sft_run.parents[1])
+    first_losses = {}
+    for ftx in (1.0, 2.0):
+        run_dir = new_run(ws, tiny_config(stage="dpo", dataset="toy_pairs", pref_ftx=ftx, max_steps=1,
+                                          adapter_name_or_path=str(sft_run / "adapter")))
+        train(run_dir)
+        first_losses[ftx] = read_metrics(run_dir)[0]["loss"]
+    # step 1 is measured before any update, so the sigmoid DPO term is exactly ln 2 and the rest is
+    # pref_ftx x the chosen answers' mean token NLL
+    nll = first_losses[1.0] - math.log(2)
+    assert nll > 0.01
+    assert first_losses[2.0] - math.log(2) == pytest.approx(2 * nll, rel=1e-3)
 
 
 def test_dpo_merged_sft_trains_a_new_adapter_on_the_merged_model(

@@ -1,4 +1,5 @@
-"""The Train form's mapping to and from configs (no browser): packing round-trips, DPO drops it."""
+"""The Train form's mapping to and from configs (no browser): stage-only keys round-trip and are
+dropped for the other stage."""
 
 from __future__ import annotations
 
@@ -20,3 +21,14 @@ def test_packing_survives_form_round_trip_and_is_dropped_for_dpo() -> None:
     values[FORM_KEYS.index("dataset")] = ["pairs"]
     as_dpo = config_from_form(data, values)
     assert as_dpo.stage == "dpo" and not as_dpo.packing
+
+
+def test_pref_ftx_round_trips_for_dpo_and_is_dropped_for_sft() -> None:
+    data = load_config(REPO_ROOT / "configs" / "spiderman_dpo.yaml").to_dict()
+    data["pref_ftx"] = 0.5
+    values = form_values(data)
+    assert values[FORM_KEYS.index("pref_ftx")] == 0.5
+    assert config_from_form(data, values).pref_ftx == 0.5
+    values[FORM_KEYS.index("stage")] = "sft"
+    values[FORM_KEYS.index("dataset")] = ["spiderman_train"]
+    assert config_from_form(data, values).pref_ftx == 0.0

@@ -17,9 +17,11 @@ evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one 
   step eval_$1 python -m studio eval --model $M ${2:+--adapter $2} --dataset spiderman_test --batch-size 1034 \
     --out $R/eval-$1
 }
-dpo() {  # STRATEGY: export the mined run's pairs, DPO from the SFT adapter
+export_pairs() {  # STRATEGY: the mined run's pairs as a registered dataset
   step export_$1 python -m studio pairs export --name spiderman_pairs_$1 --strategy $1 --run $(basename $P) \
     --include-pending
+}
+dpo() {  # STRATEGY: DPO from the SFT adapter
   step dpo_$1 python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$S/adapter \
     --set dataset=spiderman_pairs_$1 --set output_dir=/root/adapters/dpo-$1 --set learning_rate=$DPO_LR \
     --set pref_ftx=$FTX
@@ -34,6 +36,8 @@ step mine python -m studio pairs generate --model $M --adapter $S/adapter --data
   --temperature 0.8 --batch-size 256 --strategy gold || exit 1
 P=$(ls -d $R/pairs-* | head -1)
 step build_onpolicy python -m studio pairs build $P --strategy onpolicy --pairs-per-question $PPQ
+export_pairs onpolicy  # one after the other: both register in dataset_info.json
+export_pairs gold
 dpo onpolicy &
 dpo gold &
 wait

@@ -26,6 +26,9 @@ DPO_REFERENCES = ("sft_adapter", "merged_sft")
 DISTRIBUTED_BACKENDS = ("fsdp", "deepspeed_zero3")
 # LLaMA-Factory's flash_attn values -> transformers attn_implementation ("auto" is resolved per run)
 ATTENTION_IMPLEMENTATIONS = {"auto": None, "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
+# transformers 5.17 experts_implementation values for Mixture-of-Experts models, plus the studio's
+# studio.train.moe_experts.LEAN_EXPERTS ("auto" picks it; dense models have no experts to choose)
+EXPERTS_IMPLEMENTATIONS = ("auto", "eager", "grouped_mm", "batched_mm", "studio_grouped_mm")
 # TRL 1.16 DPOConfig.loss_type values
 PREF_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
                "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
@@ -101,6 +104,7 @@ class TrainConfig:
     max_nonfinite_steps: int = 3
     num_gpus: int | None = None
     distributed_backend: str = "fsdp"
+    experts_implementation: str = "auto"
     ignored_keys: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -262,6 +266,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "max_nonfinite_steps": _int(1),
     "num_gpus": _optional(_int(1)),
     "distributed_backend": _choice(DISTRIBUTED_BACKENDS),
+    "experts_implementation": _choice(EXPERTS_IMPLEMENTATIONS),
 }
 
 

@@ -11,9 +11,11 @@ reference's plain transformers + PEFT loop on the same device?
 The model is built once per process, directly on the device with random weights (never
 saved: 57 GB), and reused for every (mode, length): each run adds a fresh LoRA
 (r8, alpha 16, q_proj,k_proj) and removes it afterwards. Every example is `length` random
-tokens, batch 1, loss on every token, gradient checkpointing on. Prints one JSON line per
-(mode, length): tokens/s over the timed steps (the first step is warm-up), peak allocated
-memory, status ok | oom.
+tokens, batch 1, loss on every token, gradient checkpointing on. The experts run what each
+side would: the studio's choice (`experts_implementation: auto`, the lean `studio_grouped_mm`
+of studio.train.moe_experts) and, for the plain loop, transformers' `grouped_mm`. Prints
+one JSON line per (mode, length): tokens/s over the timed steps (the first step is
+warm-up), peak allocated memory, the experts implementation, status ok | oom.
 """
 
 from __future__ import annotations
@@ -119,9 +121,13 @@ class StepTimer(TrainerCallback):
 
 
 @contextlib.contextmanager
-def restored_model_state(model: torch.nn.Module) -> Iterator[None]:
-    """Undo what a run leaves on the shared base model: TRL's fused-LM-head forward patch and its
-    MoE router settings, PEFT's bookkeeping and the input-grad hook, so each run starts alike."""
+def restored_model_state(model: torch.nn.Module, experts: str | None = None) -> Iterator[None]:
+    """Run with `experts` as the experts implementation (when given), then undo what the run left
+    on the shared base model: that setting, TRL's fused-LM-head forward patch and its MoE router
+    settings, PEFT's bookkeeping and the input-grad hook, so each run starts alike."""
+    saved_experts = model.get_experts_implementation()
+    if experts is not None:
+        model.set_experts_implementation(experts)
     text_config = model.config.get_text_config()
     saved = {key: getattr(text_config, key) for key in ("output_router_logits", "router_aux_loss_coef")
              if hasattr(text_config, key)}
@@ -138,6 +144,7 @@ def restored_model_state(model: torch.nn.Module) -> Iterator[None]:
         with contextlib.suppress(Exception):
             model.disable_input_require_grads()
         model.zero_grad(set_to_none=True)
+        model.set_experts_implementation(saved_experts)
 
 
 def unwrap_lora(wrapped: Any, base: torch.nn.Module) -> None:
@@ -168,20 +175,21 @@ def studio_config(length: int, steps: int, offload: bool, bf16: bool = True) -> 
     }, source="bench_moe")
 
 
-def run_studio(model: torch.nn.Module, tokenizer: Any, length: int, steps: int, offload: bool,
-               device: str, seed: int) -> list[float]:
-    """`steps` optimizer steps through the studio's SFT trainer; the wall time of each."""
+def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | None, device: str,
+               seed: int) -> list[float]:
+    """`cfg.max_steps` optimizer steps through the studio's SFT trainer, the experts running
+    `experts`; the wall time of each."""
     from datasets import Dataset
 
     from studio.train.policy import Policy, lora_config
     from studio.train.sft import build_sft_trainer
 
-    cfg = studio_config(length, steps, offload, bf16=is_cuda(device))
+    length, steps = cfg.cutoff_len, cfg.max_steps
     rows = random_examples(steps, length, model.config.get_text_config().vocab_size, seed)
     dataset = Dataset.from_dict({"input_ids": rows})
     timer = StepTimer(device)
     trainer = None
-    with tempfile.TemporaryDirectory(prefix="bench-moe-") as run_dir, restored_model_state(model):
+    with tempfile.TemporaryDirectory(prefix="bench-moe-") as run_dir, restored_model_state(model, experts):
         try:
             policy = Policy(model=model, peft_config=lora_config(cfg), reference="none (SFT)")
             trainer, _ = build_sft_trainer(cfg, Path(run_dir), tokenizer, dataset, None, [timer], policy=policy)
@@ -196,15 +204,17 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, length: int, steps: int, 
     return timer.times
 
 
-def run_plain(model: torch.nn.Module, length: int, steps: int, device: str, seed: int) -> list[float]:
-    """The reference's loop: PEFT LoRA, gradient checkpointing, model(labels=x).loss, AdamW."""
+def run_plain(model: torch.nn.Module, length: int, steps: int, experts: str | None, device: str,
+              seed: int) -> list[float]:
+    """The reference's loop: PEFT LoRA, gradient checkpointing, model(labels=x).loss, AdamW; the
+    experts running `experts`."""
     from peft import LoraConfig, get_peft_model
 
     rows = torch.tensor(random_examples(steps, length, model.config.get_text_config().vocab_size, seed))
     times: list[float] = []
     peft_model = None
     optimizer = None
-    with restored_model_state(model):
+    with restored_model_state(model, experts):
         try:
             peft_model = get_peft_model(model, LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA,
                                                           target_modules=LORA_TARGET, task_type="CAUSAL_LM"))
@@ -266,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     import trl
     from datasets.utils.logging import disable_progress_bar
 
+    from studio.train.moe_experts import register_lean_experts
+    from studio.train.policy import experts_implementation, experts_in_use
+
     disable_progress_bar()
+    register_lean_experts()
     torch.manual_seed(args.seed)
     device_name = torch.cuda.get_device_name(torch.device(args.device)) if is_cuda(args.device) else "cpu"
     model = build_model(args.arch, args.device)
@@ -279,25 +293,32 @@ def main(argv: list[str] | None = None) -> int:
         "trainers": {"studio": "studio.train.sft.build_sft_trainer (TRL SFTTrainer, fused chunked LM head)",
                      "plain": "PEFT get_peft_model + model(input_ids, labels).loss + AdamW"},
         "attn_implementation": model.config._attn_implementation,
-        "experts_implementation": getattr(model.config, "_experts_implementation", None),
         "parameters_b": round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "peft": peft.__version__, "trl": trl.__version__},
     }
     modes = ("studio", "plain") if args.mode == "both" else (args.mode,)
+    # the plain loop keeps transformers' fastest experts kernel; None: the model has no experts to choose
+    plain_experts = "grouped_mm" if experts_in_use(model) is not None else None
     for mode in modes:
         for length in args.lengths:
             if mode == "studio":
-                def run(length: int = length) -> list[float]:
-                    return run_studio(model, tokenizer, length, args.steps, args.offload, args.device, args.seed)
+                cfg = studio_config(length, args.steps, args.offload, bf16=is_cuda(args.device))
+                experts = experts_implementation(cfg, model.config)
+
+                def run(cfg: Any = cfg, experts: str | None = experts) -> list[float]:
+                    return run_studio(model, tokenizer, cfg, experts, args.device, args.seed)
             else:
+                experts = plain_experts
+
                 def run(length: int = length) -> list[float]:
-                    return run_plain(model, length, args.steps, args.device, args.seed)
+                    return run_plain(model, length, args.steps, plain_experts, args.device, args.seed)
             with contextlib.redirect_stdout(sys.stderr):  # the trainer's logs; stdout carries only the JSON lines
                 result = measure(run, length, args.device)
             line = {"figure": "moe_sft", "mode": mode, "arch": args.arch, "length": length,
                     "tokens_per_s": result.pop("tokens_per_s"), "peak_gib": result.pop("peak_gib"),
                     "status": result.pop("status"), "steps": args.steps, "device": device_name,
+                    "experts_implementation": experts,
                     "offload": args.offload if mode == "studio" else False, **result, "config": config}
             print(json.dumps(line), flush=True)
     return 0

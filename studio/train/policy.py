@@ -52,15 +52,50 @@ def lora_config(cfg: TrainConfig) -> LoraConfig:
 
 
 def load_base(cfg: TrainConfig) -> Any:
-    """The base model in float32, or bfloat16 weights when bf16 is set (the LoRA stays float32)."""
+    """The base model in float32, or bfloat16 weights when bf16 is set (the LoRA stays float32).
+
+    A Mixture-of-Experts model gets `experts_implementation(cfg, config)`; a dense one gets none.
+    """
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from studio.train.moe_experts import LEAN_EXPERTS, register_lean_experts
 
     folder = resolve_model_dir(cfg.model_name_or_path)
+    config = AutoConfig.from_pretrained(folder)
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
     if cfg.attn_implementation == PACKED_ATTENTION:
         register_packed_attention()
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=cfg.attn_implementation)
+    experts = experts_implementation(cfg, config)
+    if experts == LEAN_EXPERTS:
+        register_lean_experts()
+    options = {} if experts is None else {"experts_implementation": experts}
+    return AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=dtype,
+                                                attn_implementation=cfg.attn_implementation, **options)
+
+
+def experts_implementation(cfg: TrainConfig, model_config: Any) -> str | None:
+    """The experts kernel for a Mixture-of-Experts model whose experts dispatch on one (Qwen3-MoE):
+    the configured one, `auto` being the studio's lean grouped_mm (studio.train.moe_experts).
+    None for any other model: it is loaded with nothing chosen."""
+    from studio.train.moe_experts import LEAN_EXPERTS
+
+    if not _dispatches_experts(model_config):
+        return None
+    return LEAN_EXPERTS if cfg.experts_implementation == "auto" else cfg.experts_implementation
+
+
+def experts_in_use(model: Any) -> str | None:
+    """The experts kernel a loaded model runs, or None for a model without dispatching experts."""
+    return model.config._experts_implementation if _dispatches_experts(model.config) else None
+
+
+def _dispatches_experts(model_config: Any) -> bool:
+    """transformers' own test: the modeling file decorates its experts with @use_experts_implementation."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    model_class = MODEL_FOR_CAUSAL_LM_MAPPING.get(type(model_config), None)
+    return model_class is not None and model_class._can_set_experts_implementation()
 
 
 def check_adapter_dir(path: str, key: str = "adapter_name_or_path") -> Path:

@@ -70,6 +70,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         assert_finite_adapter,
         assert_finite_weights,
     )
+    from studio.train.policy import experts_in_use
     from studio.train.preflight import preflight, template_warning
 
     started = time.time()
@@ -100,7 +101,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run_dir / ADAPTER_DIR
     summary: dict[str, Any] = {
         "stage": cfg.stage, "base_model": cfg.model_name_or_path, "reference_model": policy.reference,
-        "attn_implementation": cfg.attn_implementation,
+        "attn_implementation": cfg.attn_implementation, "experts_implementation": experts_in_use(policy.model),
         "merged_adapters": policy.merged_adapters, "resumed_from": resume_from,
         "template": {"asked": cfg.template, "used": "the tokenizer's chat template (thinking off)",
                      "warning": warning},

@@ -1,5 +1,6 @@
 """bench/gpu/bench_moe.py on CPU with the tiny Qwen3-MoE: both the studio's SFT trainer and the
-plain PEFT loop train the one in-memory model at every length, and an OOM is reported, not raised."""
+plain PEFT loop train the one in-memory model at every length (the studio with its lean experts
+function, the plain loop with transformers' grouped_mm), and an OOM is reported, not raised."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ def test_both_modes_train_the_tiny_moe_at_every_length_on_cpu(builtin_model_dir:
         assert line["tokens_per_s"] > 0 and line["steps"] == 3 and len(line["step_s"]) == 3
         assert line["device"] == "cpu" and line["peak_gib"] is None
         assert line["config"]["lora_target"] == ["q_proj", "k_proj"]
+        assert line["experts_implementation"] == {"studio": "studio_grouped_mm", "plain": "grouped_mm"}[line["mode"]]
 
 
 def test_an_out_of_memory_run_is_recorded_and_the_next_goes_on() -> None:

@@ -1,0 +1,125 @@
+"""A lean grouped-GEMM experts forward for training Mixture-of-Experts models (Qwen3-MoE).
+
+transformers' `grouped_mm` experts function runs two grouped matmuls, and around them
+masks expert-parallel sentinel rows three times over [S, hidden] tensors (S = tokens x
+top_k) and moves rows by advanced indexing, whose backward is a sort-based
+`index_put_(accumulate=True)`. `studio_grouped_mm` keeps the matmuls and the numerics (the
+same sort, the same fp32-accumulated sum over each token's top_k experts) and drops the rest:
+
+* the token gather and the final combine are two autograd Functions, each the other's
+  adjoint: gather = `index_select` of token rows, combine = rows put back in token order and
+  summed per token. Each one's backward is the other's forward, so no backward scatters
+  into an [S, hidden] tensor and the input gradient is deterministic.
+* no sentinel masks: expert parallelism is not supported. It marks the experts of other
+  ranks with the id `num_experts`, which this forward does not skip. The studio never
+  shards experts (one GPU, or FSDP / ZeRO-3, where every rank runs every expert), so every
+  id is a real expert and the grouped matmuls write every row.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+LEAN_EXPERTS = "studio_grouped_mm"
+
+
+def _combine(rows: torch.Tensor, inv_perm: torch.Tensor, top_k: int) -> torch.Tensor:
+    """Expert-sorted rows [S, H] -> per-token sums [T, H]; torch sums bf16 in fp32, rounding once."""
+    return rows.index_select(0, inv_perm).view(-1, top_k, rows.size(-1)).sum(dim=1)
+
+
+class _Gather(torch.autograd.Function):
+    """x [T, H] -> its rows in expert order [S, H]; the backward is `_combine`."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor,
+                top_k: int) -> torch.Tensor:
+        ctx.save_for_backward(inv_perm)
+        ctx.top_k = top_k
+        return x.index_select(0, token_of_row)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        (inv_perm,) = ctx.saved_tensors
+        return _combine(grad, inv_perm, ctx.top_k), None, None, None
+
+
+class _Combine(torch.autograd.Function):
+    """Expert-sorted rows [S, H] -> per-token sums [T, H]; the backward is the gather."""
+
+    @staticmethod
+    def forward(ctx: Any, rows: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor,
+                top_k: int) -> torch.Tensor:
+        ctx.save_for_backward(token_of_row)
+        return _combine(rows, inv_perm, top_k)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        (token_of_row,) = ctx.saved_tensors
+        return grad.index_select(0, token_of_row), None, None, None
+
+
+@functools.cache
+def _native_grouped_mm() -> Callable[..., torch.Tensor] | None:
+    return getattr(torch.nn.functional, "grouped_mm", None) or getattr(torch, "_grouped_mm", None)
+
+
+@functools.cache
+def _cuda_capability(index: int) -> tuple[int, int]:
+    return torch.cuda.get_device_capability(index)
+
+
+def _grouped_mm(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """x [S, in] @ weight [E, in, out] per expert group: torch's kernel (CPU, or CUDA sm80+),
+    else transformers' dispatcher (its per-expert loop)."""
+    native = _native_grouped_mm()
+    if native is None or (x.is_cuda and _cuda_capability(x.get_device()) < (8, 0)):
+        from transformers.integrations.moe import _grouped_mm as dispatcher
+
+        return dispatcher(x, weight, offsets)
+    return native(x.to(weight.dtype), weight, offs=offsets)
+
+
+def _grouped_linear(module: Any, name: str, x: torch.Tensor, offsets: torch.Tensor,
+                    expert_of_row: torch.Tensor) -> torch.Tensor:
+    """x [S, in] through the experts' projection `name` (and its bias when the module has biases)."""
+    weight = getattr(module, name)
+    out = _grouped_mm(x, weight if module.is_transposed else weight.transpose(-2, -1), offsets)
+    if module.has_bias:
+        out.add_(getattr(module, f"{name}_bias").index_select(0, expert_of_row))
+    return out
+
+
+def lean_experts_forward(self: Any, hidden_states: torch.Tensor, top_k_index: torch.Tensor,
+                         top_k_weights: torch.Tensor) -> torch.Tensor:
+    """The experts module's forward: hidden_states [T, H], top_k_index and top_k_weights [T, k] -> [T, H]."""
+    top_k = top_k_index.size(-1)
+    with torch.no_grad():
+        expert_of_row, perm = torch.sort(top_k_index.reshape(-1))
+        token_of_row = perm // top_k
+        inv_perm = torch.empty_like(perm).scatter_(0, perm, torch.arange(perm.numel(), device=perm.device))
+        # histc, not bincount: no device sync (CUDA graphs). It takes floats on CPU and MPS, and
+        # ints on CUDA under deterministic algorithms (as in transformers' grouped_mm)
+        ids = expert_of_row.float() if expert_of_row.device.type in ("cpu", "mps") else expert_of_row.int()
+        rows_per_expert = torch.histc(ids, bins=self.num_experts, min=0, max=self.num_experts - 1)
+        offsets = torch.cumsum(rows_per_expert, dim=0, dtype=torch.int32)
+
+    rows = _Gather.apply(hidden_states, token_of_row, inv_perm, top_k)
+    if self.has_gate:
+        inner = self._apply_gate(_grouped_linear(self, "gate_up_proj", rows, offsets, expert_of_row))
+    else:
+        inner = self.act_fn(_grouped_linear(self, "up_proj", rows, offsets, expert_of_row))
+    down = _grouped_linear(self, "down_proj", inner, offsets, expert_of_row)
+    weighted = down * top_k_weights.reshape(-1).index_select(0, perm).unsqueeze(-1)
+    return _Combine.apply(weighted, token_of_row, inv_perm, top_k).to(hidden_states.dtype)
+
+
+def register_lean_experts() -> None:
+    """Make `experts_implementation="studio_grouped_mm"` known to transformers (idempotent)."""
+    from transformers.integrations.moe import ExpertsInterface
+
+    ExpertsInterface.register(LEAN_EXPERTS, lean_experts_forward)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import TextIO
 
 from studio.jobs.model import CANCELLED, FAILED, SUCCEEDED, Job
-from studio.jobs.store import get_job
+from studio.jobs.store import cancel, get_job
 from studio.jobs.supervisor import Supervisor, supervisor_alive
 from studio.workspace import Workspace
 
@@ -88,10 +92,45 @@ EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, CANCELLED: 3}
 
 
 def follow_in_terminal(ws: Workspace, job_id: int, log_stream: TextIO = sys.stdout) -> Job:
-    """`wait` for a job from the CLI: echo its log to `log_stream`, its outcome to stderr."""
-    job = wait(ws, job_id, on_log=lambda line: print(line, file=log_stream, flush=True))
+    """`wait` for a job from the CLI: echo its log to `log_stream`, its outcome to stderr.
+
+    The command in the foreground owns its job: Ctrl-C or SIGTERM (`timeout`, `kill`) cancels
+    it, and the job gets the same SIGTERM and grace period as `jobs cancel` (a trainer saves a
+    checkpoint to resume from) before this returns it. A second interrupt stops waiting;
+    the job is still cancelled by the next supervisor. `--detach` leaves a job running.
+    """
+
+    def echo(line: str) -> None:
+        print(line, file=log_stream, flush=True)
+
+    follower = LogFollower(get_job(ws, job_id))
+    try:
+        with _sigterm_interrupts():
+            job = wait(ws, job_id, on_log=echo, log_follower=follower)
+    except KeyboardInterrupt:
+        print(f"interrupted: cancelling job {job_id}", file=sys.stderr, flush=True)
+        cancel(ws, job_id)
+        with _sigterm_interrupts():
+            job = wait(ws, job_id, on_log=echo, log_follower=follower)
     print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
     return job
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_code(job: Job) -> int:

@@ -1,0 +1,46 @@
+"""A job followed in the foreground (train / pairs generate / eval without --detach) is
+cancelled when its command is interrupted, as `timeout` or Ctrl-C does it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from studio.jobs import CANCELLED, get_job
+
+from .conftest import REPO_ROOT
+
+FOLLOW = (
+    "import sys; from studio.jobs import exit_code, follow_in_terminal; "
+    "from studio.workspace import Workspace; "
+    "sys.exit(exit_code(follow_in_terminal(Workspace.open(sys.argv[1]), int(sys.argv[2]))))"
+)
+
+
+@pytest.mark.parametrize("interrupt", [signal.SIGTERM, signal.SIGINT])
+def test_interrupting_the_foreground_command_cancels_its_job(
+    workspace, submit_sample, eventually, interrupt
+) -> None:
+    job = submit_sample("loop")
+    command = subprocess.Popen(
+        [sys.executable, "-c", FOLLOW, str(workspace.root), str(job.id)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(lambda: (job.run_dir / "started").exists(), 30, "the job to start")
+        command.send_signal(interrupt)
+        stdout, stderr = command.communicate(timeout=60)
+    finally:
+        command.kill()
+    assert command.returncode == 3, stderr
+    assert f"interrupted: cancelling job {job.id}" in stderr
+    assert f"job {job.id} cancelled" in stderr
+    assert "saved checkpoint at step" in stdout  # the worker saw the cancel and saved
+    assert get_job(workspace, job.id).state == CANCELLED
+    assert (job.run_dir / "checkpoint").read_text().isdigit()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Round 4 of docs/RESULTS.md on one GPU, studio CLI only: DPO with a 4x learning rate and the
 # chosen side's NLL added (pref_ftx, the RPO recipe), on-policy with up to 2 pairs per question
-# and gold, trained side by side (a 0.5B model leaves most of an H100 idle):
+# and gold (started together; the studio's job supervisor runs one GPU job at a time, so they queue):
 # SFT -> EX -> pairs from all SpiderMan train (n=4; the SFT evaluation runs alongside) ->
 # DPO onpolicy (PPQ pairs per question) || DPO gold -> EX of both.
 # Staging, carrying and polling as in bench/gpu/round3.sh:

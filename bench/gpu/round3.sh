@@ -8,21 +8,8 @@
 # then poll with `sleep N; cat /root/steps.jsonl; bash bench/gpu/collect.sh` calls issued back to
 # back in one batch: the machine is given back 30 s after a call returns, and everything under
 # /root goes with it (a 30-second pause between two polls lost a whole round once).
-. bench/gpu/env.sh
-. bench/gpu/steps.sh
-export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
-M=builtin:qwen2.5-coder-0.5b-instruct
-R=/root/ws/runs
-mkdir -p /root/shared && ln -sfn "$PWD/.gpu-data" /root/shared/spiderman
-evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch
-  step eval_$1 python -m studio eval --model $M ${2:+--adapter $2} --dataset spiderman_test --batch-size 1034 \
-    --out $R/eval-$1
-}
-step convert python -m studio model info || exit 1
-step import python -m studio data import --format csv --path .gpu-data --name spiderman --schema-style ddl \
-  --cutoff-len 2048 || exit 1
-step sft python -m studio train configs/spiderman_sft.yaml || exit 1
-S=$(ls -d $R/sft-* | head -1)
+. bench/gpu/pipeline.sh
+prepare_sft || exit 1
 step bench_eval_sft python bench/bench_eval.py --shared-data /root/shared --adapter $S/adapter --engine prefix \
   --batch-size 1034 --out $R/bench-eval-sft
 step mine python -m studio pairs generate --model $M --adapter $S/adapter --dataset spiderman_train --n 4 \

@@ -6,17 +6,8 @@
 # DPO onpolicy (PPQ pairs per question) || DPO gold -> EX of both.
 # Staging, carrying and polling as in bench/gpu/round3.sh:
 #   setsid nohup bash bench/gpu/round4.sh > /root/round4.out 2>&1 &
-. bench/gpu/env.sh
-. bench/gpu/steps.sh
-export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
-M=builtin:qwen2.5-coder-0.5b-instruct
-R=/root/ws/runs
+. bench/gpu/pipeline.sh
 DPO_LR=${DPO_LR:-2e-5} FTX=${FTX:-1.0} PPQ=${PPQ:-2}
-mkdir -p /root/shared && ln -sfn "$PWD/.gpu-data" /root/shared/spiderman
-evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch
-  step eval_$1 python -m studio eval --model $M ${2:+--adapter $2} --dataset spiderman_test --batch-size 1034 \
-    --out $R/eval-$1
-}
 export_pairs() {  # STRATEGY: the mined run's pairs as a registered dataset
   step export_$1 python -m studio pairs export --name spiderman_pairs_$1 --strategy $1 --run $(basename $P) \
     --include-pending
@@ -26,11 +17,7 @@ dpo() {  # STRATEGY: DPO from the SFT adapter
     --set dataset=spiderman_pairs_$1 --set output_dir=/root/adapters/dpo-$1 --set learning_rate=$DPO_LR \
     --set pref_ftx=$FTX
 }
-step convert python -m studio model info || exit 1
-step import python -m studio data import --format csv --path .gpu-data --name spiderman --schema-style ddl \
-  --cutoff-len 2048 || exit 1
-step sft python -m studio train configs/spiderman_sft.yaml || exit 1
-S=$(ls -d $R/sft-* | head -1)
+prepare_sft || exit 1
 evaluate sft $S/adapter &
 step mine python -m studio pairs generate --model $M --adapter $S/adapter --dataset spiderman_train --n 4 \
   --temperature 0.8 --batch-size 256 --strategy gold || exit 1

@@ -6,16 +6,7 @@
 # -> pairs from all train with the round-1 model (its evaluation alongside) -> DPO round 2 -> EX.
 # Staging, carrying and polling as in bench/gpu/round3.sh:
 #   setsid nohup bash bench/gpu/round5.sh > /root/round5.out 2>&1 &
-. bench/gpu/env.sh
-. bench/gpu/steps.sh
-export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
-M=builtin:qwen2.5-coder-0.5b-instruct
-R=/root/ws/runs
-mkdir -p /root/shared && ln -sfn "$PWD/.gpu-data" /root/shared/spiderman
-evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch
-  step eval_$1 python -m studio eval --model $M ${2:+--adapter $2} --dataset spiderman_test --batch-size 1034 \
-    --out $R/eval-$1
-}
+. bench/gpu/pipeline.sh
 on_policy_round() {  # ROUND ADAPTER: mine all train with ADAPTER, on-policy pairs, DPO from ADAPTER
   step mine_$1 python -m studio pairs generate --model $M --adapter $2 --dataset spiderman_train --n 4 \
     --temperature 0.8 --batch-size 256 --strategy onpolicy || exit 1
@@ -25,11 +16,7 @@ on_policy_round() {  # ROUND ADAPTER: mine all train with ADAPTER, on-policy pai
   step dpo_$1 python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$2 \
     --set dataset=spiderman_pairs_$1 --set output_dir=/root/adapters/dpo-$1 || exit 1
 }
-step convert python -m studio model info || exit 1
-step import python -m studio data import --format csv --path .gpu-data --name spiderman --schema-style ddl \
-  --cutoff-len 2048 || exit 1
-step sft python -m studio train configs/spiderman_sft.yaml || exit 1
-S=$(ls -d $R/sft-* | head -1)
+prepare_sft || exit 1
 evaluate sft $S/adapter &
 on_policy_round r1 $S/adapter
 evaluate dpo_r1 /root/adapters/dpo-r1 &

@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 experts = plain_experts
 
-                def run(length: int = length) -> list[float]:
-                    return run_plain(model, length, args.steps, plain_experts, args.device, args.seed)
+                def run(length: int = length, experts: str | None = experts) -> list[float]:
+                    return run_plain(model, length, args.steps, experts, args.device, args.seed)
             with contextlib.redirect_stdout(sys.stderr):  # the trainer's logs; stdout carries only the JSON lines
                 result = measure(run, length, args.device)
             line = {"figure": "moe_sft", "mode": mode, "arch": args.arch, "length": length,

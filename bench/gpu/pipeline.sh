@@ -1,6 +1,6 @@
 # Sourced by the round*.sh pipelines from the repository root on the GPU machine: the
 # environment (env.sh), the `step` wrapper (steps.sh), $M (the built-in model), $R (the runs
-# folder), `evaluate NAME [ADAPTER]` and `prepare_sft`.
+# folder), `evaluate NAME [ADAPTER]`, `prepare_sft`, `mine_onpolicy` and `dpo_beta`.
 . bench/gpu/env.sh
 . bench/gpu/steps.sh
 export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
@@ -17,4 +17,18 @@ prepare_sft() {  # convert the built-in model, import SpiderMan (.gpu-data/), tr
     --cutoff-len 2048 || return 1
   step sft python -m studio train configs/spiderman_sft.yaml || return 1
   S=$(ls -d $R/sft-* | head -1)
+}
+mine_onpolicy() {  # on-policy pairs (n=4) from all SpiderMan train with $S's adapter, exported as spiderman_pairs_onpolicy
+  step mine python -m studio pairs generate --model $M --adapter $S/adapter --dataset spiderman_train --n 4 \
+    --temperature 0.8 --batch-size 256 --strategy onpolicy || return 1
+  local pairs=$(ls -dt $R/pairs-* | head -1)
+  step export python -m studio pairs export --name spiderman_pairs_onpolicy --strategy onpolicy \
+    --run $(basename $pairs) --include-pending
+}
+dpo_beta() {  # NAME BETA [--set KEY=VALUE ...]: DPO from $S's adapter on spiderman_pairs_onpolicy, then EX
+  local name=$1 beta=$2; shift 2
+  step dpo_$name python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$S/adapter \
+    --set dataset=spiderman_pairs_onpolicy --set pref_beta=$beta --set output_dir=/root/adapters/dpo-$name \
+    "$@" || return 1
+  evaluate dpo_$name /root/adapters/dpo-$name
 }

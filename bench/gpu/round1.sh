@@ -23,7 +23,7 @@ step export_gold python -m studio pairs export --name spiderman_pairs_gold --str
 step export_onpolicy python -m studio pairs export --name spiderman_pairs_onpolicy --strategy onpolicy \
   --include-pending
 for strategy in gold onpolicy; do
-  step dpo_$strategy python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$S/adapter \
+  step dpo_$strategy python -m studio train configs/spiderman_dpo.yaml $DPO_AS_RUN --set adapter_name_or_path=$S/adapter \
     --set dataset=spiderman_pairs_$strategy --set output_dir=/root/adapters/dpo-$strategy
   step eval_dpo_$strategy python -m studio eval --model $M --adapter /root/adapters/dpo-$strategy \
     --dataset spiderman_test --engine batched --batch-size 1034 --out /root/ws/runs/eval-dpo-$strategy

@@ -19,7 +19,7 @@ step build_onpolicy python -m studio pairs build $P --strategy onpolicy
 for strategy in gold onpolicy; do
   step export_$strategy python -m studio pairs export --name spiderman_pairs_$strategy --strategy $strategy \
     --run $(basename $P) --include-pending
-  step dpo_$strategy python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$S/adapter \
+  step dpo_$strategy python -m studio train configs/spiderman_dpo.yaml $DPO_AS_RUN --set adapter_name_or_path=$S/adapter \
     --set dataset=spiderman_pairs_$strategy --set output_dir=/root/adapters/dpo-$strategy
   evaluate dpo_$strategy /root/adapters/dpo-$strategy
 done
@@ -35,7 +35,7 @@ step mine_r2 python -m studio pairs generate --model $M --adapter /root/adapters
 P2=$(ls -dt $R/pairs-* | head -1)
 step export_r2 python -m studio pairs export --name spiderman_pairs_r2 --strategy $BEST --run $(basename $P2) \
   --include-pending
-step dpo_r2 python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=/root/adapters/dpo-$BEST \
+step dpo_r2 python -m studio train configs/spiderman_dpo.yaml $DPO_AS_RUN --set adapter_name_or_path=/root/adapters/dpo-$BEST \
   --set dataset=spiderman_pairs_r2 --set output_dir=/root/adapters/dpo-r2
 evaluate dpo_r2 /root/adapters/dpo-r2
 evaluate base

@@ -13,7 +13,7 @@ export_pairs() {  # STRATEGY: the mined run's pairs as a registered dataset
     --include-pending
 }
 dpo() {  # STRATEGY: DPO from the SFT adapter
-  step dpo_$1 python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$S/adapter \
+  step dpo_$1 python -m studio train configs/spiderman_dpo.yaml $DPO_AS_RUN --set adapter_name_or_path=$S/adapter \
     --set dataset=spiderman_pairs_$1 --set output_dir=/root/adapters/dpo-$1 --set learning_rate=$DPO_LR \
     --set pref_ftx=$FTX
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Round 5 of docs/RESULTS.md on one GPU, studio CLI only: iterated on-policy DPO over ALL of
-# SpiderMan train with round 3's recipe (configs/spiderman_dpo.yaml: lr 5e-6, beta 0.1), the
+# SpiderMan train with round 3's recipe (configs/spiderman_dpo.yaml with $DPO_AS_RUN: lr 5e-6, beta 0.1), the
 # only one whose gain grew with a second round (round 3 mined that round from 1,536 questions):
 # SFT -> pairs from all train (n=4; the SFT evaluation runs alongside) -> DPO round 1 (onpolicy)
 # -> pairs from all train with the round-1 model (its evaluation alongside) -> DPO round 2 -> EX.
@@ -13,7 +13,7 @@ on_policy_round() {  # ROUND ADAPTER: mine all train with ADAPTER, on-policy pai
   local pairs=$(ls -dt $R/pairs-* | head -1)
   step export_$1 python -m studio pairs export --name spiderman_pairs_$1 --strategy onpolicy \
     --run $(basename $pairs) --include-pending || exit 1
-  step dpo_$1 python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$2 \
+  step dpo_$1 python -m studio train configs/spiderman_dpo.yaml $DPO_AS_RUN --set adapter_name_or_path=$2 \
     --set dataset=spiderman_pairs_$1 --set output_dir=/root/adapters/dpo-$1 || exit 1
 }
 prepare_sft || exit 1

@@ -79,7 +79,8 @@ def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
     if mapping.get("stage") == "dpo":
         mapping["packing"] = False  # an SFT-only switch; the checkbox is hidden for DPO
     else:
-        mapping["pref_ftx"] = 0.0  # a DPO-only weight; its field is hidden for SFT
+        mapping["pref_ftx"] = 0.0  # DPO-only keys: a DPO YAML turned into SFT in the form drops them
+        mapping["precompute_ref_log_probs"] = False
     return config_from_mapping(mapping, source="the form")
 
 

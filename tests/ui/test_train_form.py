@@ -23,7 +23,7 @@ def test_packing_survives_form_round_trip_and_is_dropped_for_dpo() -> None:
     assert as_dpo.stage == "dpo" and not as_dpo.packing
 
 
-def test_pref_ftx_round_trips_for_dpo_and_is_dropped_for_sft() -> None:
+def test_dpo_only_keys_round_trip_for_dpo_and_are_dropped_for_sft() -> None:
     data = load_config(REPO_ROOT / "configs" / "spiderman_dpo.yaml").to_dict()
     data["pref_ftx"] = 0.5
     values = form_values(data)
@@ -31,4 +31,5 @@ def test_pref_ftx_round_trips_for_dpo_and_is_dropped_for_sft() -> None:
     assert config_from_form(data, values).pref_ftx == 0.5
     values[FORM_KEYS.index("stage")] = "sft"
     values[FORM_KEYS.index("dataset")] = ["spiderman_train"]
-    assert config_from_form(data, values).pref_ftx == 0.0
+    as_sft = config_from_form(data, values)
+    assert as_sft.pref_ftx == 0.0 and not as_sft.precompute_ref_log_probs

@@ -101,6 +101,8 @@ class TrainConfig:
     dpo_reference: str = "sft_adapter"
     precompute_ref_log_probs: bool = False
     activation_offloading: bool = False
+    # decoder layers, counted from the last, that keep their activations under gradient_checkpointing
+    gradient_checkpointing_skip_layers: int = 0
     max_nonfinite_steps: int = 3
     num_gpus: int | None = None
     distributed_backend: str = "fsdp"
@@ -263,6 +265,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "dpo_reference": _choice(DPO_REFERENCES),
     "precompute_ref_log_probs": _as_bool,
     "activation_offloading": _as_bool,
+    "gradient_checkpointing_skip_layers": _int(0),
     "max_nonfinite_steps": _int(1),
     "num_gpus": _optional(_int(1)),
     "distributed_backend": _choice(DISTRIBUTED_BACKENDS),
@@ -318,6 +321,10 @@ def _check_combinations(cfg: TrainConfig, source: str) -> None:
     for key in ("packing", "activation_offloading"):
         if cfg.stage == "dpo" and getattr(cfg, key):
             raise StudioError(f"{source}: config key '{key}' applies to stage: sft only; remove it for DPO")
+    if cfg.gradient_checkpointing_skip_layers and not cfg.gradient_checkpointing:
+        raise StudioError(f"{source}: config key 'gradient_checkpointing_skip_layers' chooses layers that skip "
+                          "gradient checkpointing, which is off; set gradient_checkpointing: true, or "
+                          "gradient_checkpointing_skip_layers to 0")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

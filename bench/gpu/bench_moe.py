@@ -7,15 +7,19 @@ reference's plain transformers + PEFT loop on the same device?
 
     python bench/gpu/bench_moe.py --lengths 4096,8192,16384,32768,65536 --steps 4 --mode both
     python bench/gpu/bench_moe.py --arch tiny-qwen3-moe --device cpu --lengths 64,128 --steps 3 --mode both
+    python bench/gpu/bench_moe.py --lengths 8192,32768 --mode studio --skip-layers 0,8,16
 
 The model is built once per process, directly on the device with random weights (never
-saved: 57 GB), and reused for every (mode, length): each run adds a fresh LoRA
+saved: 57 GB), and reused for every (mode, length, skip): each run adds a fresh LoRA
 (r8, alpha 16, q_proj,k_proj) and removes it afterwards. Every example is `length` random
-tokens, batch 1, loss on every token, gradient checkpointing on. The experts run what each
-side would: the studio's choice (`experts_implementation: auto`, the lean `studio_grouped_mm`
-of studio.train.moe_experts) and, for the plain loop, transformers' `grouped_mm`. Prints
-one JSON line per (mode, length): tokens/s over the timed steps (the first step is
-warm-up), peak allocated memory, the experts implementation, status ok | oom.
+tokens, batch 1, loss on every token, gradient checkpointing on: in studio mode the last
+`skip` decoder layers keep their activations (`gradient_checkpointing_skip_layers`, one run
+per value of --skip-layers), the plain loop checkpoints every layer. The experts run what
+each side would: the studio's choice (`experts_implementation: auto`, the lean
+`studio_grouped_mm` of studio.train.moe_experts) and, for the plain loop, transformers'
+`grouped_mm`. Prints one JSON line per (mode, length, skip): tokens/s over the timed steps
+(the first step is warm-up), peak allocated memory, the experts implementation, status
+ok | oom.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import itertools
 import json
 import sys
 import tempfile
@@ -56,14 +61,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=4, help="optimizer steps per length; the first is warm-up")
     parser.add_argument("--mode", choices=("studio", "plain", "both"), default="both")
     parser.add_argument("--offload", action="store_true", help="studio mode: activation_offloading: true")
+    parser.add_argument("--skip-layers", default="0",
+                        help="studio mode: comma-separated gradient_checkpointing_skip_layers values, one run each")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tokenizer", default=TOKENIZER_REF,
                         help="model reference or folder whose tokenizer the studio trainer gets")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.lengths = [int(part) for part in args.lengths.split(",") if part.strip()]
+    args.skip_layers = [int(part) for part in args.skip_layers.split(",") if part.strip()]
     if args.steps < 1 or not args.lengths or min(args.lengths) < 16:
         parser.error("--steps must be >= 1 and every length >= 16")
+    if not args.skip_layers or min(args.skip_layers) < 0:
+        parser.error("--skip-layers must list integers >= 0")
     return args
 
 
@@ -160,9 +170,10 @@ def unwrap_lora(wrapped: Any, base: torch.nn.Module) -> None:
         raise RuntimeError(f"LoRA modules left on the base model after unload: {leftover[:3]}")
 
 
-def studio_config(length: int, steps: int, offload: bool, bf16: bool = True) -> Any:
-    """The run's TrainConfig. `bf16` is off only on CPU, where transformers refuses bf16 autocast
-    unless `use_cpu` is set, which the studio's TrainingArguments never do (the weights stay bf16)."""
+def studio_config(length: int, steps: int, offload: bool, bf16: bool = True, skip_layers: int = 0) -> Any:
+    """The run's TrainConfig, the last `skip_layers` decoder layers kept out of gradient checkpointing.
+    `bf16` is off only on CPU, where transformers refuses bf16 autocast unless `use_cpu` is set,
+    which the studio's TrainingArguments never do (the weights stay bf16)."""
     from studio.config import config_from_mapping
 
     return config_from_mapping({
@@ -172,6 +183,7 @@ def studio_config(length: int, steps: int, offload: bool, bf16: bool = True) -> 
         "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1,
         "cutoff_len": length, "max_steps": steps, "logging_steps": 1, "save_steps": 1_000_000_000,
         "learning_rate": LEARNING_RATE, "activation_offloading": offload,
+        "gradient_checkpointing_skip_layers": skip_layers,
     }, source="bench_moe")
 
 
@@ -301,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     # the plain loop keeps transformers' fastest experts kernel; None: the model has no experts to choose
     plain_experts = "grouped_mm" if experts_in_use(model) is not None else None
     for mode in modes:
-        for length in args.lengths:
+        # the plain loop checkpoints every layer: one run per length
+        for length, skip in itertools.product(args.lengths, args.skip_layers if mode == "studio" else [0]):
             if mode == "studio":
-                cfg = studio_config(length, args.steps, args.offload, bf16=is_cuda(args.device))
+                cfg = studio_config(length, args.steps, args.offload, bf16=is_cuda(args.device), skip_layers=skip)
                 experts = experts_implementation(cfg, model.config)
 
                 def run(cfg: Any = cfg, experts: str | None = experts) -> list[float]:
@@ -315,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                     return run_plain(model, length, args.steps, experts, args.device, args.seed)
             with contextlib.redirect_stdout(sys.stderr):  # the trainer's logs; stdout carries only the JSON lines
                 result = measure(run, length, args.device)
-            line = {"figure": "moe_sft", "mode": mode, "arch": args.arch, "length": length,
+            line = {"figure": "moe_sft", "mode": mode, "arch": args.arch, "length": length, "skip_layers": skip,
                     "tokens_per_s": result.pop("tokens_per_s"), "peak_gib": result.pop("peak_gib"),
                     "status": result.pop("status"), "steps": args.steps, "device": device_name,
                     "experts_implementation": experts,

@@ -23,10 +23,13 @@ def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy."""
     from trl import DPOConfig, DPOTrainer
 
+    from studio.train.checkpointing import checkpointing_callbacks
+
     policy = dpo_policy(cfg)
     args = DPOConfig(**common_args(cfg, run_dir, eval_dataset is not None), beta=cfg.pref_beta,
                      **preference_loss(cfg), precompute_ref_log_probs=cfg.precompute_ref_log_probs)
     trainer = DPOTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer, peft_config=policy.peft_config, callbacks=callbacks)
+                         processing_class=tokenizer, peft_config=policy.peft_config,
+                         callbacks=[*callbacks, *checkpointing_callbacks(cfg)])
     verify_reference(trainer, policy, cfg)
     return trainer, policy

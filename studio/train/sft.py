@@ -21,12 +21,15 @@ def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """
     from trl import SFTConfig, SFTTrainer
 
+    from studio.train.checkpointing import checkpointing_callbacks
+
     policy = policy or sft_policy(cfg)
     args = SFTConfig(**common_args(cfg, run_dir, eval_dataset is not None), completion_only_loss=True,
                      packing=cfg.packing, packing_strategy="bfd", padding_free=cfg.packing,
                      activation_offloading=cfg.activation_offloading)
     trainer = SFTTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer, peft_config=policy.peft_config, callbacks=callbacks)
+                         processing_class=tokenizer, peft_config=policy.peft_config,
+                         callbacks=[*callbacks, *checkpointing_callbacks(cfg)])
     if cfg.packing:
         trainer.data_collator = BoundsCollator(trainer.data_collator)
     return trainer, policy

@@ -63,6 +63,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     """
     from studio.models import load_tokenizer
     from studio.train.callbacks import CancelCallback, DropReferenceCopy, MetricsCallback
+    from studio.train.checkpointing import checkpointing_split
     from studio.train.dataset import build_datasets
     from studio.train.guard import (
         NonFiniteGuard,
@@ -102,6 +103,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     summary: dict[str, Any] = {
         "stage": cfg.stage, "base_model": cfg.model_name_or_path, "reference_model": policy.reference,
         "attn_implementation": cfg.attn_implementation, "experts_implementation": experts_in_use(policy.model),
+        "gradient_checkpointing": checkpointing_split(policy.model, cfg),
         "merged_adapters": policy.merged_adapters, "resumed_from": resume_from,
         "template": {"asked": cfg.template, "used": "the tokenizer's chat template (thinking off)",
                      "warning": warning},

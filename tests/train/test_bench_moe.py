@@ -1,6 +1,7 @@
 """bench/gpu/bench_moe.py on CPU with the tiny Qwen3-MoE: both the studio's SFT trainer and the
 plain PEFT loop train the one in-memory model at every length (the studio with its lean experts
-function, the plain loop with transformers' grouped_mm), and an OOM is reported, not raised."""
+function and every --skip-layers value, the plain loop with transformers' grouped_mm), and an
+OOM is reported, not raised."""
 
 from __future__ import annotations
 
@@ -29,12 +30,16 @@ def _bench_module() -> ModuleType:
 def test_both_modes_train_the_tiny_moe_at_every_length_on_cpu(builtin_model_dir: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--arch", "tiny-qwen3-moe", "--device", "cpu",
                "--lengths", ",".join(map(str, LENGTHS)), "--steps", "3", "--mode", "both",
-               "--tokenizer", str(builtin_model_dir)]
+               "--skip-layers", "0,1", "--tokenizer", str(builtin_model_dir)]
     done = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    assert [(line["mode"], line["length"]) for line in lines] == [
-        (mode, length) for mode in ("studio", "plain") for length in LENGTHS]
+    assert [(line["mode"], line["length"], line["skip_layers"]) for line in lines] == [
+        *(("studio", length, skip) for length in LENGTHS for skip in (0, 1)),
+        *(("plain", length, 0) for length in LENGTHS)]
+    # once per studio run with skip 1 (the tiny model has 2 decoder layers)
+    assert done.stderr.count("gradient checkpointing: 1 of 2 layers recompute, the last 1 keep their "
+                             "activations") == len(LENGTHS)
     for line in lines:
         assert line["figure"] == "moe_sft" and line["arch"] == "tiny-qwen3-moe"
         assert line["status"] == "ok", line

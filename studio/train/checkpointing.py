@@ -1,0 +1,74 @@
+"""Partial gradient checkpointing: the last N decoder layers keep their activations.
+
+`gradient_checkpointing: true` makes every decoder layer (a transformers
+`GradientCheckpointingLayer`) recompute its forward in the backward pass;
+`gradient_checkpointing_skip_layers: N` turns that off for the last N layers, spending
+memory on their activations to save their recompute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.modeling_layers import GradientCheckpointingLayer
+
+from studio.config import TrainConfig
+
+
+def decoder_layers(model: nn.Module) -> list[nn.Module]:
+    """The model's checkpointable decoder layers in module order (a PEFT wrapper is looked through)."""
+    return [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
+
+
+def keep_activations(model: nn.Module, skip: int) -> tuple[int, int]:
+    """Turn checkpointing off for the last `skip` decoder layers of `model`.
+
+    Returns (layers that still recompute, layers that keep their activations).
+    """
+    layers = decoder_layers(model)
+    kept = layers[len(layers) - min(skip, len(layers)):]
+    for layer in kept:
+        layer.gradient_checkpointing = False
+    return sum(bool(layer.gradient_checkpointing) for layer in layers), len(kept)
+
+
+def checkpointing_split(model: nn.Module, cfg: TrainConfig) -> dict[str, int] | None:
+    """summary.json's record of the split the run trains with; None without gradient checkpointing."""
+    if not cfg.gradient_checkpointing:
+        return None
+    count = len(decoder_layers(model))
+    kept = min(cfg.gradient_checkpointing_skip_layers, count)
+    return {"recompute_layers": count - kept, "keep_activations_layers": kept}
+
+
+class PartialCheckpointing(TrainerCallback):
+    """Keeps the last `skip` decoder layers out of gradient checkpointing during training.
+
+    Trainer.train enables checkpointing on every layer before `on_train_begin`; TRL's
+    DPOTrainer enables it on every layer again after each reference forward, so the split
+    is also applied before every micro-batch (`on_step_begin`, `on_substep_end`).
+    """
+
+    def __init__(self, skip: int) -> None:
+        self.skip = skip
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                       model: nn.Module, **kwargs: Any) -> None:
+        recompute, kept = keep_activations(model, self.skip)
+        if state.is_world_process_zero:
+            print(f"gradient checkpointing: {recompute} of {recompute + kept} layers recompute, "
+                  f"the last {kept} keep their activations", flush=True)
+
+    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                      model: nn.Module, **kwargs: Any) -> None:
+        keep_activations(model, self.skip)
+
+    on_substep_end = on_step_begin
+
+
+def checkpointing_callbacks(cfg: TrainConfig) -> list[TrainerCallback]:
+    """The callbacks `gradient_checkpointing_skip_layers` needs: none when it is 0."""
+    skip = cfg.gradient_checkpointing_skip_layers
+    return [PartialCheckpointing(skip)] if skip > 0 else []

@@ -14,6 +14,13 @@ same sort, the same fp32-accumulated sum over each token's top_k experts) and dr
   ranks with the id `num_experts`, which this forward does not skip. The studio never
   shards experts (one GPU, or FSDP / ZeRO-3, where every rank runs every expert), so every
   id is a real expert and the grouped matmuls write every row.
+* when the expert weights are frozen (LoRA elsewhere, the studio's MoE recipe), each row's
+  MLP and routing-weight scaling is one autograd Function that keeps only the input
+  projection's [S, 2 x inner] output for the backward. The activation is recomputed there, and
+  the routing weights' gradient is taken from the inner side (`<grad @ down^T, activation>`),
+  so neither the [S, inner] activation nor the [S, hidden] down output is kept: 0.34 GiB less
+  per layer at 8 k tokens on Qwen3-30B-A3B, the memory that decides how many layers can skip
+  gradient checkpointing. The output is bit-identical; the gradients agree to rounding.
 """
 
 from __future__ import annotations
@@ -94,6 +101,72 @@ def _grouped_linear(module: Any, name: str, x: torch.Tensor, offsets: torch.Tens
     return out
 
 
+def _activation(module: Any, projected: torch.Tensor) -> torch.Tensor:
+    return module._apply_gate(projected) if module.has_gate else module.act_fn(projected)
+
+
+def _input_projection(module: Any) -> str:
+    return "gate_up_proj" if module.has_gate else "up_proj"
+
+
+def _expert_mlp(module: Any, rows: torch.Tensor, row_weights: torch.Tensor, offsets: torch.Tensor,
+                expert_of_row: torch.Tensor) -> torch.Tensor:
+    """rows [S, H] through each row's expert MLP, scaled by its routing weight (plain autograd)."""
+    inner = _activation(module, _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row))
+    return _grouped_linear(module, "down_proj", inner, offsets, expert_of_row) * row_weights.unsqueeze(-1)
+
+
+def _transposed_weight(module: Any, name: str) -> torch.Tensor:
+    """The [E, out, in] weight whose grouped product maps a gradient of `name`'s output to its input."""
+    weight = getattr(module, name)
+    return weight.transpose(-2, -1) if module.is_transposed else weight
+
+
+class _FrozenExpertMLP(torch.autograd.Function):
+    """`_expert_mlp` for frozen expert weights that keeps only the input projection's output."""
+
+    @staticmethod
+    def forward(ctx: Any, rows: torch.Tensor, row_weights: torch.Tensor, module: Any, offsets: torch.Tensor,
+                expert_of_row: torch.Tensor) -> torch.Tensor:
+        projected = _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row)
+        down = _grouped_linear(module, "down_proj", _activation(module, projected), offsets, expert_of_row)
+        ctx.save_for_backward(projected, row_weights, offsets, expert_of_row)
+        ctx.module, ctx.rows_dtype = module, rows.dtype
+        return down * row_weights.unsqueeze(-1)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None, None]:
+        projected, row_weights, offsets, expert_of_row = ctx.saved_tensors
+        module = ctx.module
+        weight_dtype = module.down_proj.dtype
+        # d(out)/d(inner) = grad @ down^T scaled by the row's weight; d(out)/d(weight) = <grad @ down^T, inner>
+        # (+ <grad, bias>): the down output itself is never needed
+        grad_inner_unscaled = _grouped_mm(grad.to(weight_dtype), _transposed_weight(module, "down_proj"), offsets)
+        with torch.enable_grad():
+            projected = projected.detach().requires_grad_()
+            inner = _activation(module, projected)
+        grad_weights = None
+        if ctx.needs_input_grad[1]:
+            grad_weights = (grad_inner_unscaled.float() * inner.detach().float()).sum(-1)
+            if module.has_bias:
+                bias = module.down_proj_bias.index_select(0, expert_of_row)
+                grad_weights = grad_weights + (grad.float() * bias.float()).sum(-1)
+            grad_weights = grad_weights.to(row_weights.dtype)
+        grad_rows = None
+        if ctx.needs_input_grad[0]:
+            grad_inner = (grad_inner_unscaled * row_weights.unsqueeze(-1)).to(inner.dtype)
+            (grad_projected,) = torch.autograd.grad(inner, projected, grad_inner)
+            name = _input_projection(module)
+            grad_rows = _grouped_mm(grad_projected, _transposed_weight(module, name), offsets).to(ctx.rows_dtype)
+        return grad_rows, grad_weights, None, None, None
+
+
+def _experts_frozen(module: Any) -> bool:
+    names = (_input_projection(module), "down_proj")
+    biases = tuple(f"{name}_bias" for name in names) if module.has_bias else ()
+    return not any(getattr(module, name).requires_grad for name in names + biases)
+
+
 def lean_experts_forward(self: Any, hidden_states: torch.Tensor, top_k_index: torch.Tensor,
                          top_k_weights: torch.Tensor) -> torch.Tensor:
     """The experts module's forward: hidden_states [T, H], top_k_index and top_k_weights [T, k] -> [T, H]."""
@@ -109,12 +182,11 @@ def lean_experts_forward(self: Any, hidden_states: torch.Tensor, top_k_index: to
         offsets = torch.cumsum(rows_per_expert, dim=0, dtype=torch.int32)
 
     rows = _Gather.apply(hidden_states, token_of_row, inv_perm, top_k)
-    if self.has_gate:
-        inner = self._apply_gate(_grouped_linear(self, "gate_up_proj", rows, offsets, expert_of_row))
+    row_weights = top_k_weights.reshape(-1).index_select(0, perm)
+    if _experts_frozen(self) and torch.is_grad_enabled():
+        weighted = _FrozenExpertMLP.apply(rows, row_weights, self, offsets, expert_of_row)
     else:
-        inner = self.act_fn(_grouped_linear(self, "up_proj", rows, offsets, expert_of_row))
-    down = _grouped_linear(self, "down_proj", inner, offsets, expert_of_row)
-    weighted = down * top_k_weights.reshape(-1).index_select(0, perm).unsqueeze(-1)
+        weighted = _expert_mlp(self, rows, row_weights, offsets, expert_of_row)
     return _Combine.apply(weighted, token_of_row, inv_perm, top_k).to(hidden_states.dtype)
 
 

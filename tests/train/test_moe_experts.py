@@ -81,8 +81,9 @@ def test_matches_transformers_experts_on_the_tiny_qwen3_moe(dtype: torch.dtype, 
         assert max_rel_diff(lean[name], value) <= eager_tolerance, name
 
 
+@pytest.mark.parametrize("frozen", [False, True])
 @pytest.mark.parametrize(("has_gate", "is_transposed"), [(True, True), (False, False)])
-def test_honours_bias_gate_and_layout_attributes(has_gate: bool, is_transposed: bool) -> None:
+def test_honours_bias_gate_and_layout_attributes(has_gate: bool, is_transposed: bool, frozen: bool) -> None:
     experts_count, hidden, inner, tokens = 4, 32, 16, 23
 
     @use_experts_implementation(has_bias=True, has_gate=has_gate, is_transposed=is_transposed)
@@ -102,7 +103,7 @@ def test_honours_bias_gate_and_layout_attributes(has_gate: bool, is_transposed: 
             raise NotImplementedError("dispatched on config._experts_implementation")
 
     torch.manual_seed(1)
-    experts = Experts(PretrainedConfig())
+    experts = Experts(PretrainedConfig()).requires_grad_(not frozen)  # frozen: the recomputing Function
     generator = torch.Generator().manual_seed(2)
     x, grad_out = torch.randn(2, tokens, hidden, generator=generator)
     index = torch.rand(tokens, experts_count, generator=generator).topk(2, dim=-1).indices
@@ -112,7 +113,54 @@ def test_honours_bias_gate_and_layout_attributes(has_gate: bool, is_transposed: 
         reference = run_experts(experts, impl, x, index, weights, grad_out)
         assert lean.keys() == reference.keys()
         for name, value in reference.items():
+            if value is None:  # a frozen parameter
+                assert frozen and lean[name] is None, name
+                continue
             assert max_rel_diff(lean[name], value) <= 1e-5, (impl, name)
+
+
+def saved_activations(run: Callable[[], torch.Tensor], module: torch.nn.Module) -> tuple[int, tuple[int, ...]]:
+    """The activations autograd keeps for the backward while `run` builds its graph (the
+    module's own parameters left out): total bytes of their storages, the largest one's shape."""
+    parameters = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    saved: list[torch.Tensor] = []
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.untyped_storage().data_ptr() not in parameters:
+            saved.append(tensor)
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        run()
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in saved}
+    return sum(storages.values()), tuple(max(saved, key=torch.Tensor.numel).shape)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_frozen_experts_keep_only_the_input_projection_for_the_backward(dtype: torch.dtype) -> None:
+    config = random_config("tiny-qwen3-moe")
+    torch.manual_seed(0)
+    block = Qwen3MoeSparseMoeBlock(config).to(dtype)
+    for parameter in block.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    block.requires_grad_(False)  # LoRA elsewhere: the expert weights get no gradient
+    tokens, top_k = 97, config.num_experts_per_tok
+    x, index, weights, grad_out = routed_inputs(block, tokens, dtype, config.hidden_size)
+    lean = run_experts(block.experts, LEAN_EXPERTS, x, index, weights, grad_out)
+    reference = run_experts(block.experts, "grouped_mm", x, index, weights, grad_out)
+    assert torch.equal(lean["out"], reference["out"])
+    for name in ("x", "weights"):
+        assert max_rel_diff(lean[name], reference[name]) <= TOLERANCE[dtype], name
+
+    def forward(impl: str) -> Callable[[], torch.Tensor]:
+        block.experts.config._experts_implementation = impl
+        return lambda: block.experts(x.clone().requires_grad_(), index, weights.clone().requires_grad_())
+
+    lean_bytes, lean_largest = saved_activations(forward(LEAN_EXPERTS), block)
+    reference_bytes, _ = saved_activations(forward("grouped_mm"), block)
+    assert lean_largest == (tokens * top_k, 2 * config.moe_intermediate_size)  # the gate/up output
+    # grouped_mm also keeps the activation's [S, inner] output and the down projection's [S, hidden] one
+    assert lean_bytes < 0.6 * reference_bytes
 
 
 def lora_loss_and_grads(model: Any, impl: str, ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

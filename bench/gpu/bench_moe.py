@@ -133,22 +133,25 @@ class StepTimer(TrainerCallback):
 @contextlib.contextmanager
 def restored_model_state(model: torch.nn.Module, experts: str | None = None) -> Iterator[None]:
     """Run with `experts` as the experts implementation (when given), then undo what the run left
-    on the shared base model: that setting, TRL's fused-LM-head forward patch and its MoE router
-    settings, PEFT's bookkeeping and the input-grad hook, so each run starts alike."""
+    on the shared base model: that setting, the forwards patched on modules (TRL's fused LM head,
+    lean RMSNorms), TRL's MoE router settings, PEFT's bookkeeping and the input-grad hook, so each
+    run starts alike."""
     saved_experts = model.get_experts_implementation()
     if experts is not None:
         model.set_experts_implementation(experts)
     text_config = model.config.get_text_config()
     saved = {key: getattr(text_config, key) for key in ("output_router_logits", "router_aux_loss_coef")
              if hasattr(text_config, key)}
-    had_forward = "forward" in model.__dict__
+    # instance-level forwards: TRL's fused LM head on the model, the lean RMSNorms of kept layers
+    had_forward = {id(module) for module in model.modules() if "forward" in module.__dict__}
     try:
         yield
     finally:
         for key, value in saved.items():
             setattr(text_config, key, value)
-        if not had_forward:
-            model.__dict__.pop("forward", None)
+        for module in model.modules():
+            if id(module) not in had_forward:
+                module.__dict__.pop("forward", None)
         for attribute in ("peft_config", "_hf_peft_config_loaded"):
             model.__dict__.pop(attribute, None)
         with contextlib.suppress(Exception):

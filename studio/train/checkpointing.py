@@ -15,6 +15,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from studio.config import TrainConfig
+from studio.train.lean_norms import lean_rms_norms
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
@@ -23,7 +24,8 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def keep_activations(model: nn.Module, skip: int) -> tuple[int, int]:
-    """Turn checkpointing off for the last `skip` decoder layers of `model`.
+    """Turn checkpointing off for the last `skip` decoder layers of `model`, their RMSNorms
+    made lean (studio.train.lean_norms: what they keep is what these layers add to the peak).
 
     Returns (layers that still recompute, layers that keep their activations).
     """
@@ -31,6 +33,7 @@ def keep_activations(model: nn.Module, skip: int) -> tuple[int, int]:
     kept = layers[len(layers) - min(skip, len(layers)):]
     for layer in kept:
         layer.gradient_checkpointing = False
+        lean_rms_norms(layer)
     return sum(bool(layer.gradient_checkpointing) for layer in layers), len(kept)
 
 

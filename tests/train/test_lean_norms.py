@@ -1,0 +1,66 @@
+"""The lean Qwen RMSNorm (studio.train.lean_norms): the same output and gradients as transformers'
+own, bit for bit, keeping only its bf16 input for the backward; given to the kept layers only."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
+from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
+
+from studio.random_models import random_config
+from studio.train.checkpointing import decoder_layers, keep_activations
+from studio.train.lean_norms import lean_rms_norms
+
+
+def forward_and_grads(norm: torch.nn.Module, x: torch.Tensor,
+                      grad_out: torch.Tensor) -> tuple[list[torch.Tensor], int]:
+    """Output, input gradient, weight gradient, and the bytes autograd kept (the weight left out)."""
+    kept: list[int] = []
+
+    def keep(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.untyped_storage().data_ptr() != norm.weight.untyped_storage().data_ptr():
+            kept.append(tensor.untyped_storage().nbytes())
+        return tensor
+
+    norm.weight.grad = None
+    x = x.clone().requires_grad_()
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
+        out = norm(x)
+    out.backward(grad_out)
+    return [out.detach(), x.grad, norm.weight.grad], sum(kept)
+
+
+@pytest.mark.parametrize("norm_class", [Qwen2RMSNorm, Qwen3MoeRMSNorm])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
+def test_lean_norm_is_bit_identical_and_keeps_only_its_input(norm_class: type, dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    hidden = 256
+    norm = norm_class(hidden, eps=1e-6).to(dtype)
+    torch.nn.init.normal_(norm.weight, mean=1.0, std=0.2)
+    x = torch.randn(3, 37, hidden).to(dtype)
+    grad_out = torch.randn(3, 37, hidden).to(dtype)
+    reference, reference_bytes = forward_and_grads(norm, x, grad_out)
+    assert lean_rms_norms(norm) == 1
+    lean, lean_bytes = forward_and_grads(norm, x, grad_out)
+    for name, got, want in zip(("out", "x", "weight"), lean, reference, strict=True):
+        assert torch.equal(got, want), name
+    assert lean_bytes == x.numel() * x.element_size()  # the input alone
+    if dtype == torch.bfloat16:
+        assert reference_bytes >= 2 * lean_bytes  # transformers keeps the fp32 upcast
+    with torch.no_grad():
+        assert torch.equal(norm(x), reference[0])
+
+
+def test_only_the_kept_layers_get_lean_norms() -> None:
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(random_config("tiny-qwen3-moe"))
+    model.gradient_checkpointing_enable()
+    layers = decoder_layers(model)
+    assert keep_activations(model, 1) == (len(layers) - 1, 1)
+
+    def lean_norms(layer: torch.nn.Module) -> int:
+        return sum("forward" in module.__dict__ for module in layer.modules())
+
+    assert [lean_norms(layer) for layer in layers] == [0] * (len(layers) - 1) + [4]  # 2 layer + q/k norms

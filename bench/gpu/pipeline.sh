@@ -18,11 +18,12 @@ prepare_sft() {  # convert the built-in model, import SpiderMan (.gpu-data/), tr
   step sft python -m studio train configs/spiderman_sft.yaml || return 1
   S=$(ls -d $R/sft-* | head -1)
 }
-mine_onpolicy() {  # on-policy pairs (n=4) from all SpiderMan train with $S's adapter, exported as spiderman_pairs_onpolicy
-  step mine python -m studio pairs generate --model $M --adapter $S/adapter --dataset spiderman_train --n 4 \
+mine_onpolicy() {  # ADAPTER [SUFFIX]: on-policy pairs (n=4) from all SpiderMan train with ADAPTER, exported
+  # as spiderman_pairs_onpolicySUFFIX (steps mineSUFFIX, exportSUFFIX)
+  step mine$2 python -m studio pairs generate --model $M --adapter $1 --dataset spiderman_train --n 4 \
     --temperature 0.8 --batch-size 256 --strategy onpolicy || return 1
   local pairs=$(ls -dt $R/pairs-* | head -1)
-  step export python -m studio pairs export --name spiderman_pairs_onpolicy --strategy onpolicy \
+  step export$2 python -m studio pairs export --name spiderman_pairs_onpolicy$2 --strategy onpolicy \
     --run $(basename $pairs) --include-pending
 }
 dpo_beta() {  # NAME BETA [--set KEY=VALUE ...]: DPO from $S's adapter on spiderman_pairs_onpolicy, then EX

@@ -8,13 +8,9 @@
 #   setsid nohup bash bench/gpu/round5.sh > /root/round5.out 2>&1 &
 . bench/gpu/pipeline.sh
 on_policy_round() {  # ROUND ADAPTER: mine all train with ADAPTER, on-policy pairs, DPO from ADAPTER
-  step mine_$1 python -m studio pairs generate --model $M --adapter $2 --dataset spiderman_train --n 4 \
-    --temperature 0.8 --batch-size 256 --strategy onpolicy || exit 1
-  local pairs=$(ls -dt $R/pairs-* | head -1)
-  step export_$1 python -m studio pairs export --name spiderman_pairs_$1 --strategy onpolicy \
-    --run $(basename $pairs) --include-pending || exit 1
+  mine_onpolicy $2 _$1 || exit 1
   step dpo_$1 python -m studio train configs/spiderman_dpo.yaml $DPO_AS_RUN --set adapter_name_or_path=$2 \
-    --set dataset=spiderman_pairs_$1 --set output_dir=/root/adapters/dpo-$1 || exit 1
+    --set dataset=spiderman_pairs_onpolicy_$1 --set output_dir=/root/adapters/dpo-$1 || exit 1
 }
 prepare_sft || exit 1
 evaluate sft $S/adapter &

@@ -6,7 +6,7 @@
 . bench/gpu/pipeline.sh
 prepare_sft || exit 1
 evaluate sft $S/adapter
-mine_onpolicy || exit 1
-dpo_beta beta1 1.0 --set precompute_ref_log_probs=true
-dpo_beta beta2 2.0 --set precompute_ref_log_probs=true
+mine_onpolicy $S/adapter || exit 1
+dpo_beta beta1 1.0
+dpo_beta beta2 2.0
 echo done >> /root/steps.jsonl

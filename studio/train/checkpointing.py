@@ -23,18 +23,18 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
     return [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
 
 
-def keep_activations(model: nn.Module, skip: int) -> tuple[int, int]:
+def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]:
     """Turn checkpointing off for the last `skip` decoder layers of `model`, their RMSNorms
     made lean (studio.train.lean_norms: what they keep is what these layers add to the peak).
 
-    Returns (layers that still recompute, layers that keep their activations).
+    Returns (how many layers still recompute, the layers that keep their activations).
     """
     layers = decoder_layers(model)
     kept = layers[len(layers) - min(skip, len(layers)):]
     for layer in kept:
         layer.gradient_checkpointing = False
         lean_rms_norms(layer)
-    return sum(bool(layer.gradient_checkpointing) for layer in layers), len(kept)
+    return sum(bool(layer.gradient_checkpointing) for layer in layers), kept
 
 
 def checkpointing_split(model: nn.Module, cfg: TrainConfig) -> dict[str, int] | None:
@@ -50,23 +50,26 @@ class PartialCheckpointing(TrainerCallback):
     """Keeps the last `skip` decoder layers out of gradient checkpointing during training.
 
     Trainer.train enables checkpointing on every layer before `on_train_begin`; TRL's
-    DPOTrainer enables it on every layer again after each reference forward, so the split
-    is also applied before every micro-batch (`on_step_begin`, `on_substep_end`).
+    DPOTrainer enables it on every layer again after each reference forward, so the kept
+    layers (found once, at `on_train_begin`) are switched off again before every micro-batch
+    (`on_step_begin`, `on_substep_end`).
     """
 
     def __init__(self, skip: int) -> None:
         self.skip = skip
+        self.kept: list[nn.Module] = []
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
                        model: nn.Module, **kwargs: Any) -> None:
-        recompute, kept = keep_activations(model, self.skip)
+        recompute, self.kept = keep_activations(model, self.skip)
         if state.is_world_process_zero:
-            print(f"gradient checkpointing: {recompute} of {recompute + kept} layers recompute, "
-                  f"the last {kept} keep their activations", flush=True)
+            print(f"gradient checkpointing: {recompute} of {recompute + len(self.kept)} layers recompute, "
+                  f"the last {len(self.kept)} keep their activations", flush=True)
 
     def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                      model: nn.Module, **kwargs: Any) -> None:
-        keep_activations(model, self.skip)
+                      **kwargs: Any) -> None:
+        for layer in self.kept:
+            layer.gradient_checkpointing = False
 
     on_substep_end = on_step_begin
 

@@ -5,7 +5,8 @@ upcast for the backward: twice the input's size, four times a decoder layer (inp
 post-attention norms, and Qwen3's per-head query and key norms). `lean_rms_norm` runs the
 same operations in an autograd Function that keeps the input itself and recomputes the rest
 in the backward: the upcast of a bf16 tensor is exact, so output and gradients are
-bit-identical, for 0.13 GiB less kept per layer of Qwen3-30B-A3B at 8 k tokens. It matters
+bit-identical, for 0.165 GiB less kept per layer of Qwen3-30B-A3B at 8 k tokens
+(bench/bench_layer_memory.py). It matters
 where a layer keeps its activations (`gradient_checkpointing_skip_layers`); a checkpointed
 layer keeps nothing between its forward and its backward anyway.
 """

@@ -19,7 +19,7 @@ same sort, the same fp32-accumulated sum over each token's top_k experts) and dr
   projection's [S, 2 x inner] output for the backward. The activation is recomputed there, and
   the routing weights' gradient is taken from the inner side (`<grad @ down^T, activation>`),
   so neither the [S, inner] activation nor the [S, hidden] down output is kept: 0.34 GiB less
-  per layer at 8 k tokens on Qwen3-30B-A3B, the memory that decides how many layers can skip
+  per layer at 8 k tokens on Qwen3-30B-A3B (bench/bench_layer_memory.py), the memory that decides how many layers can skip
   gradient checkpointing. The output is bit-identical; the gradients agree to rounding.
 """
 
@@ -109,11 +109,16 @@ def _input_projection(module: Any) -> str:
     return "gate_up_proj" if module.has_gate else "up_proj"
 
 
-def _expert_mlp(module: Any, rows: torch.Tensor, row_weights: torch.Tensor, offsets: torch.Tensor,
-                expert_of_row: torch.Tensor) -> torch.Tensor:
-    """rows [S, H] through each row's expert MLP, scaled by its routing weight (plain autograd)."""
-    inner = _activation(module, _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row))
-    return _grouped_linear(module, "down_proj", inner, offsets, expert_of_row) * row_weights.unsqueeze(-1)
+def _project_in(module: Any, rows: torch.Tensor, offsets: torch.Tensor, expert_of_row: torch.Tensor) -> torch.Tensor:
+    """rows [S, H] through each row's expert input projection (gate/up, or up), before the activation."""
+    return _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row)
+
+
+def _project_out(module: Any, projected: torch.Tensor, row_weights: torch.Tensor, offsets: torch.Tensor,
+                 expert_of_row: torch.Tensor) -> torch.Tensor:
+    """The activation of `projected`, the down projection, each row scaled by its routing weight."""
+    down = _grouped_linear(module, "down_proj", _activation(module, projected), offsets, expert_of_row)
+    return down * row_weights.unsqueeze(-1)
 
 
 def _transposed_weight(module: Any, name: str) -> torch.Tensor:
@@ -123,16 +128,15 @@ def _transposed_weight(module: Any, name: str) -> torch.Tensor:
 
 
 class _FrozenExpertMLP(torch.autograd.Function):
-    """`_expert_mlp` for frozen expert weights that keeps only the input projection's output."""
+    """`_project_out(_project_in(...))` for frozen expert weights, keeping only the input projection's output."""
 
     @staticmethod
     def forward(ctx: Any, rows: torch.Tensor, row_weights: torch.Tensor, module: Any, offsets: torch.Tensor,
                 expert_of_row: torch.Tensor) -> torch.Tensor:
-        projected = _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row)
-        down = _grouped_linear(module, "down_proj", _activation(module, projected), offsets, expert_of_row)
+        projected = _project_in(module, rows, offsets, expert_of_row)
         ctx.save_for_backward(projected, row_weights, offsets, expert_of_row)
         ctx.module, ctx.rows_dtype = module, rows.dtype
-        return down * row_weights.unsqueeze(-1)
+        return _project_out(module, projected, row_weights, offsets, expert_of_row)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None, None]:
@@ -186,7 +190,8 @@ def lean_experts_forward(self: Any, hidden_states: torch.Tensor, top_k_index: to
     if _experts_frozen(self) and torch.is_grad_enabled():
         weighted = _FrozenExpertMLP.apply(rows, row_weights, self, offsets, expert_of_row)
     else:
-        weighted = _expert_mlp(self, rows, row_weights, offsets, expert_of_row)
+        weighted = _project_out(self, _project_in(self, rows, offsets, expert_of_row), row_weights, offsets,
+                                expert_of_row)
     return _Combine.apply(weighted, token_of_row, inv_perm, top_k).to(hidden_states.dtype)
 
 

@@ -11,10 +11,13 @@ what cuDNN's does: q, k, v, output and log-sum-exp):
 
     python bench/bench_layer_memory.py --tokens 1024 --scale-to 8192
 
-Variants: `grouped_mm` (transformers' experts, transformers' RMSNorm), `studio_grouped_mm`
-(the studio's experts; frozen weights keep only the gate/up output) and
-`studio_grouped_mm+lean_norms` (plus the RMSNorm of studio.train.lean_norms, which the layers
-kept by `gradient_checkpointing_skip_layers` get).
+The forward runs under bf16 autocast, as the trainer's does (`bf16: true`): the LoRA adapters'
+fp32 weights then keep bf16 copies of their input, not fp32 ones. Variants: `grouped_mm`
+(transformers' experts, transformers' RMSNorm), `studio_grouped_mm` (the studio's experts;
+frozen weights keep only the gate/up output), `+lean_norms` (plus the RMSNorm of
+studio.train.lean_norms) and `+recompute_projections` (the frozen experts keep only their
+input, studio.train.moe_experts.recompute_input_projections): the last is what a layer kept
+by `gradient_checkpointing_skip_layers` gets.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch
 
-VARIANTS = ("grouped_mm", "studio_grouped_mm", "studio_grouped_mm+lean_norms")
+VARIANTS = ("grouped_mm", "studio_grouped_mm", "studio_grouped_mm+lean_norms",
+            "studio_grouped_mm+lean_norms+recompute_projections")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from studio.train.checkpointing import decoder_layers
     from studio.train.lean_norms import lean_rms_norms
-    from studio.train.moe_experts import register_lean_experts
+    from studio.train.moe_experts import recompute_input_projections, register_lean_experts
 
     register_lean_experts()
     torch.manual_seed(args.seed)
@@ -99,12 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     counter = KeptBytes(layer)
     ids = torch.randint(0, 151_643, (1, args.tokens), generator=torch.Generator().manual_seed(args.seed))
     for variant in VARIANTS:
-        experts, _, lean = variant.partition("+")
+        experts, *levers = variant.split("+")
         model.set_experts_implementation(experts)
-        if lean:
+        if "lean_norms" in levers:
             lean_rms_norms(layer)
+        if "recompute_projections" in levers:
+            recompute_input_projections(layer)
         model.enable_input_require_grads()
-        model(input_ids=ids)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # the trainer's bf16 autocast
+            model(input_ids=ids)
         kept = sum(counter.storages.values())
         print(json.dumps({"figure": "layer_kept_bytes", "arch": args.arch, "variant": variant,
                           "tokens": args.tokens, "kept_bytes": kept, "kept_mib": round(kept / 2**20, 1),

@@ -43,6 +43,8 @@ if str(REPO_ROOT) not in sys.path:
 import torch
 from transformers import TrainerCallback
 
+from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
+
 LORA_RANK = 8
 LORA_ALPHA = 16
 LORA_TARGET = ["q_proj", "k_proj"]
@@ -134,24 +136,27 @@ class StepTimer(TrainerCallback):
 def restored_model_state(model: torch.nn.Module, experts: str | None = None) -> Iterator[None]:
     """Run with `experts` as the experts implementation (when given), then undo what the run left
     on the shared base model: that setting, the forwards patched on modules (TRL's fused LM head,
-    lean RMSNorms), TRL's MoE router settings, PEFT's bookkeeping and the input-grad hook, so each
-    run starts alike."""
+    lean RMSNorms), the experts' recompute flag, TRL's MoE router settings, PEFT's bookkeeping and
+    the input-grad hook, so each run starts alike."""
     saved_experts = model.get_experts_implementation()
     if experts is not None:
         model.set_experts_implementation(experts)
     text_config = model.config.get_text_config()
     saved = {key: getattr(text_config, key) for key in ("output_router_logits", "router_aux_loss_coef")
              if hasattr(text_config, key)}
-    # instance-level forwards: TRL's fused LM head on the model, the lean RMSNorms of kept layers
-    had_forward = {id(module) for module in model.modules() if "forward" in module.__dict__}
+    # instance attributes a run sets: forwards (TRL's fused LM head on the model, the lean RMSNorms of
+    # kept layers) and the kept layers' experts' recompute flag
+    patched = ("forward", RECOMPUTE_INPUT_PROJECTION)
+    had = {(id(module), name) for module in model.modules() for name in patched if name in module.__dict__}
     try:
         yield
     finally:
         for key, value in saved.items():
             setattr(text_config, key, value)
         for module in model.modules():
-            if id(module) not in had_forward:
-                module.__dict__.pop("forward", None)
+            for name in patched:
+                if (id(module), name) not in had:
+                    module.__dict__.pop(name, None)
         for attribute in ("peft_config", "_hf_peft_config_loaded"):
             model.__dict__.pop(attribute, None)
         with contextlib.suppress(Exception):

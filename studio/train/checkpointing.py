@@ -16,6 +16,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 
 from studio.config import TrainConfig
 from studio.train.lean_norms import lean_rms_norms
+from studio.train.moe_experts import recompute_input_projections
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
@@ -24,8 +25,9 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]:
-    """Turn checkpointing off for the last `skip` decoder layers of `model`, their RMSNorms
-    made lean (studio.train.lean_norms: what they keep is what these layers add to the peak).
+    """Turn checkpointing off for the last `skip` decoder layers of `model`, their RMSNorms made
+    lean (studio.train.lean_norms) and their frozen experts keeping only their input
+    (studio.train.moe_experts): what these layers keep is what they add to the peak.
 
     Returns (how many layers still recompute, the layers that keep their activations).
     """
@@ -34,6 +36,7 @@ def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]
     for layer in kept:
         layer.gradient_checkpointing = False
         lean_rms_norms(layer)
+        recompute_input_projections(layer)
     return sum(bool(layer.gradient_checkpointing) for layer in layers), kept
 
 

@@ -32,6 +32,8 @@ from typing import Any
 import torch
 
 LEAN_EXPERTS = "studio_grouped_mm"
+# experts-module attribute: frozen experts keep only their input for the backward (`recompute_input_projections`)
+RECOMPUTE_INPUT_PROJECTION = "studio_recompute_input_projection"
 
 
 def _combine(rows: torch.Tensor, inv_perm: torch.Tensor, top_k: int) -> torch.Tensor:
@@ -128,20 +130,26 @@ def _transposed_weight(module: Any, name: str) -> torch.Tensor:
 
 
 class _FrozenExpertMLP(torch.autograd.Function):
-    """`_project_out(_project_in(...))` for frozen expert weights, keeping only the input projection's output."""
+    """Token rows gathered in expert order, each through its frozen expert's MLP and scaled by its
+    routing weight: x [T, H] -> [S, H]. Keeps the input projection's [S, 2 x inner] output for the
+    backward or, with `recompute`, only x: the gather and the input projection run again there."""
 
     @staticmethod
-    def forward(ctx: Any, rows: torch.Tensor, row_weights: torch.Tensor, module: Any, offsets: torch.Tensor,
-                expert_of_row: torch.Tensor) -> torch.Tensor:
-        projected = _project_in(module, rows, offsets, expert_of_row)
-        ctx.save_for_backward(projected, row_weights, offsets, expert_of_row)
-        ctx.module, ctx.rows_dtype = module, rows.dtype
+    def forward(ctx: Any, x: torch.Tensor, row_weights: torch.Tensor, module: Any, offsets: torch.Tensor,
+                expert_of_row: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor, top_k: int,
+                recompute: bool) -> torch.Tensor:
+        projected = _project_in(module, x.index_select(0, token_of_row), offsets, expert_of_row)
+        ctx.save_for_backward(x if recompute else projected, row_weights, offsets, expert_of_row, token_of_row,
+                              inv_perm)
+        ctx.module, ctx.x_dtype, ctx.top_k, ctx.recompute = module, x.dtype, top_k, recompute
         return _project_out(module, projected, row_weights, offsets, expert_of_row)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None, None]:
-        projected, row_weights, offsets, expert_of_row = ctx.saved_tensors
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        kept, row_weights, offsets, expert_of_row, token_of_row, inv_perm = ctx.saved_tensors
         module = ctx.module
+        projected = (_project_in(module, kept.index_select(0, token_of_row), offsets, expert_of_row)
+                     if ctx.recompute else kept)
         weight_dtype = module.down_proj.dtype
         # d(out)/d(inner) = grad @ down^T scaled by the row's weight; d(out)/d(weight) = <grad @ down^T, inner>
         # (+ <grad, bias>): the down output itself is never needed
@@ -156,13 +164,14 @@ class _FrozenExpertMLP(torch.autograd.Function):
                 bias = module.down_proj_bias.index_select(0, expert_of_row)
                 grad_weights = grad_weights + (grad.float() * bias.float()).sum(-1)
             grad_weights = grad_weights.to(row_weights.dtype)
-        grad_rows = None
+        grad_x = None
         if ctx.needs_input_grad[0]:
             grad_inner = (grad_inner_unscaled * row_weights.unsqueeze(-1)).to(inner.dtype)
             (grad_projected,) = torch.autograd.grad(inner, projected, grad_inner)
             name = _input_projection(module)
-            grad_rows = _grouped_mm(grad_projected, _transposed_weight(module, name), offsets).to(ctx.rows_dtype)
-        return grad_rows, grad_weights, None, None, None
+            grad_rows = _grouped_mm(grad_projected, _transposed_weight(module, name), offsets).to(ctx.x_dtype)
+            grad_x = _combine(grad_rows, inv_perm, ctx.top_k)
+        return grad_x, grad_weights, None, None, None, None, None, None, None
 
 
 def _experts_frozen(module: Any) -> bool:
@@ -185,14 +194,27 @@ def lean_experts_forward(self: Any, hidden_states: torch.Tensor, top_k_index: to
         rows_per_expert = torch.histc(ids, bins=self.num_experts, min=0, max=self.num_experts - 1)
         offsets = torch.cumsum(rows_per_expert, dim=0, dtype=torch.int32)
 
-    rows = _Gather.apply(hidden_states, token_of_row, inv_perm, top_k)
     row_weights = top_k_weights.reshape(-1).index_select(0, perm)
     if _experts_frozen(self) and torch.is_grad_enabled():
-        weighted = _FrozenExpertMLP.apply(rows, row_weights, self, offsets, expert_of_row)
+        weighted = _FrozenExpertMLP.apply(hidden_states, row_weights, self, offsets, expert_of_row, token_of_row,
+                                          inv_perm, top_k, getattr(self, RECOMPUTE_INPUT_PROJECTION, False))
     else:
+        rows = _Gather.apply(hidden_states, token_of_row, inv_perm, top_k)
         weighted = _project_out(self, _project_in(self, rows, offsets, expert_of_row), row_weights, offsets,
                                 expert_of_row)
     return _Combine.apply(weighted, token_of_row, inv_perm, top_k).to(hidden_states.dtype)
+
+
+def recompute_input_projections(module: torch.nn.Module) -> int:
+    """Make the frozen experts inside `module` keep only their [T, H] input for the backward instead of
+    the [S, 2 x inner] input projection, run again there (idempotent); how many experts modules there are.
+    For layers that keep their activations (`gradient_checkpointing_skip_layers`): in a checkpointed
+    layer the projection would run a third time."""
+    experts = [m for m in module.modules() if hasattr(m, "num_experts") and hasattr(m, "down_proj")
+               and isinstance(m.down_proj, torch.nn.Parameter)]
+    for found in experts:
+        setattr(found, RECOMPUTE_INPUT_PROJECTION, True)
+    return len(experts)
 
 
 def register_lean_experts() -> None:

@@ -12,6 +12,7 @@ from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
 from studio.random_models import random_config
 from studio.train.checkpointing import decoder_layers, keep_activations
 from studio.train.lean_norms import lean_rms_norms
+from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
 
 
 def forward_and_grads(norm: torch.nn.Module, x: torch.Tensor,
@@ -53,7 +54,7 @@ def test_lean_norm_is_bit_identical_and_keeps_only_its_input(norm_class: type, d
         assert torch.equal(norm(x), reference[0])
 
 
-def test_only_the_kept_layers_get_lean_norms() -> None:
+def test_only_the_kept_layers_get_lean_norms_and_recomputing_experts() -> None:
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(random_config("tiny-qwen3-moe"))
     model.gradient_checkpointing_enable()
@@ -64,3 +65,5 @@ def test_only_the_kept_layers_get_lean_norms() -> None:
         return sum("forward" in module.__dict__ for module in layer.modules())
 
     assert [lean_norms(layer) for layer in layers] == [0] * (len(layers) - 1) + [4]  # 2 layer + q/k norms
+    recomputing = [getattr(layer.mlp.experts, RECOMPUTE_INPUT_PROJECTION, False) for layer in layers]
+    assert recomputing == [False] * (len(layers) - 1) + [True]

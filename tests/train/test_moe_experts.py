@@ -20,7 +20,7 @@ from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeSparseMoeBl
 from studio.config import EXPERTS_IMPLEMENTATIONS, TrainConfig, config_from_mapping
 from studio.errors import StudioError
 from studio.random_models import random_config
-from studio.train.moe_experts import LEAN_EXPERTS, register_lean_experts
+from studio.train.moe_experts import LEAN_EXPERTS, recompute_input_projections, register_lean_experts
 from studio.train.policy import experts_implementation, experts_in_use, load_base
 
 from .conftest import new_run, read_summary
@@ -161,6 +161,31 @@ def test_frozen_experts_keep_only_the_input_projection_for_the_backward(dtype: t
     assert lean_largest == (tokens * top_k, 2 * config.moe_intermediate_size)  # the gate/up output
     # grouped_mm also keeps the activation's [S, inner] output and the down projection's [S, hidden] one
     assert lean_bytes < 0.6 * reference_bytes
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_recomputing_frozen_experts_keep_only_their_input_with_the_same_results(dtype: torch.dtype) -> None:
+    config = random_config("tiny-qwen3-moe")
+    torch.manual_seed(0)
+    block = Qwen3MoeSparseMoeBlock(config).to(dtype)
+    for parameter in block.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    block.requires_grad_(False)
+    x, index, weights, grad_out = routed_inputs(block, 97, dtype, config.hidden_size)
+
+    def forward() -> torch.Tensor:
+        return block.experts(x.clone().requires_grad_(), index, weights.clone().requires_grad_())
+
+    keeping = run_experts(block.experts, LEAN_EXPERTS, x, index, weights, grad_out)
+    keeping_bytes, keeping_largest = saved_activations(forward, block)
+    assert recompute_input_projections(block) == 1
+    recomputing = run_experts(block.experts, LEAN_EXPERTS, x, index, weights, grad_out)
+    recomputing_bytes, recomputing_largest = saved_activations(forward, block)
+    for name in ("out", "x", "weights"):  # the same operations on the same rows
+        assert torch.equal(recomputing[name], keeping[name]), name
+    assert keeping_largest == (97 * config.num_experts_per_tok, 2 * config.moe_intermediate_size)
+    assert recomputing_largest == (97, config.hidden_size)  # the experts' input
+    assert recomputing_bytes < keeping_bytes
 
 
 def lora_loss_and_grads(model: Any, impl: str, ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -8,6 +8,7 @@ reference's plain transformers + PEFT loop on the same device?
     python bench/gpu/bench_moe.py --lengths 4096,8192,16384,32768,65536 --steps 4 --mode both
     python bench/gpu/bench_moe.py --arch tiny-qwen3-moe --device cpu --lengths 64,128 --steps 3 --mode both
     python bench/gpu/bench_moe.py --lengths 8192,32768 --mode studio --skip-layers 0,8,16
+    python bench/gpu/bench_moe.py --lengths 8192 --steps 4 --mode studio --skip-layers 48 --profile 30
 
 The model is built once per process, directly on the device with random weights (never
 saved: 57 GB), and reused for every (mode, length, skip): each run adds a fresh LoRA
@@ -69,11 +70,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tokenizer", default=TOKENIZER_REF,
                         help="model reference or folder whose tokenizer the studio trainer gets")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", type=int, default=0, metavar="TOP",
+                        help="studio mode: profile the last step (left out of tokens/s), print its TOP operators "
+                             "by device time")
     args = parser.parse_args(argv)
     args.lengths = [int(part) for part in args.lengths.split(",") if part.strip()]
     args.skip_layers = [int(part) for part in args.skip_layers.split(",") if part.strip()]
-    if args.steps < 1 or not args.lengths or min(args.lengths) < 16:
-        parser.error("--steps must be >= 1 and every length >= 16")
+    if args.steps < (3 if args.profile else 1) or not args.lengths or min(args.lengths) < 16:
+        parser.error("--steps must be >= 1 (>= 3 with --profile) and every length >= 16")
     if not args.skip_layers or min(args.skip_layers) < 0:
         parser.error("--skip-layers must list integers >= 0")
     return args
@@ -130,6 +134,40 @@ class StepTimer(TrainerCallback):
         self.times.append(time.perf_counter() - self._start)
         control.should_save = False  # a benchmark keeps no checkpoint (the final-step save included)
         return control
+
+
+class LastStepProfile(TrainerCallback):
+    """torch.profiler over the last optimizer step: the `top` operators by their own device time
+    (CPU time on a CPU). The profiled step is left out of the step times."""
+
+    def __init__(self, top: int, device: str) -> None:
+        self.top = top
+        self.cuda = is_cuda(device)
+        self.table: list[dict[str, Any]] = []
+        self._profiler: Any = None
+
+    def _own_us(self, event: Any) -> float:
+        return event.self_device_time_total if self.cuda else event.self_cpu_time_total
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == state.max_steps - 1:
+            activities = [torch.profiler.ProfilerActivity.CPU]
+            if self.cuda:
+                activities.append(torch.profiler.ProfilerActivity.CUDA)
+            self._profiler = torch.profiler.profile(activities=activities)
+            self._profiler.__enter__()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._profiler is None:
+            return
+        self._profiler.__exit__(None, None, None)
+        events = sorted((event for event in self._profiler.key_averages() if self._own_us(event) > 0),
+                        key=self._own_us, reverse=True)
+        total = sum(self._own_us(event) for event in events)
+        self.table = [{"op": "all", "ms": round(total / 1e3, 2), "calls": None}] + [
+            {"op": event.key[:120], "ms": round(self._own_us(event) / 1e3, 2), "calls": event.count}
+            for event in events[: self.top]]
+        self._profiler = None
 
 
 @contextlib.contextmanager
@@ -196,9 +234,9 @@ def studio_config(length: int, steps: int, offload: bool, bf16: bool = True, ski
 
 
 def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | None, device: str,
-               seed: int) -> list[float]:
+               seed: int, profile: LastStepProfile | None = None) -> list[float]:
     """`cfg.max_steps` optimizer steps through the studio's SFT trainer, the experts running
-    `experts`; the wall time of each."""
+    `experts`; the wall time of each (`profile`, when given, records the last step)."""
     from datasets import Dataset
 
     from studio.train.policy import Policy, lora_config
@@ -212,7 +250,8 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
     with tempfile.TemporaryDirectory(prefix="bench-moe-") as run_dir, restored_model_state(model, experts):
         try:
             policy = Policy(model=model, peft_config=lora_config(cfg), reference="none (SFT)")
-            trainer, _ = build_sft_trainer(cfg, Path(run_dir), tokenizer, dataset, None, [timer], policy=policy)
+            callbacks = [timer] if profile is None else [timer, profile]
+            trainer, _ = build_sft_trainer(cfg, Path(run_dir), tokenizer, dataset, None, callbacks, policy=policy)
             trainer.train()
         finally:
             wrapped = trainer.model if trainer is not None else model
@@ -221,7 +260,7 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
             del trainer
             unwrap_lora(wrapped, model)
             del wrapped
-    return timer.times
+    return timer.times[:-1] if profile is not None else timer.times
 
 
 def run_plain(model: torch.nn.Module, length: int, steps: int, experts: str | None, device: str,
@@ -327,10 +366,13 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = studio_config(length, args.steps, args.offload, bf16=is_cuda(args.device), skip_layers=skip)
                 experts = experts_implementation(cfg, model.config)
 
-                def run(cfg: Any = cfg, experts: str | None = experts) -> list[float]:
-                    return run_studio(model, tokenizer, cfg, experts, args.device, args.seed)
+                profile = LastStepProfile(args.profile, args.device) if args.profile else None
+
+                def run(cfg: Any = cfg, experts: str | None = experts,
+                        profile: LastStepProfile | None = profile) -> list[float]:
+                    return run_studio(model, tokenizer, cfg, experts, args.device, args.seed, profile)
             else:
-                experts = plain_experts
+                experts, profile = plain_experts, None
 
                 def run(length: int = length, experts: str | None = experts) -> list[float]:
                     return run_plain(model, length, args.steps, experts, args.device, args.seed)
@@ -342,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
                     "experts_implementation": experts,
                     "offload": args.offload if mode == "studio" else False, **result, "config": config}
             print(json.dumps(line), flush=True)
+            if profile is not None and profile.table:
+                print(json.dumps({"figure": "moe_profile", "length": length, "skip_layers": skip,
+                                  "device": device_name, "top": profile.table}), flush=True)
     return 0
 
 

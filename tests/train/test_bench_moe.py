@@ -60,3 +60,19 @@ def test_an_out_of_memory_run_is_recorded_and_the_next_goes_on() -> None:
     assert "out of memory" in failed["error"]
     fine = bench.measure(lambda: [9.0, 1.0, 2.0], 300, "cpu")
     assert fine["status"] == "ok" and fine["tokens_per_s"] == 200.0  # the first (warm-up) step is left out
+
+
+def test_profile_reports_the_last_steps_top_operators_and_leaves_it_out_of_the_times(
+        builtin_model_dir: Path) -> None:
+    command = [sys.executable, str(SCRIPT), "--arch", "tiny-qwen3-moe", "--device", "cpu", "--lengths", "64",
+               "--steps", "3", "--mode", "studio", "--profile", "5", "--tokenizer", str(builtin_model_dir)]
+    done = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run, profile = (json.loads(line) for line in done.stdout.splitlines() if line.strip())
+    assert run["figure"] == "moe_sft" and run["status"] == "ok" and len(run["step_s"]) == 2  # the third profiled
+    assert profile["figure"] == "moe_profile" and profile["length"] == 64 and profile["skip_layers"] == 0
+    total, *top = profile["top"]
+    assert total["op"] == "all" and len(top) == 5
+    assert [row["ms"] for row in top] == sorted((row["ms"] for row in top), reverse=True)
+    assert 0 < sum(row["ms"] for row in top) <= total["ms"]
+    assert any(row["op"].startswith("aten::") for row in top)

@@ -182,8 +182,8 @@ def restored_model_state(model: torch.nn.Module, experts: str | None = None) -> 
     text_config = model.config.get_text_config()
     saved = {key: getattr(text_config, key) for key in ("output_router_logits", "router_aux_loss_coef")
              if hasattr(text_config, key)}
-    # instance attributes a run sets: forwards (TRL's fused LM head on the model, the lean RMSNorms of
-    # kept layers) and the kept layers' experts' recompute flag
+    # instance attributes a run sets: forwards (TRL's fused LM head on the model, the lean RMSNorms)
+    # and the kept layers' experts' recompute flag
     patched = ("forward", RECOMPUTE_INPUT_PROJECTION)
     had = {(id(module), name) for module in model.modules() for name in patched if name in module.__dict__}
     try:
@@ -239,6 +239,7 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
     `experts`; the wall time of each (`profile`, when given, records the last step)."""
     from datasets import Dataset
 
+    from studio.train.lean_norms import lean_rms_norms
     from studio.train.policy import Policy, lora_config
     from studio.train.sft import build_sft_trainer
 
@@ -249,6 +250,7 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
     trainer = None
     with tempfile.TemporaryDirectory(prefix="bench-moe-") as run_dir, restored_model_state(model, experts):
         try:
+            lean_rms_norms(model)  # as studio.train.policy.load_base does
             policy = Policy(model=model, peft_config=lora_config(cfg), reference="none (SFT)")
             callbacks = [timer] if profile is None else [timer, profile]
             trainer, _ = build_sft_trainer(cfg, Path(run_dir), tokenizer, dataset, None, callbacks, policy=policy)

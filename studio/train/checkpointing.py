@@ -15,7 +15,6 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from studio.config import TrainConfig
-from studio.train.lean_norms import lean_rms_norms
 from studio.train.moe_experts import recompute_input_projections
 
 
@@ -25,9 +24,9 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]:
-    """Turn checkpointing off for the last `skip` decoder layers of `model`, their RMSNorms made
-    lean (studio.train.lean_norms) and their frozen experts keeping only their input
-    (studio.train.moe_experts): what these layers keep is what they add to the peak.
+    """Turn checkpointing off for the last `skip` decoder layers of `model`, their frozen experts
+    keeping only their input (studio.train.moe_experts): what these layers keep is what they add
+    to the peak.
 
     Returns (how many layers still recompute, the layers that keep their activations).
     """
@@ -35,7 +34,6 @@ def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]
     kept = layers[len(layers) - min(skip, len(layers)):]
     for layer in kept:
         layer.gradient_checkpointing = False
-        lean_rms_norms(layer)
         recompute_input_projections(layer)
     return sum(bool(layer.gradient_checkpointing) for layer in layers), kept
 

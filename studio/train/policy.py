@@ -55,10 +55,12 @@ def load_base(cfg: TrainConfig) -> Any:
     """The base model in float32, or bfloat16 weights when bf16 is set (the LoRA stays float32).
 
     A Mixture-of-Experts model gets `experts_implementation(cfg, config)`; a dense one gets none.
+    Qwen RMSNorms get the lean training forward (studio.train.lean_norms).
     """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    from studio.train.lean_norms import lean_rms_norms
     from studio.train.moe_experts import LEAN_EXPERTS, register_lean_experts
 
     folder = resolve_model_dir(cfg.model_name_or_path)
@@ -70,8 +72,10 @@ def load_base(cfg: TrainConfig) -> Any:
     if experts == LEAN_EXPERTS:
         register_lean_experts()
     options = {} if experts is None else {"experts_implementation": experts}
-    return AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=dtype,
-                                                attn_implementation=cfg.attn_implementation, **options)
+    model = AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=dtype,
+                                                 attn_implementation=cfg.attn_implementation, **options)
+    lean_rms_norms(model)
+    return model
 
 
 def experts_implementation(cfg: TrainConfig, model_config: Any) -> str | None:

@@ -1,7 +1,10 @@
 """The lean Qwen RMSNorm (studio.train.lean_norms): the same output and gradients as transformers'
-own, bit for bit, keeping only its bf16 input for the backward; given to the kept layers only."""
+own, bit for bit on the CPU, keeping only its bf16 input for the backward; given to every model the
+studio trains."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -9,9 +12,11 @@ from transformers import AutoModelForCausalLM
 from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
 from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
 
+from studio.config import TrainConfig
 from studio.random_models import random_config
 from studio.train.checkpointing import decoder_layers, keep_activations
-from studio.train.lean_norms import lean_rms_norms
+from studio.train.lean_norms import QWEN_RMS_NORMS, _lean_forward, fused_rms_norm, lean_rms_norms, rms_norm
+from studio.train.policy import load_base
 from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
 
 
@@ -54,16 +59,29 @@ def test_lean_norm_is_bit_identical_and_keeps_only_its_input(norm_class: type, d
         assert torch.equal(norm(x), reference[0])
 
 
-def test_only_the_kept_layers_get_lean_norms_and_recomputing_experts() -> None:
+def test_only_the_kept_layers_recompute_their_experts_projection() -> None:
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(random_config("tiny-qwen3-moe"))
     model.gradient_checkpointing_enable()
     layers = decoder_layers(model)
     assert keep_activations(model, 1) == (len(layers) - 1, layers[-1:])
-
-    def lean_norms(layer: torch.nn.Module) -> int:
-        return sum("forward" in module.__dict__ for module in layer.modules())
-
-    assert [lean_norms(layer) for layer in layers] == [0] * (len(layers) - 1) + [4]  # 2 layer + q/k norms
     recomputing = [getattr(layer.mlp.experts, RECOMPUTE_INPUT_PROJECTION, False) for layer in layers]
     assert recomputing == [False] * (len(layers) - 1) + [True]
+
+
+@pytest.mark.parametrize("model_dir", ["tiny_qwen3_moe_dir", "tiny_qwen2_dir"])
+def test_every_norm_of_a_model_loaded_for_training_is_lean(
+        model_dir: str, tiny_config: Callable[..., TrainConfig], request: pytest.FixtureRequest) -> None:
+    model = load_base(tiny_config(model_name_or_path=str(request.getfixturevalue(model_dir))))
+    norms = [module for module in model.modules() if type(module).__name__ in QWEN_RMS_NORMS]
+    assert norms and all(norm.forward.__func__ is _lean_forward for norm in norms)
+
+
+def test_the_fused_norm_runs_in_the_input_dtype_under_autocast() -> None:
+    """The CUDA path's function, run on the CPU: autocast must not upcast its input to fp32."""
+    torch.manual_seed(0)
+    x, weight = torch.randn(5, 64).bfloat16(), (1 + 0.2 * torch.randn(64)).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fused_rms_norm(x, weight, 1e-6)
+    assert out.dtype == torch.bfloat16
+    assert torch.equal(out, rms_norm(x, weight, 1e-6))

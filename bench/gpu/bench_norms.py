@@ -85,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
             out = norm(x)
             (grad,) = torch.autograd.grad(out, x, grad_out)
             line = {"figure": "rms_norm", "shape": name, "size": list(shape), "implementation": impl,
-                    "forward_ms": median_ms(lambda norm=norm: norm(x), device, args.iters),
+                    "forward_ms": median_ms(lambda norm=norm, x=x: norm(x), device, args.iters),
                     "forward_backward_ms": median_ms(
-                        lambda norm=norm: torch.autograd.grad(norm(x), x, grad_out), device, args.iters),
+                        lambda norm=norm, x=x, grad_out=grad_out: torch.autograd.grad(norm(x), x, grad_out),
+                        device, args.iters),
                     "out_differs_fraction": (out != reference_out).float().mean().item(),
                     "grad_max_rel_diff": ((grad.float() - reference_grad.float()).abs().max()
                                           / reference_grad.float().abs().max()).item(),

@@ -15,9 +15,15 @@ from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
 from studio.config import TrainConfig
 from studio.random_models import random_config
 from studio.train.checkpointing import decoder_layers, keep_activations
-from studio.train.lean_norms import QWEN_RMS_NORMS, _lean_forward, fused_rms_norm, lean_rms_norms, rms_norm
-from studio.train.policy import load_base
+from studio.train.lean_norms import (
+    QWEN_RMS_NORMS,
+    _lean_forward,
+    fused_rms_norm,
+    lean_rms_norms,
+    rms_norm,
+)
 from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
+from studio.train.policy import load_base
 
 
 def forward_and_grads(norm: torch.nn.Module, x: torch.Tensor,

@@ -20,7 +20,11 @@ from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeSparseMoeBl
 from studio.config import EXPERTS_IMPLEMENTATIONS, TrainConfig, config_from_mapping
 from studio.errors import StudioError
 from studio.random_models import random_config
-from studio.train.moe_experts import LEAN_EXPERTS, recompute_input_projections, register_lean_experts
+from studio.train.moe_experts import (
+    LEAN_EXPERTS,
+    recompute_input_projections,
+    register_lean_experts,
+)
 from studio.train.policy import experts_implementation, experts_in_use, load_base
 
 from .conftest import new_run, read_summary

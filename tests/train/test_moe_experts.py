@@ -140,14 +140,19 @@ def saved_activations(run: Callable[[], torch.Tensor], module: torch.nn.Module) 
     return sum(storages.values()), tuple(max(saved, key=torch.Tensor.numel).shape)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_frozen_experts_keep_only_the_input_projection_for_the_backward(dtype: torch.dtype) -> None:
+def frozen_block(dtype: torch.dtype) -> tuple[Qwen3MoeSparseMoeBlock, Any]:
+    """The tiny Qwen3-MoE sparse block with random weights, frozen (LoRA elsewhere: no expert gradient)."""
     config = random_config("tiny-qwen3-moe")
     torch.manual_seed(0)
     block = Qwen3MoeSparseMoeBlock(config).to(dtype)
     for parameter in block.parameters():
         torch.nn.init.normal_(parameter, std=0.1)
-    block.requires_grad_(False)  # LoRA elsewhere: the expert weights get no gradient
+    return block.requires_grad_(False), config
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_frozen_experts_keep_only_the_input_projection_for_the_backward(dtype: torch.dtype) -> None:
+    block, config = frozen_block(dtype)
     tokens, top_k = 97, config.num_experts_per_tok
     x, index, weights, grad_out = routed_inputs(block, tokens, dtype, config.hidden_size)
     lean = run_experts(block.experts, LEAN_EXPERTS, x, index, weights, grad_out)
@@ -169,12 +174,7 @@ def test_frozen_experts_keep_only_the_input_projection_for_the_backward(dtype: t
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_recomputing_frozen_experts_keep_only_their_input_with_the_same_results(dtype: torch.dtype) -> None:
-    config = random_config("tiny-qwen3-moe")
-    torch.manual_seed(0)
-    block = Qwen3MoeSparseMoeBlock(config).to(dtype)
-    for parameter in block.parameters():
-        torch.nn.init.normal_(parameter, std=0.1)
-    block.requires_grad_(False)
+    block, config = frozen_block(dtype)
     x, index, weights, grad_out = routed_inputs(block, 97, dtype, config.hidden_size)
 
     def forward() -> torch.Tensor:

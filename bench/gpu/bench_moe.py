@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for folder in (REPO_ROOT, REPO_ROOT / "bench"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 import torch
+from step_profile import LastStepProfile
 from transformers import TrainerCallback
 
 from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
@@ -134,40 +136,6 @@ class StepTimer(TrainerCallback):
         self.times.append(time.perf_counter() - self._start)
         control.should_save = False  # a benchmark keeps no checkpoint (the final-step save included)
         return control
-
-
-class LastStepProfile(TrainerCallback):
-    """torch.profiler over the last optimizer step: the `top` operators by their own device time
-    (CPU time on a CPU). The profiled step is left out of the step times."""
-
-    def __init__(self, top: int, device: str) -> None:
-        self.top = top
-        self.cuda = is_cuda(device)
-        self.table: list[dict[str, Any]] = []
-        self._profiler: Any = None
-
-    def _own_us(self, event: Any) -> float:
-        return event.self_device_time_total if self.cuda else event.self_cpu_time_total
-
-    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if state.global_step == state.max_steps - 1:
-            activities = [torch.profiler.ProfilerActivity.CPU]
-            if self.cuda:
-                activities.append(torch.profiler.ProfilerActivity.CUDA)
-            self._profiler = torch.profiler.profile(activities=activities)
-            self._profiler.__enter__()
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._profiler is None:
-            return
-        self._profiler.__exit__(None, None, None)
-        events = sorted((event for event in self._profiler.key_averages() if self._own_us(event) > 0),
-                        key=self._own_us, reverse=True)
-        total = sum(self._own_us(event) for event in events)
-        self.table = [{"op": "all", "ms": round(total / 1e3, 2), "calls": None}] + [
-            {"op": event.key[:120], "ms": round(self._own_us(event) / 1e3, 2), "calls": event.count}
-            for event in events[: self.top]]
-        self._profiler = None
 
 
 @contextlib.contextmanager

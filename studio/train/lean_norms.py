@@ -3,20 +3,22 @@
 The Qwen2 / Qwen3 / Qwen3-MoE RMSNorm upcasts its input to fp32 and autograd keeps that
 upcast for the backward: twice the input's size, four times a decoder layer (input and
 post-attention norms, and Qwen3's per-head query and key norms), and it runs as ~8 separate
-kernels forward and more backward. The lean forward, while gradients are on:
+kernels forward and more backward. The lean forward:
 
 * on CUDA, torch's fused RMSNorm kernel (`F.rms_norm`: one kernel each way, fp32 inside,
-  keeping the input and one fp32 scale per row), then the weight as transformers applies it.
-  The output rounds to the same bf16 in all but a few elements per million and the gradients
-  agree to bf16 rounding; a norm is ~5x faster forward and backward (bench/gpu/moe7.sh).
-* elsewhere, the same operations as transformers' in an autograd Function that keeps the
-  input and recomputes the rest in the backward: the upcast of a bf16 tensor is exact, so
-  output and gradients are bit-identical.
+  keeping the input and one fp32 scale per row), then the weight as transformers applies it,
+  with or without gradients (a DPO reference pass must round as the policy does). About one
+  output element in a million rounds to the neighbouring bf16 value and the gradients agree
+  to bf16 rounding; a norm is 3-6x faster forward and backward (bench/gpu/bench_norms.py).
+* elsewhere, the same operations as transformers' (without gradients, transformers' own
+  forward; with them, an autograd Function that keeps the input and recomputes the rest in
+  the backward): the upcast of a bf16 tensor is exact, so output and gradients are
+  bit-identical.
 
 Either way a norm keeps its input, not the fp32 upcast: 0.165 GiB less per layer of
 Qwen3-30B-A3B at 8 k tokens (bench/bench_layer_memory.py), which matters where a layer keeps
-its activations (`gradient_checkpointing_skip_layers`). Without gradients (evaluation,
-generation) the forward is transformers' own.
+its activations (`gradient_checkpointing_skip_layers`). Only models loaded for training get
+it; evaluation and generation load theirs with transformers' norm.
 """
 
 from __future__ import annotations
@@ -68,10 +70,10 @@ def fused_rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.T
 
 
 def _lean_forward(self: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
+    if hidden_states.is_cuda:  # with or without gradients: a DPO reference pass rounds as the policy does
+        return fused_rms_norm(hidden_states, self.weight, self.variance_epsilon)
     if not torch.is_grad_enabled():
         return rms_norm(hidden_states, self.weight, self.variance_epsilon)
-    if hidden_states.is_cuda:
-        return fused_rms_norm(hidden_states, self.weight, self.variance_epsilon)
     return _LeanRMSNorm.apply(hidden_states, self.weight, self.variance_epsilon)
 
 

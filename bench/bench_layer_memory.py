@@ -10,6 +10,7 @@ grows linearly with the tokens; the attention here is the CPU's flash kernel, wh
 what cuDNN's does: q, k, v, output and log-sum-exp):
 
     python bench/bench_layer_memory.py --tokens 1024 --scale-to 8192
+    python bench/bench_layer_memory.py --tokens 1024 --scale-to 8192 --lora-dropout 0.05
 
 The forward runs under bf16 autocast, as the trainer's does (`bf16: true`): the LoRA adapters'
 fp32 weights then keep bf16 copies of their input, not fp32 ones. Variants: `grouped_mm`
@@ -44,11 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.random_models architecture")
     parser.add_argument("--tokens", type=int, default=1024, help="tokens in the one example")
     parser.add_argument("--scale-to", type=int, default=8192, help="report the bytes scaled to this many tokens")
+    parser.add_argument("--lora-dropout", type=float, default=0.0,
+                        help="the LoRA adapters' dropout (it adds the dropped copy of their input)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
 
-def one_layer_model(arch: str) -> Any:
+def one_layer_model(arch: str, lora_dropout: float = 0.0) -> Any:
     """The architecture cut to one decoder layer, random bf16 weights, frozen, LoRA r8 on q_proj,k_proj."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -59,7 +62,8 @@ def one_layer_model(arch: str) -> Any:
     config.num_hidden_layers = 1
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa")
     model.config.use_cache = False
-    return get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj"]))
+    return get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=lora_dropout,
+                                                 target_modules=["q_proj", "k_proj"]))
 
 
 class KeptBytes:
@@ -98,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
     register_lean_experts()
     torch.manual_seed(args.seed)
-    model = one_layer_model(args.arch)
+    model = one_layer_model(args.arch, args.lora_dropout)
     (layer,) = decoder_layers(model)
     counter = KeptBytes(layer)
     ids = torch.randint(0, 151_643, (1, args.tokens), generator=torch.Generator().manual_seed(args.seed))
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             model(input_ids=ids)
         kept = sum(counter.storages.values())
         print(json.dumps({"figure": "layer_kept_bytes", "arch": args.arch, "variant": variant,
-                          "tokens": args.tokens, "kept_bytes": kept, "kept_mib": round(kept / 2**20, 1),
+                          "tokens": args.tokens, "lora_dropout": args.lora_dropout, "kept_bytes": kept, "kept_mib": round(kept / 2**20, 1),
                           "scaled_to": args.scale_to,
                           "kept_gib_scaled": round(kept * args.scale_to / args.tokens / 2**30, 3),
                           "device": "cpu"}), flush=True)

@@ -7,10 +7,7 @@
 #   setsid nohup bash bench/gpu/round10.sh > /root/round10.out 2>&1 &
 . bench/gpu/pipeline.sh
 prepare_sft || exit 1
-step mine python -m studio pairs generate --model $M --adapter $S/adapter --dataset spiderman_train --n 4 \
-  --temperature 0.8 --batch-size 256 --strategy onpolicy --limit 2048 || exit 1
-step export python -m studio pairs export --name spiderman_pairs_onpolicy --strategy onpolicy \
-  --run $(basename $(ls -dt $R/pairs-* | head -1)) --include-pending || exit 1
+mine_onpolicy $S/adapter "" --limit 2048 || exit 1
 dpo_beta beta1 1.0
 evaluate sft $S/adapter
 echo done >> /root/steps.jsonl

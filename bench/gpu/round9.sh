@@ -4,9 +4,7 @@
 # Staging, carrying and polling as in bench/gpu/round3.sh:
 #   setsid nohup bash bench/gpu/round9.sh > /root/round9.out 2>&1 &
 . bench/gpu/pipeline.sh
-step convert python -m studio model info || exit 1
-step import python -m studio data import --format csv --path .gpu-data --name spiderman --schema-style ddl \
-  --cutoff-len 2048 || exit 1
+prepare_data || exit 1
 step profile_sft_4bins python bench/bench_sft.py configs/spiderman_sft.yaml --steps 30 --profile 60
 step profile_sft_8bins python bench/bench_sft.py configs/spiderman_sft.yaml --steps 30 --profile 60 \
   --set per_device_train_batch_size=8

@@ -73,7 +73,7 @@ def _lean_forward(self: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
     if hidden_states.is_cuda:  # with or without gradients: a DPO reference pass rounds as the policy does
         return fused_rms_norm(hidden_states, self.weight, self.variance_epsilon)
     if not torch.is_grad_enabled():
-        return rms_norm(hidden_states, self.weight, self.variance_epsilon)
+        return type(self).forward(self, hidden_states)  # transformers' own
     return _LeanRMSNorm.apply(hidden_states, self.weight, self.variance_epsilon)
 
 

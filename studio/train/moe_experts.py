@@ -19,8 +19,9 @@ same sort, the same fp32-accumulated sum over each token's top_k experts) and dr
   projection's [S, 2 x inner] output for the backward. The activation is recomputed there, and
   the routing weights' gradient is taken from the inner side (`<grad @ down^T, activation>`),
   so neither the [S, inner] activation nor the [S, hidden] down output is kept: 0.34 GiB less
-  per layer at 8 k tokens on Qwen3-30B-A3B (bench/bench_layer_memory.py), the memory that decides how many layers can skip
-  gradient checkpointing. The output is bit-identical; the gradients agree to rounding.
+  per layer at 8 k tokens on Qwen3-30B-A3B (bench/bench_layer_memory.py), the memory that
+  decides how many layers can skip gradient checkpointing. The output is bit-identical; the
+  gradients agree to rounding.
 * in the layers that skip gradient checkpointing (`recompute_input_projections`), the frozen
   experts keep only their [T, H] input: the gather and the input projection run again in the
   backward, 0.156 GiB less per layer at 8 k tokens.

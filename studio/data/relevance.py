@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import re
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from studio.data.schema_text import SQLGLOT_DIALECTS
+from studio.sql.parse import parse_statements
 from studio.sql.schema import Schema
 
 
 def referenced_tables(sql: str, dialect: str) -> set[str] | None:
     """Lowercase names of the tables `sql` reads (CTE names excluded); None when it does not parse."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read=SQLGLOT_DIALECTS.get(dialect, dialect)) if s]
+        statements = parse_statements(sql, SQLGLOT_DIALECTS.get(dialect, dialect))
     except (ParseError, TokenError):
         return None
     names: set[str] = set()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+
+from studio.sql.parse import parse_statements
 
 
 def results_match(
@@ -26,7 +27,7 @@ def results_match(
 def gold_requires_order(sql: str, dialect: str) -> bool:
     """True when the outermost query has an ORDER BY (SQL sqlglot cannot parse: False)."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+        statements = parse_statements(sql, dialect)
     except (ParseError, TokenError):
         return False
     if len(statements) != 1:

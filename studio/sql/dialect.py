@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import traverse_scope
 
 from studio.errors import StudioError
+from studio.sql.parse import parse_one
 
 DIALECTS = ("sqlite", "mysql")
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
-
-
-def _parse_one(sql: str, dialect: str) -> exp.Expression:
-    """Exactly one statement, or a ParseError/TokenError."""
-    statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    if len(statements) != 1:
-        raise ParseError(f"expected one SQL statement, found {len(statements)}")
-    return statements[0]
 
 
 def parse_error(sql: str, dialect: str) -> str | None:
     """None when `sql` is one statement sqlglot can parse in `dialect`, else the reason."""
     try:
-        _parse_one(sql, dialect)
+        parse_one(sql, dialect)
     except (ParseError, TokenError) as error:
         return str(error).splitlines()[0]
     return None
@@ -40,16 +30,16 @@ def normalize_sql(sql: str, dialect: str) -> str:
     returned whitespace-collapsed, so it still de-duplicates against itself.
     """
     try:
-        tree = _parse_one(sql, dialect).copy()
-    except (ParseError, TokenError):
+        tree = parse_one(sql, dialect).copy()
+        for identifier in tree.find_all(exp.Identifier):
+            identifier.set("quoted", False)
+            identifier.set("this", identifier.name.lower())
+        _canonical_table_aliases(tree)
+        _drop_single_source_qualifiers(tree)
+        _drop_output_aliases(tree)
+        return tree.sql(dialect=dialect, comments=False, normalize_functions="upper")
+    except Exception:  # noqa: BLE001 - unparsable, too deep or beyond sqlglot's scope rules
         return " ".join(sql.split()).rstrip(";").strip()
-    for identifier in tree.find_all(exp.Identifier):
-        identifier.set("quoted", False)
-        identifier.set("this", identifier.name.lower())
-    _canonical_table_aliases(tree)
-    _drop_single_source_qualifiers(tree)
-    _drop_output_aliases(tree)
-    return tree.sql(dialect=dialect, comments=False, normalize_functions="upper")
 
 
 def _canonical_table_aliases(tree: exp.Expression) -> None:
@@ -124,7 +114,7 @@ def transpile(sql: str, source: str, target: str) -> str:
         if dialect not in DIALECTS:
             raise StudioError(f"unknown SQL dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
     try:
-        tree = _parse_one(sql, source)
+        tree = parse_one(sql, source)
     except (ParseError, TokenError) as error:
         raise StudioError(
             f"cannot transpile: the SQL does not parse as {source} ({str(error).splitlines()[0]})"

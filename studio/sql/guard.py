@@ -9,18 +9,17 @@ connection plus `install_sqlite_authorizer`, MySQL through a read-only transacti
 
 from __future__ import annotations
 
-import logging
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
+from studio.sql.parse import TooComplex, parse_statements, tokenize
 
 # Functions that touch files, locks, sequences or replication state.
 DENIED_FUNCTIONS = frozenset(
@@ -133,7 +132,11 @@ DENIED_WORDS = (
     )
     | DENIED_FUNCTIONS
 )
-_EXECUTABLE_COMMENT = re.compile(r"/\*M?!")
+# MySQL runs `/*! ... */` and `/*M! ... */` as SQL and reads `/*+ ... */` as optimizer hints:
+# refused wherever they stand in the text, strings included (fail closed).
+_EXECUTABLE_COMMENT = re.compile(r"/\*(M?!|\+)", re.IGNORECASE)
+_ASCII_SPACE = frozenset(" \t\n\r\f\v")
+_CACHED_SQL_CHARS = 4096  # longer texts are checked each time instead of kept in the cache
 READ_STARTS = frozenset({"SELECT", "WITH", "(", "VALUES"})
 _LITERAL_TOKENS = {
     TokenType.STRING,
@@ -157,36 +160,110 @@ class GuardRejection:
     message: str
 
 
+def check_statement(sql: str, dialect: str, database: str | None = None) -> GuardRejection | None:
+    """None when `sql` is exactly one read-only query in `dialect`, else why it is rejected.
+
+    With `database` (the MySQL database connected to), tables and columns may name no other
+    database; SQLite's may name only `main` and `temp`. Never raises: SQL too long, too deep
+    or beyond the parser is refused as too complex.
+    """
+    if len(sql) <= _CACHED_SQL_CHARS:
+        return _check_cached(sql, dialect, database)
+    return _check(sql, dialect, database)
+
+
 @lru_cache(maxsize=4096)
-def check_statement(sql: str, dialect: str) -> GuardRejection | None:
-    """None when `sql` is exactly one read-only query in `dialect`, else why it is rejected."""
+def _check_cached(sql: str, dialect: str, database: str | None) -> GuardRejection | None:
+    return _check(sql, dialect, database)
+
+
+def _check(sql: str, dialect: str, database: str | None) -> GuardRejection | None:
     if not sql.strip():
         return GuardRejection("syntax", "empty SQL statement")
+    if _EXECUTABLE_COMMENT.search(sql):
+        return GuardRejection(
+            "refused", "MySQL executable comments and hints (/*! */, /*M! */, /*+ */) are not allowed"
+        )
+    if "\x00" in sql:
+        return GuardRejection("refused", "SQL holds a NUL character")
     try:
-        tokens = sqlglot.tokenize(sql, read=dialect)
+        tokens = tokenize(sql, dialect)
+    except TooComplex as error:
+        return GuardRejection("refused", str(error))
     except TokenError as error:
         return GuardRejection("syntax", f"cannot tokenize SQL: {error}")
-    if dialect == "mysql" and _has_executable_comment(sql, tokens):
-        return GuardRejection("refused", "MySQL executable comments (/*! ... */) are not allowed")
     if not tokens:
         return GuardRejection("syntax", "SQL holds only comments")
+    unreadable = _unreadable_gap(sql, tokens, dialect)
+    if unreadable is not None:
+        return GuardRejection("refused", unreadable)
     try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except ParseError as error:
+        statements = parse_statements(sql, dialect)
+    except TooComplex as error:
+        return GuardRejection("refused", str(error))
+    except (ParseError, TokenError) as error:
         return _check_unparsed(tokens, str(error).splitlines()[0])
     if len(statements) != 1:
         return GuardRejection("refused", f"only one statement may run, got {len(statements)}")
-    return _check_tree(statements[0])
+    own = {"main", "temp"} if dialect == "sqlite" else {database.lower()} if database else None
+    try:
+        return _check_tree(statements[0], own)
+    except RecursionError:
+        return GuardRejection("refused", "too complex: the query tree is too deep to check")
 
 
-def _has_executable_comment(sql: str, tokens: list) -> bool:
-    """`/*! ... */` and `/*M! ... */` run as SQL on MySQL/MariaDB."""
-    if not tokens:  # the comment has no token to hang on
-        return bool(_EXECUTABLE_COMMENT.search(sql))
-    return any(c.startswith(("!", "M!")) for token in tokens for c in token.comments)
+def _unreadable_gap(sql: str, tokens: list, dialect: str) -> str | None:
+    """Why the text between sqlglot's tokens is not plainly spaces and comments to the engine.
+
+    sqlglot skips what it reads as whitespace or comments; the engine must read those
+    stretches the same way, or text the guard never saw would run (MySQL reads `--` as a
+    comment only before an ASCII space or control character, and no engine reads U+00A0
+    or U+3000 as a space). Every skipped stretch is read again with the engine's rules.
+    """
+    starts = [token.start for token in tokens] + [len(sql)]
+    ends = [-1] + [token.end for token in tokens]
+    for previous_end, next_start in zip(ends, starts, strict=True):
+        problem = _gap_problem(sql[previous_end + 1 : next_start], dialect)
+        if problem:
+            return f"{problem} after offset {previous_end + 1}; use plain ASCII spaces and comments"
+    return None
 
 
-def _check_tree(tree: exp.Expression) -> GuardRejection | None:
+def _gap_problem(gap: str, dialect: str) -> str | None:
+    index = 0
+    while index < len(gap):
+        char = gap[index]
+        if char in _ASCII_SPACE:
+            index += 1
+        elif gap.startswith("--", index):
+            after = gap[index + 2 : index + 3]
+            if dialect == "mysql" and not (after and (after in _ASCII_SPACE or ord(after) < 32)):
+                return f"'--' followed by {_describe(after)} is not a comment to MySQL"
+            index = _line_end(gap, index)
+        elif char == "#" and dialect == "mysql":
+            index = _line_end(gap, index)
+        elif gap.startswith("/*", index):
+            close = gap.find("*/", index + 2)
+            if close < 0:
+                return "an unterminated /* comment"
+            index = close + 2
+        else:
+            return f"{_describe(char)} between tokens"
+    return None
+
+
+def _line_end(text: str, index: int) -> int:
+    newline = text.find("\n", index)
+    return len(text) if newline < 0 else newline + 1
+
+
+def _describe(char: str) -> str:
+    if not char:
+        return "the end of the text"
+    return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+
+
+def _check_tree(tree: exp.Expression, own_databases: set[str] | None) -> GuardRejection | None:
     if not isinstance(tree, exp.Query):
         return GuardRejection("refused", f"only queries may run, not {tree.key.upper()} statements")
     for node in tree.walk():
@@ -200,6 +277,13 @@ def _check_tree(tree: exp.Expression) -> GuardRejection | None:
             )
         if isinstance(node, exp.Func) and _function_name(node) in DENIED_FUNCTIONS:
             return GuardRejection("refused", f"function {_function_name(node)} is not allowed")
+        if own_databases is not None and isinstance(node, (exp.Table, exp.Column)):
+            named = node.args.get("catalog") or node.args.get("db")
+            if named is not None and named.name.lower() not in own_databases:
+                return GuardRejection(
+                    "refused", f"{node.sql()} names database {named.name!r}; only this "
+                    "database's tables may be read"
+                )
     return None
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from studio.sql.compare import gold_requires_order, results_match
 from studio.sql.connect import DatabaseRef, parse_database
-from studio.sql.execute import ExecResult, execute_sql, json_value
+from studio.sql.execute import ExecResult, execute_sql
+from studio.sql.result import display_value
 
 CATEGORIES = ("correct", "wrong_result", "pred_error", "pred_timeout", "pred_refused", "gold_error")
 SUMMARY_ROWS = 5
@@ -53,7 +54,7 @@ class ResultSummary:
         return cls(
             ok=result.ok,
             row_count=len(result.rows),
-            first_rows=[[json_value(v) for v in row] for row in result.rows[:SUMMARY_ROWS]],
+            first_rows=[[display_value(v) for v in row] for row in result.rows[:SUMMARY_ROWS]],
             truncated=result.truncated,
             error_kind=result.error_kind,
             error=result.error,

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from studio.errors import StudioError
+from studio.sql.result import display_value
 
 LOG = logging.getLogger("studio.ui")
 TRAIN_PANELS = (("loss", "Loss"), ("learning_rate", "Learning rate"), ("grad_norm", "Grad norm"))
@@ -62,8 +63,8 @@ def reports_errors(status: gr.Markdown) -> Callable[[Callable[..., dict]], Calla
 
 
 def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """A table for gr.Dataframe (an empty one keeps its headers)."""
-    return pd.DataFrame([list(row) for row in rows], columns=list(columns))
+    """A table for gr.Dataframe (an empty one keeps its headers; long text cut for the page)."""
+    return pd.DataFrame([[display_value(v) for v in row] for row in rows], columns=list(columns))
 
 
 def _series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[Any], list[Any]]:

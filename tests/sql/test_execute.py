@@ -1,14 +1,13 @@
-"""Execution on both engines: rows, row cap, error kinds as data, and timeouts."""
+"""Execution on both engines: rows, row cap, error kinds as data, timeouts and bounds."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-import studio.sql.execute as execute_module
 from studio.sql.execute import execute_sql
+from studio.sql.sandbox import GRACE_S
 
 FOREVER_SQLITE = (
     "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r"
@@ -66,10 +65,9 @@ def test_errors_are_data(database: str, sql: str, kind: str) -> None:
 
 
 def test_sqlite_runaway_query_is_stopped(concert_singer_sqlite: Path) -> None:
-    started = time.monotonic()
     result = execute_sql(concert_singer_sqlite, FOREVER_SQLITE, timeout_s=1.0)
     assert result.error_kind == "timeout" and not result.ok
-    assert 0.9 < time.monotonic() - started < 3.0
+    assert 1.0 <= result.elapsed_s <= 1.0 + GRACE_S
     assert execute_sql(
         concert_singer_sqlite, "SELECT COUNT(*) FROM singer", timeout_s=1.0
     ).rows == [(6,)]
@@ -79,32 +77,13 @@ def test_sqlite_runaway_query_is_stopped(concert_singer_sqlite: Path) -> None:
 def test_mysql_runaway_query_is_stopped(
     concert_singer_mysql: str, mysql_processes, sql: str
 ) -> None:
-    started = time.monotonic()
     result = execute_sql(concert_singer_mysql, sql, timeout_s=1.0)
     assert result.error_kind == "timeout" and not result.ok, result
-    assert 0.9 < time.monotonic() - started < 3.0
+    assert result.elapsed_s <= 1.0 + GRACE_S
     assert execute_sql(concert_singer_mysql, "SELECT COUNT(*) FROM singer", timeout_s=1.0).rows == [
         (6,)
     ]
     assert mysql_processes(concert_singer_mysql) == []
-
-
-def test_mysql_client_timeout_kills_the_server_query(
-    concert_singer_mysql: str, mysql_processes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When the client stops waiting before the server does, the query is killed, not left running."""
-    monkeypatch.setattr(
-        execute_module, "MYSQL_READ_MARGIN_S", -2.0
-    )  # client gives up at 1 s, server at 3 s
-    started = time.monotonic()
-    result = execute_sql(concert_singer_mysql, "SELECT SLEEP(100)", timeout_s=3.0)
-    assert result.error_kind == "timeout"
-    assert time.monotonic() - started < 2.5
-    time.sleep(0.2)
-    assert mysql_processes(concert_singer_mysql) == []
-    assert execute_sql(concert_singer_mysql, "SELECT COUNT(*) FROM singer", timeout_s=3.0).rows == [
-        (6,)
-    ]
 
 
 def test_json_form(concert_singer_mysql: str) -> None:

@@ -65,6 +65,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     setter.add_argument("--status", choices=STATUSES)
     setter.add_argument("--chosen", metavar="SQL", help="new chosen SQL (re-executed against the gold)")
     setter.add_argument("--rejected", metavar="SQL", help="new rejected SQL (re-executed against the gold)")
+    setter.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="per-query timeout of the re-execution (default 30)")
     setter.set_defaults(func=run_set)
 
     export = verbs.add_parser("export", help="export accepted and edited pairs as a registered preference dataset")
@@ -154,7 +156,8 @@ def run_set(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     pair = None
     if args.chosen is not None or args.rejected is not None:
-        pair = edit_pair(ws, args.id, chosen=args.chosen, rejected=args.rejected, actor="cli")
+        pair = edit_pair(ws, args.id, chosen=args.chosen, rejected=args.rejected, actor="cli",
+                         timeout_s=args.timeout)
         if pair.verdict == "flagged":
             print(f"pair {pair.id} saved as needs_review: {pair.flag}", file=sys.stderr)
     if args.status is not None and not (pair is not None and pair.status == args.status):

@@ -212,7 +212,7 @@ def bulk_set_status(ws: Workspace, filter: PairFilter | Mapping[str, Any], statu
 
 
 def edit_pair(ws: Workspace, pair_id: int, chosen: str | None = None, rejected: str | None = None,
-              actor: str = "cli") -> Pair:
+              actor: str = "cli", timeout_s: float = 30.0) -> Pair:
     """Replace a pair's chosen and/or rejected SQL, re-executing each against the gold.
 
     The pair becomes `edited` when it verifies (chosen returns the gold result, rejected is
@@ -226,7 +226,7 @@ def edit_pair(ws: Workspace, pair_id: int, chosen: str | None = None, rejected: 
     if any(not sql for sql in edits.values()):
         raise StudioError("an edited SQL is empty; write a query, or set the pair's status to rejected instead")
     pair = get_pair(ws, pair_id)  # database and gold never change, so checks can run outside the transaction
-    checks = dict(zip(edits, check_sql(pair.database, pair.gold_sql, list(edits.values()))))
+    checks = dict(zip(edits, check_sql(pair.database, pair.gold_sql, list(edits.values()), timeout_s)))
     with writing(ws) as conn:
         row = conn.execute("SELECT * FROM pairs WHERE id = ?", (pair_id,)).fetchone()
         labels = {side: checks[side].label if side in checks else row[f"{side}_label"] for side in ("chosen", "rejected")}

@@ -1,0 +1,210 @@
+"""Hostile SQL through every path that runs SQL, on SQLite and on the running MariaDB.
+
+Each statement of catalogue.py is refused or bounded on each path: `execute_sql`, the
+`sql run` command, `eval --predictions`, `pairs set` and the playground's judging. After
+each, the database is unchanged, no file appeared, and the time stayed within the
+query's timeout plus the executor's grace.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from studio.cli import main as studio_main
+from studio.sql.execute import execute_sql
+from studio.sql.sandbox import GRACE_S
+from studio.worker import read_jsonl
+from studio.workspace import Workspace
+
+catalogue = sys.modules["studio_hostile_catalogue"]  # loaded by conftest.py
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 1.0
+BOUND_S = TIMEOUT_S + GRACE_S + 1.0  # the grace, plus killing and reaping a stopped executor
+GOLD_SQL = "SELECT COUNT(*) FROM singer"
+ARGV_CHARS = 100_000  # Linux takes no longer command-line argument
+
+
+def check_outcome(attack, error_kind: str | None) -> None:
+    """A statement expected to be refused is; a bounded one gets any verdict (its time and the
+    database are checked beside)."""
+    if attack.expect == "refused":
+        assert error_kind == "refused", f"{attack.label()} was not refused: {error_kind}"
+
+
+def check_untouched(before: tuple, fingerprint: Callable[[], tuple], watched_dir: Path) -> None:
+    assert fingerprint() == before
+    assert list(watched_dir.iterdir()) == []
+
+
+def test_execute_sql(engine, attack, target, fill, fingerprint, watched_dir: Path) -> None:
+    before = fingerprint()
+    result = execute_sql(target, fill(attack.sql), timeout_s=TIMEOUT_S, max_rows=1000)
+    check_outcome(attack, result.error_kind)
+    assert result.elapsed_s <= BOUND_S
+    check_untouched(before, fingerprint, watched_dir)
+    assert execute_sql(target, "SELECT COUNT(*) FROM singer").rows == [(60,)]
+
+
+def test_sql_run_command(engine, attack, target, fill, fingerprint, watched_dir: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    before = fingerprint()
+    code = studio_main(["sql", "run", "--db", target, "--sql", fill(attack.sql),
+                        "--timeout", str(TIMEOUT_S)])
+    printed = capsys.readouterr()
+    result = json.loads(printed.out)
+    check_outcome(attack, result["error_kind"])
+    assert code == {None: 0, "refused": 2}.get(result["error_kind"], 1)
+    check_untouched(before, fingerprint, watched_dir)
+
+
+@pytest.fixture
+def hostile_workspace(engine: str, target: str, tmp_path: Path) -> tuple[Workspace, str]:
+    """A workspace with one dataset of the engine's database: one question per attack, each
+    with a plain gold query; returns it with the dataset's name."""
+    from studio.data.importers.common import ImportOptions
+    from studio.data.importers.csv_sqlite import import_csv
+
+    ws = Workspace.open(tmp_path / "ws")
+    db_id = Path(target).stem if engine == "sqlite" else target.rsplit("/", 1)[1]
+    questions = tmp_path / "hostile.csv"
+    with questions.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["database", "question", "sql"])
+        for index, _ in enumerate(catalogue.attacks_for(engine)):
+            writer.writerow([db_id, f"How many singers are there? ({index})", GOLD_SQL])
+    options = (ImportOptions(name="hostile", db_dir=Path(target).parent) if engine == "sqlite"
+               else ImportOptions(name="hostile", mysql_url=target))
+    (dataset,) = import_csv(ws, questions, options)
+    return ws, dataset.name
+
+
+def test_eval_predictions_command(engine: str, target: str, hostile_workspace, fill, fingerprint,
+                                  watched_dir: Path, tmp_path: Path) -> None:
+    """Every attack as a prediction of one `eval --predictions` run: every question gets a
+    verdict and the run finishes; nothing is written anywhere."""
+    ws, dataset = hostile_workspace
+    attacks = catalogue.attacks_for(engine)
+    predictions = tmp_path / "predictions.jsonl"
+    predictions.write_text("".join(json.dumps({"index": i, "sql": fill(a.sql)}) + "\n"
+                                   for i, a in enumerate(attacks)), encoding="utf-8")
+    before = fingerprint()
+    done = subprocess.run(
+        [sys.executable, "-m", "studio", "eval", "--dataset", dataset, "--predictions",
+         str(predictions), "--timeout", str(TIMEOUT_S), "--out", str(tmp_path / "run"),
+         "--workspace", str(ws.root)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200, check=False,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    verdicts = read_jsonl(tmp_path / "run" / "verdicts.jsonl")
+    by_index = {v["index"]: v for v in verdicts}
+    assert sorted(by_index) == list(range(len(attacks)))
+    for index, attack in enumerate(attacks):
+        verdict = by_index[index]
+        assert verdict["gold"]["ok"] and not verdict["correct"], attack.label()
+        check_outcome(attack, verdict["pred"]["error_kind"])
+        assert verdict["pred"]["elapsed_s"] <= BOUND_S, attack.label()
+    check_untouched(before, fingerprint, watched_dir)
+
+
+@pytest.fixture
+def hostile_pair(engine: str, target: str, tmp_path: Path) -> tuple[Workspace, int]:
+    """A workspace holding one pair about the engine's database (gold chosen, a wrong
+    rejected), as a mining run would have stored it."""
+    from studio.pairs.build import QuestionPlan, Side
+    from studio.pairs.config import MiningConfig
+    from studio.pairs.curate import list_pairs
+    from studio.pairs.records import Question, record_question, register_run
+
+    ws = Workspace.open(tmp_path / "ws")
+    config = MiningConfig(model="hostile", dataset="demo_train", n=1, temperature=0.0)
+    register_run(ws, "hostile", config)
+    gold = execute_sql(target, GOLD_SQL).to_dict()
+    question = Question(0, "0", "demo_train", "concert_singer", target, "system", "prompt", GOLD_SQL)
+    chosen = Side(GOLD_SQL, "gold", "correct", gold)
+    rejected = Side("SELECT 0", "sample:0", "wrong_result", {"ok": True})
+    record_question(ws, "hostile", question, "gold", [], QuestionPlan("paired", [(chosen, rejected)]),
+                    gold, config)
+    return ws, list_pairs(ws)[0].id
+
+
+def test_pairs_set_command(engine, attack, hostile_pair, fill, fingerprint, watched_dir: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """An edit's SQL is executed against the gold: the attack is labelled, never run."""
+    from studio.pairs.curate import get_pair
+
+    ws, pair_id = hostile_pair
+    before = fingerprint()
+    code = studio_main(["pairs", "set", str(pair_id), "--rejected", fill(attack.sql),
+                        "--timeout", str(TIMEOUT_S), "--workspace", str(ws.root)])
+    capsys.readouterr()
+    assert code == 0
+    pair = get_pair(ws, pair_id)
+    assert pair.rejected_label in ("error", "timeout", "wrong_result"), pair.rejected_label
+    check_outcome(attack, pair.rejected_execution["error_kind"])
+    assert pair.rejected_execution["elapsed_s"] <= BOUND_S
+    check_untouched(before, fingerprint, watched_dir)
+
+
+def test_playground_judging(engine, attack, target, fill, fingerprint, watched_dir: Path) -> None:
+    """The playground judges an answer against a gold typed by the user: either may be hostile."""
+    from studio.playground import judge_sql
+
+    before = fingerprint()
+    sql = fill(attack.sql)
+    as_gold = judge_sql(target, GOLD_SQL, sql, timeout_s=TIMEOUT_S)
+    if attack.expect == "refused":
+        assert as_gold == "gold_error"
+        assert judge_sql(target, sql, GOLD_SQL, timeout_s=TIMEOUT_S) == "pred_refused"
+    else:  # as an answer, a bounded attack is judged as in evaluation (above)
+        assert as_gold in ("gold_error", "wrong_result")
+    check_untouched(before, fingerprint, watched_dir)
+
+
+def test_sql_run_processes_stay_bounded(engine: str, target: str, fill, fingerprint,
+                                        watched_dir: Path) -> None:
+    """One attack of each category as a user runs it: a real `sql run` process that prints a
+    verdict, no traceback, and whose peak memory (its executors' included) stays bounded."""
+    memory_mb = 512
+    seen: set[str] = set()
+    before = fingerprint()
+    for attack in catalogue.attacks_for(engine):
+        if attack.category in seen or len(attack.sql) > ARGV_CHARS:
+            continue
+        seen.add(attack.category)
+        out_path, err_path = watched_dir.parent / "out.txt", watched_dir.parent / "err.txt"
+        with out_path.open("w") as out_file, err_path.open("w") as err_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "studio", "sql", "run", "--db", target, "--sql",
+                 fill(attack.sql), "--timeout", str(TIMEOUT_S)],
+                cwd=REPO_ROOT, stdout=out_file, stderr=err_file,
+                env={**os.environ, "STUDIO_SQL_MEMORY_MB": str(memory_mb)},
+            )
+            _, _, usage = os.wait4(process.pid, 0)  # this process's own peak, and its reaped children's
+        out, err = out_path.read_text(), err_path.read_text()
+        assert "Traceback" not in err, err
+        check_outcome(attack, json.loads(out)["error_kind"])
+        assert usage.ru_maxrss <= 2 * memory_mb * 1024, attack.label()  # kilobytes
+    check_untouched(before, fingerprint, watched_dir)
+    assert len(seen) == len({a.category for a in catalogue.attacks_for(engine)})
+
+
+def test_executors_run_under_their_memory_limit(hostile_sqlite: Path) -> None:
+    from studio.sql.limits import QueryBounds
+    from studio.sql.sandbox import Executor
+
+    executor = Executor()
+    try:
+        limits = Path(f"/proc/{executor.process.pid}/limits").read_text()
+    finally:
+        executor.stop()
+    line = next(row for row in limits.splitlines() if row.startswith("Max address space"))
+    assert line.split()[3] == str(QueryBounds.from_env().memory_bytes)

@@ -14,6 +14,7 @@ from typing import Any
 
 from studio.sql.connect import parse_database
 from studio.sql.dialect import normalize_sql, parse_error
+from studio.sql.guard import check_statement
 from studio.sql.score import ScoreItem, score
 
 CATEGORY_LABELS = {
@@ -61,19 +62,23 @@ def verify_samples(
 ) -> tuple[list[Candidate], dict[str, Any]]:
     """Candidates for `(sample, completion, sql)` triples of one question, and the gold's
     execution summary. A sample whose normal form repeats an earlier one is not run again:
-    it keeps that one's label and points at it with `duplicate_of`."""
-    dialect = parse_database(database).dialect
+    it keeps that one's label and points at it with `duplicate_of`; a sample the guard refuses
+    repeats none (its normal form drops the comments a refusal may hinge on)."""
+    ref = parse_database(database)
+    dialect = ref.dialect
     first_of: dict[str, int] = {}
-    normals = []
+    normals, keys = [], []
     for sample, _completion, sql in samples:
         normal = normalize_sql(sql, dialect)
+        key = normal if check_statement(sql, dialect, ref.database) is None else f"refused:{sql}"
         normals.append(normal)
-        first_of.setdefault(normal, sample)
-    unique = [(s, sql) for (s, _c, sql), normal in zip(samples, normals) if first_of[normal] == s]
+        keys.append(key)
+        first_of.setdefault(key, sample)
+    unique = [(s, sql) for (s, _c, sql), key in zip(samples, keys) if first_of[key] == s]
     checks = dict(zip((s for s, _ in unique), check_sql(database, gold_sql, [sql for _, sql in unique], timeout_s)))
     candidates = []
-    for (sample, completion, sql), normal in zip(samples, normals):
-        original = first_of[normal]
+    for (sample, completion, sql), normal, key in zip(samples, normals, keys):
+        original = first_of[key]
         check = checks[original]
         candidates.append(Candidate(
             sample=sample, completion=completion, sql=sql, normalized=normal,

@@ -208,3 +208,24 @@ def test_executors_run_under_their_memory_limit(hostile_sqlite: Path) -> None:
         executor.stop()
     line = next(row for row in limits.splitlines() if row.startswith("Max address space"))
     assert line.split()[3] == str(QueryBounds.from_env().memory_bytes)
+
+
+def test_mining_labels_every_candidate(engine: str, target: str, fill, fingerprint,
+                                       watched_dir: Path) -> None:
+    """A mining question whose samples are all the attacks: each is labelled (never the gold's
+    result), so the question settles instead of failing its job; a refused sample is never
+    taken for a duplicate of a harmless one that differs only in comments."""
+    from studio.pairs.verify import verify_samples
+
+    attacks = catalogue.attacks_for(engine)
+    before = fingerprint()
+    harmless = "SELECT name FROM singer"
+    samples = [(0, harmless, harmless)] + [
+        (index, attack.sql, fill(attack.sql)) for index, attack in enumerate(attacks, start=1)
+    ]
+    candidates, gold = verify_samples(target, GOLD_SQL, samples, timeout_s=TIMEOUT_S)
+    assert gold["ok"] and len(candidates) == len(attacks) + 1
+    for candidate, attack in zip(candidates[1:], attacks, strict=True):
+        assert candidate.label in ("error", "timeout", "wrong_result"), attack.label()
+        check_outcome(attack, candidate.execution["error_kind"])
+    check_untouched(before, fingerprint, watched_dir)

@@ -1,4 +1,7 @@
-"""Start Text-to-SQL Studio in the browser: `python app.py [--host H] [--port P] [--auth U:P]`."""
+"""Start Text-to-SQL Studio in the browser: `python app.py [--host H] [--port P] [--data-root DIR]`.
+
+A login comes from $STUDIO_AUTH or --auth-file FILE (docs/UI.md, "Who can reach the studio").
+"""
 
 from __future__ import annotations
 

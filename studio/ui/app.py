@@ -13,8 +13,12 @@ from types import FrameType
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from studio.errors import StudioError
+from studio.path_roots import PathRoots
 from studio.ui import datasets_tab, evaluate_tab, pairs_tab, playground_tab, train_tab
+from studio.ui.login_gate import LoginGate, verify_gate
 from studio.workspace import Workspace
 
 QUEUE_CONCURRENCY = 4
@@ -29,8 +33,8 @@ def _wire(app: gr.Blocks, tab: gr.Tab, refreshers: Sequence[Refresher]) -> None:
         tab.select(fn, list(inputs), list(outputs), show_progress="hidden")
 
 
-def build_app(workspace: Workspace) -> gr.Blocks:
-    """The studio page for `workspace`."""
+def build_app(workspace: Workspace, roots: PathRoots) -> gr.Blocks:
+    """The studio page for `workspace`; every path typed on it must lie inside `roots`."""
     with gr.Blocks(title="Text-to-SQL Studio", analytics_enabled=False) as app:
         gr.Markdown(
             "# Text-to-SQL Studio\n"
@@ -39,17 +43,17 @@ def build_app(workspace: Workspace) -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Datasets", id="datasets") as tab:
-                refreshers = datasets_tab.build(workspace)
+                refreshers = datasets_tab.build(workspace, roots)
             _wire(app, tab, refreshers)
             with gr.Tab("Train", id="train") as tab:
-                refreshers = train_tab.build(workspace)
+                refreshers = train_tab.build(workspace, roots)
             _wire(app, tab, refreshers)
             with gr.Tab("Pairs", id="pairs"):
-                pairs_tab.build(workspace)
+                pairs_tab.build(workspace, roots)
             with gr.Tab("Playground", id="playground"):
-                playground_tab.build(workspace)
+                playground_tab.build(workspace, roots)
             with gr.Tab("Evaluate", id="evaluate") as tab:
-                refreshers = evaluate_tab.build(workspace)
+                refreshers = evaluate_tab.build(workspace, roots)
             _wire(app, tab, refreshers)
     app.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
     return app
@@ -66,9 +70,20 @@ def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def serve(workspace: Workspace, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None) -> None:
+def _verify_or_close(app: gr.Blocks) -> None:
+    """Stop serving unless the login gate turns away a request without a login."""
+    try:
+        verify_gate(app.local_url)
+    except StudioError:
+        app.close()
+        raise
+
+
+def serve(workspace: Workspace, roots: PathRoots, host: str = "127.0.0.1", port: int = 7860,
+          auth: tuple[str, str] | None = None) -> None:
     """Serve the studio until interrupted (Ctrl-C or SIGTERM), supervising jobs meanwhile.
 
+    With `auth`, every route but the login page is behind Gradio's login (studio.ui.login_gate).
     Jobs outlive the studio: stopping it leaves running jobs running, and the next studio
     (or `python -m studio jobs supervise`) adopts them.
     """
@@ -77,9 +92,14 @@ def serve(workspace: Workspace, host: str = "127.0.0.1", port: int = 7860, auth:
     prepare_workspace(workspace)
     supervisor = Supervisor(workspace).start()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    app = build_app(workspace, roots)
     try:
-        build_app(workspace).launch(server_name=host, server_port=port, auth=auth, show_error=False, css=CSS,
-                                    footer_links=["settings"])
+        app.launch(server_name=host, server_port=port, auth=auth, show_error=False, css=CSS,
+                   footer_links=["settings"], ssr_mode=False, prevent_thread_lock=True,
+                   app_kwargs={"middleware": [Middleware(LoginGate)]} if auth else None)
+        if auth:
+            _verify_or_close(app)
+        app.block_thread()
     finally:
         signal.signal(signal.SIGTERM, previous)
         supervisor.stop()

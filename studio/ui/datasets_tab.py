@@ -6,7 +6,6 @@ The same functions as `python -m studio data import|list|show|validate|unregiste
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -16,6 +15,7 @@ from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
 from studio.data.validate import validate_registry
 from studio.models import DEFAULT_MODEL
+from studio.path_roots import PathRoots
 from studio.ui.common import frame, reports_errors
 from studio.workspace import Workspace
 
@@ -45,8 +45,10 @@ def dataset_names(ws: Workspace) -> list[str]:
     return [info.name for info in list_datasets(ws)]
 
 
-def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
-    """Build the tab; returns its refreshers (run on page load and when the tab is shown)."""
+def build(ws: Workspace,
+          roots: PathRoots) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+    """Build the tab; returns its refreshers (run on page load and when the tab is shown).
+    Paths typed in it must lie inside `roots`."""
     gr.Markdown("Datasets registered in the workspace's `dataset_info.json` (LLaMA-Factory format). "
                 "CLI: `python -m studio data list|import|show|validate|unregister`.")
     status = gr.Markdown(elem_id="datasets-status")
@@ -64,7 +66,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             name = gr.Textbox(label="Name (optional)", placeholder="default: from the file or folder",
                               elem_id="import-name")
         with gr.Row():
-            db_dir = gr.Textbox(label="Database folder (SQLite)", placeholder="<db_id>/<db_id>.sqlite inside")
+            db_dir = gr.Textbox(label="Database folder (SQLite)", elem_id="import-db-dir",
+                                placeholder="<db_id>/<db_id>.sqlite inside")
             mysql_url = gr.Textbox(label="…or MySQL URL", placeholder="mysql://user:pass@127.0.0.1:3306/any")
             style = gr.Dropdown(list(SCHEMA_STYLES), value="ddl", label="Schema style")
             cutoff = gr.Number(0, label="cutoff_len (0: no token budget)", precision=0, minimum=0)
@@ -115,16 +118,19 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
             formats = ", ".join(PROMPT_BUILDING_FORMATS)
             raise StudioError(f"cutoff_len applies to formats that build prompts ({formats}); "
                               "set it to 0 for alpaca and pairs")
+        source = roots.confine(path_value.strip(), "Path")
+        db_dir = roots.confine(db_value.strip(), "Database folder") if db_value.strip() else None
+        model_ref = roots.confine_model_ref(model_value.strip(), "Model") if cutoff_len else None
         options = ImportOptions(
             name=name_value.strip() or None,
-            db_dir=Path(db_value.strip()).expanduser() if db_value.strip() else None,
+            db_dir=db_dir,
             mysql_url=mysql_value.strip() or None,
             schema_style=style_value,
             cutoff_len=cutoff_len,
-            tokenizer=cached_tokenizer(model_value.strip()) if cutoff_len else None,
-            tokenizer_ref=model_value.strip() if cutoff_len else None,
+            tokenizer=cached_tokenizer(model_ref) if model_ref else None,
+            tokenizer_ref=model_ref,
         )
-        imported = import_dataset(ws, fmt_value, Path(path_value.strip()).expanduser(), options)
+        imported = import_dataset(ws, fmt_value, source, options)
         listed = ", ".join(f"`{info.name}` ({info.rows} rows)" for info in imported)
         return refreshed(f"Imported {listed}.", imported[0].name)
 
@@ -135,7 +141,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
         if not dataset:
             raise StudioError("choose a dataset to preview (import one above if the list is empty)")
-        shown = preview_rows(ws, dataset, model_ref.strip() or DEFAULT_MODEL, int(index or 0), count=1)[0]
+        model_ref = roots.confine_model_ref(model_ref.strip() or DEFAULT_MODEL, "Model")
+        shown = preview_rows(ws, dataset, model_ref, int(index or 0), count=1)[0]
         header = (f"**{dataset}** row {shown.index}" + (f" · database `{shown.db_id}`" if shown.db_id else "")
                   + (f" · {shown.difficulty}" if shown.difficulty else ""))
         answer = shown.gold_sql or ""

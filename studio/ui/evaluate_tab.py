@@ -16,6 +16,7 @@ import gradio as gr
 from studio.data.registry import list_datasets
 from studio.generate import DEFAULT_BATCH_SIZE
 from studio.models import DEFAULT_MODEL
+from studio.path_roots import PathRoots
 from studio.runs import (
     EVAL_KIND,
     active_job,
@@ -82,8 +83,10 @@ def _result_text(result: dict[str, Any]) -> str:
     return f"{result.get('row_count', 0)} row(s){more}; first {shown} shown"
 
 
-def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
-    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection."""
+def build(ws: Workspace,
+          roots: PathRoots) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection.
+    The model and adapter folders typed in it must lie inside `roots`."""
     gr.Markdown("Execution accuracy (EX): the model's SQL and the gold SQL run read-only on the dataset's "
                 "databases and their results are compared (BIRD's rule). Runs are jobs; the page can be closed.")
     status = gr.Markdown(elem_id="eval-status")
@@ -198,8 +201,10 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
         if not dataset_value:
             raise StudioError("choose the dataset to evaluate on (the list holds datasets with databases)")
-        config = EvalConfig(dataset=dataset_value, model=model_value.strip() or DEFAULT_MODEL,
-                            adapters=tuple(adapter_folder(a) for a in adapter_values or []),
+        model_ref = roots.confine_model_ref(model_value.strip() or DEFAULT_MODEL, "Model")
+        adapters = tuple(str(roots.confine(adapter_folder(value), "Adapter"))
+                         for value in adapter_values or [])
+        config = EvalConfig(dataset=dataset_value, model=model_ref, adapters=adapters,
                             limit=int(limit_value or 0) or None, batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
                             max_new_tokens=int(tokens_value or 256))
         job = submit_evaluation(ws, config)

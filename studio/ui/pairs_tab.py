@@ -25,6 +25,7 @@ from studio.pairs.curate import (
     pair_counts,
 )
 from studio.pairs.store import STATUSES, STRATEGIES
+from studio.path_roots import PathRoots
 from studio.playground import list_adapters
 from studio.ui.common import frame, reports_errors
 from studio.workspace import Workspace
@@ -196,8 +197,9 @@ def _sft_datasets(ws: Workspace) -> list[str]:
     return [info.name for info in list_datasets(ws) if info.kind == "sft"]
 
 
-def build(ws: Workspace) -> None:
-    """Build the Pairs tab's components inside the caller's `gr.Tab` context."""
+def build(ws: Workspace, roots: PathRoots) -> None:
+    """Build the Pairs tab's components inside the caller's `gr.Tab` context; the model and
+    adapter folders typed in it must lie inside `roots`."""
     gr.Markdown("Mine DPO pairs from a model's answers (execution-verified), review them one at a time, "
                 "export the accepted ones as a preference dataset. CLI: `python -m studio pairs ...`.")
     status = gr.Markdown(elem_id="pairs-status")
@@ -377,8 +379,11 @@ def build(ws: Workspace) -> None:
 
         if not dataset_name:
             raise StudioError("pick a dataset to mine: import one in the Datasets tab")
+        model_ref = roots.confine_model_ref((model_ref or "").strip(), "Model")
+        for adapter in adapter_list or []:
+            roots.confine(adapter, "Adapter")
         config = MiningConfig.from_mapping({
-            "model": (model_ref or "").strip(), "dataset": dataset_name, "adapters": list(adapter_list or []),
+            "model": model_ref, "dataset": dataset_name, "adapters": list(adapter_list or []),
             "strategy": strategy_name, "n": int(samples or 1), "temperature": float(temp or 0.0),
             "limit": int(questions) if questions else None, "max_new_tokens": int(tokens or 256),
         })

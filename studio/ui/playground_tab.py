@@ -12,6 +12,7 @@ import gradio as gr
 from studio.data.registry import database_ref, list_datasets, load_examples
 from studio.errors import StudioError
 from studio.models import DEFAULT_MODEL
+from studio.path_roots import PathRoots
 from studio.playground import (
     MAX_VARIANTS,
     Variant,
@@ -81,8 +82,9 @@ def result_frame(reply: VariantAnswer | None) -> Any:
     return frame(result.rows, result.columns)
 
 
-def build(ws: Workspace) -> None:
-    """Build the Playground tab's components inside the caller's `gr.Tab` context."""
+def build(ws: Workspace, roots: PathRoots) -> None:
+    """Build the Playground tab's components inside the caller's `gr.Tab` context; the model
+    and adapter folders typed in it must lie inside `roots`."""
     gr.Markdown("Ask one question of up to three model variants side by side (greedy decoding); each SQL runs "
                 "read-only and is judged against the gold SQL when there is one. Models stay loaded between "
                 "questions.")
@@ -155,6 +157,10 @@ def build(ws: Workspace) -> None:
         """Answer with each variant in turn, yielding the page as each one finishes."""
         try:
             variants = check_variants(variants_from(list(values)))
+            for variant in variants:
+                roots.confine_model_ref(variant.ref, "Model")
+                for adapter in variant.adapters:
+                    roots.confine(adapter, "Adapter")
             database_path = database_for(ws, name, db_id)
             messages = build_messages_for(text or "", database_path, note or None, schema_style_of(ws, name))
         except Exception as error:  # noqa: BLE001

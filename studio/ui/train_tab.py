@@ -25,11 +25,13 @@ from studio.config import (
 from studio.data.registry import list_datasets
 from studio.jobs import Job
 from studio.models import DEFAULT_MODEL
+from studio.path_roots import PathRoots
 from studio.runs import Run, active_job, find_run, log_tail, metrics, train_runs
 from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
 from studio.workspace import Workspace
 
 CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+YAML_SUFFIXES = (".yaml", ".yml")
 POLL_S = 2.0
 HISTORY_COLUMNS = ("run", "job", "stage", "state", "datasets", "model", "step", "loss", "started", "duration",
                    "error")
@@ -109,8 +111,10 @@ def _eta(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
-    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection."""
+def build(ws: Workspace,
+          roots: PathRoots) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection.
+    Paths typed in it (YAML files, and those a config names) must lie inside `roots`."""
     gr.Markdown("Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
                 "`python -m studio train FILE` would run. Charts follow the running job, also after a reload.")
     status = gr.Markdown(elem_id="train-status")
@@ -329,7 +333,7 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
         if not path_value.strip():
             raise StudioError("pick a ready config or type the path of a YAML file to load")
-        cfg = load_config(Path(path_value.strip()).expanduser())
+        cfg = load_config(roots.confine(path_value.strip(), "YAML file"))
         return fill_form(cfg.to_dict(), f"Loaded `{path_value.strip()}`.")
 
     @reports_errors(status)
@@ -339,7 +343,9 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
 
         if not path_value.strip():
             raise StudioError("type the path of the YAML file to write (e.g. configs/my_run.yaml)")
-        path = Path(path_value.strip()).expanduser()
+        path = roots.confine(path_value.strip(), "YAML file")
+        if path.suffix not in YAML_SUFFIXES:
+            raise StudioError(f"{path_value.strip()} is not a YAML file name; end it with .yaml")
         atomic_write_text(path, dump_config(config_from_form(base_value, list(values))))
         return {status: f"Saved `{path}`; run it with `python -m studio train {path}`."}
 
@@ -347,7 +353,8 @@ def build(ws: Workspace) -> list[tuple[Callable[..., dict], list[Any], list[Any]
     def do_start(base_value: dict[str, Any], *values: Any) -> dict:
         from studio.commands.train import start_training
 
-        job = start_training(ws, config_from_form(base_value, list(values)))
+        cfg = roots.confine_train_config(config_from_form(base_value, list(values)))
+        job = start_training(ws, cfg)
         update = monitor_view(attach(job.run_dir, job.id, follow=True), True)
         update.update({status: f"Job {job.id} queued in `{job.run_dir}`.", timer: gr.Timer(active=True)})
         return update

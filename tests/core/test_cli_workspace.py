@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from studio.cli import VERBS, build_parser
-from studio.commands.serve import parse_auth
-from studio.errors import StudioError
 from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,13 +64,6 @@ def test_two_processes_share_a_workspace_without_losing_writes(tmp_path: Path) -
     with contextlib.closing(ws.connect()) as conn:
         assert conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 80
     assert len(list(ws.runs_dir.iterdir())) == 80
-
-
-def test_auth_option_is_parsed_and_checked() -> None:
-    assert parse_auth("ana:s3cret") == ("ana", "s3cret")
-    assert parse_auth(None) is None
-    with pytest.raises(StudioError, match="USER:PASS"):
-        parse_auth("no-colon")
 
 
 def _free_port() -> int:

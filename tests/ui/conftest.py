@@ -8,8 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class Studio:
     url: str
     workspace: Path
     process: subprocess.Popen
+    log_path: Path
 
 
 def _free_port() -> int:
@@ -41,21 +43,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_studio(workspace: Path, log_path: Path, extra_env: dict[str, str] | None = None) -> Studio:
-    """Start `python app.py` on a free port and wait until it answers."""
+def start_studio(workspace: Path, log_path: Path, extra_env: dict[str, str] | None = None,
+                 extra_args: Sequence[str] = ()) -> Studio:
+    """Start `python app.py` on a free port and wait until it answers (a 401 of a studio that
+    asks for a login counts)."""
     port = _free_port()
     env = {**os.environ, "STUDIO_WORKSPACE": str(workspace), **(extra_env or {})}
+    command = [sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace),
+               *extra_args]
     with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace)],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
         try:
             urllib.request.urlopen(f"{url}/config", timeout=5).close()
-            return Studio(url, workspace, process)
+            return Studio(url, workspace, process, log_path)
+        except urllib.error.HTTPError as error:
+            if error.code == 401:
+                return Studio(url, workspace, process, log_path)
+            pytest.fail(f"/config answered HTTP {error.code}; log:\n{log_path.read_text()}")
         except OSError:
             if process.poll() is not None:
                 pytest.fail(f"studio exited with {process.returncode}; log:\n{log_path.read_text()}")
@@ -74,11 +83,30 @@ def stop_studio(studio: Studio) -> None:
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    """A studio on a fresh workspace (demo data registered), shared by one test module."""
+    """A studio on a fresh workspace (demo data registered), shared by one test module; the
+    page may use any path under pytest's temporary folder (`--data-root`), where the tests'
+    models, adapters and files lie."""
     root = tmp_path_factory.mktemp("studio")
-    running = start_studio(root / "workspace", root / "studio.log")
+    data_root = ["--data-root", str(tmp_path_factory.getbasetemp())]
+    running = start_studio(root / "workspace", root / "studio.log", extra_args=data_root)
     yield running
     stop_studio(running)
+
+
+@pytest.fixture(scope="module")
+def launch_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Studio]]:
+    """`launch_studio(*options, env={...})` starts a studio on a fresh workspace with extra
+    app.py options and environment; every one started is stopped when the module ends."""
+    started: list[Studio] = []
+
+    def launch(*options: str, env: dict[str, str] | None = None) -> Studio:
+        root = tmp_path_factory.mktemp("studio")
+        started.append(start_studio(root / "workspace", root / "studio.log", env, options))
+        return started[-1]
+
+    yield launch
+    for running in started:
+        stop_studio(running)
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from studio.adapters import adapter_folder
 from studio.config import TEMPLATE_FAMILIES, TrainConfig, load_config
 from studio.errors import StudioError
 from studio.train.dataset import check_datasets
-from studio.train.policy import check_adapter_dir
+from studio.train.policy import ADAPTERS_KEY
 from studio.workspace import Workspace
 
 TRAINER_STATE = "trainer_state.json"
@@ -74,7 +75,7 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
     """Everything checkable without loading a model: datasets, adapters, the resume folder."""
     check_datasets(ws, cfg)
     for adapter in cfg.adapter_name_or_path:
-        check_adapter_dir(adapter)
+        adapter_folder(adapter, ADAPTERS_KEY)
     if cfg.stage == "dpo" and len(cfg.adapter_name_or_path) == 0 and cfg.dpo_reference == "merged_sft":
         raise StudioError("config key 'dpo_reference': merged_sft needs the SFT adapter in adapter_name_or_path")
     check_resume(cfg)

@@ -63,7 +63,7 @@ def check_adapters(adapters: Sequence[str | Path], base_ref: str, model_config: 
 
 
 def recorded_base(folder: Path) -> str | None:
-    """The base model reference the adapter says it was trained on, or None when none is recorded."""
+    """The base model reference the adapter says it was trained on (None: none recorded)."""
     base = _adapter_config(folder).get("base_model_name_or_path")
     if isinstance(base, str) and base:
         return base
@@ -94,8 +94,9 @@ def check_fit(folder: Path, base_ref: str, model_config: PretrainedConfig,
     try:
         lora, base = expected_shapes(folder, model_config)
     except (ValueError, TypeError, KeyError) as error:
-        raise StudioError(f"adapter {folder} does not fit {base_ref}: PEFT cannot apply it ({error}); "
-                          f"it was trained on {recorded or 'another model'}: use it with that model, "
+        trained_on = recorded or "another model"
+        raise StudioError(f"adapter {folder} does not fit {base_ref}: PEFT cannot apply it "
+                          f"({error}); it was trained on {trained_on}: use it with that model, "
                           f"or train an adapter on {base_ref}") from None
     found = {name.removeprefix(PEFT_PREFIX): shape for name, shape in file_shapes(folder).items()}
     # besides its LoRA tensors an adapter may hold whole layers of the base (a resized embedding)
@@ -176,7 +177,8 @@ def _adapter_config(folder: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise StudioError(f"{path} is not readable JSON ({error}); copy the adapter again") from None
+        raise StudioError(f"{path} is not readable JSON ({error}); copy the adapter "
+                          "again") from None
     if not isinstance(data, dict) or data.get("peft_type") != "LORA":
         kind = data.get("peft_type") if isinstance(data, dict) else None
         raise StudioError(f"{folder} is not a LoRA adapter ({ADAPTER_CONFIG} gives peft_type "

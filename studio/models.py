@@ -95,12 +95,13 @@ def load_model_config(folder: Path) -> PretrainedConfig:
     try:
         return AutoConfig.from_pretrained(folder)
     except (OSError, ValueError, KeyError) as error:
-        raise StudioError(f"{folder / 'config.json'} is not a config transformers can build a model "
-                          f"from ({error}); fix the file or use another model folder") from None
+        raise StudioError(f"{folder / 'config.json'} is not a config transformers can build a "
+                          f"model from ({error}); fix the file or use another model "
+                          "folder") from None
 
 
 def meta_model(config: PretrainedConfig) -> PreTrainedModel:
-    """The causal LM `config` describes, built on the meta device: its modules and shapes, no weights."""
+    """The causal LM `config` describes, on the meta device: modules and shapes, no weights."""
     import torch
     from transformers import AutoModelForCausalLM
 

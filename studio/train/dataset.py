@@ -71,7 +71,8 @@ def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
     return records
 
 
-def check_cutoff(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, cfg: TrainConfig) -> None:
+def check_cutoff(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase,
+                 cfg: TrainConfig) -> None:
     """A StudioError when no record's prompt leaves room for an answer token within cutoff_len.
 
     TRL (SFT and DPO) drops every example whose prompt alone fills `max_length`; the prompts
@@ -79,16 +80,17 @@ def check_cutoff(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBa
     """
     shortest = None
     for record in records:
-        length = len(tokenizer.apply_chat_template(record["prompt"], tokenize=True, return_dict=True,
-                                                   add_generation_prompt=True,
-                                                   **CHAT_TEMPLATE_KWARGS)["input_ids"])
+        ids = tokenizer.apply_chat_template(record["prompt"], tokenize=True, return_dict=True,
+                                            add_generation_prompt=True, **CHAT_TEMPLATE_KWARGS)
+        length = len(ids["input_ids"])
         if length < cfg.cutoff_len:
             return
         shortest = length if shortest is None else min(shortest, length)
-    raise StudioError(f"config key 'cutoff_len': {cfg.cutoff_len} tokens leave no training example: "
-                      f"the shortest of the {len(records)} prompts of {', '.join(cfg.dataset)} is "
-                      f"{shortest} tokens, and TRL drops every example whose prompt fills cutoff_len; "
-                      f"raise cutoff_len above {shortest} (plus room for the answer)")
+    raise StudioError(f"config key 'cutoff_len': {cfg.cutoff_len} tokens leave no training "
+                      f"example: the shortest of the {len(records)} prompts of "
+                      f"{', '.join(cfg.dataset)} is {shortest} tokens, and TRL drops every "
+                      f"example whose prompt fills cutoff_len; raise cutoff_len above {shortest} "
+                      "(plus room for the answer)")
 
 
 def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:

@@ -28,13 +28,14 @@ def check_lora_target(cfg: TrainConfig, model_config: PretrainedConfig) -> None:
     """A StudioError when PEFT cannot apply `lora_target` to the model, or one of its names adds
     nothing; it lists the model's linear layers."""
     model = meta_model(model_config)
-    fix = f"its linear layers are {', '.join(linear_layer_names(model))}; name some of them, or 'all'"
+    layers = ", ".join(linear_layer_names(model))
+    fix = f"its linear layers are {layers}; name some of them, or 'all'"
     where = f"{cfg.model_name_or_path} ({model_config.model_type})"
     try:
         weights = lora_weight_names(cfg, model)
     except (ValueError, TypeError) as error:
-        raise StudioError(f"{KEY}: PEFT cannot put a LoRA on {', '.join(cfg.lora_target)} of {where} "
-                          f"({error}); {fix}") from None
+        raise StudioError(f"{KEY}: PEFT cannot put a LoRA on {', '.join(cfg.lora_target)} of "
+                          f"{where} ({error}); {fix}") from None
     if len(cfg.lora_target) < 2:
         return
     for target in cfg.lora_target:
@@ -44,7 +45,8 @@ def check_lora_target(cfg: TrainConfig, model_config: PretrainedConfig) -> None:
         except (ValueError, TypeError):
             unchanged = False  # PEFT needs this target (e.g. a partner of a fused MoE weight)
         if unchanged:
-            raise StudioError(f"{KEY}: '{target}' {_adds_nothing(cfg, target, model_config)} of {where}; {fix}")
+            why = _adds_nothing(cfg, target, model_config)
+            raise StudioError(f"{KEY}: '{target}' {why} of {where}; {fix}")
 
 
 def _adds_nothing(cfg: TrainConfig, target: str, model_config: PretrainedConfig) -> str:

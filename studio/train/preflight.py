@@ -81,8 +81,9 @@ def check_model_folder(cfg: TrainConfig) -> Path:
     except StudioError as error:
         raise StudioError(f"config key 'model_name_or_path': {error}") from None
     if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-        raise StudioError(f"config key 'model_name_or_path': {folder} has a config.json but no weights "
-                          "(*.safetensors or *.bin); give the folder that holds the model's weights")
+        raise StudioError(f"config key 'model_name_or_path': {folder} has a config.json but no "
+                          "weights (*.safetensors or *.bin); give the folder that holds the "
+                          "model's weights")
     return folder
 
 
@@ -96,6 +97,8 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
     check_resume(cfg)
     folder = check_model_folder(cfg)
     model_config = load_model_config(folder)
-    check_adapters(cfg.adapter_name_or_path, cfg.model_name_or_path, model_config, where=ADAPTERS_KEY)
+    check_adapters(cfg.adapter_name_or_path, cfg.model_name_or_path, model_config,
+                   where=ADAPTERS_KEY)
     check_lora_target(cfg, model_config)
-    check_cutoff(training_records(ws, cfg), load_tokenizer(cfg.model_name_or_path, padding_side="right"), cfg)
+    tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
+    check_cutoff(training_records(ws, cfg), tokenizer, cfg)

@@ -37,7 +37,8 @@ def test_demo_sft_trains_the_builtin_model(toy_workspace: Workspace, builtin_mod
 
     # the adapter records the portable reference; one recording the cache folder is the same base
     adapter = Path(summary["adapter"])
-    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == DEFAULT_MODEL
+    recorded = json.loads((adapter / "adapter_config.json").read_text())
+    assert recorded["base_model_name_or_path"] == DEFAULT_MODEL
     cached = shutil.copytree(adapter, tmp_path / "cached")
     config_path = cached / "adapter_config.json"
     config_path.write_text(json.dumps({**json.loads(config_path.read_text()),

@@ -91,13 +91,13 @@ def check_base(folder: Path, base_ref: str, recorded: str | None) -> None:
 def check_fit(folder: Path, base_ref: str, model_config: PretrainedConfig,
               recorded: str | None) -> None:
     """A StudioError when the adapter's tensor names or shapes do not fit the model."""
+    mismatch = f"adapter {folder} does not fit {base_ref}"
+    fix = (f"it was trained on {recorded or 'another model'}: use it with that model, or train an "
+           f"adapter on {base_ref}")
     try:
         lora, base = expected_shapes(folder, model_config)
     except (ValueError, TypeError, KeyError) as error:
-        trained_on = recorded or "another model"
-        raise StudioError(f"adapter {folder} does not fit {base_ref}: PEFT cannot apply it "
-                          f"({error}); it was trained on {trained_on}: use it with that model, "
-                          f"or train an adapter on {base_ref}") from None
+        raise StudioError(f"{mismatch}: PEFT cannot apply it ({error}); {fix}") from None
     found = {name.removeprefix(PEFT_PREFIX): shape for name, shape in file_shapes(folder).items()}
     # besides its LoRA tensors an adapter may hold whole layers of the base (a resized embedding)
     expected = {**{name: shape for name, shape in base.items() if name in found}, **lora}
@@ -108,10 +108,7 @@ def check_fit(folder: Path, base_ref: str, model_config: PretrainedConfig,
     problems += [f"it lacks {name}, which its {ADAPTER_CONFIG} targets in this model"
                  for name in lora if name not in found]
     if problems:
-        raise StudioError(
-            f"adapter {folder} does not fit {base_ref}: {problems[0]} ({len(problems)} tensor(s) "
-            f"differ); it was trained on {recorded or 'another model'}: use it with that model, "
-            f"or train an adapter on {base_ref}")
+        raise StudioError(f"{mismatch}: {problems[0]} ({len(problems)} tensor(s) differ); {fix}")
 
 
 def expected_shapes(folder: Path, model_config: PretrainedConfig

@@ -1,14 +1,16 @@
 """Training configs: YAML with LLaMA-Factory's key names, validated before any model loads.
 
 `load_config(path, overrides)` reads a YAML file, applies `key=value` overrides and returns
-a `TrainConfig`; an unknown key or a bad value raises a StudioError that names the key,
-the accepted values and (for a typo) the closest known key. `dump_config` writes it back.
+a `TrainConfig`; an unknown key, a key given twice or a bad value (a NaN or infinite number
+included) raises a StudioError that names the key, the accepted values and (for a typo) the
+closest known key. `dump_config` writes it back.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import yaml
 
 from studio.errors import StudioError
+from studio.strict_yaml import load_yaml
 from studio.train.packing import PACKED_ATTENTION
 
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
@@ -177,6 +180,10 @@ def _number(key: str, value: Any, kind: type, low: float | None, high: float | N
             value = float(value) if kind is float else int(value)
         except ValueError:
             pass
+    if isinstance(value, float) and not math.isfinite(value):
+        raise StudioError(f"config key '{key}': {value!r} is not a finite number; give "
+                          f"{'an integer' if kind is int else 'a number'}"
+                          f"{_range_text(low, high, high_open, low_open)}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
         raise StudioError(f"config key '{key}': expected {'an integer' if kind is int else 'a number'}"
                           f"{_range_text(low, high, high_open, low_open)}, got {value!r}")
@@ -332,18 +339,17 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise StudioError(f"override {text!r} is not key=value (e.g. --set learning_rate=1e-4)")
-    return key.strip(), yaml.safe_load(value) if value.strip() else None
+    return key.strip(), load_yaml(value, f"override {text!r}") if value.strip() else None
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a training YAML, apply `key=value` overrides and validate it."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StudioError(f"config file not found: {path}") from None
-    except yaml.YAMLError as error:
-        raise StudioError(f"{path}: YAML does not parse ({error}); fix the file") from None
+    data = load_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise StudioError(f"{path}: the top level must be a mapping of config keys to values")
     for override in overrides:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.builtin_model import ensure_builtin
+from studio.builtin_model import BUILTIN_MODELS, builtin_folder, ensure_builtin
 from studio.errors import StudioError
 from studio.model_cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 BUILTIN_PREFIX = "builtin:"
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
@@ -49,19 +49,76 @@ def resolve_model_dir(ref: str, log: Log = log_to_stderr) -> Path:
     )
 
 
-def _ensure_gguf(path: Path, log: Log) -> Path:
+def _gguf_cache_folder(path: Path) -> Path:
+    """Where the GGUF file `path` (as it is now: size and mtime) is converted to."""
     stat = path.stat()
     key = hashlib.sha256(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_root() / "models" / f"{path.stem}-{key}"
+    return cache_root() / "models" / f"{path.stem}-{key}"
+
+
+def _ensure_gguf(path: Path, log: Log) -> Path:
+    stat = path.stat()
     source = {"ref": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    return convert_gguf(path, target, source, log)
+    return convert_gguf(path, _gguf_cache_folder(path), source, log)
+
+
+def model_identity(ref: str) -> str:
+    """One name per model, shared by every reference to it, found without converting anything.
+
+    `builtin:<name>` for a built-in model and for its cache folder (on this machine, or a
+    `.../models/<name>` folder recorded on another); a GGUF file's cache folder for the file
+    and for that folder; the resolved path for a local folder; `ref` itself otherwise.
+    """
+    if ref.startswith(BUILTIN_PREFIX):
+        return ref
+    path = Path(ref).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return str(_gguf_cache_folder(path.resolve()))
+    for name, model in BUILTIN_MODELS.items():
+        here = path.exists() and path.resolve() == builtin_folder(model).resolve()
+        elsewhere = not path.exists() and path.parent.name == "models" and path.name == name
+        if here or elsewhere:
+            return BUILTIN_PREFIX + name
+    return str(path.resolve()) if path.exists() else ref
+
+
+def recorded_reference(ref: str, folder: Path) -> str:
+    """What a trained adapter records as its base: the portable `builtin:<name>` for a
+    built-in model, else the model folder `ref` resolved to."""
+    return ref if ref.startswith(BUILTIN_PREFIX) else str(folder)
+
+
+def load_model_config(folder: Path) -> PretrainedConfig:
+    """The transformers config of the model folder (its config.json), or a StudioError."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError, KeyError) as error:
+        raise StudioError(f"{folder / 'config.json'} is not a config transformers can build a "
+                          f"model from ({error}); fix the file or use another model "
+                          "folder") from None
+
+
+def meta_model(config: PretrainedConfig) -> PreTrainedModel:
+    """The causal LM `config` describes, on the meta device: modules and shapes, no weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config)
 
 
 def load_tokenizer(ref: str, padding_side: str = "left") -> PreTrainedTokenizerBase:
     """The tokenizer of `ref` with a pad token set (left padding for generation)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_dir(ref), padding_side=padding_side)
+    folder = resolve_model_dir(ref)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, padding_side=padding_side)
+    except (OSError, ValueError, KeyError) as error:
+        raise StudioError(f"{folder} holds no tokenizer transformers can load ({error}); copy the "
+                          "model's tokenizer files next to its config.json") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -96,16 +153,21 @@ def load_model(
 
     merge=True folds each adapter into the base weights (fastest generation); otherwise
     the adapters stay separate and are all active. dtype defaults to float32 on CPU and
-    bfloat16 on CUDA.
+    bfloat16 on CUDA. The adapters are checked against the base (studio.adapters) before
+    any weight loads.
     """
     import torch
     from transformers import AutoModelForCausalLM
 
+    from studio.adapters import check_adapters
+
     device = device or default_device()
     dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
     folder = resolve_model_dir(ref, log)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
-    model = _apply_adapters(model, [Path(a) for a in adapters], merge)
+    config = load_model_config(folder)
+    checked = check_adapters(adapters, ref, config)
+    model = AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=getattr(torch, dtype))
+    model = _apply_adapters(model, checked, merge)
     model.to(device).eval()
     return LoadedModel(model, load_tokenizer(ref), ref, tuple(str(a) for a in adapters), merge)
 
@@ -115,9 +177,6 @@ def _apply_adapters(model: Any, adapters: list[Path], merge: bool) -> Any:
         return model
     from peft import PeftModel
 
-    for adapter in adapters:
-        if not (adapter / "adapter_config.json").is_file():
-            raise StudioError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
     if merge:
         for adapter in adapters:
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()

@@ -21,7 +21,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", type=Path, help="training YAML (see configs/ and docs/TRAINING.md)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable), e.g. --set learning_rate=1e-4")
-    parser.add_argument("--check", action="store_true", help="validate the config and its datasets, train nothing")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the config, model, adapters and datasets without loading "
+                             "weights; train nothing")
     parser.add_argument("--detach", action="store_true", help="print the job id and return at once")
     parser.add_argument("--resume", metavar="RUN", help="continue a cancelled or failed run (folder or name under "
                         "runs/) from its last checkpoint, instead of starting CONFIG")

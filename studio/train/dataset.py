@@ -17,6 +17,7 @@ from studio.errors import StudioError
 
 if TYPE_CHECKING:
     from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
 
     from studio.workspace import Workspace
 
@@ -56,10 +57,8 @@ def _record(example: Example, stage: str, dataset: str) -> dict[str, Any]:
             "chat_template_kwargs": CHAT_TEMPLATE_KWARGS}
 
 
-def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
-    """(train, eval) TRL records for the config: max_samples per dataset, val_size held out."""
-    from datasets import Dataset
-
+def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The config's TRL records, max_samples per dataset (a StudioError when there are none)."""
     check_datasets(ws, cfg)
     records: list[dict[str, Any]] = []
     for name in cfg.dataset:
@@ -69,6 +68,36 @@ def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | 
         records.extend(_record(example, cfg.stage, name) for example in examples)
     if not records:
         raise StudioError(f"datasets {', '.join(cfg.dataset)} hold no rows; import data first")
+    return records
+
+
+def check_cutoff(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase,
+                 cfg: TrainConfig) -> None:
+    """A StudioError when no record's prompt leaves room for an answer token within cutoff_len.
+
+    TRL (SFT and DPO) drops every example whose prompt alone fills `max_length`; the prompts
+    are tokenized as TRL does (chat template, generation prompt, thinking off) until one fits.
+    """
+    shortest = None
+    for record in records:
+        ids = tokenizer.apply_chat_template(record["prompt"], tokenize=True, return_dict=True,
+                                            add_generation_prompt=True, **CHAT_TEMPLATE_KWARGS)
+        length = len(ids["input_ids"])
+        if length < cfg.cutoff_len:
+            return
+        shortest = length if shortest is None else min(shortest, length)
+    raise StudioError(f"config key 'cutoff_len': {cfg.cutoff_len} tokens leave no training "
+                      f"example: the shortest of the {len(records)} prompts of "
+                      f"{', '.join(cfg.dataset)} is {shortest} tokens, and TRL drops every "
+                      f"example whose prompt fills cutoff_len; raise cutoff_len above {shortest} "
+                      "(plus room for the answer)")
+
+
+def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
+    """(train, eval) TRL records for the config: max_samples per dataset, val_size held out."""
+    from datasets import Dataset
+
+    records = training_records(ws, cfg)
     dataset = Dataset.from_list(records)
     if not cfg.val_size:
         return dataset, None

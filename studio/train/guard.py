@@ -10,12 +10,16 @@ are cleared so the optimizer leaves every parameter as it was) and counted, and 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from studio.adapters import (
+    NonFiniteWeightsError,
+    assert_finite_adapter,  # noqa: F401 - the worker checks its saved adapter with it
+    nonfinite_tensors,
+)
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -25,10 +29,6 @@ if TYPE_CHECKING:
 
 class NonFiniteTrainingError(StudioError):
     """Too many optimizer steps in a row had non-finite gradients."""
-
-
-class NonFiniteWeightsError(StudioError):
-    """An adapter (in memory or on disk) holds NaN or infinite weights."""
 
 
 def gradients_finite(parameters: Iterable[torch.nn.Parameter]) -> bool:
@@ -47,14 +47,6 @@ def gradients_finite(parameters: Iterable[torch.nn.Parameter]) -> bool:
     return bool(finite.item())
 
 
-def nonfinite_tensors(tensors: Mapping[str, torch.Tensor]) -> list[str]:
-    """Names of the floating-point tensors holding NaN or infinity."""
-    import torch
-
-    return [name for name, tensor in tensors.items()
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
-
-
 def trainable_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The parameters that training changes (the LoRA weights of a PEFT model)."""
     return {name: param.detach() for name, param in model.named_parameters() if param.requires_grad}
@@ -68,23 +60,6 @@ def assert_finite_weights(model: torch.nn.Module, what: str) -> None:
             f"refusing to save {what}: {len(bad)} weight tensor(s) hold NaN or infinity "
             f"(first: {', '.join(bad[:3])}); lower learning_rate or max_grad_norm and resume from an earlier checkpoint"
         )
-
-
-def assert_finite_adapter(adapter_dir: str | Path) -> None:
-    """Raise NonFiniteWeightsError when a saved LoRA adapter folder holds non-finite weights."""
-    from safetensors.torch import load_file
-
-    folder = Path(adapter_dir)
-    files = sorted(folder.glob("adapter_model*.safetensors"))
-    if not files:
-        raise StudioError(f"{folder} holds no adapter_model.safetensors; it is not a saved LoRA adapter")
-    for path in files:
-        bad = nonfinite_tensors(load_file(path))
-        if bad:
-            raise NonFiniteWeightsError(
-                f"adapter {folder} holds NaN or infinite weights in {len(bad)} tensor(s) (first: {bad[0]}); "
-                "it cannot be used: retrain it, or use an earlier checkpoint of its run"
-            )
 
 
 class NonFiniteGuard(TrainerCallback):

@@ -16,18 +16,19 @@ Without an SFT adapter the policy starts at the base, so the base is the right r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.adapters import adapter_folder, check_adapters
 from studio.config import TrainConfig
 from studio.errors import StudioError
-from studio.models import resolve_model_dir
+from studio.models import load_model_config, recorded_reference, resolve_model_dir
 from studio.train.packing import PACKED_ATTENTION, register_packed_attention
 
 if TYPE_CHECKING:
     from peft import LoraConfig
 
 REF_ADAPTER = "ref"
+ADAPTERS_KEY = "config key 'adapter_name_or_path': "
 
 
 @dataclass
@@ -54,17 +55,19 @@ def lora_config(cfg: TrainConfig) -> LoraConfig:
 def load_base(cfg: TrainConfig) -> Any:
     """The base model in float32, or bfloat16 weights when bf16 is set (the LoRA stays float32).
 
-    A Mixture-of-Experts model gets `experts_implementation(cfg, config)`; a dense one gets none.
-    Qwen RMSNorms get the lean training forward (studio.train.lean_norms).
+    The config's adapters are checked against it first (studio.adapters), before any weight
+    loads. A Mixture-of-Experts model gets `experts_implementation(cfg, config)`; a dense one
+    gets none. Qwen RMSNorms get the lean training forward (studio.train.lean_norms).
     """
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     from studio.train.lean_norms import lean_rms_norms
     from studio.train.moe_experts import LEAN_EXPERTS, register_lean_experts
 
     folder = resolve_model_dir(cfg.model_name_or_path)
-    config = AutoConfig.from_pretrained(folder)
+    config = load_model_config(folder)
+    check_adapters(cfg.adapter_name_or_path, cfg.model_name_or_path, config, where=ADAPTERS_KEY)
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
     if cfg.attn_implementation == PACKED_ATTENTION:
         register_packed_attention()
@@ -74,6 +77,8 @@ def load_base(cfg: TrainConfig) -> Any:
     options = {} if experts is None else {"experts_implementation": experts}
     model = AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=dtype,
                                                  attn_implementation=cfg.attn_implementation, **options)
+    # PEFT records this as the trained adapter's base_model_name_or_path
+    model.name_or_path = recorded_reference(cfg.model_name_or_path, folder)
     lean_rms_norms(model)
     return model
 
@@ -102,27 +107,18 @@ def _dispatches_experts(model_config: Any) -> bool:
     return model_class is not None and model_class._can_set_experts_implementation()
 
 
-def check_adapter_dir(path: str, key: str = "adapter_name_or_path") -> Path:
-    """The adapter folder, or a StudioError naming the key and what is missing."""
-    folder = Path(path).expanduser()
-    if not (folder / "adapter_config.json").is_file():
-        raise StudioError(f"config key '{key}': {folder} is not a LoRA adapter folder (no adapter_config.json); "
-                          "give the adapter/ folder of an SFT run")
-    return folder.resolve()
-
-
 def _merge(model: Any, adapters: list[str]) -> Any:
     from peft import PeftModel
 
     for adapter in adapters:
-        model = PeftModel.from_pretrained(model, check_adapter_dir(adapter)).merge_and_unload()
+        model = PeftModel.from_pretrained(model, adapter_folder(adapter)).merge_and_unload()
     return model
 
 
 def _continue_adapter(model: Any, adapter: str) -> Any:
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, check_adapter_dir(adapter), is_trainable=True)
+    return PeftModel.from_pretrained(model, adapter_folder(adapter), is_trainable=True)
 
 
 def sft_policy(cfg: TrainConfig) -> Policy:

@@ -1,14 +1,18 @@
-"""Checks a config against the workspace and the file system before any model loads."""
+"""Checks a config against the workspace, the file system and the model's own files before any
+weight loads: `train --check` runs them, and so does every training job as it starts."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from studio.adapters import check_adapters
 from studio.config import TEMPLATE_FAMILIES, TrainConfig, load_config
 from studio.errors import StudioError
-from studio.train.dataset import check_datasets
-from studio.train.policy import check_adapter_dir
+from studio.models import load_model_config, load_tokenizer, resolve_model_dir
+from studio.train.dataset import check_cutoff, check_datasets, training_records
+from studio.train.lora_targets import check_lora_target
+from studio.train.policy import ADAPTERS_KEY
 from studio.workspace import Workspace
 
 TRAINER_STATE = "trainer_state.json"
@@ -70,11 +74,31 @@ def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
     return None
 
 
+def check_model_folder(cfg: TrainConfig) -> Path:
+    """The model folder of `model_name_or_path`: it exists, with config.json and weights."""
+    try:
+        folder = resolve_model_dir(cfg.model_name_or_path)
+    except StudioError as error:
+        raise StudioError(f"config key 'model_name_or_path': {error}") from None
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        raise StudioError(f"config key 'model_name_or_path': {folder} has a config.json but no "
+                          "weights (*.safetensors or *.bin); give the folder that holds the "
+                          "model's weights")
+    return folder
+
+
 def preflight(ws: Workspace, cfg: TrainConfig) -> None:
-    """Everything checkable without loading a model: datasets, adapters, the resume folder."""
+    """Everything checkable without loading weights: the datasets, the resume folder, the model
+    folder and its config, each adapter against it, lora_target against its modules (meta
+    device), and that at cutoff_len the datasets leave an example to train on (its tokenizer)."""
     check_datasets(ws, cfg)
-    for adapter in cfg.adapter_name_or_path:
-        check_adapter_dir(adapter)
     if cfg.stage == "dpo" and len(cfg.adapter_name_or_path) == 0 and cfg.dpo_reference == "merged_sft":
         raise StudioError("config key 'dpo_reference': merged_sft needs the SFT adapter in adapter_name_or_path")
     check_resume(cfg)
+    folder = check_model_folder(cfg)
+    model_config = load_model_config(folder)
+    check_adapters(cfg.adapter_name_or_path, cfg.model_name_or_path, model_config,
+                   where=ADAPTERS_KEY)
+    check_lora_target(cfg, model_config)
+    tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
+    check_cutoff(training_records(ws, cfg), tokenizer, cfg)

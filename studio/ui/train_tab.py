@@ -314,14 +314,10 @@ def build(ws: Workspace,
 
     @reports_errors(status)
     def do_apply(text: str) -> dict:
-        import yaml
-
         from studio.errors import StudioError
+        from studio.strict_yaml import load_yaml
 
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as error:
-            raise StudioError(f"the YAML does not parse ({error}); correct it and press Apply again") from None
+        data = load_yaml(text, "the YAML", fix="correct it and press Apply again") or {}
         if not isinstance(data, dict):
             raise StudioError("the YAML must be a mapping of config keys to values (key: value per line)")
         return fill_form(data, "Form filled from the YAML.")

@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import KNOWN_KEYS, VALIDATORS, config_from_mapping, dump_config, load_config
+from studio.config import (
+    KNOWN_KEYS,
+    VALIDATORS,
+    TrainConfig,
+    config_from_mapping,
+    dump_config,
+    load_config,
+)
 from studio.errors import StudioError
+from studio.strict_yaml import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,6 +106,48 @@ def test_bad_configs_name_the_key_and_the_fix(data: dict, expected: str) -> None
 def test_flash_attn_picks_the_attention_kernel(flash_attn: str, bf16: bool, expected: str) -> None:
     cfg = config_from_mapping({"dataset": "a", "flash_attn": flash_attn, "bf16": bf16})
     assert cfg.attn_implementation == expected
+
+
+FIELD_TYPES = {key: TrainConfig.__dataclass_fields__[key].type for key in KNOWN_KEYS}
+FLOAT_KEYS = sorted(key for key, kind in FIELD_TYPES.items() if kind in ("float", "float | None"))
+INT_KEYS = sorted(key for key, kind in FIELD_TYPES.items() if kind in ("int", "int | None"))
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    *((key, value) for key in FLOAT_KEYS for value in (".nan", ".inf", "-.inf", "nan", "'inf'")),
+    *((key, value) for key in INT_KEYS for value in (".nan", ".inf")),  # YAML floats, not integers
+])
+def test_numbers_must_be_finite(tmp_path: Path, key: str, value: str) -> None:
+    expected = f"config key '{key}': -?(nan|inf) is not a finite number; give (a number|an integer)"
+    with pytest.raises(StudioError, match=expected):
+        load_config(write(tmp_path, f"dataset: a\nstage: dpo\n{key}: {value}\n"))
+
+
+def test_float_keys_are_the_numbers_a_run_uses() -> None:
+    assert {"learning_rate", "pref_beta", "max_grad_norm", "warmup_ratio", "lora_dropout",
+            "num_train_epochs", "pref_ftx", "val_size"} <= set(FLOAT_KEYS)
+
+
+def test_an_override_must_be_finite_too(tmp_path: Path) -> None:
+    with pytest.raises(StudioError, match="'learning_rate': nan is not a finite number"):
+        load_config(write(tmp_path, "dataset: a\n"), ["learning_rate=nan"])
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    text = "dataset: a\nlearning_rate: 1.0e-4\nlora_rank: 8\nlearning_rate: 2.0e-4\n"
+    with pytest.raises(StudioError) as error:
+        load_config(write(tmp_path, text))
+    assert str(error.value) == (f"{tmp_path / 'cfg.yaml'}: key 'learning_rate' is given twice "
+                                "(lines 2 and 4); keep one of them")
+    with pytest.raises(StudioError, match="key 'a' is given twice \\(lines 3 and 4\\)"):
+        load_config(write(tmp_path, "dataset: a\nextra:\n  a: 1\n  a: 2\n"))
+    with pytest.raises(StudioError, match="key 'x' is given twice \\(lines 1 and 1\\)"):
+        load_config(write(tmp_path, "dataset: a\n"), ["lora_target={x: 1, x: 2}"])
+
+
+def test_yaml_merge_keys_may_still_be_overridden() -> None:
+    text = "base: &base\n  lr: 1\n  rank: 8\nrun:\n  <<: *base\n  lr: 2\n"
+    assert load_yaml(text, "x.yaml")["run"] == {"lr": 2, "rank": 8}
 
 
 def test_file_errors(tmp_path: Path) -> None:

@@ -236,6 +236,16 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     assert float(field_value(page, "train-lr")) == 0.0003
     assert field_value(page, "train-batch") == str(demo["per_device_train_batch_size"])
 
+    # a key given twice is refused naming both lines, and the form keeps its values
+    lines = edited.splitlines()
+    twice = "\n".join([*lines, "max_steps: 3"]) + "\n"
+    set_yaml(page, twice)
+    page.locator("#train-apply-yaml").click()
+    first = lines.index("max_steps: 12") + 1
+    expect(page.locator("#train-status")).to_contain_text(
+        f"key 'max_steps' is given twice (lines {first} and {len(lines) + 1})")
+    expect(page.locator("#train-max-steps input")).to_have_value("12")
+
     # a form edit after Apply goes into the saved file too
     fill(page, "train-cutoff", 512)
     expect(page.locator("#train-yaml")).to_contain_text("cutoff_len: 512")

@@ -95,9 +95,12 @@ def checkpoints_newest_first(run_dir: Path) -> list[Path]:
 
 
 def interrupted_saves(run_dir: Path) -> list[Path]:
-    """Folders a save left under `.checkpoint-staging/` when it was killed before completing."""
-    staging = run_dir / STAGING_DIR
-    return sorted(staging.iterdir()) if staging.is_dir() else []
+    """Folders a save left under `.checkpoint-staging/` when it was killed before completing
+    (none once rank 0 has deleted them, which other ranks may see half done)."""
+    try:
+        return sorted((run_dir / STAGING_DIR).iterdir())
+    except FileNotFoundError:
+        return []
 
 
 def find_resume_point(run_dir: Path) -> ResumePoint:

@@ -1,6 +1,7 @@
 """Checkpoints are published whole: a worker killed halfway through a save, a run folder in the
-state an interrupted save of an older studio leaves, several ranks saving, and the check that
-the trainer internals the atomic save relies on are still there."""
+state an interrupted save of an older studio leaves, several ranks saving, `on_save` callbacks
+seeing the published folder, and the check that the trainer internals the atomic save relies
+on are still there."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from trl import DPOTrainer, SFTTrainer
 
 from studio.cli import main
@@ -25,6 +26,7 @@ from studio.config import TrainConfig
 from studio.jobs import ensure_background_supervisor, get_job, submit, wait
 from studio.train.atomic_checkpoints import TrainerInternalsChanged, check_trainer_internals
 from studio.train.resume import COMPLETE_MARKER, STAGING_DIR, find_resume_point, incomplete_reason
+from studio.train.worker import train
 from studio.workspace import Workspace
 
 from .conftest import new_run, read_metrics, read_summary
@@ -145,6 +147,28 @@ def test_two_ranks_publish_each_checkpoint_with_both_ranks_files(
         assert COMPLETE_MARKER in files
     assert complete_checkpoints(run_dir) == ["checkpoint-1", "checkpoint-2"]
     assert not (run_dir / STAGING_DIR).exists()
+    assert find_resume_point(run_dir).checkpoint == run_dir / "checkpoint-2"
+
+
+class SeesPublishedCheckpoints(TrainerCallback):
+    """Records, at each `on_save`, whether checkpoint-N is in place and complete, and adds a file."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, str | None]] = []
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        self.seen.append((state.global_step, incomplete_reason(folder)))
+        (folder / "note.txt").write_text("written by an on_save callback")
+
+
+def test_on_save_callbacks_see_the_published_checkpoint(
+        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    run_dir = new_run(toy_workspace, tiny_config(max_steps=2, save_steps=1))
+    callback = SeesPublishedCheckpoints()
+    train(run_dir, extra_callbacks=[callback])
+    assert callback.seen == [(1, None), (2, None)]
+    assert (run_dir / "checkpoint-2" / "note.txt").is_file()
     assert find_resume_point(run_dir).checkpoint == run_dir / "checkpoint-2"
 
 

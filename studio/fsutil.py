@@ -1,4 +1,4 @@
-"""Small file-system helpers: atomic writes and inter-process locks."""
+"""Small file-system helpers: atomic writes, fsync of folders, inter-process locks."""
 
 from __future__ import annotations
 
@@ -31,6 +31,30 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, data: Any) -> None:
     """Atomically write `data` as indented UTF-8 JSON."""
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush `folder`'s entries (names created, renamed or removed in it) to disk."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file under `folder` and then every folder, `folder` itself last."""
+    folders = []
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        folders.append(Path(root))
+    for path in folders:
+        fsync_dir(path)
 
 
 @contextlib.contextmanager

@@ -58,7 +58,7 @@ def _request_cancel(signum: int, _frame: FrameType | None) -> None:
         )
 
 
-def _is_main_rank() -> bool:
+def is_main_rank() -> bool:
     """Under `accelerate launch`/torchrun only rank 0 reports the outcome."""
     return os.environ.get("RANK", "0") == "0"
 
@@ -70,7 +70,7 @@ def _job_id() -> int | None:
 
 def write_status(run_dir: Path, status: str, error: str | None, exit_code: int) -> None:
     """Atomically write `<run_dir>/status.json` (rank 0 only)."""
-    if not _is_main_rank():
+    if not is_main_rank():
         return
     atomic_write_json(
         Path(run_dir) / STATUS_FILE,

@@ -7,7 +7,9 @@ same architectures saved with the built-in model's tokenizer.
 
 from __future__ import annotations
 
+import hashlib
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pymysql
@@ -78,3 +80,15 @@ def tiny_qwen3_moe_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPat
     from studio.random_models import save_random_model
 
     return save_random_model("tiny-qwen3-moe", tmp_path_factory.mktemp("tiny-qwen3-moe"), str(builtin_model_dir))
+
+
+def file_checksums(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by path relative to it."""
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def checksums() -> Callable[[Path], dict[str, str]]:
+    """`checksums(folder)`: sha256 of every file under it (shows a failure changed nothing)."""
+    return file_checksums

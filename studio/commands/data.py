@@ -21,7 +21,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--path", required=True, type=Path, help="file or folder to import")
     imp.add_argument("--db-dir", type=Path, help="folder of SQLite databases (<db>.sqlite or <db>/<db>.sqlite)")
     imp.add_argument("--mysql-url", help="databases on a MySQL server, one per db_id: mysql://user:pass@host:port/any")
-    imp.add_argument("--name", help="dataset name (a split suffix is added per split); default: from --path")
+    imp.add_argument("--name", help="dataset name, used as given (a split suffix is added per "
+                     "split); default: made from --path")
+    imp.add_argument("--replace", action="store_true",
+                     help="replace datasets of the same names (never done without this)")
     imp.add_argument("--schema-style", default="ddl", choices=STYLES, help="how prompts show the schema")
     imp.add_argument("--cutoff-len", type=int, default=DEFAULT_CUTOFF_LEN,
                      help="token budget of prompt + answer; larger schemas are shrunk (0: no budget)")
@@ -65,6 +68,7 @@ def _import(args: argparse.Namespace) -> int:
         tokenizer = load_tokenizer(args.model)
     options = ImportOptions(
         name=args.name,
+        replace=args.replace,
         db_dir=args.db_dir,
         mysql_url=args.mysql_url,
         schema_style=args.schema_style,

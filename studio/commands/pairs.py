@@ -74,6 +74,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--include-pending", action="store_true", help="export pending pairs too")
     export.add_argument("--strategy", choices=STRATEGIES, help="only pairs of this strategy")
     export.add_argument("--run", dest="run_id", metavar="RUN_ID", help="only pairs mined by this run")
+    export.add_argument("--replace", action="store_true",
+                        help="replace the dataset --name when it exists (refused without this)")
     export.set_defaults(func=run_export)
 
     summary = verbs.add_parser("summary", help="pair counts by status, strategy and verdict (JSON)")
@@ -174,7 +176,9 @@ def run_export(args: argparse.Namespace) -> int:
     from studio.pairs.export import export_pairs
 
     only = PairFilter(strategy=args.strategy, run_id=args.run_id)
-    _print_json(export_pairs(_workspace(args), args.name, include_pending=args.include_pending, only=only))
+    summary = export_pairs(_workspace(args), args.name, include_pending=args.include_pending,
+                           only=only, replace=args.replace)
+    _print_json(summary)
     return 0
 
 

@@ -11,6 +11,7 @@ from studio.errors import StudioError
 if TYPE_CHECKING:
     from studio.config import TrainConfig
     from studio.jobs import Job
+    from studio.train.resume import ResumePoint
     from studio.workspace import Workspace
 
 HELP = "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
@@ -26,7 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "weights; train nothing")
     parser.add_argument("--detach", action="store_true", help="print the job id and return at once")
     parser.add_argument("--resume", metavar="RUN", help="continue a cancelled or failed run (folder or name under "
-                        "runs/) from its last checkpoint, instead of starting CONFIG")
+                        "runs/) from its newest complete checkpoint, instead of starting CONFIG")
     parser.set_defaults(func=run)
 
 
@@ -46,22 +47,23 @@ def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
     return job
 
 
-def resume_training(ws: Workspace, run: str) -> Job:
-    """Queue a run again with `--resume` (continuing from its last checkpoint)."""
+def resume_training(ws: Workspace, run: str) -> tuple[Job, ResumePoint]:
+    """Queue a run again with `--resume`; the job and the checkpoint it continues from (the
+    newest complete one; the UI calls this too)."""
     from studio.jobs import ensure_background_supervisor, list_jobs, resubmit
-    from studio.train.worker import last_checkpoint
+    from studio.train.resume import find_resume_point
 
     run_dir = Path(run) if Path(run).is_dir() else ws.runs_dir / run
     if not run_dir.is_dir():
         raise StudioError(f"run '{run}' not found (neither a folder nor a name under {ws.runs_dir})")
     run_dir = run_dir.resolve()
-    last_checkpoint(run_dir)
+    point = find_resume_point(run_dir)
     previous = [job for job in list_jobs(ws, kind=JOB_KIND, limit=1000) if job.run_dir == run_dir]
     if not previous:
         raise StudioError(f"no training job ran in {run_dir}; start it with `python -m studio train CONFIG`")
     job = resubmit(ws, previous[0].id, ["--resume"])
     ensure_background_supervisor(ws)
-    return job
+    return job, point
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     ws = Workspace.open(args.workspace)
     if args.resume:
-        job = resume_training(ws, args.resume)
+        job, point = resume_training(ws, args.resume)
+        print("\n".join(point.report()), flush=True)
     else:
         if args.config is None:
             raise StudioError("give a training config (e.g. configs/demo_sft.yaml) or --resume RUN")

@@ -4,31 +4,33 @@
                                                 "columns": {...}, ["ranking": true]}}
     <workspace>/datasets/NAME.json    Alpaca rows (SFT) or instruction/input/chosen/rejected rows (preference)
     <workspace>/studio_datasets.json  per dataset: kind, dialect, database of every db_id, schema style,
-                                      cutoff_len, source, row count, shrunk prompts
+                                      cutoff_len, source, row count, shrunk prompts, companion files
 
-Both registry files are rewritten atomically under the workspace lock "dataset_info",
-so several processes can register datasets at once.
+Registering checks everything first and writes last: a failure changes no file. A dataset
+name that exists is replaced only when asked (`replace`), and names that clash are refused
+(studio.data.clashes). Both registry files are rewritten atomically under the workspace
+lock "dataset_info", so several processes can register datasets at once.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.data.clashes import COMPANIONS_KEY, NameClaim, clashes
+from studio.data.names import rows_file
 from studio.data.rowfiles import RowFileError, read_json, read_rows, write_rows_json
 from studio.data.validate import DEFAULT_COLUMNS, SIDECAR_NAME, format_problems, validate_entry
 from studio.errors import StudioError
-from studio.fsutil import atomic_write_json
+from studio.fsutil import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace
 
 KINDS = ("sft", "preference")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 SFT_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}
 PREFERENCE_COLUMNS = {"prompt": "instruction", "query": "input", "chosen": "chosen",
                       "rejected": "rejected", "system": "system"}
@@ -89,6 +91,25 @@ class Example:
     gold_sql: str | None
 
 
+@dataclass(frozen=True)
+class NewDataset:
+    """A dataset to register: `rows` of `kind` ("sft": instruction/input/output/system rows;
+    "preference": instruction/input/chosen/rejected/system), its studio metadata, the
+    files written beside it (`companions`: file name in datasets/ -> text) and, when its
+    name was made from a file or folder name, that name (`made_from`)."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    kind: str
+    meta: DatasetMeta = field(default_factory=DatasetMeta)
+    companions: Mapping[str, str] = field(default_factory=dict)
+    made_from: str | None = None
+
+    @property
+    def claim(self) -> NameClaim:
+        return NameClaim.of(self.name, self.made_from, list(self.companions))
+
+
 def list_datasets(ws: Workspace) -> list[DatasetInfo]:
     """Every dataset in `dataset_info.json`, in file order (hand-added ones have meta None)."""
     info = _read_info(ws)
@@ -108,43 +129,80 @@ def get_dataset(ws: Workspace, name: str) -> DatasetInfo:
     return _dataset_info(ws, name, entry, _read_sidecar(ws).get(name))
 
 
-def register_dataset(ws: Workspace, name: str, rows: list[dict[str, Any]], kind: str,
-                     meta: DatasetMeta | Mapping[str, Any] | None = None) -> DatasetInfo:
-    """Write `rows` to `datasets/NAME.json` and register it (replacing a dataset of that name).
+def check_names_free(ws: Workspace, claims: Sequence[NameClaim], replace: bool = False) -> None:
+    """A StudioError naming every clash `claims` would have (studio.data.clashes); nothing is
+    written. Importers call it before their slow work; registering checks again."""
+    _refuse(clashes(ws.root, _read_info(ws), _read_sidecar(ws), claims, replace))
 
-    kind is "sft" (instruction/input/output/system rows) or "preference"
-    (instruction/input/chosen/rejected/system rows). Rows are validated first; a
-    StudioError lists the problems and nothing is written.
+
+def _refuse(problems: Sequence[str]) -> None:
+    """Raise a StudioError listing `problems`, if there are any."""
+    if len(problems) == 1:
+        raise StudioError(problems[0])
+    if problems:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        raise StudioError(f"nothing was registered:\n{listed}")
+
+
+def register_dataset(ws: Workspace, name: str, rows: list[dict[str, Any]], kind: str,
+                     meta: DatasetMeta | Mapping[str, Any] | None = None,
+                     replace: bool = False) -> DatasetInfo:
+    """Write `rows` to `datasets/NAME.json` and register them (see `register_datasets`)."""
+    meta = meta if isinstance(meta, DatasetMeta) else DatasetMeta(**(meta or {}))
+    return register_datasets(ws, [NewDataset(name, rows, kind, meta)], replace)[0]
+
+
+def register_datasets(ws: Workspace, datasets: Sequence[NewDataset],
+                      replace: bool = False) -> list[DatasetInfo]:
+    """Register `datasets` all together, or none of them.
+
+    Everything is checked before anything is written: the registry files must load, no
+    name may clash (studio.data.clashes; a registered name is replaced only with
+    `replace`), and every dataset's rows must be valid. Then the rows files and companions
+    are written, then dataset_info.json, then the sidecar, each atomically; companions a
+    replaced dataset had and the new one has not are deleted.
     """
     with ws.lock(LOCK_NAME):
-        return register_dataset_unlocked(ws, name, rows, kind, meta)
+        return register_datasets_unlocked(ws, datasets, replace)
 
 
-def register_dataset_unlocked(ws: Workspace, name: str, rows: list[dict[str, Any]], kind: str,
-                              meta: DatasetMeta | Mapping[str, Any] | None = None) -> DatasetInfo:
-    """`register_dataset` for a caller that already holds `ws.lock("dataset_info")`."""
-    if not NAME_PATTERN.match(name):
-        raise StudioError(f"dataset name {name!r} is not allowed; use letters, digits, '_', '.' or '-'")
-    if kind not in KINDS:
-        raise StudioError(f"dataset kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
-    meta = meta if isinstance(meta, DatasetMeta) else DatasetMeta(**(meta or {}))
-    entry = registry_entry(name, kind)
-    problems = validate_entry(ws.root, name, entry, rows=rows)
-    if problems:
-        raise StudioError(f"dataset '{name}' was not registered:\n{format_problems(problems)}")
-    write_rows_json(ws.root / entry["file_name"], rows)
-    info = _read_info(ws)
-    info[name] = entry
+def register_datasets_unlocked(ws: Workspace, datasets: Sequence[NewDataset],
+                               replace: bool = False) -> list[DatasetInfo]:
+    """`register_datasets` for a caller that already holds `ws.lock("dataset_info")`."""
+    info, sidecar = _read_info(ws), _read_sidecar(ws)
+    _refuse(clashes(ws.root, info, sidecar, [dataset.claim for dataset in datasets], replace))
+    entries = {}
+    for dataset in datasets:
+        if dataset.kind not in KINDS:
+            raise StudioError(f"dataset kind {dataset.kind!r} is unknown; use one of "
+                              f"{', '.join(KINDS)}")
+        entry = registry_entry(dataset.name, dataset.kind)
+        problems = validate_entry(ws.root, dataset.name, entry, rows=dataset.rows)
+        if problems:
+            raise StudioError(f"dataset '{dataset.name}' was not registered:\n"
+                              f"{format_problems(problems)}")
+        entries[dataset.name] = entry
+    stale = {dataset.name: _companions(sidecar.get(dataset.name)) for dataset in datasets}
+    for dataset in datasets:
+        write_rows_json(ws.root / entries[dataset.name]["file_name"], dataset.rows)
+        for file, text in dataset.companions.items():
+            atomic_write_text(ws.datasets_dir / file, text)
+    info.update(entries)
     atomic_write_json(ws.dataset_info_path, info)
-    sidecar = _read_sidecar(ws)
-    sidecar[name] = {"kind": kind, "rows": len(rows), **asdict(meta),
-                     "registered_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    registered_at = time.strftime("%Y-%m-%dT%H:%M:%S")
+    for dataset in datasets:
+        sidecar[dataset.name] = {"kind": dataset.kind, "rows": len(dataset.rows),
+                                 **asdict(dataset.meta), COMPANIONS_KEY: dataset.claim.files[1:],
+                                 "registered_at": registered_at}
     atomic_write_json(_sidecar_path(ws), sidecar)
-    return _dataset_info(ws, name, entry, sidecar[name])
+    for dataset in datasets:
+        for file in set(stale[dataset.name]) - set(dataset.claim.files):
+            (ws.root / file).unlink(missing_ok=True)
+    return [_dataset_info(ws, d.name, entries[d.name], sidecar[d.name]) for d in datasets]
 
 
 def unregister_dataset(ws: Workspace, name: str) -> None:
-    """Remove `name` from the registry; its file is deleted when the studio wrote it."""
+    """Remove `name` from the registry; its files are deleted when the studio wrote them."""
     with ws.lock(LOCK_NAME):
         info = _read_info(ws)
         if name not in info:
@@ -155,8 +213,14 @@ def unregister_dataset(ws: Workspace, name: str) -> None:
         record = sidecar.pop(name, None)
         atomic_write_json(ws.dataset_info_path, info)
         atomic_write_json(_sidecar_path(ws), sidecar)
-    if record is not None and isinstance(entry, dict) and entry.get("file_name") == f"datasets/{name}.json":
-        (ws.root / entry["file_name"]).unlink(missing_ok=True)
+    if record is not None and isinstance(entry, dict) and entry.get("file_name") == rows_file(name):
+        for file in (entry["file_name"], *_companions(record)):
+            (ws.root / file).unlink(missing_ok=True)
+
+
+def _companions(record: Mapping[str, Any] | None) -> list[str]:
+    """The companion files a registered dataset's sidecar record lists."""
+    return [str(file) for file in (record or {}).get(COMPANIONS_KEY) or []]
 
 
 def load_examples(ws: Workspace, name: str) -> list[Example]:
@@ -204,7 +268,7 @@ def _example(index: int, row: dict[str, Any], columns: Mapping[str, str], kind: 
 
 def registry_entry(name: str, kind: str) -> dict[str, Any]:
     """The dataset_info.json entry the studio writes for dataset `name` of `kind`."""
-    entry: dict[str, Any] = {"file_name": f"datasets/{name}.json", "formatting": "alpaca"}
+    entry: dict[str, Any] = {"file_name": rows_file(name), "formatting": "alpaca"}
     if kind == "preference":
         entry["ranking"] = True
         entry["columns"] = dict(PREFERENCE_COLUMNS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from studio.train.guard import NonFiniteGuard
-from studio.train.policy import REF_ADAPTER
 from studio.worker import append_jsonl
 
 # TRL log keys copied to metrics.jsonl when present (DPO rewards and log-probs)
@@ -114,21 +112,3 @@ class CancelCallback(TrainerCallback):
             self.cancelled_at = state.global_step
             control.should_save = True
             control.should_training_stop = True
-
-
-class DropReferenceCopy(TrainerCallback):
-    """Removes the frozen reference adapter's copy ("ref/") from every checkpoint.
-
-    PEFT saves each adapter of a model; transformers, when resuming, loads only the
-    sub-folders if any exist, so a "ref/" copy would leave the trained adapter unrestored.
-    The reference is rebuilt from adapter_name_or_path on resume.
-    """
-
-    @staticmethod
-    def drop(folder: Path) -> None:
-        shutil.rmtree(folder / REF_ADAPTER, ignore_errors=True)
-
-    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                **kwargs: Any) -> None:
-        if state.is_world_process_zero:
-            self.drop(Path(args.output_dir) / f"checkpoint-{state.global_step}")

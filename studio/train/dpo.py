@@ -7,7 +7,7 @@ from typing import Any
 
 from studio.config import TrainConfig
 from studio.train.args import common_args
-from studio.train.policy import Policy, dpo_policy, verify_reference
+from studio.train.policy import Policy, dpo_policy, drop_reference_copy, verify_reference
 
 
 def preference_loss(cfg: TrainConfig) -> dict[str, Any]:
@@ -20,9 +20,14 @@ def preference_loss(cfg: TrainConfig) -> dict[str, Any]:
 
 def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dataset: Any,
                       eval_dataset: Any, callbacks: list[Any]) -> tuple[Any, Policy]:
-    """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy."""
+    """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy.
+
+    Checkpoints are saved atomically and without the reference adapter's copy
+    (studio.train.atomic_checkpoints).
+    """
     from trl import DPOConfig, DPOTrainer
 
+    from studio.train.atomic_checkpoints import save_checkpoints_atomically
     from studio.train.checkpointing import checkpointing_callbacks
 
     policy = dpo_policy(cfg)
@@ -32,4 +37,5 @@ def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
                          processing_class=tokenizer, peft_config=policy.peft_config,
                          callbacks=[*callbacks, *checkpointing_callbacks(cfg)])
     verify_reference(trainer, policy, cfg)
+    save_checkpoints_atomically(trainer, prepare=[drop_reference_copy])
     return trainer, policy

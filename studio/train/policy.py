@@ -15,7 +15,9 @@ Without an SFT adapter the policy starts at the base, so the base is the right r
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.adapters import adapter_folder, check_adapters
@@ -169,3 +171,13 @@ def verify_reference(trainer: Any, policy: Policy, cfg: TrainConfig) -> None:
     for name, parameter in model.named_parameters():
         if f".{REF_ADAPTER}." in name:
             parameter.requires_grad_(False)
+
+
+def drop_reference_copy(folder: Path) -> None:
+    """Remove the frozen reference adapter's copy ("ref/") from a saved checkpoint or adapter.
+
+    PEFT saves every adapter of a model; transformers, when resuming, loads only the
+    sub-folders if any exist, so a "ref/" copy would leave the trained adapter unrestored.
+    The reference is rebuilt from adapter_name_or_path on resume.
+    """
+    shutil.rmtree(folder / REF_ADAPTER, ignore_errors=True)

@@ -16,11 +16,13 @@ def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """An SFTTrainer on prompt/completion records (completion_only_loss) and the policy it trains.
 
     `policy` defaults to `sft_policy(cfg)`; benchmarks pass one built around a model made in memory.
+    Checkpoints are saved atomically (studio.train.atomic_checkpoints).
     With `packing`, examples are packed into `cutoff_len` bins (best-fit decreasing) and
     each micro-batch is one padding-free row (studio.train.packing).
     """
     from trl import SFTConfig, SFTTrainer
 
+    from studio.train.atomic_checkpoints import save_checkpoints_atomically
     from studio.train.checkpointing import checkpointing_callbacks
 
     policy = policy or sft_policy(cfg)
@@ -32,4 +34,5 @@ def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
                          callbacks=[*callbacks, *checkpointing_callbacks(cfg)])
     if cfg.packing:
         trainer.data_collator = BoundsCollator(trainer.data_collator)
+    save_checkpoints_atomically(trainer)
     return trainer, policy

@@ -3,8 +3,9 @@
 RUN_DIR is `<workspace>/runs/<id>/` holding config.yaml. The worker validates the config,
 builds the records, trains with TRL (SFT or DPO), streams metrics.jsonl, and writes the
 adapter (after checking its weights are finite) and summary.json. `--resume` continues
-from the run's last `checkpoint-*`. Under `accelerate launch` every rank runs this and
-rank 0 reports.
+from the run's newest complete `checkpoint-N` (studio.train.resume), saying which newer ones
+it skipped, and deletes saves a kill interrupted. Under `accelerate launch` every rank runs
+this and rank 0 reports.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import TrainConfig, dump_config, load_config
-from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
-from studio.worker import cancel_requested, run_worker
+from studio.worker import cancel_requested, is_main_rank, run_worker
 from studio.workspace import Workspace
 
 CONFIG_FILE = "config.yaml"
@@ -35,14 +35,17 @@ def run_workspace(run_dir: Path) -> Workspace:
     return Workspace.open(run_dir.resolve().parents[1])
 
 
-def last_checkpoint(run_dir: Path) -> Path:
-    """The run's newest `checkpoint-N` folder, or a StudioError when it has none."""
-    from transformers.trainer_utils import get_last_checkpoint
+def resume_checkpoint(run_dir: Path) -> str:
+    """The checkpoint `--resume` continues from; rank 0 logs the choice and deletes
+    interrupted saves."""
+    from studio.train.resume import discard_interrupted_saves, find_resume_point
 
-    found = get_last_checkpoint(str(run_dir))
-    if found is None:
-        raise StudioError(f"{run_dir} has no checkpoint-* folder to resume from; start the run again instead")
-    return Path(found)
+    point = find_resume_point(run_dir)
+    if is_main_rank():
+        for line in point.report():
+            print(line, flush=True)
+        discard_interrupted_saves(run_dir)
+    return str(point.checkpoint)
 
 
 def _model_type(cfg: TrainConfig) -> str | None:
@@ -62,7 +65,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     `extra_callbacks` (TrainerCallbacks) run before the studio's own, e.g. instrumentation.
     """
     from studio.models import load_tokenizer
-    from studio.train.callbacks import CancelCallback, DropReferenceCopy, MetricsCallback
+    from studio.train.callbacks import CancelCallback, MetricsCallback
     from studio.train.checkpointing import checkpointing_split
     from studio.train.dataset import build_datasets
     from studio.train.guard import (
@@ -71,14 +74,14 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         assert_finite_adapter,
         assert_finite_weights,
     )
-    from studio.train.policy import experts_in_use
+    from studio.train.policy import drop_reference_copy, experts_in_use
     from studio.train.preflight import preflight, template_warning
 
     started = time.time()
     cfg = load_config(run_dir / CONFIG_FILE)
     ws = run_workspace(run_dir)
     preflight(ws, cfg)
-    resume_from = str(last_checkpoint(run_dir)) if resume else cfg.resume_from_checkpoint
+    resume_from = resume_checkpoint(run_dir) if resume else cfg.resume_from_checkpoint
     warning = template_warning(cfg, _model_type(cfg))
     if warning:
         print(f"warning: {warning}", flush=True)
@@ -90,7 +93,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     guard = NonFiniteGuard(cfg.max_nonfinite_steps)
     cancel = CancelCallback(cancel_requested)
     metrics = MetricsCallback(run_dir / METRICS_FILE, guard)
-    callbacks = [*extra_callbacks, cancel, guard, metrics, DropReferenceCopy()]
+    callbacks = [*extra_callbacks, cancel, guard, metrics]
     if cfg.stage == "sft":
         from studio.train.sft import build_sft_trainer as build
     else:
@@ -130,7 +133,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     assert_finite_weights(trainer.model, "the final adapter")
     trainer.save_model(str(adapter_dir))
     if trainer.is_world_process_zero():
-        DropReferenceCopy.drop(adapter_dir)
+        drop_reference_copy(adapter_dir)
         assert_finite_adapter(adapter_dir)
         tokenizer.save_pretrained(str(adapter_dir))
         summary.update(status="succeeded", adapter=str(adapter_dir.resolve()),
@@ -151,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse RUN_DIR [--resume] and run `train` as a job body."""
     parser = argparse.ArgumentParser(prog="python -m studio.train.worker")
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint-*")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run's newest complete checkpoint")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return run_worker(args.run_dir, lambda: train(args.run_dir, args.resume))

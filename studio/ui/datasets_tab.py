@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.data.clashes import REPLACE_LABEL
 from studio.data.importers import IMPORTERS, PROMPT_BUILDING_FORMATS
 from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
@@ -71,7 +72,9 @@ def build(ws: Workspace,
             mysql_url = gr.Textbox(label="…or MySQL URL", placeholder="mysql://user:pass@127.0.0.1:3306/any")
             style = gr.Dropdown(list(SCHEMA_STYLES), value="ddl", label="Schema style")
             cutoff = gr.Number(0, label="cutoff_len (0: no token budget)", precision=0, minimum=0)
-        import_button = gr.Button("Import", variant="primary", elem_id="import-button")
+        with gr.Row():
+            replace_existing = gr.Checkbox(False, label=REPLACE_LABEL, elem_id="import-replace")
+            import_button = gr.Button("Import", variant="primary", elem_id="import-button")
 
     with gr.Accordion("Preview prompts", open=True):
         with gr.Row():
@@ -105,7 +108,8 @@ def build(ws: Workspace,
 
     @reports_errors(status)
     def do_import(fmt_value: str, path_value: str, name_value: str, db_value: str, mysql_value: str,
-                  style_value: str, cutoff_value: float | None, model_value: str) -> dict:
+                  style_value: str, cutoff_value: float | None, model_value: str,
+                  replace_value: bool) -> dict:
         from studio.data.importers import import_dataset
         from studio.data.importers.common import ImportOptions
         from studio.dataset_preview import cached_tokenizer
@@ -123,6 +127,7 @@ def build(ws: Workspace,
         model_ref = roots.confine_model_ref(model_value.strip(), "Model") if cutoff_len else None
         options = ImportOptions(
             name=name_value.strip() or None,
+            replace=bool(replace_value),
             db_dir=db_dir,
             mysql_url=mysql_value.strip() or None,
             schema_style=style_value,
@@ -167,7 +172,8 @@ def build(ws: Workspace,
         return refreshed(f"Unregistered `{dataset}`.")
 
     listing = [table, preview_name, remove_name, status]
-    import_button.click(do_import, [fmt, path, name, db_dir, mysql_url, style, cutoff, model], listing)
+    import_inputs = [fmt, path, name, db_dir, mysql_url, style, cutoff, model, replace_existing]
+    import_button.click(do_import, import_inputs, listing)
     preview_button.click(do_preview, [preview_name, model, row], [preview_header, prompt, gold, status])
     validate_button.click(do_validate, None, [problems, status])
     remove_button.click(do_unregister, remove_name, listing)

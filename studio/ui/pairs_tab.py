@@ -11,6 +11,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.data.clashes import REPLACE_LABEL
 from studio.data.registry import list_datasets
 from studio.errors import StudioError
 from studio.models import DEFAULT_MODEL
@@ -273,6 +274,8 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         with gr.Row():
             export_name = gr.Textbox("demo_pairs", label="Export as dataset", elem_id="pairs-export-name")
             include_pending = gr.Checkbox(False, label="Include pending pairs", elem_id="pairs-export-pending")
+            replace_existing = gr.Checkbox(False, label=REPLACE_LABEL,
+                                           elem_id="pairs-export-replace")
             export_button = gr.Button("Export", variant="primary", elem_id="pairs-export")
         export_summary = gr.Markdown(elem_id="pairs-export-summary")
     gr.HTML("", js_on_load=PAIRS_SHORTCUTS_JS, elem_id="pairs-shortcuts", container=False)
@@ -360,10 +363,11 @@ def build(ws: Workspace, roots: PathRoots) -> None:
                         "flagged pairs were left as they were."}
 
     @reports_errors(status)
-    def export(name: str, pending: bool) -> dict:
+    def export(name: str, pending: bool, replace_value: bool) -> dict:
         from studio.pairs.export import export_pairs
 
-        summary = export_pairs(ws, (name or "").strip(), include_pending=bool(pending))
+        summary = export_pairs(ws, (name or "").strip(), include_pending=bool(pending),
+                               replace=bool(replace_value))
         by_strategy = ", ".join(f"{k} {v}" for k, v in summary["exported_by_strategy"].items())
         by_status = ", ".join(f"{k} {v}" for k, v in summary["exported_by_status"].items())
         text = (f"Exported **{summary['rows']} pair(s)** as dataset `{summary['name']}` "
@@ -424,7 +428,8 @@ def build(ws: Workspace, roots: PathRoots) -> None:
     reject_button.click(decide("rejected"), [current, *filters], everything)
     save_edit.click(save, [current, chosen, rejected, *filters], everything)
     bulk_button.click(bulk_accept, [current, *filters], everything)
-    export_button.click(export, [export_name, include_pending], [export_summary, status])
+    export_inputs = [export_name, include_pending, replace_existing]
+    export_button.click(export, export_inputs, [export_summary, status])
     root = gr.context.Context.root_block
     if root is not None:
         root.load(on_load, [current, *filters],

@@ -375,10 +375,12 @@ def build(ws: Workspace,
 
         if state is None:
             raise StudioError("no run is shown; pick a cancelled or failed run under **Show run** first")
-        job = resume_training(ws, state["run_dir"])
+        job, point = resume_training(ws, state["run_dir"])
         update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
-        update.update({status: f"Job {job.id} resumes `{Path(state['run_dir']).name}` from its last checkpoint.",
-                       timer: gr.Timer(active=True)})
+        skipped = "".join(f" Skipped {folder.name} ({reason})." for folder, reason in point.skipped)
+        message = (f"Job {job.id} resumes `{Path(state['run_dir']).name}` from "
+                   f"`{point.checkpoint.name}`.{skipped}")
+        update.update({status: message, timer: gr.Timer(active=True)})
         return update
 
     @reports_errors(status)

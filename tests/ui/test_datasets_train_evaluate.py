@@ -67,6 +67,20 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, 
     expect(row).to_have_count(1)
     assert [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()][:3] == ["ui_alpaca", "sft", "3"]
 
+    # the same name again: refused until "Replace an existing dataset" is ticked
+    shorter = tmp_path / "shorter.json"
+    shorter.write_text(json.dumps([{"instruction": "Count t9.", "output": "SELECT 9"}]))
+    fill(page, "import-path", shorter)
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("already exists")
+    assert 'tick "Replace an existing dataset"' in element_text(page, "datasets-status")
+    expect(row.locator("[role=gridcell]").nth(2)).to_have_text("3")
+    page.locator("#import-replace input").check()
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("Imported ui_alpaca (1 rows)")
+    expect(row.locator("[role=gridcell]").nth(2)).to_have_text("1")
+    page.locator("#import-replace input").uncheck()
+
     fill(page, "import-path", bad)
     fill(page, "import-name", "ui_broken")
     page.locator("#import-button").click()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.data.registry import database_ref, load_examples
+from studio.data.registry import database_ref, get_dataset, load_examples
 from studio.pairs.curate import PairFilter, get_pair, list_pairs, pair_counts
 from studio.sql.execute import execute_sql
 from studio.ui.pairs_tab import bulk_filter, neighbour, prompt_parts, sql_diff
@@ -122,6 +122,16 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screens
     summary = json.loads((ws.datasets_dir / "ui_pairs.summary.json").read_text())
     assert summary["rows"] == len(mined) - 2
     assert f"{summary['rows']} pair(s)" in page.locator("#pairs-export-summary").inner_text()
+    # exporting over an existing dataset (here the SFT demo_test) needs the box ticked
+    page.locator("#pairs-export-name input, #pairs-export-name textarea").first.fill("demo_test")
+    page.locator("#pairs-export").click()
+    page.locator("#pairs-status").get_by_text("already exists").wait_for()
+    assert 'tick "Replace an existing dataset"' in page.locator("#pairs-status").inner_text()
+    assert get_dataset(ws, "demo_test").kind == "sft"
+    page.locator("#pairs-export-replace input").check()
+    page.locator("#pairs-export").click()
+    page.locator("#pairs-export-summary").get_by_text("as dataset demo_test").wait_for()
+    assert get_dataset(ws, "demo_test").kind == "preference"
     page.locator("#pairs-header").scroll_into_view_if_needed()
     screenshot(page, "pairs")
 

@@ -181,7 +181,8 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, pag
     assert re.search(rf"Step\s*{stopped}\s*/\s*{total}", element_text(page, "train-step"))
 
     page.locator("#train-resume").click()
-    expect(page.locator("#train-status")).to_contain_text(f"resumes {run_name} from its last checkpoint")
+    resumed = f"resumes {run_name} from checkpoint-{stopped}"
+    expect(page.locator("#train-status")).to_contain_text(resumed)
     expect(header).to_contain_text(re.compile(r"queued|running|succeeded"))
     page.wait_for_function(f"({STEP_SHOWN})() > {stopped}", timeout=JOB_TIMEOUT_MS)
     expect(row).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)

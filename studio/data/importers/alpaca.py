@@ -10,8 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from studio.data.importers.common import ImportOptions, dataset_name, register_user_rows
-from studio.data.registry import DatasetInfo
+from studio.data.importers.common import (
+    ImportOptions,
+    check_import_names,
+    dataset_name,
+    user_rows_dataset,
+)
+from studio.data.registry import DatasetInfo, register_datasets
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace
@@ -21,5 +26,7 @@ KEYS = ("instruction", "input", "output", "system")
 
 def import_alpaca(ws: Workspace, path: Path, options: ImportOptions) -> list[DatasetInfo]:
     """Register the Alpaca file at `path` as one SFT dataset."""
-    name = dataset_name(options.name or path.stem, None)
-    return [register_user_rows(ws, name, path, "sft", KEYS, "alpaca", options)]
+    name = dataset_name(options, path.stem)
+    check_import_names(ws, [name], options)
+    dataset = user_rows_dataset(name, path, "sft", KEYS, "alpaca", options)
+    return register_datasets(ws, [dataset], options.replace)

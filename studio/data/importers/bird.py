@@ -18,14 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from studio.data.descriptions import apply_descriptions, read_bird_descriptions
 from studio.data.importers.common import (
+    ImportName,
     ImportOptions,
+    check_import_names,
     database_refs,
     dataset_name,
     load_schemas,
-    register_records,
+    records_dataset,
     text,
 )
-from studio.data.registry import DatasetInfo
+from studio.data.registry import DatasetInfo, NewDataset, register_datasets
 from studio.data.rowfiles import read_json
 from studio.data.sft_rows import SourceRecord
 from studio.errors import StudioError
@@ -39,11 +41,12 @@ DIALECT_HINTS = (("mysql", "mysql"), ("postgres", "postgresql"), ("sqlite", "sql
 def import_bird(ws: Workspace, path: Path, options: ImportOptions) -> list[DatasetInfo]:
     """Register one SFT dataset per BIRD question file at `path` (a file, or every one in a folder)."""
     files = _question_files(path)
-    base = options.name or (path.stem if path.is_file() else path.name)
-    return [
-        _import_file(ws, file, dataset_name(base, None if len(files) == 1 else file.stem), options)
-        for file in files
-    ]
+    default = path.stem if path.is_file() else path.name
+    splits = [None if len(files) == 1 else file.stem for file in files]
+    names = [dataset_name(options, default, split) for split in splits]
+    check_import_names(ws, names, options)
+    datasets = [_file_dataset(file, name, options) for file, name in zip(files, names, strict=True)]
+    return register_datasets(ws, datasets, options.replace)
 
 
 def _question_files(path: Path) -> list[Path]:
@@ -63,7 +66,7 @@ def _is_question_file(path: Path) -> bool:
     return head.lstrip().startswith("[") and '"question"' in head and '"db_id"' in head
 
 
-def _import_file(ws: Workspace, file: Path, name: str, options: ImportOptions) -> DatasetInfo:
+def _file_dataset(file: Path, name: ImportName, options: ImportOptions) -> NewDataset:
     dialect = _dialect_of(file)
     if options.mysql_url and dialect != "mysql":
         raise StudioError(f"{file} holds {dialect} SQL, so its databases cannot be the MySQL ones at --mysql-url; "
@@ -81,7 +84,7 @@ def _import_file(ws: Workspace, file: Path, name: str, options: ImportOptions) -
         folder = next((f / db_id for f in folders if (f / db_id).is_dir()), None)
         if folder is not None:
             apply_descriptions(schema, read_bird_descriptions(folder))
-    return register_records(ws, name, records, schemas, refs, dialect, options, "bird", file)
+    return records_dataset(name, records, schemas, refs, dialect, options, "bird", file)
 
 
 def _dialect_of(file: Path) -> str:

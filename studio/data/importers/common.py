@@ -1,18 +1,24 @@
-"""What every text-to-SQL importer shares: options, locating databases, introspection, registering."""
+"""What every text-to-SQL importer shares: options, names, locating databases, introspection,
+and the datasets they register.
+
+An importer checks its dataset names first (before any slow work), builds every dataset, and
+registers them all at once at the end (`register_datasets`): a failure leaves the workspace
+as it was."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from tqdm import tqdm
 
 from studio.data.budget import TokenBudget
-from studio.data.registry import DatasetInfo, DatasetMeta, register_dataset, registry_entry
+from studio.data.clashes import NameClaim
+from studio.data.names import checked_name, name_from
+from studio.data.registry import DatasetMeta, NewDataset, check_names_free, registry_entry
 from studio.data.rowfiles import RowFileError, read_rows
 from studio.data.sft_rows import SourceRecord, build_sft_rows
 from studio.data.spider_tables import read_tables_json
@@ -35,9 +41,11 @@ class ImportOptions:
 
     `cutoff_len` needs `tokenizer` (the model's, for its chat template); None skips the budget.
     `mysql_url` names a server holding one database per db_id (its own database part is replaced).
+    `replace` lets the import replace datasets of the same names.
     """
 
     name: str | None = None
+    replace: bool = False
     db_dir: Path | None = None
     mysql_url: str | None = None
     schema_style: str = "ddl"
@@ -55,10 +63,28 @@ class ImportOptions:
         return TokenBudget(self.tokenizer, self.cutoff_len)
 
 
-def dataset_name(base: str, split: str | None) -> str:
-    """`base_split` (or `base`), with characters a dataset name may not hold replaced by '_'."""
-    name = f"{base}_{split}" if split else base
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("_.-") or "dataset"
+class ImportName(NamedTuple):
+    """An imported dataset's name and the text it was made from (None when used as given)."""
+
+    name: str
+    made_from: str | None
+
+
+def dataset_name(options: ImportOptions, default: str, split: str | None = None) -> ImportName:
+    """The name of an imported dataset (see ImportName).
+
+    The base is --name exactly as given (a StudioError when it is not allowed), else a name
+    made from `default`, a file or folder name (studio.data.names); a split adds `_SPLIT`.
+    """
+    base = checked_name(options.name) if options.name is not None else name_from(default)
+    name = f"{base}_{name_from(split)}" if split else base
+    given = f"{options.name or default}_{split}" if split else options.name or default
+    return ImportName(name, given if given != name else None)
+
+
+def check_import_names(ws: Workspace, names: Sequence[ImportName], options: ImportOptions) -> None:
+    """A StudioError naming every clash of the names an import will register (nothing written)."""
+    check_names_free(ws, [NameClaim.of(*name) for name in names], options.replace)
 
 
 def find_sqlite(db_id: str, folders: Sequence[Path]) -> Path | None:
@@ -137,12 +163,12 @@ def introspect_all(refs: Mapping[str, str], sample_values: int, progress: bool) 
     return schemas
 
 
-def register_records(ws: Workspace, name: str, records: Sequence[SourceRecord], schemas: Mapping[str, Schema],
-                     refs: Mapping[str, str | None], dialect: str, options: ImportOptions,
-                     source_format: str, source_path: Path) -> DatasetInfo:
-    """Build the prompts of `records` and register them as SFT dataset `name`."""
+def records_dataset(name: ImportName, records: Sequence[SourceRecord],
+                    schemas: Mapping[str, Schema], refs: Mapping[str, str | None], dialect: str,
+                    options: ImportOptions, source_format: str, source_path: Path) -> NewDataset:
+    """The SFT dataset `name` holding the prompts of `records`."""
     if not records:
-        raise StudioError(f"{source_path}: no questions to import for dataset '{name}'")
+        raise StudioError(f"{source_path}: no questions to import for dataset '{name.name}'")
     budget = options.budget()
     result = build_sft_rows(records, schemas, dialect, options.schema_style, budget, options.progress)
     if not result.rows:
@@ -161,12 +187,13 @@ def register_records(ws: Workspace, name: str, records: Sequence[SourceRecord], 
         over_budget=len(result.over_budget),
         tokenizer=options.tokenizer_ref if budget else None,
     )
-    return register_dataset(ws, name, result.rows, "sft", meta)
+    return NewDataset(name.name, result.rows, "sft", meta, made_from=name.made_from)
 
 
-def register_user_rows(ws: Workspace, name: str, path: Path, kind: str, keys: Sequence[str], source_format: str,
-                       options: ImportOptions) -> DatasetInfo:
-    """Register a user's own rows as they are: `input`/`system` default to "", other keys kept."""
+def user_rows_dataset(name: ImportName, path: Path, kind: str, keys: Sequence[str],
+                      source_format: str, options: ImportOptions) -> NewDataset:
+    """A user's own rows as they are (`input`/`system` default to "", other keys kept), as
+    dataset `name`."""
     try:
         rows = read_rows(path)
     except RowFileError as error:
@@ -177,8 +204,8 @@ def register_user_rows(ws: Workspace, name: str, path: Path, kind: str, keys: Se
                               f"{{{', '.join(repr(k) for k in keys)}}}")
         for optional in ("input", "system"):
             row.setdefault(optional, "")
-    entry = {**registry_entry(name, kind), "file_name": path.name}
-    problems = validate_entry(path.parent, name, entry, rows=rows)
+    entry = {**registry_entry(name.name, kind), "file_name": path.name}
+    problems = validate_entry(path.parent, name.name, entry, rows=rows)
     if problems:
         raise StudioError(f"{path} was not imported:\n{format_problems(problems)}")
     db_ids = sorted({str(row["db_id"]) for row in rows if row.get("db_id")})
@@ -186,7 +213,7 @@ def register_user_rows(ws: Workspace, name: str, path: Path, kind: str, keys: Se
     dialect = "mysql" if options.mysql_url else "sqlite" if options.db_dir else None
     meta = DatasetMeta(dialect=dialect, databases=refs, source_format=source_format,
                        source_path=str(path.resolve()))
-    return register_dataset(ws, name, rows, kind, meta)
+    return NewDataset(name.name, rows, kind, meta, made_from=name.made_from)
 
 
 def text(value: Any) -> str | None:

@@ -25,20 +25,27 @@ def register_demo_on_fresh_workspace(ws: Workspace) -> None:
 
     Safe when several processes open a new workspace at once: the first one registers
     under the "dataset_info" lock, the others find the registry there and do nothing.
+    Demo files already in datasets/ (a registry deleted by hand) are left as they are.
     """
     if ws.dataset_info_path.exists():
         return
     from studio.data.registry import LOCK_NAME
 
     with ws.lock(LOCK_NAME):
-        if not ws.dataset_info_path.exists():
+        if not ws.dataset_info_path.exists() and not _demo_files_in_the_way(ws):
             _register_demo(ws)
+
+
+def _demo_files_in_the_way(ws: Workspace) -> bool:
+    """True when a demo dataset file exists without a registry (left from an earlier one):
+    it is never overwritten, so the demo is not registered."""
+    return any((ws.datasets_dir / f"demo_{split}.json").exists() for split in DEMO_SPLITS)
 
 
 def _register_demo(ws: Workspace) -> list[DatasetInfo]:
     """Copy the demo databases into the workspace and register demo_train and demo_test (lock held)."""
     from studio.data.importers.common import introspect_all, text
-    from studio.data.registry import DatasetMeta, register_dataset_unlocked
+    from studio.data.registry import DatasetMeta, NewDataset, register_datasets_unlocked
     from studio.data.sft_rows import SourceRecord, build_sft_rows
     from studio.errors import StudioError
 
@@ -58,8 +65,8 @@ def _register_demo(ws: Workspace) -> list[DatasetInfo]:
         rows = build_sft_rows(records, schemas, "sqlite", DEMO_STYLE).rows
         meta = DatasetMeta(dialect="sqlite", databases={r.db_id: refs[r.db_id] for r in records},
                            schema_style=DEMO_STYLE, source_format="demo", source_path=str(questions_path))
-        datasets.append(register_dataset_unlocked(ws, f"demo_{split}", rows, "sft", meta))
-    return datasets
+        datasets.append(NewDataset(f"demo_{split}", rows, "sft", meta))
+    return register_datasets_unlocked(ws, datasets)
 
 
 def _copy_database(ws: Workspace, db_id: str) -> Path:

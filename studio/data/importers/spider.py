@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.data.importers.common import (
+    ImportName,
     ImportOptions,
+    check_import_names,
     database_refs,
     dataset_name,
     load_schemas,
-    register_records,
+    records_dataset,
     text,
 )
-from studio.data.registry import DatasetInfo
+from studio.data.registry import DatasetInfo, NewDataset, register_datasets
 from studio.data.rowfiles import read_json
 from studio.data.sft_rows import SourceRecord
 from studio.errors import StudioError
@@ -34,19 +36,20 @@ def import_spider(ws: Workspace, path: Path, options: ImportOptions) -> list[Dat
     """Register one SFT dataset per split found in the Spider folder `path`."""
     if not path.is_dir():
         raise StudioError(f"Spider folder not found at {path}; pass the folder holding dev.json and tables.json")
-    base = options.name or path.name
-    imported = []
-    for split, pattern in SPLITS.items():
-        files = sorted(f for f in path.glob(pattern) if not f.stem.endswith("tables"))
-        if files:
-            imported.append(_import_split(ws, path, split, files, dataset_name(base, split), options))
-    if not imported:
+    found = {split: sorted(f for f in path.glob(pattern) if not f.stem.endswith("tables"))
+             for split, pattern in SPLITS.items()}
+    splits = {split: files for split, files in found.items() if files}
+    if not splits:
         raise StudioError(f"{path} holds no Spider split (train*.json, dev.json or test.json)")
-    return imported
+    names = {split: dataset_name(options, path.name, split) for split in splits}
+    check_import_names(ws, list(names.values()), options)
+    datasets = [_split_dataset(path, split, files, names[split], options)
+                for split, files in splits.items()]
+    return register_datasets(ws, datasets, options.replace)
 
 
-def _import_split(ws: Workspace, root: Path, split: str, files: list[Path], name: str,
-                  options: ImportOptions) -> DatasetInfo:
+def _split_dataset(root: Path, split: str, files: list[Path], name: ImportName,
+                   options: ImportOptions) -> NewDataset:
     records = [
         _record(file, split, i, row) for file in files for i, row in enumerate(_read_rows(file))
     ]
@@ -57,7 +60,7 @@ def _import_split(ws: Workspace, root: Path, split: str, files: list[Path], name
     dialect = "mysql" if options.mysql_url else "sqlite"
     tables_files = [f for f in (root / f"{prefix}tables.json", root / "tables.json") if f.is_file()]
     schemas = load_schemas(refs, list(dict.fromkeys(tables_files)), dialect, options, folders, files[0])
-    return register_records(ws, name, records, schemas, refs, dialect, options, "spider", files[0])
+    return records_dataset(name, records, schemas, refs, dialect, options, "spider", files[0])
 
 
 def _read_rows(file: Path) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from studio.models import load_model_config, load_tokenizer, resolve_model_dir
 from studio.train.dataset import check_cutoff, check_datasets, training_records
 from studio.train.lora_targets import check_lora_target
 from studio.train.policy import ADAPTERS_KEY
+from studio.train.resume import incomplete_reason
 from studio.workspace import Workspace
 
 TRAINER_STATE = "trainer_state.json"
@@ -58,6 +59,11 @@ def check_resume(cfg: TrainConfig) -> None:
                else "give a checkpoint-N folder written by a run")
         raise StudioError(f"config key 'resume_from_checkpoint': {folder} has no {TRAINER_STATE}, so it is not a "
                           f"training checkpoint; {fix}")
+    incomplete = incomplete_reason(folder)
+    if incomplete is not None:
+        raise StudioError(f"config key 'resume_from_checkpoint': {folder} is incomplete ({incomplete}); "
+                          "give an earlier checkpoint-N of the run, or resume the run with `train --resume RUN`, "
+                          "which takes its newest complete checkpoint")
 
 
 def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:

@@ -4,6 +4,7 @@ a crashing worker, and resume_from_checkpoint pointed at an SFT output."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,3 +106,9 @@ def test_resume_from_checkpoint_at_an_sft_output_is_explained(
     with pytest.raises(StudioError, match="is not a LoRA adapter folder"):
         preflight(ws, tiny_config(**dpo, adapter_name_or_path=str(sft_run)))
     preflight(ws, tiny_config(resume_from_checkpoint=str(checkpoint)))
+    torn = sft_run / "checkpoint-torn"
+    shutil.copytree(checkpoint, torn)
+    (torn / "adapter_model.safetensors").write_bytes(b"")
+    (torn / "checkpoint_complete.json").unlink(missing_ok=True)
+    with pytest.raises(StudioError, match="is incomplete.*train --resume RUN"):
+        preflight(ws, tiny_config(resume_from_checkpoint=str(torn)))

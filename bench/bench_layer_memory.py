@@ -1,6 +1,6 @@
 """Activation memory one decoder layer keeps for its backward, counted exactly on the CPU.
 
-Issue 8: how many layers of the 30B MoE can skip gradient checkpointing depends on what a
+How many layers of the 30B MoE can skip gradient checkpointing depends on what a
 layer keeps between its forward and its backward. That is a property of the autograd graph,
 not of the device, so it is counted here tensor by tensor (`saved_tensors_hooks` around the
 layer's forward; parameters and the layer's input left out, storages counted once) on a

@@ -1,6 +1,6 @@
 """LoRA SFT of the Qwen3-Coder-30B-A3B architecture (random bf16 weights) at long context.
 
-Issue 8, "the reference workflow's model": does the studio's SFT path (TrainConfig ->
+The reference workflow's model: does the studio's SFT path (TrainConfig ->
 `studio.train.sft.build_sft_trainer`, i.e. TRL's SFTTrainer with its fused, chunked LM
 head) train this model on one 80 GB H100 at long context, and how fast, compared with the
 reference's plain transformers + PEFT loop on the same device?

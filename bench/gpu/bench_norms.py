@@ -4,7 +4,7 @@ The norms of a Qwen3-30B-A3B decoder layer at 8 k tokens: input and post-attenti
 [8192, 2048], the per-head query and key norms over [8192, 32, 128] and [8192, 4, 128]. The
 studio gives every model it trains the lean forward of studio.train.lean_norms (torch's fused
 kernel on CUDA); this measures what that saves per norm and how far its output and input
-gradient are from transformers' (bf16, random input, weight around 1):
+gradient are from transformers' (bf16, random input, weight near 1):
 
     python bench/gpu/bench_norms.py --iters 50
     python bench/gpu/bench_norms.py --device cpu --tokens 256 --iters 3

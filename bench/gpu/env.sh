@@ -1,9 +1,12 @@
-# Source from the repository root on the GPU machine (no package index there):
+# Source from the repository root on a GPU machine without a package index:
 #   . bench/gpu/env.sh
-# Installs the carried wheels (.whl/), joins the staged model chunks (/root/stage/c*,
-# see ../shared/GPU.md) into the built-in model's GGUF (sha256-checked by the studio),
-# and points the studio's cache and workspace at /root.
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /root/site .whl/*.whl
+# Installs the wheels carried in .whl/ (the packages the machine lacks, such as trl, datasets,
+# gguf, sqlglot and pymysql; with a package index, `pip install -r requirements.txt` and a CUDA
+# build of torch do the same), joins the built-in model's GGUF from the pieces /root/stage/c0?
+# (the file split to travel; the studio checks its sha256 when it converts it), and points the
+# studio's cache and workspace at /root.
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+  --target /root/site .whl/*.whl
 export PYTHONPATH="/root/site:$PWD" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 if [ ! -f /root/stage/model.gguf ]; then cat /root/stage/c0? > /root/stage/model.gguf; fi
 export STUDIO_BUILTIN_GGUF=/root/stage/model.gguf STUDIO_CACHE=/root/cache STUDIO_WORKSPACE=/root/ws

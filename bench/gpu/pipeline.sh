@@ -1,39 +1,77 @@
-# Sourced by the round*.sh pipelines from the repository root on the GPU machine: the
-# environment (env.sh), the `step` wrapper (steps.sh), $M (the built-in model), $R (the runs
-# folder), `evaluate NAME [ADAPTER]`, `prepare_data`, `prepare_sft`, `mine_onpolicy` and `dpo_beta`.
+# The library of the built-in model's GPU recipes (sft_epoch.sh, dpo_onpolicy.sh, ...), sourced
+# from the repository root: the environment (env.sh), the `step` wrapper (steps.sh), $M (the
+# built-in model), $R (the runs folder), and prepare_data, prepare_sft, evaluate, compare,
+# bench_sft, newest_run, mine_onpolicy, dpo and dpo_beta.
+# SPIDERMAN: a folder with SpiderMan's train_queries.csv and test_queries.csv and sqlite.tar.xz
+#   (its databases as sqlite/<db>.sqlite); default .gpu-data/ in the repository. SpiderMan, a
+#   corrected Spider 1.0 (CC BY-SA 4.0), is at github.com/cloudera/spiderman.
+# DPO_SET: extra `--set KEY=VALUE` words for every DPO run, applied after the config and before
+#   a recipe's own settings, e.g. "--set learning_rate=2e-5 --set pref_ftx=1.0".
 . bench/gpu/env.sh
 . bench/gpu/steps.sh
 export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
 M=builtin:qwen2.5-coder-0.5b-instruct
 R=/root/ws/runs
-mkdir -p /root/shared && ln -sfn "$PWD/.gpu-data" /root/shared/spiderman
-evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch
-  step eval_$1 python -m studio eval --model $M ${2:+--adapter $2} --dataset spiderman_test --batch-size 1034 \
-    --out $R/eval-$1
+SPIDERMAN=$(realpath "${SPIDERMAN:-.gpu-data}")
+read -ra DPO_SETTINGS <<< "${DPO_SET:-}"
+mkdir -p /root/data && ln -sfn "$SPIDERMAN" /root/data/spiderman  # what bench/bench_eval.py reads
+evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch, $R/eval-NAME
+  step "eval_$1" python -m studio eval --model "$M" ${2:+--adapter "$2"} --dataset spiderman_test \
+    --batch-size 1034 --out "$R/eval-$1"
 }
-prepare_data() {  # convert the built-in model, import SpiderMan (.gpu-data/)
+compare() {  # STEP FIRST OTHER...: eval-OTHER against eval-FIRST on the same questions (paired
+  # interval, questions won / lost, exact McNemar p), as JSON in /root/logs/STEP.log
+  local name=$1 runs=() run
+  shift
+  for run in "$@"; do runs+=("$R/eval-$run"); done
+  step "$name" python -m studio eval --compare "${runs[@]}" --json
+}
+newest_run() {  # PREFIX: the newest run folder $R/PREFIX-* (the studio names them: no spaces)
+  # shellcheck disable=SC2012
+  ls -dt "$R/$1"-* | head -1
+}
+prepare_data() {  # convert the built-in model, import SpiderMan from $SPIDERMAN
   step convert python -m studio model info || return 1
-  step import python -m studio data import --format csv --path .gpu-data --name spiderman --schema-style ddl \
-    --cutoff-len 2048
+  step import python -m studio data import --format csv --path "$SPIDERMAN" --name spiderman \
+    --schema-style ddl --cutoff-len 2048
 }
-prepare_sft() {  # prepare_data, then train SFT; $S = the SFT run
+prepare_sft() {  # prepare_data, then train SFT (configs/spiderman_sft.yaml); $S = the SFT run
   prepare_data || return 1
   step sft python -m studio train configs/spiderman_sft.yaml || return 1
-  S=$(ls -d $R/sft-* | head -1)
+  S=$(newest_run sft)
 }
-mine_onpolicy() {  # ADAPTER [SUFFIX [GENERATE_ARG ...]]: on-policy pairs (n=4) from SpiderMan train (all of it
-  # unless e.g. --limit N) with ADAPTER, exported as spiderman_pairs_onpolicySUFFIX (steps mineSUFFIX, exportSUFFIX)
-  local adapter=$1 suffix=$2; shift $(( $# < 2 ? $# : 2 ))
-  step mine$suffix python -m studio pairs generate --model $M --adapter $adapter --dataset spiderman_train --n 4 \
-    --temperature 0.8 --batch-size 256 --strategy onpolicy "$@" || return 1
-  local pairs=$(ls -dt $R/pairs-* | head -1)
-  step export$suffix python -m studio pairs export --name spiderman_pairs_onpolicy$suffix --strategy onpolicy \
-    --run $(basename $pairs) --include-pending
+bench_sft() {  # NAME BINS [BENCH_SFT_ARG ...]: bench/bench_sft.py on configs/spiderman_sft.yaml
+  # with BINS packed bins of 2,048 tokens per step
+  local name=$1 bins=$2
+  shift 2
+  step "$name" python bench/bench_sft.py configs/spiderman_sft.yaml \
+    --set "per_device_train_batch_size=$bins" "$@"
 }
-dpo_beta() {  # NAME BETA [--set KEY=VALUE ...]: DPO from $S's adapter on spiderman_pairs_onpolicy, then EX
-  local name=$1 beta=$2; shift 2
-  step dpo_$name python -m studio train configs/spiderman_dpo.yaml --set adapter_name_or_path=$S/adapter \
-    --set dataset=spiderman_pairs_onpolicy --set pref_beta=$beta --set output_dir=/root/adapters/dpo-$name \
-    "$@" || return 1
-  evaluate dpo_$name /root/adapters/dpo-$name
+mine_onpolicy() {  # ADAPTER [SUFFIX [GENERATE_ARG ...]]: on-policy pairs (n=4) from SpiderMan
+  # train (all of it unless e.g. --limit N) with ADAPTER, exported as
+  # spiderman_pairs_onpolicySUFFIX (steps mineSUFFIX, exportSUFFIX)
+  local adapter=$1 suffix=$2 pairs
+  shift $(( $# < 2 ? $# : 2 ))
+  step "mine$suffix" python -m studio pairs generate --model "$M" --adapter "$adapter" \
+    --dataset spiderman_train --n 4 --temperature 0.8 --batch-size 256 --strategy onpolicy "$@" \
+    || return 1
+  pairs=$(newest_run pairs)
+  step "export$suffix" python -m studio pairs export --name "spiderman_pairs_onpolicy$suffix" \
+    --strategy onpolicy --run "$(basename "$pairs")" --include-pending
+}
+dpo() {  # NAME ADAPTER DATASET [--set KEY=VALUE ...]: DPO (configs/spiderman_dpo.yaml, then
+  # $DPO_SET, then the given settings) from ADAPTER on DATASET into /root/adapters/dpo-NAME,
+  # then its EX (eval-dpo_NAME)
+  local name=$1 adapter=$2 dataset=$3
+  shift 3
+  step "dpo_$name" python -m studio train configs/spiderman_dpo.yaml \
+    --set "adapter_name_or_path=$adapter" --set "dataset=$dataset" \
+    --set "output_dir=/root/adapters/dpo-$name" "${DPO_SETTINGS[@]}" "$@" || return 1
+  evaluate "dpo_$name" "/root/adapters/dpo-$name"
+}
+dpo_beta() {  # NAME BETA [--set KEY=VALUE ...]: dpo from $S's adapter on spiderman_pairs_onpolicy
+  # at β BETA
+  local name=$1 beta=$2
+  shift 2
+  dpo "$name" "$S/adapter" spiderman_pairs_onpolicy --set "pref_beta=$beta" "$@"
 }

@@ -6,7 +6,6 @@
 export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
 M=builtin:qwen2.5-coder-0.5b-instruct
 R=/root/ws/runs
-mkdir -p /root/shared && ln -sfn "$PWD/.gpu-data" /root/shared/spiderman
 evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch
   step eval_$1 python -m studio eval --model $M ${2:+--adapter $2} --dataset spiderman_test --batch-size 1034 \
     --out $R/eval-$1

@@ -2,16 +2,16 @@
 # Round 3 of docs/RESULTS.md on one GPU, studio CLI only, with the prefix generation engine:
 # SFT (packed) -> EX -> pairs from ALL SpiderMan train (n=4) ->
 # both strategies -> DPO for each -> EX -> second round: pairs from the better DPO model on
-# the first R2_LIMIT (1,536) train questions -> DPO again -> EX. Run from the repo root after staging the model (../shared/GPU.md) with
-# .whl/ and .gpu-data/ carried:
+# the first R2_LIMIT (1,536) train questions -> DPO again -> EX. Run from the repo root after
+# staging the model's chunks in /root/stage/ (env.sh) with .whl/ and .gpu-data/ carried:
 #   setsid nohup bash bench/gpu/round3.sh > /root/round3.out 2>&1 &
 # then poll with `sleep N; cat /root/steps.jsonl; bash bench/gpu/collect.sh` calls issued back to
 # back in one batch: the machine is given back 30 s after a call returns, and everything under
 # /root goes with it (a 30-second pause between two polls lost a whole round once).
 . bench/gpu/pipeline.sh
 prepare_sft || exit 1
-step bench_eval_sft python bench/bench_eval.py --shared-data /root/shared --adapter $S/adapter --engine prefix \
-  --batch-size 1034 --out $R/bench-eval-sft
+step bench_eval_sft python bench/bench_eval.py --data .gpu-data --adapter $S/adapter \
+  --engine prefix --batch-size 1034 --out $R/bench-eval-sft
 step mine python -m studio pairs generate --model $M --adapter $S/adapter --dataset spiderman_train --n 4 \
   --temperature 0.8 --batch-size 256 --strategy gold || exit 1
 P=$(ls -d $R/pairs-* | head -1)

@@ -32,8 +32,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ]
     if unmarked:
         raise pytest.UsageError(
-            "mark these tests @pytest.mark.builtin (they use builtin_model_dir): "
-            + ", ".join(unmarked)
+            "these tests use builtin_model_dir (the converted built-in model) without "
+            "@pytest.mark.builtin: mark them, or take builtin_tokenizer_dir when the tokenizer "
+            "is all they need: " + ", ".join(unmarked)
         )
 
 

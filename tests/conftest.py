@@ -1,14 +1,15 @@
-"""Shared fixtures: real databases, the shared benchmark data, workspaces and models.
+"""Shared fixtures: real databases, the committed benchmark slices, workspaces and models.
 
 Nothing here is mocked: SQLite files are real files, MySQL is the MariaDB server at
 127.0.0.1:3306, and models are the real built-in model or tiny random models of the
-same architectures saved with the built-in model's tokenizer.
+same architectures saved with the built-in model's tokenizer. The SpiderMan and BIRD
+data are the small slices committed under tests/fixtures/ (README.md there).
 """
 
 from __future__ import annotations
 
 import hashlib
-import tarfile
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,25 +19,53 @@ import pytest
 from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 
 
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """`../shared/data` beside the checkout (SpiderMan, BIRD mini-dev)."""
-    if not (SHARED_DATA / "spiderman" / "test_queries.csv").exists():
-        pytest.fail(f"reference data not found at {SHARED_DATA}: the checkout needs ../shared/data")
-    return SHARED_DATA
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the converted built-in model must be marked `builtin`, so that
+    `-m "not builtin"` never converts it."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "builtin_model_dir" in getattr(item, "fixturenames", ())
+        and not item.get_closest_marker("builtin")
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use builtin_model_dir (the converted built-in model) without "
+            "@pytest.mark.builtin: mark them, or take builtin_tokenizer_dir when the tokenizer "
+            "is all they need: " + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture(scope="session")
-def spiderman_sqlite_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 157 SpiderMan SQLite databases, unpacked once per test session."""
-    target = tmp_path_factory.mktemp("spiderman")
-    with tarfile.open(shared_data / "spiderman" / "sqlite.tar.xz") as archive:
-        archive.extractall(target, filter="data")
-    return target / "sqlite"
+def spiderman_dir() -> Path:
+    """The SpiderMan slice: train_queries.csv, test_queries.csv, sqlite/, mysql/ (read only)."""
+    return FIXTURES / "spiderman"
+
+
+@pytest.fixture(scope="session")
+def spiderman_sqlite_dir(spiderman_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The slice's SpiderMan SQLite databases, copied once per session (tests never touch the
+    committed files)."""
+    target = tmp_path_factory.mktemp("spiderman") / "sqlite"
+    return Path(shutil.copytree(spiderman_dir / "sqlite", target))
+
+
+@pytest.fixture(scope="session")
+def spiderman_mysql_dir(spiderman_dir: Path) -> Path:
+    """SpiderMan's MySQL form (schema.sql + data/<table>.csv per database) of the databases the
+    MariaDB tests load (read only)."""
+    return spiderman_dir / "mysql"
+
+
+@pytest.fixture(scope="session")
+def bird_minidev() -> Path:
+    """The BIRD mini-dev slice: questions, tables file, description CSVs as published
+    (read only)."""
+    return FIXTURES / "bird-minidev"
 
 
 @pytest.fixture(scope="session")
@@ -60,26 +89,42 @@ def workspace(tmp_path: Path) -> Workspace:
 
 @pytest.fixture(scope="session")
 def builtin_model_dir() -> Path:
-    """The converted built-in model folder (converted once into the model cache)."""
+    """The converted built-in model folder (converted once into the model cache); only for
+    tests marked `builtin`."""
     from studio.models import DEFAULT_MODEL, resolve_model_dir
 
     return resolve_model_dir(DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen2_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random Qwen2 model with the built-in model's tokenizer (a model reference)."""
-    from studio.random_models import save_random_model
+def builtin_tokenizer_dir() -> Path:
+    """A folder with the built-in model's tokenizer files, written from the GGUF's metadata
+    without converting its weights (the converted model folder when that already exists)."""
+    from studio.models import DEFAULT_MODEL, resolve_tokenizer_dir
 
-    return save_random_model("tiny-qwen2", tmp_path_factory.mktemp("tiny-qwen2"), str(builtin_model_dir))
+    return resolve_tokenizer_dir(DEFAULT_MODEL)
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen3_moe_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_qwen2_dir(
+    builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A tiny random Qwen2 model with the built-in model's tokenizer (a model reference)."""
+    from studio.random_models import save_random_model
+
+    target = tmp_path_factory.mktemp("tiny-qwen2")
+    return save_random_model("tiny-qwen2", target, str(builtin_tokenizer_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_moe_dir(
+    builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A tiny random Qwen3-MoE model (the seed model's family) with the built-in tokenizer."""
     from studio.random_models import save_random_model
 
-    return save_random_model("tiny-qwen3-moe", tmp_path_factory.mktemp("tiny-qwen3-moe"), str(builtin_model_dir))
+    target = tmp_path_factory.mktemp("tiny-qwen3-moe")
+    return save_random_model("tiny-qwen3-moe", target, str(builtin_tokenizer_dir))
 
 
 def file_checksums(root: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@
 prepare_sft || exit 1
 engines=()
 for engine in ${ENGINES:-prefix batched continuous}; do engines+=(--engine "$engine"); done
-step bench_eval_sft python bench/bench_eval.py --shared-data /root/data --adapter "$S/adapter" \
+step bench_eval_sft python bench/bench_eval.py --data "$SPIDERMAN" --adapter "$S/adapter" \
   "${engines[@]}" --batch-size "${BATCH:-1034}" --out "$R/bench-eval-sft"
 evaluate base
 echo "done" >> /root/steps.jsonl

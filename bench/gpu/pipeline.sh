@@ -14,7 +14,6 @@ M=builtin:qwen2.5-coder-0.5b-instruct
 R=/root/ws/runs
 SPIDERMAN=$(realpath "${SPIDERMAN:-.gpu-data}")
 read -ra DPO_SETTINGS <<< "${DPO_SET:-}"
-mkdir -p /root/data && ln -sfn "$SPIDERMAN" /root/data/spiderman  # what bench/bench_eval.py reads
 evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch, $R/eval-NAME
   step "eval_$1" python -m studio eval --model "$M" ${2:+--adapter "$2"} --dataset spiderman_test \
     --batch-size 1034 --out "$R/eval-$1"

@@ -83,10 +83,10 @@ def nan_adapter(tiny_adapter: Path,
 
 
 @pytest.fixture(scope="module")
-def twin_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def twin_dir(builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another tiny random Qwen2 model: the same shapes as tiny_qwen2_dir, other weights."""
     folder = tmp_path_factory.mktemp("twin")
-    return save_random_model("tiny-qwen2", folder, str(builtin_model_dir), seed=1)
+    return save_random_model("tiny-qwen2", folder, str(builtin_tokenizer_dir), seed=1)
 
 
 def test_a_sound_adapter_passes_and_loads(tiny_qwen2_dir: Path, tiny_adapter: Path) -> None:
@@ -176,6 +176,7 @@ def test_without_a_recorded_base_the_run_folder_config_names_it(
         check_adapters([adapter], str(twin_dir), config)
 
 
+@pytest.mark.builtin
 def test_an_adapter_of_other_shapes_is_refused_before_any_weight_loads(
         tiny_adapter: Path, builtin_model_dir: Path, tiny_qwen2_dir: Path) -> None:
     with pytest.raises(StudioError) as error:
@@ -203,6 +204,7 @@ def test_an_adapter_of_other_modules_is_refused(tiny_qwen2_dir: Path, tiny_qwen3
         check_adapters([mlp_adapter], str(tiny_qwen3_moe_dir), moe_config)
 
 
+@pytest.mark.builtin
 def test_a_shape_mismatch_through_the_cli_is_one_line_without_a_traceback(
         tiny_adapter: Path, builtin_model_dir: Path, tmp_path: Path) -> None:
     ws = Workspace.open(tmp_path / "ws")
@@ -240,6 +242,7 @@ def test_broken_adapter_files_are_explained(tiny_qwen2_dir: Path, tiny_adapter: 
         check_adapters([tmp_path], str(tiny_qwen2_dir), config)
 
 
+@pytest.mark.builtin
 def test_the_builtin_model_and_its_cache_folder_are_one_model(builtin_model_dir: Path,
                                                               tmp_path: Path) -> None:
     assert model_identity(str(builtin_model_dir)) == DEFAULT_MODEL
@@ -254,8 +257,8 @@ def test_the_builtin_model_and_its_cache_folder_are_one_model(builtin_model_dir:
 
 
 def test_a_gguf_file_and_its_cache_folder_are_one_model(
-        builtin_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        builtin_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
-    gguf_file = save_tiny_gguf(tmp_path / "tiny.gguf", builtin_model_dir)
+    gguf_file = save_tiny_gguf(tmp_path / "tiny.gguf", builtin_tokenizer_dir)
     folder = resolve_model_dir(str(gguf_file))
     assert model_identity(str(gguf_file)) == model_identity(str(folder)) == str(folder)

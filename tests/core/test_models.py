@@ -1,4 +1,5 @@
-"""Model references: the built-in model end to end, the cache's integrity checks, adapters."""
+"""Model references: the built-in model end to end, its tokenizer without its weights, the cache's
+integrity checks, adapters."""
 
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ import pytest
 from studio.builtin_model import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
 from studio.errors import StudioError
 from studio.generate import GenerationSettings, generate
-from studio.model_cache import folder_problem, write_manifest
-from studio.models import DEFAULT_MODEL, load_model, model_info, resolve_model_dir
+from studio.model_cache import folder_problem, read_manifest, write_manifest
+from studio.models import (
+    DEFAULT_MODEL,
+    load_model,
+    load_tokenizer,
+    model_info,
+    resolve_model_dir,
+    resolve_tokenizer_dir,
+)
 from studio.random_models import save_tiny_gguf
 
 SINGER_SCHEMA = """
@@ -56,6 +64,7 @@ def test_builtin_model_answers_a_simple_question_with_sql_that_counts_correctly(
     assert rows == [(4,)], f"model answered {answer!r}"
 
 
+@pytest.mark.builtin
 def test_model_info_reads_architecture_without_loading_weights(builtin_model_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "studio", "model", "info", DEFAULT_MODEL],
@@ -66,6 +75,44 @@ def test_model_info_reads_architecture_without_loading_weights(builtin_model_dir
     assert info["chat_template"] is True
     assert info["path"] == str(builtin_model_dir)
     assert 400_000_000 < info["parameters"] < 700_000_000
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+
+
+def test_builtin_tokenizer_is_written_from_the_gguf_without_converting_weights(
+    builtin_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("STUDIO_CACHE", str(cache))
+    folder = resolve_tokenizer_dir(DEFAULT_MODEL)
+    assert folder == cache / "tokenizers" / "qwen2.5-coder-0.5b-instruct"
+    assert folder_problem(folder, full=True) is None
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == sorted([*TOKENIZER_FILES, "studio-manifest.json"])
+    assert not (cache / "models").exists(), "no model was converted"
+    assert [p.name for p in (cache / "tokenizers").iterdir() if p.suffix == ".gguf"] == []
+    for name in TOKENIZER_FILES:  # the same files the converted model folder holds
+        assert (folder / name).read_bytes() == (builtin_tokenizer_dir / name).read_bytes(), name
+    written_at = (folder / "tokenizer.json").stat().st_mtime_ns
+    tokenizer = load_tokenizer(DEFAULT_MODEL)
+    assert (folder / "tokenizer.json").stat().st_mtime_ns == written_at, "no second write"
+    assert resolve_tokenizer_dir(str(folder)) == folder  # a folder of tokenizer files will do
+    text = "SELECT COUNT(*) FROM singer"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+
+
+def test_a_complete_converted_model_serves_its_own_tokenizer(
+    builtin_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
+    model_folder = tmp_path / "cache" / "models" / "qwen2.5-coder-0.5b-instruct"
+    model_folder.mkdir(parents=True)
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(builtin_tokenizer_dir / name, model_folder / name)
+    write_manifest(model_folder, {"ref": "test"})
+    assert resolve_tokenizer_dir(DEFAULT_MODEL) == model_folder
+    assert not (tmp_path / "cache" / "tokenizers").exists()
 
 
 def test_model_info_of_the_qwen3_moe_fixture(tiny_qwen3_moe_dir: Path) -> None:
@@ -104,24 +151,26 @@ def test_cache_check_detects_truncation_and_changed_bytes(tiny_qwen2_dir: Path, 
 
 
 def test_gguf_file_is_converted_once_and_a_damaged_cache_is_rebuilt(
-    builtin_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    builtin_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
-    gguf_file = save_tiny_gguf(tmp_path / "tiny.gguf", builtin_model_dir)
+    gguf_file = save_tiny_gguf(tmp_path / "tiny.gguf", builtin_tokenizer_dir)
     folder = resolve_model_dir(str(gguf_file))
     assert folder.is_relative_to(tmp_path / "cache") and folder_problem(folder, full=True) is None
     converted_at = (folder / "model.safetensors").stat().st_mtime_ns
     assert resolve_model_dir(str(gguf_file)) == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == converted_at, "second use must not convert"
+    first_weights = read_manifest(folder)["files"]["model.safetensors"]["sha256"]
+    greedy = GenerationSettings(max_new_tokens=3)
+    before = generate(load_model(str(gguf_file)), ["SELECT"], greedy)
 
     weights = folder / "model.safetensors"
     with open(weights, "r+b") as handle:
         handle.truncate(weights.stat().st_size // 2)
     assert resolve_model_dir(str(gguf_file)) == folder
     assert folder_problem(folder, full=True) is None
-    loaded = load_model(str(gguf_file))
-    [[answer]] = generate(loaded, ["SELECT"], GenerationSettings(max_new_tokens=3))
-    assert isinstance(answer, str)
+    assert read_manifest(folder)["files"]["model.safetensors"]["sha256"] == first_weights
+    assert generate(load_model(str(gguf_file)), ["SELECT"], greedy) == before  # the same model
 
 
 def test_adapters_must_be_lora_folders(tiny_qwen2_dir: Path, tmp_path: Path) -> None:

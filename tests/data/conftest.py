@@ -29,7 +29,8 @@ QWEN3_LIKE_TEMPLATE = (
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    """The built-in model's tokenizer (Qwen2.5-Coder chat template)."""
+    """The built-in model's tokenizer (Qwen2.5-Coder chat template); its weights are not
+    converted."""
     from studio.models import DEFAULT_MODEL, load_tokenizer
 
     return load_tokenizer(DEFAULT_MODEL)
@@ -41,11 +42,6 @@ def qwen3_like_tokenizer(tokenizer):
     clone = copy.deepcopy(tokenizer)
     clone.chat_template = QWEN3_LIKE_TEMPLATE
     return clone
-
-
-@pytest.fixture(scope="session")
-def bird_minidev(shared_data: Path) -> Path:
-    return shared_data / "bird-minidev"
 
 
 def spider_tables_entry(db_path: Path, db_id: str) -> dict:
@@ -72,13 +68,15 @@ def spider_tables_entry(db_path: Path, db_id: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def spider_layout(spiderman_sqlite_dir: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def spider_layout(
+    spiderman_sqlite_dir: Path, spiderman_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A tiny Spider folder from SpiderMan: train_spider.json + dev.json, tables.json, database/<db>/<db>.sqlite."""
     import csv
     import shutil
 
     root = tmp_path_factory.mktemp("spider")
-    with open(shared_data / "spiderman" / "train_queries.csv", newline="", encoding="utf-8") as handle:
+    with open(spiderman_dir / "train_queries.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     splits = {"train_spider.json": ["activity_1", "aircraft"], "dev.json": ["allergy_1"]}
     entries = []

@@ -85,9 +85,11 @@ def test_no_budget_keeps_the_full_schema(described_activity) -> None:
     assert result.shrunk == 0
 
 
-def test_every_kept_prompt_fits_exactly(tokenizer, spiderman_sqlite_dir: Path, shared_data: Path) -> None:
+def test_every_kept_prompt_fits_exactly(
+    tokenizer, spiderman_sqlite_dir: Path, spiderman_dir: Path
+) -> None:
     """The fast estimate never lets a prompt through that the exact count would refuse."""
-    with open(shared_data / "spiderman" / "test_queries.csv", newline="", encoding="utf-8") as handle:
+    with open(spiderman_dir / "test_queries.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))[::10]
     schemas = {db: introspect(spiderman_sqlite_dir / f"{db}.sqlite") for db in {r["database"] for r in rows}}
     records = [SourceRecord(i, r["database"], r["question"], r["sql"]) for i, r in enumerate(rows)]

@@ -10,19 +10,21 @@ from studio.commands.data import STYLES
 from studio.data.schema_text import SCHEMA_STYLES
 
 
-def test_import_spiderman_csv_and_show_enriched_prompts(run_cli, tmp_path: Path, shared_data: Path,
-                                                         spiderman_sqlite_dir: Path) -> None:
+def test_import_spiderman_csv_and_show_enriched_prompts(
+    run_cli, tmp_path: Path, spiderman_dir: Path, spiderman_sqlite_dir: Path
+) -> None:
     ws = str(tmp_path / "ws")
-    done = run_cli("data", "import", "--format", "csv", "--path", str(shared_data / "spiderman" / "test_queries.csv"),
+    questions = str(spiderman_dir / "test_queries.csv")
+    done = run_cli("data", "import", "--format", "csv", "--path", questions,
                    "--db-dir", str(spiderman_sqlite_dir), "--name", "spiderman_test", "--schema-style", "enriched",
-                   "--cutoff-len", "1024", "--workspace", ws)
-    assert "registered spiderman_test: 1034 rows (sft, sqlite, schema enriched)" in done.stdout
-    shrunk = re.search(r"shrunk (\d+) prompts to fit cutoff_len=1024 \(samples: (\d+)", done.stdout)
+                   "--cutoff-len", "640", "--workspace", ws)  # the slice's longest prompts shrink
+    assert "registered spiderman_test: 103 rows (sft, sqlite, schema enriched)" in done.stdout
+    shrunk = re.search(r"shrunk (\d+) prompts to fit cutoff_len=640 \(samples: (\d+)", done.stdout)
     sidecar = json.loads((tmp_path / "ws" / "studio_datasets.json").read_text())["spiderman_test"]
     assert shrunk and int(shrunk.group(1)) == sidecar["shrunk"] > 0
 
     listing = run_cli("data", "list", "--workspace", ws).stdout
-    assert re.search(r"spiderman_test\s+sft\s+1034\s+sqlite\s+enriched\s+20\s+csv", listing)
+    assert re.search(r"spiderman_test\s+sft\s+103\s+sqlite\s+enriched\s+3\s+csv", listing)
     assert re.search(r"demo_train\s+sft", listing)
 
     show = run_cli("data", "show", "spiderman_test", "--n", "2", "--workspace", ws).stdout
@@ -40,7 +42,7 @@ def test_import_bird_minidev_without_databases(run_cli, tmp_path: Path, bird_min
     ws = str(tmp_path / "ws")
     done = run_cli("data", "import", "--format", "bird", "--path", str(bird_minidev / "mini_dev_mysql.json"),
                    "--name", "bird_mysql", "--schema-style", "enriched", "--cutoff-len", "0", "--workspace", ws)
-    assert "registered bird_mysql: 500 rows (sft, mysql, schema enriched)" in done.stdout
+    assert "registered bird_mysql: 140 rows (sft, mysql, schema enriched)" in done.stdout
     show = run_cli("data", "show", "bird_mysql", "--n", "1", "--workspace", ws).stdout
     assert "Write one MySQL query that answers the question. The database is MySQL" in show
     assert "CREATE TABLE customers (\n  CustomerID INTEGER PRIMARY KEY, -- identification of the customer" in show

@@ -16,19 +16,19 @@ from studio.errors import StudioError
 from studio.workspace import Workspace
 
 
-def spiderman_rows(shared_data: Path, databases: set[str]) -> list[dict[str, str]]:
-    with open(shared_data / "spiderman" / "train_queries.csv", newline="", encoding="utf-8") as handle:
+def spiderman_rows(spiderman_dir: Path, databases: set[str]) -> list[dict[str, str]]:
+    with open(spiderman_dir / "train_queries.csv", newline="", encoding="utf-8") as handle:
         return [row for row in csv.DictReader(handle) if row["database"] in databases]
 
 
-def test_spider_layout(workspace: Workspace, spider_layout: Path, shared_data: Path) -> None:
+def test_spider_layout(workspace: Workspace, spider_layout: Path, spiderman_dir: Path) -> None:
     datasets = import_dataset(workspace, "spider", spider_layout, ImportOptions(name="spider"))
     assert [d.name for d in datasets] == ["spider_train", "spider_dev"]
-    assert datasets[0].rows == len(spiderman_rows(shared_data, {"activity_1", "aircraft"}))
+    assert datasets[0].rows == len(spiderman_rows(spiderman_dir, {"activity_1", "aircraft"}))
     assert datasets[1].databases == {"allergy_1": str(spider_layout / "database/allergy_1/allergy_1.sqlite")}
     example = load_examples(workspace, "spider_dev")[0]
     assert "CREATE TABLE Allergy_Type" in example.prompt
-    assert example.gold_sql == spiderman_rows(shared_data, {"allergy_1"})[0]["sql"]
+    assert example.gold_sql == spiderman_rows(spiderman_dir, {"allergy_1"})[0]["sql"]
 
 
 def test_spider_database_missing_falls_back_to_tables_json(workspace: Workspace, spider_layout: Path,
@@ -67,17 +67,19 @@ def test_bird_layout_with_databases_and_descriptions(workspace: Workspace, spide
 def test_bird_minidev_without_databases_uses_tables_json(workspace: Workspace, bird_minidev: Path) -> None:
     (dataset,) = import_dataset(workspace, "bird", bird_minidev / "mini_dev_mysql.json",
                                 ImportOptions(name="minidev", schema_style="compact"))
-    assert (dataset.rows, dataset.dialect) == (500, "mysql")
-    assert set(dataset.databases.values()) == {None} and len(dataset.databases) == 11
+    assert (dataset.rows, dataset.dialect) == (140, "mysql")
+    assert set(dataset.databases.values()) == {None} and len(dataset.databases) == 4
     example = load_examples(workspace, "minidev")[0]
     assert example.prompt.startswith("Write one MySQL query")
     assert "customers(CustomerID, Segment, Currency)" in example.prompt
 
 
-def test_csv_of_spiderman(workspace: Workspace, shared_data: Path, spiderman_sqlite_dir: Path) -> None:
-    (dataset,) = import_dataset(workspace, "csv", shared_data / "spiderman" / "test_queries.csv",
+def test_csv_of_spiderman(
+    workspace: Workspace, spiderman_dir: Path, spiderman_sqlite_dir: Path
+) -> None:
+    (dataset,) = import_dataset(workspace, "csv", spiderman_dir / "test_queries.csv",
                                 ImportOptions(name="sm_test", db_dir=spiderman_sqlite_dir))
-    assert dataset.rows == 1034 and len(dataset.databases) == 20
+    assert dataset.rows == 103 and len(dataset.databases) == 3
     example = load_examples(workspace, "sm_test")[0]
     assert database_ref(workspace, "sm_test", example.db_id) == str(spiderman_sqlite_dir / f"{example.db_id}.sqlite")
     assert "`" in example.gold_sql  # SpiderMan's MySQL-style backticks are kept; SQLite accepts them

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ def sqlite_counts(path: Path) -> dict[str, int]:
 
 
 def test_sqlite_database_loads_and_prompts_state_mysql(workspace: Workspace, spiderman_sqlite_dir: Path,
-                                                       shared_data: Path, scratch_mysql_db: str,
+                                                       spiderman_dir: Path, scratch_mysql_db: str,
                                                        mysql_server_url: str, tmp_path: Path) -> None:
     url = mysql_server_url.rsplit("/", 1)[0] + f"/{scratch_mysql_db}"
     result = load_into_mysql(spiderman_sqlite_dir / f"{DB}.sqlite", url)
@@ -40,7 +39,7 @@ def test_sqlite_database_loads_and_prompts_state_mysql(workspace: Workspace, spi
     assert sorted(t.name for t in schema.tables) == sorted(result.rows)
     assert schema.table("singer").column("Singer_ID").primary_key
 
-    with open(shared_data / "spiderman" / "test_queries.csv", newline="", encoding="utf-8") as handle:
+    with open(spiderman_dir / "test_queries.csv", newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["database"] == DB][:5]
     questions = tmp_path / "questions.csv"
     with open(questions, "w", newline="", encoding="utf-8") as handle:
@@ -62,12 +61,9 @@ def test_sqlite_database_loads_and_prompts_state_mysql(workspace: Workspace, spi
         connection.close()
 
 
-def test_schema_sql_and_csv_folder_loads(shared_data: Path, scratch_mysql_db: str, mysql_server_url: str,
-                                         tmp_path: Path) -> None:
-    with tarfile.open(shared_data / "spiderman" / "mysql.tar.xz") as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith(f"mysql/{DB}/")]
-        archive.extractall(tmp_path, members=members, filter="data")
-    folder = tmp_path / "mysql" / DB
+def test_schema_sql_and_csv_folder_loads(spiderman_mysql_dir: Path, scratch_mysql_db: str,
+                                         mysql_server_url: str) -> None:
+    folder = spiderman_mysql_dir / DB
     url = mysql_server_url.rsplit("/", 1)[0] + f"/{scratch_mysql_db}"
     result = load_into_mysql(folder, url)
     expected = {p.stem: sum(1 for _ in csv.reader(p.open(encoding="utf-8"))) - 1

@@ -1,4 +1,5 @@
-"""Fixtures for evaluation tests: workspaces holding the demo datasets and SpiderMan test."""
+"""Fixtures for evaluation tests: workspaces holding the demo datasets and the SpiderMan
+test slice."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ def demo_ws(tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture(scope="session")
-def spiderman_ws(shared_data: Path, spiderman_sqlite_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A workspace with SpiderMan test (1,034 questions) imported as dataset `spiderman`."""
+def spiderman_ws(
+    spiderman_dir: Path, spiderman_sqlite_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Workspace:
+    """A workspace with the SpiderMan test slice (tests/fixtures) imported as `spiderman`."""
     ws = Workspace.open(tmp_path_factory.mktemp("spiderman-ws") / "ws")
-    import_csv(ws, shared_data / "spiderman" / "test_queries.csv",
+    import_csv(ws, spiderman_dir / "test_queries.csv",
                ImportOptions(name="spiderman", db_dir=spiderman_sqlite_dir))
     return ws
 

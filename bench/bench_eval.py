@@ -29,8 +29,8 @@ from spiderman_data import add_data_argument, checked_data_dir
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
 from studio.evaluate import evaluate
-from studio.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
-from studio.models import DEFAULT_MODEL, default_device
+from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
+from studio.models.references import DEFAULT_MODEL, default_device
 from studio.workspace import Workspace
 
 CPU_LIMIT = 40

@@ -16,8 +16,8 @@ The forward runs under bf16 autocast, as the trainer's does (`bf16: true`): the 
 fp32 weights then keep bf16 copies of their input, not fp32 ones. Variants: `grouped_mm`
 (transformers' experts, transformers' RMSNorm), `studio_grouped_mm` (the studio's experts;
 frozen weights keep only the gate/up output), `+lean_norms` (plus the RMSNorm of
-studio.train.lean_norms) and `+recompute_projections` (the frozen experts keep only their
-input, studio.train.moe_experts.recompute_input_projections): the last is what a layer kept
+studio.patches.rms_norm) and `+recompute_projections` (the frozen experts keep only their
+input, studio.patches.moe_experts.recompute_input_projections): the last is what a layer kept
 by `gradient_checkpointing_skip_layers` gets.
 """
 
@@ -42,7 +42,7 @@ VARIANTS = ("grouped_mm", "studio_grouped_mm", "studio_grouped_mm+lean_norms",
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.random_models architecture")
+    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.testing.random_models architecture")
     parser.add_argument("--tokens", type=int, default=1024, help="tokens in the one example")
     parser.add_argument("--scale-to", type=int, default=8192, help="report the bytes scaled to this many tokens")
     parser.add_argument("--lora-dropout", type=float, default=0.0,
@@ -56,7 +56,7 @@ def one_layer_model(arch: str, lora_dropout: float = 0.0) -> Any:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from studio.random_models import random_config
+    from studio.testing.random_models import random_config
 
     config = random_config(arch)
     config.num_hidden_layers = 1
@@ -96,9 +96,9 @@ class KeptBytes:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from studio.train.checkpointing import decoder_layers
-    from studio.train.lean_norms import lean_rms_norms
-    from studio.train.moe_experts import recompute_input_projections, register_lean_experts
+    from studio.patches.partial_checkpointing import decoder_layers
+    from studio.patches.rms_norm import lean_rms_norms
+    from studio.patches.moe_experts import recompute_input_projections, register_lean_experts
 
     register_lean_experts()
     torch.manual_seed(args.seed)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 from step_profile import LastStepProfile
 
-from studio.config import load_config
+from studio.train.config import load_config
 from studio.train.worker import METRICS_FILE, train, write_run_config
 from studio.workspace import Workspace
 

@@ -91,7 +91,7 @@ def workspace(tmp_path: Path) -> Workspace:
 def builtin_model_dir() -> Path:
     """The converted built-in model folder (converted once into the model cache); only for
     tests marked `builtin`."""
-    from studio.models import DEFAULT_MODEL, resolve_model_dir
+    from studio.models.references import DEFAULT_MODEL, resolve_model_dir
 
     return resolve_model_dir(DEFAULT_MODEL)
 
@@ -100,7 +100,7 @@ def builtin_model_dir() -> Path:
 def builtin_tokenizer_dir() -> Path:
     """A folder with the built-in model's tokenizer files, written from the GGUF's metadata
     without converting its weights (the converted model folder when that already exists)."""
-    from studio.models import DEFAULT_MODEL, resolve_tokenizer_dir
+    from studio.models.references import DEFAULT_MODEL, resolve_tokenizer_dir
 
     return resolve_tokenizer_dir(DEFAULT_MODEL)
 
@@ -110,7 +110,7 @@ def tiny_qwen2_dir(
     builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A tiny random Qwen2 model with the built-in model's tokenizer (a model reference)."""
-    from studio.random_models import save_random_model
+    from studio.testing.random_models import save_random_model
 
     target = tmp_path_factory.mktemp("tiny-qwen2")
     return save_random_model("tiny-qwen2", target, str(builtin_tokenizer_dir))
@@ -121,7 +121,7 @@ def tiny_qwen3_moe_dir(
     builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A tiny random Qwen3-MoE model (the seed model's family) with the built-in tokenizer."""
-    from studio.random_models import save_random_model
+    from studio.testing.random_models import save_random_model
 
     target = tmp_path_factory.mktemp("tiny-qwen3-moe")
     return save_random_model("tiny-qwen3-moe", target, str(builtin_tokenizer_dir))

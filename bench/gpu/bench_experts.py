@@ -1,7 +1,7 @@
 """Forward+backward time of one Qwen3-MoE sparse block per experts implementation.
 
 How much does the studio's lean experts function (`studio_grouped_mm`,
-studio.train.moe_experts) save over transformers' `grouped_mm` in LoRA training, where
+studio.patches.moe_experts) save over transformers' `grouped_mm` in LoRA training, where
 the experts and router are frozen and only the hidden states need a gradient?
 
     python bench/gpu/bench_experts.py --tokens 8192 --iters 20
@@ -34,7 +34,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch
 
-from studio.train.moe_experts import LEAN_EXPERTS, register_lean_experts
+from studio.patches.moe_experts import LEAN_EXPERTS, register_lean_experts
 
 REFERENCE = "grouped_mm"
 IMPLEMENTATIONS = (REFERENCE, LEAN_EXPERTS, "batched_mm", "eager")
@@ -43,7 +43,7 @@ IMPLEMENTATIONS = (REFERENCE, LEAN_EXPERTS, "batched_mm", "eager")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a Qwen3-MoE studio.random_models architecture")
+    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a Qwen3-MoE studio.testing.random_models architecture")
     parser.add_argument("--tokens", type=int, default=8192, help="tokens through the block per iteration")
     parser.add_argument("--impls", default=f"{REFERENCE},{LEAN_EXPERTS}",
                         help=f"comma-separated, of {', '.join(IMPLEMENTATIONS)} ({REFERENCE} always runs first)")
@@ -71,7 +71,7 @@ def build_block(arch: str, device: torch.device) -> tuple[torch.nn.Module, Any]:
     """The frozen bf16 sparse block (random weights) and its config, whose experts setting picks the function."""
     from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeSparseMoeBlock
 
-    from studio.random_models import random_config
+    from studio.testing.random_models import random_config
 
     config = random_config(arch)
     if config.model_type != "qwen3_moe":

@@ -17,7 +17,7 @@ tokens, batch 1, loss on every token, gradient checkpointing on: in studio mode 
 `skip` decoder layers keep their activations (`gradient_checkpointing_skip_layers`, one run
 per value of --skip-layers), the plain loop checkpoints every layer. The experts run what
 each side would: the studio's choice (`experts_implementation: auto`, the lean
-`studio_grouped_mm` of studio.train.moe_experts) and, for the plain loop, transformers'
+`studio_grouped_mm` of studio.patches.moe_experts) and, for the plain loop, transformers'
 `grouped_mm`. Prints one JSON line per (mode, length, skip): tokens/s over the timed steps
 (the first step is warm-up), peak allocated memory, the experts implementation, status
 ok | oom.
@@ -46,7 +46,7 @@ import torch
 from step_profile import LastStepProfile
 from transformers import TrainerCallback
 
-from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
+from studio.patches.moe_experts import RECOMPUTE_INPUT_PROJECTION
 
 LORA_RANK = 8
 LORA_ALPHA = 16
@@ -60,7 +60,7 @@ REGULAR_TOKENS = 151_643
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.random_models architecture")
+    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.testing.random_models architecture")
     parser.add_argument("--lengths", default="4096,8192,16384,32768,65536",
                         help="comma-separated sequence lengths (tokens per example)")
     parser.add_argument("--steps", type=int, default=4, help="optimizer steps per length; the first is warm-up")
@@ -98,7 +98,7 @@ def build_model(arch: str, device: str) -> torch.nn.Module:
     """The random-weight bf16 model, made directly on `device` (sdpa; grouped_mm experts on CUDA)."""
     from transformers import AutoModelForCausalLM
 
-    from studio.random_models import random_config
+    from studio.testing.random_models import random_config
 
     kwargs: dict[str, Any] = {"dtype": torch.bfloat16, "attn_implementation": "sdpa"}
     if is_cuda(device):
@@ -109,7 +109,7 @@ def build_model(arch: str, device: str) -> torch.nn.Module:
 
 
 def load_tokenizer(ref: str) -> Any:
-    from studio.models import load_tokenizer as studio_tokenizer
+    from studio.models.references import load_tokenizer as studio_tokenizer
 
     return studio_tokenizer(ref, padding_side="right")
 
@@ -188,7 +188,7 @@ def studio_config(length: int, steps: int, offload: bool, bf16: bool = True, ski
     """The run's TrainConfig, the last `skip_layers` decoder layers kept out of gradient checkpointing.
     `bf16` is off only on CPU, where transformers refuses bf16 autocast unless `use_cpu` is set,
     which the studio's TrainingArguments never do (the weights stay bf16)."""
-    from studio.config import config_from_mapping
+    from studio.train.config import config_from_mapping
 
     return config_from_mapping({
         "dataset": "random-tokens",  # the trainer gets the token rows directly
@@ -207,7 +207,7 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
     `experts`; the wall time of each (`profile`, when given, records the last step)."""
     from datasets import Dataset
 
-    from studio.train.lean_norms import lean_rms_norms
+    from studio.patches.rms_norm import lean_rms_norms
     from studio.train.policy import Policy, lora_config
     from studio.train.sft import build_sft_trainer
 
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     import trl
     from datasets.utils.logging import disable_progress_bar
 
-    from studio.train.moe_experts import register_lean_experts
+    from studio.patches.moe_experts import register_lean_experts
     from studio.train.policy import experts_implementation, experts_in_use
 
     disable_progress_bar()

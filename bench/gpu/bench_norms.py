@@ -2,7 +2,7 @@
 
 The norms of a Qwen3-30B-A3B decoder layer at 8 k tokens: input and post-attention norms over
 [8192, 2048], the per-head query and key norms over [8192, 32, 128] and [8192, 4, 128]. The
-studio gives every model it trains the lean forward of studio.train.lean_norms (torch's fused
+studio gives every model it trains the lean forward of studio.patches.rms_norm (torch's fused
 kernel on CUDA); this measures what that saves per norm and how far its output and input
 gradient are from transformers' (bf16, random input, weight near 1):
 
@@ -31,7 +31,7 @@ if str(REPO_ROOT) not in sys.path:
 import torch
 from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
 
-from studio.train.lean_norms import lean_rms_norms
+from studio.patches.rms_norm import lean_rms_norms
 
 EPS = 1e-6
 

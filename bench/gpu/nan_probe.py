@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from studio.config import load_config
+from studio.train.config import load_config
 from studio.train.worker import train, write_run_config
 from studio.workspace import Workspace
 
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--stop-after", type=int, default=240, help="stop after this many steps")
     parser.add_argument("--out", type=Path, default=Path("nan-probe.jsonl"))
     args = parser.parse_args()
-    from studio.models import load_tokenizer
+    from studio.models.references import load_tokenizer
 
     cfg = load_config(args.config, args.overrides)
     ws = Workspace.open()

@@ -12,7 +12,7 @@ STYLES = ("ddl", "compact", "enriched", "enriched-compact")  # studio.data.schem
 
 def register(parser: argparse.ArgumentParser) -> None:
     from studio.data.importers import IMPORTERS
-    from studio.models import DEFAULT_MODEL
+    from studio.models.references import DEFAULT_MODEL
 
     verbs = parser.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
 
@@ -63,7 +63,7 @@ def _import(args: argparse.Namespace) -> int:
     ws = Workspace.open(args.workspace)
     tokenizer = None
     if args.format in PROMPT_BUILDING_FORMATS and args.cutoff_len > 0:
-        from studio.models import load_tokenizer
+        from studio.models.references import load_tokenizer
 
         tokenizer = load_tokenizer(args.model)
     options = ImportOptions(
@@ -119,7 +119,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from studio.data.prompts import build_messages, render_chat
     from studio.data.registry import get_dataset, load_examples
-    from studio.models import load_tokenizer
+    from studio.models.references import load_tokenizer
     from studio.workspace import Workspace
 
     ws = Workspace.open(args.workspace)

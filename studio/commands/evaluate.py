@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
 GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": DEFAULT_BATCH_SIZE, "max_new_tokens": 256,
@@ -112,7 +112,7 @@ def _generate(ws, args: argparse.Namespace) -> int:
     from studio.evaluate import EvalConfig, load_summary
     from studio.evaluate.job import submit_evaluation
     from studio.jobs import exit_code, follow_in_terminal
-    from studio.models import DEFAULT_MODEL
+    from studio.models.references import DEFAULT_MODEL
 
     config = EvalConfig(
         dataset=args.dataset,

@@ -123,7 +123,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from studio.jobs import get_job, reconcile
-    from studio.worker import last_jsonl_record, read_status
+    from studio.jobs.runtime import last_jsonl_record, read_status
 
     ws = _workspace(args)
     reconcile(ws)

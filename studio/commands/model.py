@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from studio.models import DEFAULT_MODEL
+from studio.models.references import DEFAULT_MODEL
 
 HELP = "inspect and prepare models (builtin:..., a local folder or a .gguf file)"
 
@@ -33,15 +33,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from studio.models import model_info
+    from studio.models.references import model_info
 
     print(json.dumps(model_info(args.ref), indent=2))
     return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from studio.model_cache import folder_problem
-    from studio.models import resolve_model_dir
+    from studio.models.cache import folder_problem
+    from studio.models.references import resolve_model_dir
 
     folder = resolve_model_dir(args.ref)
     problem = folder_problem(folder, full=True)
@@ -50,7 +50,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from studio.playground import Variant, answer, check_variants
+    from studio.inference.playground import Variant, answer, check_variants
 
     specs = args.variant or [DEFAULT_MODEL]
     variants = check_variants([Variant(spec.split("+")[0], tuple(spec.split("+")[1:])) for spec in specs])

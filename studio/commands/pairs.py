@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from studio.errors import StudioError
-from studio.generate import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+from studio.inference.generate import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 from studio.pairs.store import STATUSES, STRATEGIES
 
 HELP = "mine execution-verified DPO pairs from a model, review and edit them, export a preference dataset"

@@ -1,8 +1,8 @@
 """`python -m studio serve`: start the browser studio (what `python app.py` does).
 
-Who may reach it is decided in studio.web_access (login from the environment or a file,
+Who may reach it is decided in studio.web.access (login from the environment or a file,
 loopback unless a login or --insecure-no-auth), what it may read and write in
-studio.path_roots (the workspace, configs/, data/ and each --data-root).
+studio.web.path_roots (the workspace, configs/, data/ and each --data-root).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 import sys
 
 from studio.errors import StudioError
-from studio.path_roots import DATA_ROOT_FLAG
-from studio.web_access import (
+from studio.web.path_roots import DATA_ROOT_FLAG
+from studio.web.access import (
     ARGV_PASSWORD_REFUSED,
     AUTH_ENV,
     AUTH_FILE_FLAG,
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.pop(AUTH_ENV, None)  # the jobs the studio starts need no password
     warning = check_binding(args.host, args.port, credentials, args.insecure_no_auth)
 
-    from studio.path_roots import PathRoots
+    from studio.web.path_roots import PathRoots
     from studio.workspace import Workspace
 
     workspace = Workspace.open(args.workspace)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
-    from studio.config import TrainConfig
+    from studio.train.config import TrainConfig
     from studio.jobs import Job
     from studio.train.resume import ResumePoint
     from studio.workspace import Workspace
@@ -67,7 +67,7 @@ def resume_training(ws: Workspace, run: str) -> tuple[Job, ResumePoint]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.config import load_config
+    from studio.train.config import load_config
     from studio.jobs import exit_code, follow_in_terminal
     from studio.train.preflight import preflight
     from studio.workspace import Workspace

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
-from studio.worker import append_jsonl, read_jsonl
+from studio.jobs.runtime import append_jsonl, read_jsonl
 
 if TYPE_CHECKING:
     from studio.data.registry import Example

@@ -32,8 +32,8 @@ from studio.evaluate.scoring import (
     write_verdicts,
 )
 from studio.fsutil import atomic_write_json, atomic_write_text
-from studio.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
-from studio.models import DEFAULT_MODEL
+from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
+from studio.models.references import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from studio.data.registry import Example
@@ -259,8 +259,8 @@ def _generate(
     if not pending:
         return stats
     from studio.data.prompts import build_messages, render_chat
-    from studio.generate import GenerationSettings, generate
-    from studio.models import load_model
+    from studio.inference.generate import GenerationSettings, generate
+    from studio.models.references import load_model
     from studio.sql.extract import extract_sql, sql_settled
 
     started = time.monotonic()

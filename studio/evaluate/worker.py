@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.evaluate.rundir import RUN_CONFIG_FILE, read_run_config
-from studio.worker import append_jsonl, cancel_requested, run_worker
+from studio.jobs.runtime import append_jsonl, cancel_requested, run_worker
 
 METRICS_FILE = "metrics.jsonl"
 

@@ -5,7 +5,7 @@ a supervisor thread. See docs/JOBS.md.
     job = submit(ws, "sft", [sys.executable, "-m", "studio.train.worker", str(run_dir)], run_dir)
     job = wait(ws, job.id, on_log=print)
 
-Worker-side helpers (cancellation flag, status.json, JSONL metrics) are in `studio.worker`.
+Worker-side helpers (cancellation flag, status.json, JSONL metrics) are in `studio.jobs.runtime`.
 """
 
 from studio.jobs.daemon import daemon_pid, ensure_background_supervisor, run_daemon

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from studio.project import PACKAGE_DIR
 import os
 import signal
 import subprocess
 import threading
 from pathlib import Path
 
-import studio
 
-PROJECT_ROOT = Path(studio.__file__).resolve().parents[1]
+PACKAGE_PARENT = PACKAGE_DIR.parent
 
 # Popen handles of the jobs this process started, by pid: any supervisor in this
 # process can collect their exit codes (and reap them) even if another one started them.
@@ -53,8 +53,8 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     """The inherited environment, unbuffered Python, the project on PYTHONPATH, plus `extra`."""
     env = dict(os.environ)
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if str(PROJECT_ROOT) not in paths:
-        paths.insert(0, str(PROJECT_ROOT))
+    if str(PACKAGE_PARENT) not in paths:
+        paths.insert(0, str(PACKAGE_PARENT))
     env.update(PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1", **extra)
     return env
 

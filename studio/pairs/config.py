@@ -9,7 +9,7 @@ from typing import Any
 from studio.data.rowfiles import read_json
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
-from studio.generate import DEFAULT_ENGINE, ENGINES
+from studio.inference.generate import DEFAULT_ENGINE, ENGINES
 from studio.pairs.store import STRATEGIES
 
 CONFIG_FILE = "config.json"

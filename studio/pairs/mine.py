@@ -38,7 +38,7 @@ from studio.pairs.verify import verify_samples
 from studio.sql.connect import parse_database
 from studio.sql.dialect import normalize_sql
 from studio.sql.extract import extract_sql, sql_settled
-from studio.worker import cancel_requested
+from studio.jobs.runtime import cancel_requested
 from studio.workspace import Workspace
 
 METRICS_FILE = "metrics.jsonl"
@@ -107,8 +107,8 @@ def _settle_leftovers(ws: Workspace, run_id: str, questions: list[Question], ski
 
 def _generate(ws: Workspace, run_id: str, todo: list[Question], config: MiningConfig,
               progress: MiningProgress) -> None:
-    from studio.generate import GenerationSettings, generate
-    from studio.models import load_model
+    from studio.inference.generate import GenerationSettings, generate
+    from studio.models.references import load_model
 
     loaded = load_model(config.model, adapters=config.adapters, merge=True)
     prompts = [render_chat(loaded.tokenizer, build_messages({"instruction": q.prompt, "system": q.system}))

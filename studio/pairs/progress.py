@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.worker import append_jsonl
+from studio.jobs.runtime import append_jsonl
 
 
 class MiningProgress:

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from studio.worker import run_worker
+from studio.jobs.runtime import run_worker
 from studio.workspace import Workspace
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 
 
 def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from studio.train.guard import NonFiniteGuard
-from studio.worker import append_jsonl
+from studio.jobs.runtime import append_jsonl
 
 # TRL log keys copied to metrics.jsonl when present (DPO rewards and log-probs)
 DPO_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.data.prompts import build_messages
 from studio.data.registry import DatasetInfo, Example, get_dataset, load_examples
 from studio.errors import StudioError

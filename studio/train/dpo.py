@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.train.args import common_args
 from studio.train.policy import Policy, dpo_policy, drop_reference_copy, verify_reference
 
@@ -23,12 +23,12 @@ def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy.
 
     Checkpoints are saved atomically and without the reference adapter's copy
-    (studio.train.atomic_checkpoints).
+    (studio.patches.trainer_checkpoints).
     """
     from trl import DPOConfig, DPOTrainer
 
-    from studio.train.atomic_checkpoints import save_checkpoints_atomically
-    from studio.train.checkpointing import checkpointing_callbacks
+    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
+    from studio.patches.partial_checkpointing import checkpointing_callbacks
 
     policy = dpo_policy(cfg)
     args = DPOConfig(**common_args(cfg, run_dir, eval_dataset is not None), beta=cfg.pref_beta,

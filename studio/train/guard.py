@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
-from studio.adapters import (
+from studio.models.adapters import (
     NonFiniteWeightsError,
     assert_finite_adapter,  # noqa: F401 - the worker checks its saved adapter with it
     nonfinite_tensors,

@@ -7,14 +7,14 @@ more than one GPU is visible; the launcher's config is `configs/accelerate/<back
 
 from __future__ import annotations
 
+from studio.project import CONFIGS_DIR
 import sys
 from pathlib import Path
 
-import studio
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.errors import StudioError
 
-ACCELERATE_CONFIGS = Path(studio.__file__).resolve().parents[1] / "configs" / "accelerate"
+ACCELERATE_CONFIGS = CONFIGS_DIR / "accelerate"
 WORKER_MODULE = "studio.train.worker"
 
 

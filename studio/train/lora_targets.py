@@ -12,9 +12,9 @@ import dataclasses
 import warnings
 from typing import TYPE_CHECKING
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.errors import StudioError
-from studio.models import meta_model
+from studio.models.references import meta_model
 from studio.train.policy import lora_config
 
 if TYPE_CHECKING:

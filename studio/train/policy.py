@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.adapters import adapter_folder, check_adapters
-from studio.config import TrainConfig
+from studio.models.adapters import adapter_folder, check_adapters
+from studio.train.config import TrainConfig
 from studio.errors import StudioError
-from studio.models import load_model_config, recorded_reference, resolve_model_dir
-from studio.train.packing import PACKED_ATTENTION, register_packed_attention
+from studio.models.references import load_model_config, recorded_reference, resolve_model_dir
+from studio.patches.packed_attention import PACKED_ATTENTION, register_packed_attention
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -57,15 +57,15 @@ def lora_config(cfg: TrainConfig) -> LoraConfig:
 def load_base(cfg: TrainConfig) -> Any:
     """The base model in float32, or bfloat16 weights when bf16 is set (the LoRA stays float32).
 
-    The config's adapters are checked against it first (studio.adapters), before any weight
+    The config's adapters are checked against it first (studio.models.adapters), before any weight
     loads. A Mixture-of-Experts model gets `experts_implementation(cfg, config)`; a dense one
-    gets none. Qwen RMSNorms get the lean training forward (studio.train.lean_norms).
+    gets none. Qwen RMSNorms get the lean training forward (studio.patches.rms_norm).
     """
     import torch
     from transformers import AutoModelForCausalLM
 
-    from studio.train.lean_norms import lean_rms_norms
-    from studio.train.moe_experts import LEAN_EXPERTS, register_lean_experts
+    from studio.patches.rms_norm import lean_rms_norms
+    from studio.patches.moe_experts import LEAN_EXPERTS, register_lean_experts
 
     folder = resolve_model_dir(cfg.model_name_or_path)
     config = load_model_config(folder)
@@ -87,9 +87,9 @@ def load_base(cfg: TrainConfig) -> Any:
 
 def experts_implementation(cfg: TrainConfig, model_config: Any) -> str | None:
     """The experts kernel for a Mixture-of-Experts model whose experts dispatch on one (Qwen3-MoE):
-    the configured one, `auto` being the studio's lean grouped_mm (studio.train.moe_experts).
+    the configured one, `auto` being the studio's lean grouped_mm (studio.patches.moe_experts).
     None for any other model: it is loaded with nothing chosen."""
-    from studio.train.moe_experts import LEAN_EXPERTS
+    from studio.patches.moe_experts import LEAN_EXPERTS
 
     if not _dispatches_experts(model_config):
         return None

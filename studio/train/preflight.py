@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.adapters import check_adapters
-from studio.config import TEMPLATE_FAMILIES, TrainConfig, load_config
+from studio.models.adapters import check_adapters
+from studio.train.config import TEMPLATE_FAMILIES, TrainConfig, load_config
 from studio.errors import StudioError
-from studio.models import load_model_config, load_tokenizer, resolve_model_dir
+from studio.models.references import load_model_config, load_tokenizer, resolve_model_dir
 from studio.train.dataset import check_cutoff, check_datasets, training_records
 from studio.train.lora_targets import check_lora_target
 from studio.train.policy import ADAPTERS_KEY

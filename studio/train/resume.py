@@ -2,7 +2,7 @@
 
 Every checkpoint needs a trainer_state.json that loads and names its step. One the studio
 saved also holds `checkpoint_complete.json`, written last before its folder was renamed
-into place (studio.train.atomic_checkpoints), which vouches for the rest. A folder without
+into place (studio.patches.trainer_checkpoints), which vouches for the rest. A folder without
 it was saved before checkpoints were atomic: it also needs whole adapter weights and no
 frozen reference copy (`ref/`) left in it. Saves a kill interrupted stay under
 `.checkpoint-staging/`: never resumed from, and deleted when the run resumes.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.model_cache import safetensors_header
+from studio.models.cache import safetensors_header
 from studio.train.policy import REF_ADAPTER
 
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.train.args import common_args
-from studio.train.packing import BoundsCollator
+from studio.patches.packed_attention import BoundsCollator
 from studio.train.policy import Policy, sft_policy
 
 
@@ -16,14 +16,14 @@ def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """An SFTTrainer on prompt/completion records (completion_only_loss) and the policy it trains.
 
     `policy` defaults to `sft_policy(cfg)`; benchmarks pass one built around a model made in memory.
-    Checkpoints are saved atomically (studio.train.atomic_checkpoints).
+    Checkpoints are saved atomically (studio.patches.trainer_checkpoints).
     With `packing`, examples are packed into `cutoff_len` bins (best-fit decreasing) and
-    each micro-batch is one padding-free row (studio.train.packing).
+    each micro-batch is one padding-free row (studio.patches.packed_attention).
     """
     from trl import SFTConfig, SFTTrainer
 
-    from studio.train.atomic_checkpoints import save_checkpoints_atomically
-    from studio.train.checkpointing import checkpointing_callbacks
+    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
+    from studio.patches.partial_checkpointing import checkpointing_callbacks
 
     policy = policy or sft_policy(cfg)
     args = SFTConfig(**common_args(cfg, run_dir, eval_dataset is not None), completion_only_loss=True,

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from studio.config import TrainConfig, dump_config, load_config
+from studio.train.config import TrainConfig, dump_config, load_config
 from studio.fsutil import atomic_write_json
-from studio.worker import cancel_requested, is_main_rank, run_worker
+from studio.jobs.runtime import cancel_requested, is_main_rank, run_worker
 from studio.workspace import Workspace
 
 CONFIG_FILE = "config.yaml"
@@ -49,7 +49,7 @@ def resume_checkpoint(run_dir: Path) -> str:
 
 
 def _model_type(cfg: TrainConfig) -> str | None:
-    from studio.models import resolve_model_dir
+    from studio.models.references import resolve_model_dir
 
     config = json.loads((resolve_model_dir(cfg.model_name_or_path) / "config.json").read_text())
     return config.get("model_type")
@@ -64,9 +64,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
 
     `extra_callbacks` (TrainerCallbacks) run before the studio's own, e.g. instrumentation.
     """
-    from studio.models import load_tokenizer
+    from studio.models.references import load_tokenizer
     from studio.train.callbacks import CancelCallback, MetricsCallback
-    from studio.train.checkpointing import checkpointing_split
+    from studio.patches.partial_checkpointing import checkpointing_split
     from studio.train.dataset import build_datasets
     from studio.train.guard import (
         NonFiniteGuard,

@@ -16,9 +16,9 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from studio.errors import StudioError
-from studio.path_roots import PathRoots
+from studio.web.path_roots import PathRoots
 from studio.ui import datasets_tab, evaluate_tab, pairs_tab, playground_tab, train_tab
-from studio.ui.login_gate import LoginGate, verify_gate
+from studio.web.login_gate import LoginGate, verify_gate
 from studio.workspace import Workspace
 
 QUEUE_CONCURRENCY = 4
@@ -83,7 +83,7 @@ def serve(workspace: Workspace, roots: PathRoots, host: str = "127.0.0.1", port:
           auth: tuple[str, str] | None = None) -> None:
     """Serve the studio until interrupted (Ctrl-C or SIGTERM), supervising jobs meanwhile.
 
-    With `auth`, every route but the login page is behind Gradio's login (studio.ui.login_gate).
+    With `auth`, every route but the login page is behind Gradio's login (studio.web.login_gate).
     Jobs outlive the studio: stopping it leaves running jobs running, and the next studio
     (or `python -m studio jobs supervise`) adopts them.
     """

@@ -15,8 +15,8 @@ from studio.data.importers import IMPORTERS, PROMPT_BUILDING_FORMATS
 from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
 from studio.data.validate import validate_registry
-from studio.models import DEFAULT_MODEL
-from studio.path_roots import PathRoots
+from studio.models.references import DEFAULT_MODEL
+from studio.web.path_roots import PathRoots
 from studio.ui.common import frame, reports_errors
 from studio.workspace import Workspace
 
@@ -112,7 +112,7 @@ def build(ws: Workspace,
                   replace_value: bool) -> dict:
         from studio.data.importers import import_dataset
         from studio.data.importers.common import ImportOptions
-        from studio.dataset_preview import cached_tokenizer
+        from studio.data.preview import cached_tokenizer
         from studio.errors import StudioError
 
         if not path_value.strip():
@@ -141,7 +141,7 @@ def build(ws: Workspace,
 
     @reports_errors(status)
     def do_preview(dataset: str | None, model_ref: str, index: float | None) -> dict:
-        from studio.dataset_preview import preview_rows
+        from studio.data.preview import preview_rows
         from studio.errors import StudioError
 
         if not dataset:

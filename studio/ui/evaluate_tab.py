@@ -14,10 +14,10 @@ from typing import Any
 import gradio as gr
 
 from studio.data.registry import list_datasets
-from studio.generate import DEFAULT_BATCH_SIZE
-from studio.models import DEFAULT_MODEL
-from studio.path_roots import PathRoots
-from studio.runs import (
+from studio.inference.generate import DEFAULT_BATCH_SIZE
+from studio.models.references import DEFAULT_MODEL
+from studio.web.path_roots import PathRoots
+from studio.jobs.runs import (
     EVAL_KIND,
     active_job,
     adapter_choices,
@@ -149,7 +149,7 @@ def build(ws: Workspace,
 
     def progress_text() -> str:
         from studio.jobs import FINAL_STATES
-        from studio.worker import last_jsonl_record
+        from studio.jobs.runtime import last_jsonl_record
 
         lines = []
         for run in eval_runs(ws):

@@ -14,7 +14,7 @@ import gradio as gr
 from studio.data.clashes import REPLACE_LABEL
 from studio.data.registry import list_datasets
 from studio.errors import StudioError
-from studio.models import DEFAULT_MODEL
+from studio.models.references import DEFAULT_MODEL
 from studio.pairs.curate import (
     VERDICTS,
     Pair,
@@ -26,8 +26,8 @@ from studio.pairs.curate import (
     pair_counts,
 )
 from studio.pairs.store import STATUSES, STRATEGIES
-from studio.path_roots import PathRoots
-from studio.playground import list_adapters
+from studio.web.path_roots import PathRoots
+from studio.inference.playground import list_adapters
 from studio.ui.common import frame, reports_errors
 from studio.workspace import Workspace
 
@@ -162,7 +162,7 @@ def _pair_header(pair: Pair, position: str) -> str:
 def mining_status(ws: Workspace, job_id: int) -> tuple[str, bool]:
     """A line on mining job `job_id` (state, questions done, pairs so far) and whether it has finished."""
     from studio.jobs import get_job
-    from studio.worker import last_jsonl_record
+    from studio.jobs.runtime import last_jsonl_record
 
     job = get_job(ws, job_id)
     record = last_jsonl_record(job.metrics_path) if job.metrics_path.exists() else None

@@ -1,6 +1,6 @@
 """The Playground tab: one question (a dataset row, or typed) answered side by side by up to three
 model variants (a model plus an adapter stack), each SQL run with its result and judged against
-the gold SQL when there is one. A thin layer over studio.playground (models stay loaded)."""
+the gold SQL when there is one. A thin layer over studio.inference.playground (models stay loaded)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import gradio as gr
 
 from studio.data.registry import database_ref, list_datasets, load_examples
 from studio.errors import StudioError
-from studio.models import DEFAULT_MODEL
-from studio.path_roots import PathRoots
-from studio.playground import (
+from studio.models.references import DEFAULT_MODEL
+from studio.web.path_roots import PathRoots
+from studio.inference.playground import (
     MAX_VARIANTS,
     Variant,
     VariantAnswer,

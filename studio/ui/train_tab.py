@@ -7,6 +7,7 @@ The page holds no run of its own: it re-attaches to the running job found in the
 
 from __future__ import annotations
 
+from studio.project import CONFIGS_DIR
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from studio.config import (
+from studio.train.config import (
     DPO_REFERENCES,
     PREF_LOSSES,
     STAGES,
@@ -24,13 +25,12 @@ from studio.config import (
 )
 from studio.data.registry import list_datasets
 from studio.jobs import Job
-from studio.models import DEFAULT_MODEL
-from studio.path_roots import PathRoots
-from studio.runs import Run, active_job, find_run, log_tail, metrics, train_runs
+from studio.models.references import DEFAULT_MODEL
+from studio.web.path_roots import PathRoots
+from studio.jobs.runs import Run, active_job, find_run, log_tail, metrics, train_runs
 from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
 from studio.workspace import Workspace
 
-CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 YAML_SUFFIXES = (".yaml", ".yml")
 POLL_S = 2.0
 HISTORY_COLUMNS = ("run", "job", "stage", "state", "datasets", "model", "step", "loss", "started", "duration",
@@ -257,7 +257,7 @@ def build(ws: Workspace,
     @reports_errors(status)
     def poll(state: dict[str, Any] | None) -> dict:
         """Refresh the shown run; the timer stays on while a training job is queued or running."""
-        from studio.worker import read_jsonl_from
+        from studio.jobs.runtime import read_jsonl_from
 
         job = active_job(ws, "train")  # read first: with none, the refresh below shows the final state
         target = follow_target(state, job)
@@ -315,7 +315,7 @@ def build(ws: Workspace,
     @reports_errors(status)
     def do_apply(text: str) -> dict:
         from studio.errors import StudioError
-        from studio.strict_yaml import load_yaml
+        from studio.train.strict_yaml import load_yaml
 
         data = load_yaml(text, "the YAML", fix="correct it and press Apply again") or {}
         if not isinstance(data, dict):
@@ -324,7 +324,7 @@ def build(ws: Workspace,
 
     @reports_errors(status)
     def do_load(path_value: str) -> dict:
-        from studio.config import load_config
+        from studio.train.config import load_config
         from studio.errors import StudioError
 
         if not path_value.strip():

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-from studio.adapters import NonFiniteWeightsError, check_adapters
+from studio.models.adapters import NonFiniteWeightsError, check_adapters
 from studio.data.registry import database_ref
 from studio.errors import StudioError
 from studio.evaluate import evaluate
-from studio.models import (
+from studio.models.references import (
     DEFAULT_MODEL,
     load_model,
     load_model_config,
@@ -27,9 +27,9 @@ from studio.models import (
 )
 from studio.pairs.config import MiningConfig, write_config
 from studio.pairs.mine import mine
-from studio.playground import ModelPool, Variant, answer
-from studio.random_models import save_random_model, save_tiny_gguf
-from studio.worker import read_jsonl
+from studio.inference.playground import ModelPool, Variant, answer
+from studio.testing.random_models import save_random_model, save_tiny_gguf
+from studio.jobs.runtime import read_jsonl
 from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from studio.builtin_model import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
+from studio.models.builtin import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
 from studio.errors import StudioError
-from studio.generate import GenerationSettings, generate
-from studio.model_cache import folder_problem, read_manifest, write_manifest
-from studio.models import (
+from studio.inference.generate import GenerationSettings, generate
+from studio.models.cache import folder_problem, read_manifest, write_manifest
+from studio.models.references import (
     DEFAULT_MODEL,
     load_model,
     load_tokenizer,
@@ -24,7 +24,7 @@ from studio.models import (
     resolve_model_dir,
     resolve_tokenizer_dir,
 )
-from studio.random_models import save_tiny_gguf
+from studio.testing.random_models import save_tiny_gguf
 
 SINGER_SCHEMA = """
 CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);

@@ -1,4 +1,4 @@
-"""The folders the browser studio may read and write (studio.path_roots): real files, symlinks."""
+"""The folders the browser studio may read and write (studio.web.path_roots): real files, symlinks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import config_from_mapping
+from studio.train.config import config_from_mapping
 from studio.errors import StudioError
-from studio.path_roots import PROJECT_DIR, PathRoots
+from studio.project import PROJECT_DIR
+from studio.web.path_roots import PathRoots
 
 
 @pytest.fixture

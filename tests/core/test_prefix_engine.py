@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from studio.data.prompts import build_instruction, build_messages, render_chat
-from studio.decode import SETTLED_CHECK_EVERY
-from studio.generate import GenerationSettings, generate
-from studio.models import DEFAULT_MODEL, load_model
+from studio.inference.prefix_engine import SETTLED_CHECK_EVERY
+from studio.inference.generate import GenerationSettings, generate
+from studio.models.references import DEFAULT_MODEL, load_model
 from studio.sql.extract import extract_sql, sql_settled
 
 SINGER_SCHEMA = "CREATE TABLE singer (singer_id INT PRIMARY KEY, name TEXT, country TEXT, age INT)"
@@ -92,7 +92,7 @@ def test_decode_attention_equals_sdpa_with_padding_and_grouped_heads() -> None:
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    from studio.decode_attention import decode_attention
+    from studio.patches.decode_attention import decode_attention
 
     torch.manual_seed(0)
     query, key, value = torch.randn(3, 8, 1, 16), torch.randn(3, 2, 10, 16), torch.randn(3, 2, 10, 16)
@@ -109,7 +109,7 @@ def test_growing_cache_layer_behaves_like_dynamic_layer() -> None:
     import torch
     from transformers.cache_utils import DynamicLayer
 
-    from studio.decode_cache import GrowingLayer
+    from studio.patches.kv_cache import GrowingLayer
 
     growing, dynamic = GrowingLayer(capacity=8), DynamicLayer()
     for length in (3, 1, 1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.prefix_groups import common_prefix_length, group_by_prefix
+from studio.inference.prefix_groups import common_prefix_length, group_by_prefix
 
 
 def test_common_prefix_length() -> None:

@@ -1,4 +1,4 @@
-"""Who may reach the browser studio (studio.web_access): credentials and the binding rule."""
+"""Who may reach the browser studio (studio.web.access): credentials and the binding rule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.web_access import (
+from studio.web.access import (
     check_binding,
     is_loopback,
     load_credentials,

@@ -31,7 +31,7 @@ QWEN3_LIKE_TEMPLATE = (
 def tokenizer():
     """The built-in model's tokenizer (Qwen2.5-Coder chat template); its weights are not
     converted."""
-    from studio.models import DEFAULT_MODEL, load_tokenizer
+    from studio.models.references import DEFAULT_MODEL, load_tokenizer
 
     return load_tokenizer(DEFAULT_MODEL)
 

@@ -10,7 +10,7 @@ import pytest
 
 from studio.data.registry import database_ref
 from studio.evaluate import evaluate
-from studio.worker import read_jsonl
+from studio.jobs.runtime import read_jsonl
 
 
 def _rows(db_path: str, sql: str) -> list[tuple] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from studio.data.registry import load_examples
 from studio.jobs import list_jobs
-from studio.worker import read_jsonl
+from studio.jobs.runtime import read_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

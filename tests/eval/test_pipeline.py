@@ -10,7 +10,7 @@ import pytest
 from studio.data.registry import load_examples
 from studio.errors import StudioError
 from studio.evaluate import compare_runs, evaluate, score_predictions
-from studio.worker import read_jsonl
+from studio.jobs.runtime import read_jsonl
 
 FAST = {"batch_size": 2, "max_new_tokens": 4, "workers": 1, "bars": False}
 

@@ -13,7 +13,7 @@ from studio.data.registry import database_ref, load_examples
 from studio.errors import StudioError
 from studio.evaluate import score_predictions
 from studio.evaluate.report import bootstrap_ci95
-from studio.worker import read_jsonl
+from studio.jobs.runtime import read_jsonl
 
 
 def test_gold_sql_of_spiderman_test_scores_100(spiderman_ws, jsonl_file, tmp_path: Path) -> None:

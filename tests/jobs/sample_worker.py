@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.worker import append_jsonl, cancel_requested, run_worker
+from studio.jobs.runtime import append_jsonl, cancel_requested, run_worker
 
 
 def main(mode: str, run_dir: Path, extra: list[str]) -> None:

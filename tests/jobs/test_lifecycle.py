@@ -8,7 +8,7 @@ import signal
 import sys
 
 from studio.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, get_job, list_jobs, submit, wait
-from studio.worker import read_jsonl
+from studio.jobs.runtime import read_jsonl
 
 
 def test_succeeding_job_streams_its_log_and_reports(workspace, submit_sample) -> None:

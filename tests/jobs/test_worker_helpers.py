@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from studio.errors import StudioError
-from studio.worker import (
+from studio.jobs.runtime import (
     append_jsonl,
     cancel_requested,
     last_jsonl_record,

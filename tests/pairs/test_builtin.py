@@ -8,7 +8,7 @@ import json
 import pytest
 
 from studio.data.registry import DatasetMeta, database_ref, register_dataset
-from studio.models import DEFAULT_MODEL
+from studio.models.references import DEFAULT_MODEL
 from studio.pairs.config import MiningConfig, write_config
 from studio.pairs.curate import list_pairs
 from studio.pairs.mine import mine, rebuild_pairs

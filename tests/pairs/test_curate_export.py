@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import load_config
+from studio.train.config import load_config
 from studio.data.registry import get_dataset, load_examples
 from studio.errors import StudioError
 from studio.pairs.curate import (

@@ -11,7 +11,7 @@ import pytest
 
 from studio.data.registry import database_ref, load_examples
 from studio.errors import StudioError
-from studio.playground import (
+from studio.inference.playground import (
     DISPLAY_MAX_ROWS,
     ModelPool,
     Variant,
@@ -120,7 +120,7 @@ def test_adapters_of_the_workspace_runs_are_listed(demo_workspace: Workspace, ti
 
 @pytest.mark.builtin
 def test_builtin_model_answers_a_demo_question(demo_workspace: Workspace) -> None:
-    from studio.models import DEFAULT_MODEL
+    from studio.models.references import DEFAULT_MODEL
 
     database = concert_singer(demo_workspace)
     reply = answer("How many singers are there?", database, [Variant(DEFAULT_MODEL)],

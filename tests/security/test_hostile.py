@@ -21,7 +21,7 @@ import pytest
 from studio.cli import main as studio_main
 from studio.sql.execute import execute_sql
 from studio.sql.sandbox import GRACE_S
-from studio.worker import read_jsonl
+from studio.jobs.runtime import read_jsonl
 from studio.workspace import Workspace
 
 catalogue = sys.modules["studio_hostile_catalogue"]  # loaded by conftest.py
@@ -156,7 +156,7 @@ def test_pairs_set_command(engine, attack, hostile_pair, fill, fingerprint, watc
 
 def test_playground_judging(engine, attack, target, fill, fingerprint, watched_dir: Path) -> None:
     """The playground judges an answer against a gold typed by the user: either may be hostile."""
-    from studio.playground import judge_sql
+    from studio.inference.playground import judge_sql
 
     before = fingerprint()
     sql = fill(attack.sql)

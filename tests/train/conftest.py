@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from studio.config import TrainConfig, config_from_mapping
+from studio.train.config import TrainConfig, config_from_mapping
 from studio.data.registry import register_dataset
 from studio.train.worker import train, write_run_config
 from studio.workspace import Workspace

@@ -22,9 +22,9 @@ from transformers import Trainer, TrainerCallback
 from trl import DPOTrainer, SFTTrainer
 
 from studio.cli import main
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.jobs import ensure_background_supervisor, get_job, submit, wait
-from studio.train.atomic_checkpoints import TrainerInternalsChanged, check_trainer_internals
+from studio.patches.trainer_checkpoints import TrainerInternalsChanged, check_trainer_internals
 from studio.train.resume import COMPLETE_MARKER, STAGING_DIR, find_resume_point, incomplete_reason
 from studio.train.worker import train
 from studio.workspace import Workspace
@@ -181,6 +181,6 @@ def test_the_internals_check_names_what_changed() -> None:
     check_trainer_internals(SFTTrainer)
     check_trainer_internals(DPOTrainer)
     changed = (r"RenamedSave._save_checkpoint takes \('self', 'model', 'trial', 'extra'\), "
-               r"where studio/train/atomic_checkpoints.py expects")
+               r"where studio/patches/trainer_checkpoints.py expects")
     with pytest.raises(TrainerInternalsChanged, match=changed):
         check_trainer_internals(RenamedSave)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from studio.config import TrainConfig, dump_config
+from studio.train.config import TrainConfig, dump_config
 from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

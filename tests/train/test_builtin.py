@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.adapters import check_adapters
+from studio.models.adapters import check_adapters
 from studio.cli import main
-from studio.models import DEFAULT_MODEL, load_model, load_model_config
+from studio.models.references import DEFAULT_MODEL, load_model, load_model_config
 from studio.workspace import Workspace
 
 from .conftest import read_metrics, read_summary

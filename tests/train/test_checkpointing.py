@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from transformers import TrainerCallback
 
-from studio.config import TrainConfig, config_from_mapping
+from studio.train.config import TrainConfig, config_from_mapping
 from studio.errors import StudioError
-from studio.train.checkpointing import decoder_layers
+from studio.patches.partial_checkpointing import decoder_layers
 from studio.train.worker import train
 from studio.workspace import Workspace
 

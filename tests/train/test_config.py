@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import (
+from studio.train.config import (
     KNOWN_KEYS,
     VALIDATORS,
     TrainConfig,
@@ -15,7 +15,7 @@ from studio.config import (
     load_config,
 )
 from studio.errors import StudioError
-from studio.strict_yaml import load_yaml
+from studio.train.strict_yaml import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 

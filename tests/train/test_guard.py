@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import TrainerCallback
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.train.guard import NonFiniteTrainingError, NonFiniteWeightsError, assert_finite_adapter
 from studio.train.worker import train
 from studio.workspace import Workspace

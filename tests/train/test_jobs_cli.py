@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from studio.cli import main
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.errors import StudioError
 from studio.jobs import cancel, get_job, wait
 from studio.train.preflight import preflight

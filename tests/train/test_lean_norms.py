@@ -1,4 +1,4 @@
-"""The lean Qwen RMSNorm (studio.train.lean_norms): the same output and gradients as transformers'
+"""The lean Qwen RMSNorm (studio.patches.rms_norm): the same output and gradients as transformers'
 own, bit for bit on the CPU, keeping only its bf16 input for the backward; given to every model the
 studio trains."""
 
@@ -12,17 +12,17 @@ from transformers import AutoModelForCausalLM
 from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
 from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
 
-from studio.config import TrainConfig
-from studio.random_models import random_config
-from studio.train.checkpointing import decoder_layers, keep_activations
-from studio.train.lean_norms import (
+from studio.train.config import TrainConfig
+from studio.testing.random_models import random_config
+from studio.patches.partial_checkpointing import decoder_layers, keep_activations
+from studio.patches.rms_norm import (
     QWEN_RMS_NORMS,
     _lean_forward,
     fused_rms_norm,
     lean_rms_norms,
     rms_norm,
 )
-from studio.train.moe_experts import RECOMPUTE_INPUT_PROJECTION
+from studio.patches.moe_experts import RECOMPUTE_INPUT_PROJECTION
 from studio.train.policy import load_base
 
 

@@ -1,4 +1,4 @@
-"""The studio's lean experts function (studio.train.moe_experts) against transformers' own, on CPU:
+"""The studio's lean experts function (studio.patches.moe_experts) against transformers' own, on CPU:
 the same outputs and gradients as grouped_mm, chosen by load_base for MoE models only, and
 bench/gpu/bench_experts.py measuring it."""
 
@@ -17,10 +17,10 @@ from transformers import PretrainedConfig
 from transformers.integrations.moe import ALL_EXPERTS_FUNCTIONS, use_experts_implementation
 from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeSparseMoeBlock
 
-from studio.config import EXPERTS_IMPLEMENTATIONS, TrainConfig, config_from_mapping
+from studio.train.config import EXPERTS_IMPLEMENTATIONS, TrainConfig, config_from_mapping
 from studio.errors import StudioError
-from studio.random_models import random_config
-from studio.train.moe_experts import (
+from studio.testing.random_models import random_config
+from studio.patches.moe_experts import (
     LEAN_EXPERTS,
     recompute_input_projections,
     register_lean_experts,

@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.errors import StudioError
-from studio.train.packing import BOUNDS_KEY, PACKED_ATTENTION, register_packed_attention
+from studio.patches.packed_attention import BOUNDS_KEY, PACKED_ATTENTION, register_packed_attention
 from studio.train.worker import train
 from studio.workspace import Workspace
 

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from safetensors.torch import load_file, save_file
 
-from studio.adapters import NonFiniteWeightsError
+from studio.models.adapters import NonFiniteWeightsError
 from studio.cli import main
-from studio.config import TrainConfig
+from studio.train.config import TrainConfig
 from studio.errors import StudioError
-from studio.random_models import save_random_model
+from studio.testing.random_models import save_random_model
 from studio.train.policy import dpo_policy, sft_policy
 from studio.train.worker import train
 from studio.workspace import Workspace
@@ -174,7 +174,7 @@ def test_lora_target_on_a_moe_model_follows_peft_s_expert_names(
 def test_cutoff_len_must_leave_an_example_to_train_on(
         toy_workspace: Workspace, tiny_config: Configs, tiny_qwen2_dir: Path, tmp_path: Path,
         capsys: Capture, stage: str, dataset: str) -> None:
-    from studio.models import load_tokenizer
+    from studio.models.references import load_tokenizer
 
     tokenizer = load_tokenizer(str(tiny_qwen2_dir))
     messages = [{"role": "system", "content": "You write SQLite queries."},

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.config import TrainConfig
-from studio.models import load_model
+from studio.train.config import TrainConfig
+from studio.models.references import load_model
 from studio.train.guard import assert_finite_adapter
 from studio.train.worker import train
 from studio.workspace import Workspace

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from studio.ui.gestures import (
+from studio.testing.gestures import (
     LOSS_POINTS_JS,
     choose,
     element_text,

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.ui.evaluate_tab import POLL_S
-from studio.ui.gestures import LOSS_POINTS_JS, choose, element_text, fill, open_tab, table_row
+from studio.testing.gestures import LOSS_POINTS_JS, choose, element_text, fill, open_tab, table_row
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from studio.errors import StudioError
-from studio.ui.login_gate import LOGIN_CHECK_PATH, LoginGate, verify_gate
+from studio.web.login_gate import LOGIN_CHECK_PATH, LoginGate, verify_gate
 
 
 def _gated(login_check_status: int | None) -> LoginGate:
@@ -81,7 +81,7 @@ def test_a_changed_login_check_fails_closed_naming_the_fix(changed: int | None) 
     assert status == 500 and "secret" not in body
     detail = json.loads(body)["detail"]
     assert f"to {LOGIN_CHECK_PATH}, not 200 or 401 as Gradio 6.31 does" in detail
-    assert "studio/ui/login_gate.py" in detail
+    assert "studio/web/login_gate.py" in detail
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from studio.ui.gestures import choose, element_text, fill, open_tab, table_row
+from studio.testing.gestures import choose, element_text, fill, open_tab, table_row
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores

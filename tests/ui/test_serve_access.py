@@ -23,7 +23,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from studio.ui.gestures import table_row
+from studio.testing.gestures import table_row
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "ana", "pw-7Hq2-not-on-argv"

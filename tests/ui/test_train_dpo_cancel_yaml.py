@@ -17,9 +17,9 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from studio.config import config_from_mapping
+from studio.train.config import config_from_mapping
 from studio.train.worker import train, write_run_config
-from studio.ui.gestures import choose, element_text, field_value, fill, open_tab, table_row
+from studio.testing.gestures import choose, element_text, field_value, fill, open_tab, table_row
 from studio.workspace import Workspace
 
 pytestmark = pytest.mark.browser

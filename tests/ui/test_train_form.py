@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.config import load_config
+from studio.train.config import load_config
 from studio.ui.train_tab import FORM_KEYS, config_from_form, form_values
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -6,6 +6,7 @@ alone; the questions become `demo_train` and `demo_test` (DDL schema, SQLite dia
 
 from __future__ import annotations
 
+from studio.project import DATA_DIR
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from studio.data.registry import DatasetInfo
     from studio.workspace import Workspace
 
-DEMO_DIR = Path(__file__).resolve().parents[3] / "data" / "demo"
+DEMO_DIR = DATA_DIR / "demo"
 DEMO_SPLITS = ("train", "test")
 DEMO_STYLE = "ddl"
 

@@ -52,7 +52,7 @@ def check_trainer_internals(trainer_class: type) -> None:
     if getattr(trainer_module, "PREFIX_CHECKPOINT_DIR", None) != "checkpoint":
         raise TrainerInternalsChanged(
             f"{where}: transformers.trainer.PREFIX_CHECKPOINT_DIR is no longer 'checkpoint'; "
-            "studio/train/atomic_checkpoints.py and studio/train/resume.py must follow the new "
+            "studio/patches/trainer_checkpoints.py and studio/train/resume.py must follow the new "
             "folder name")
     for name, parameters in WRAPPED.items():
         method = getattr(trainer_class, name, None)
@@ -61,7 +61,7 @@ def check_trainer_internals(trainer_class: type) -> None:
             shown = f"takes {found}" if found is not None else "is gone"
             raise TrainerInternalsChanged(
                 f"{where}: {trainer_class.__name__}.{name} {shown}, where "
-                f"studio/train/atomic_checkpoints.py expects {parameters}; adapt it to the new "
+                f"studio/patches/trainer_checkpoints.py expects {parameters}; adapt it to the new "
                 "trainer before training")
 
 
@@ -106,7 +106,7 @@ def publish(staged: Path, final: Path, step: int, prepare: Sequence[FolderStep])
         raise TrainerInternalsChanged(
             f"the trainer saved step {step} without writing {staged}: Trainer._save_checkpoint no "
             "longer builds its folder from Trainer._get_output_dir(); adapt "
-            "studio/train/atomic_checkpoints.py to it")
+            "studio/patches/trainer_checkpoints.py to it")
     for step_fn in prepare:
         step_fn(staged)
     marker = json.dumps({"global_step": step}) + "\n"

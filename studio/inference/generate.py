@@ -1,6 +1,6 @@
 """Generation for evaluation and pair mining: greedy or sampled, n answers per prompt.
 
-Three engines: `prefix` (the default, `studio.decode`: prompts that share a schema share
+Three engines: `prefix` (the default, `studio.inference.prefix_engine`: prompts that share a schema share
 one prefill, finished answers leave the batch, settled answers stop), `batched` (Hugging
 Face `generate` on length-sorted, left-padded batches) and `continuous` (transformers'
 continuous batching: a paged KV cache where finished answers leave the batch at once and
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from studio.models import LoadedModel
+from studio.models.references import LoadedModel
 
 ENGINES = ("prefix", "batched", "continuous")
 DEFAULT_ENGINE = "prefix"
@@ -67,7 +67,7 @@ def generate(
     encoded = [loaded.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     torch.manual_seed(settings.seed)
     if settings.engine == "prefix":
-        from studio.decode import generate_with_prefixes
+        from studio.inference.prefix_engine import generate_with_prefixes
 
         return generate_with_prefixes(loaded, encoded, settings, on_batch, settled)
     run = _generate_continuous if settings.engine == "continuous" else _generate_batched

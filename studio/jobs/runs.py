@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.jobs import FINAL_STATES, Job, list_jobs
-from studio.worker import last_jsonl_record, read_jsonl
+from studio.jobs.runtime import last_jsonl_record, read_jsonl
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.builtin_model import (
+from studio.models.builtin import (
     BUILTIN_MODELS,
     builtin_folder,
     ensure_builtin,
     ensure_builtin_tokenizer,
 )
 from studio.errors import StudioError
-from studio.model_cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
+from studio.models.cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -172,13 +172,13 @@ def load_model(
 
     merge=True folds each adapter into the base weights (fastest generation); otherwise
     the adapters stay separate and are all active. dtype defaults to float32 on CPU and
-    bfloat16 on CUDA. The adapters are checked against the base (studio.adapters) before
+    bfloat16 on CUDA. The adapters are checked against the base (studio.models.adapters) before
     any weight loads.
     """
     import torch
     from transformers import AutoModelForCausalLM
 
-    from studio.adapters import check_adapters
+    from studio.models.adapters import check_adapters
 
     device = device or default_device()
     dtype = dtype or ("bfloat16" if device.startswith("cuda") else "float32")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.models import load_tokenizer
+from studio.models.references import load_tokenizer
 
 VOCAB_SIZE = 151_936
 

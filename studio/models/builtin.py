@@ -17,7 +17,7 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.fsutil import file_lock
-from studio.model_cache import (
+from studio.models.cache import (
     Log,
     cache_root,
     convert_gguf,

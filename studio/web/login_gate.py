@@ -85,7 +85,7 @@ async def gradio_accepts_login(app: ASGIApp, scope: Scope) -> bool:
     raise GradioLoginCheckChanged(
         f"Gradio answered {statuses or 'nothing'} to {LOGIN_CHECK_PATH}, not 200 or 401 as "
         "Gradio 6.31 does; install the Gradio version requirements.txt names, or adapt "
-        "studio/ui/login_gate.py to the new one")
+        "studio/web/login_gate.py to the new one")
 
 
 async def _respond(send: Send, status: int, body: dict[str, str]) -> None:

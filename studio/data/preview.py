@@ -32,7 +32,7 @@ class RowPreview:
 @functools.lru_cache(maxsize=4)
 def cached_tokenizer(model_ref: str) -> PreTrainedTokenizerBase:
     """The tokenizer of `model_ref`, loaded once per process."""
-    from studio.models import load_tokenizer
+    from studio.models.references import load_tokenizer
 
     return load_tokenizer(model_ref)
 

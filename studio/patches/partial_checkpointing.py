@@ -14,8 +14,8 @@ from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-from studio.config import TrainConfig
-from studio.train.moe_experts import recompute_input_projections
+from studio.train.config import TrainConfig
+from studio.patches.moe_experts import recompute_input_projections
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
@@ -25,7 +25,7 @@ def decoder_layers(model: nn.Module) -> list[nn.Module]:
 
 def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]:
     """Turn checkpointing off for the last `skip` decoder layers of `model`, their frozen experts
-    keeping only their input (studio.train.moe_experts): what these layers keep is what they add
+    keeping only their input (studio.patches.moe_experts): what these layers keep is what they add
     to the peak.
 
     Returns (how many layers still recompute, the layers that keep their activations).

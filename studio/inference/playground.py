@@ -22,7 +22,7 @@ from studio.errors import StudioError
 from studio.sql.execute import ExecResult
 
 if TYPE_CHECKING:
-    from studio.models import LoadedModel
+    from studio.models.references import LoadedModel
     from studio.workspace import Workspace
 
 MAX_VARIANTS = 3
@@ -90,7 +90,7 @@ class ModelPool:
 
     def get(self, variant: Variant) -> LoadedModel:
         """The loaded model of `variant`, loading it (adapters merged) on first use."""
-        from studio.models import load_model
+        from studio.models.references import load_model
 
         with self._lock:
             if variant in self._models:
@@ -169,7 +169,7 @@ def answer_variant(pool: ModelPool, variant: Variant, messages: list[dict[str, s
     """One variant's greedy answer to `messages`, its SQL run on `database` and judged against `gold_sql`.
     A model that cannot be loaded gives an answer whose `error` says why."""
     from studio.data.prompts import render_chat
-    from studio.generate import GenerationSettings, generate
+    from studio.inference.generate import GenerationSettings, generate
     from studio.sql.execute import execute_sql
     from studio.sql.extract import extract_sql
 

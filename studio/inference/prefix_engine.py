@@ -2,7 +2,7 @@
 
 Three things the stock `generate` does not do for text-to-SQL prompts:
 - prompts that start alike (same instructions and schema) share one prefill of that prefix
-  (`studio.prefix_groups`); only each question's own tail is run per prompt, and the n
+  (`studio.inference.prefix_groups`); only each question's own tail is run per prompt, and the n
   samples of a prompt share its whole prefill;
 - a finished answer leaves the batch (its rows are dropped from the KV cache), so the
   batch costs what its live answers cost, not what its longest one does;
@@ -10,7 +10,7 @@ Three things the stock `generate` does not do for text-to-SQL prompts:
   from it (for SQL: its first ```sql block is closed), not only at the end-of-turn token;
 - the KV cache is written in place into buffers sized for the batch (no copy of the whole
   cache per step), and decoding attends without repeating key/value heads
-  (`studio.decode_attention`).
+  (`studio.patches.decode_attention`).
 
 Greedy answers are the same as `generate`'s (tested); sampling uses temperature and top-p.
 """
@@ -22,14 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from studio.decode_attention import DECODE_ATTENTION, register_decode_attention
-from studio.prefix_groups import PrefixGroup, group_by_prefix
+from studio.patches.decode_attention import DECODE_ATTENTION, register_decode_attention
+from studio.inference.prefix_groups import PrefixGroup, group_by_prefix
 
 if TYPE_CHECKING:
     import torch
 
-    from studio.generate import GenerationSettings
-    from studio.models import LoadedModel
+    from studio.inference.generate import GenerationSettings
+    from studio.models.references import LoadedModel
 
 PREFIX_TOKENS_PER_FORWARD = 16384  # prefill budget of one forward over shared prefixes
 SETTLED_CHECK_EVERY = 4  # decode steps between `settled` checks
@@ -193,7 +193,7 @@ class _Decoder:
         """Cache = each row's prefix (left-padded to the longest); then the tails, left-padded, in one forward."""
         import torch
 
-        from studio.decode_cache import growing_cache
+        from studio.patches.kv_cache import growing_cache
 
         device = self.model.device
         batch, longest_prefix = len(rows), max(prefix.length for prefix, _ in rows)

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from studio.errors import StudioError
-from studio.strict_yaml import load_yaml
-from studio.train.packing import PACKED_ATTENTION
+from studio.train.strict_yaml import load_yaml
+from studio.patches.packed_attention import PACKED_ATTENTION
 
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
 STAGES = ("sft", "dpo")
@@ -30,7 +30,7 @@ DISTRIBUTED_BACKENDS = ("fsdp", "deepspeed_zero3")
 # LLaMA-Factory's flash_attn values -> transformers attn_implementation ("auto" is resolved per run)
 ATTENTION_IMPLEMENTATIONS = {"auto": None, "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
 # transformers 5.17 experts_implementation values for Mixture-of-Experts models, plus the studio's
-# studio.train.moe_experts.LEAN_EXPERTS ("auto" picks it; dense models have no experts to choose)
+# studio.patches.moe_experts.LEAN_EXPERTS ("auto" picks it; dense models have no experts to choose)
 EXPERTS_IMPLEMENTATIONS = ("auto", "eager", "grouped_mm", "batched_mm", "studio_grouped_mm")
 # TRL 1.16 DPOConfig.loss_type values
 PREF_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
@@ -116,7 +116,7 @@ class TrainConfig:
     def attn_implementation(self) -> str:
         """The attention kernel to train with.
 
-        `auto` picks `sdpa_packed` (per-example SDPA, studio.train.packing) when packing,
+        `auto` picks `sdpa_packed` (per-example SDPA, studio.patches.packed_attention) when packing,
         else eager attention for bf16 and SDPA otherwise: on an H100, SDPA's bf16 backward
         turned LoRA gradients non-finite on right-padded rows while eager attention,
         float32 and unpadded rows stayed finite on the same batches (docs/TRAINING.md).

@@ -9,19 +9,19 @@ user has a shell.
 
 from __future__ import annotations
 
+from studio.project import CONFIGS_DIR, DATA_DIR
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
-from studio.models import BUILTIN_PREFIX
+from studio.models.references import BUILTIN_PREFIX
 
 if TYPE_CHECKING:
-    from studio.config import TrainConfig
+    from studio.train.config import TrainConfig
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-PROJECT_FOLDERS = (PROJECT_DIR / "configs", PROJECT_DIR / "data")
+PROJECT_FOLDERS = (CONFIGS_DIR, DATA_DIR)
 DATA_ROOT_FLAG = "--data-root"
 
 

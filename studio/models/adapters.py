@@ -1,7 +1,7 @@
 """LoRA adapter folders, checked against the base model before PEFT loads them.
 
 `check_adapters(adapters, base_ref, model_config)` is the gate every path that applies an
-adapter goes through (inference in studio.models, training in studio.train.policy, and
+adapter goes through (inference in studio.models.references, training in studio.train.policy, and
 `train --check`). For each folder, with no base weights loaded:
   - it holds adapter_config.json and adapter_model.safetensors;
   - its tensors fit the base: the LoRA that PEFT builds from adapter_config.json on the base
@@ -9,7 +9,7 @@ adapter goes through (inference in studio.models, training in studio.train.polic
     file's safetensors header;
   - it was trained on this base: the recorded base (`base_model_name_or_path` in
     adapter_config.json, else `model_name_or_path` in the config.yaml of the run folder
-    that wrote it) is the same model (studio.models.model_identity);
+    that wrote it) is the same model (studio.models.references.model_identity);
   - every tensor is finite.
 Each failure is a StudioError that names the adapter, its base, the model and the fix.
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
-from studio.model_cache import safetensors_header
-from studio.models import meta_model, model_identity
+from studio.models.cache import safetensors_header
+from studio.models.references import meta_model, model_identity
 
 if TYPE_CHECKING:
     import torch
@@ -69,7 +69,7 @@ def recorded_base(folder: Path) -> str | None:
         return base
     run_config = folder.parent / RUN_CONFIG
     if run_config.is_file():
-        from studio.config import load_config
+        from studio.train.config import load_config
 
         try:
             return load_config(run_config).model_name_or_path

@@ -1,0 +1,1 @@
+"""Everything that replaces or wraps a transformers / TRL internal, in one place."""

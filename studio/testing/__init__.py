@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: random models of real architectures, browser gestures."""

@@ -16,7 +16,9 @@ from studio.errors import StudioError
 def main() -> int:
     parser = argparse.ArgumentParser(description="Text-to-SQL Studio (browser UI)")
     add_serve_options(parser)
-    parser.add_argument("--workspace", default=None, metavar="DIR", help="workspace folder (default ./workspace)")
+    parser.add_argument(
+        "--workspace", default=None, metavar="DIR", help="workspace folder (default ./workspace)"
+    )
     try:
         return run_serve(parser.parse_args())
     except StudioError as error:

@@ -42,8 +42,15 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from studio.testing.gestures import choose, element_text, fill, open_tab
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STEP_TIMEOUT_MS = 60 * 60 * 1000  # a job may take long on a busy CPU; the loop is what is timed
 UI_TIMEOUT_MS = 120_000
 FINAL = re.compile(r"succeeded|failed|cancelled")
@@ -64,8 +71,13 @@ def start_studio(workspace: Path, log_path: Path) -> tuple[subprocess.Popen, str
     port = free_port()
     env = {**os.environ, "STUDIO_WORKSPACE": str(workspace)}
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace)],
-                                   cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace)],
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -90,7 +102,11 @@ def _stat(pid: int) -> tuple[int, float] | None:
 def cpu_split(studio_pid: int) -> dict[str, float]:
     """CPU seconds so far of the studio process alone and of the browser (Playwright's driver and
     chromium: this process's other descendants), to tell the page's own cost from the jobs'."""
-    stats = {int(entry.name): _stat(int(entry.name)) for entry in Path("/proc").iterdir() if entry.name.isdigit()}
+    stats = {
+        int(entry.name): _stat(int(entry.name))
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+    }
     stats = {pid: stat for pid, stat in stats.items() if stat is not None}
 
     def under(pid: int, ancestor: int) -> bool:
@@ -101,11 +117,19 @@ def cpu_split(studio_pid: int) -> dict[str, float]:
         return False
 
     me = os.getpid()
-    browser = sum(cpu for pid, (_, cpu) in stats.items() if pid != me and under(pid, me) and not under(pid, studio_pid))
-    return {"studio_cpu_s": round(stats.get(studio_pid, (0, 0.0))[1], 1), "browser_cpu_s": round(browser, 1)}
+    browser = sum(
+        cpu
+        for pid, (_, cpu) in stats.items()
+        if pid != me and under(pid, me) and not under(pid, studio_pid)
+    )
+    return {
+        "studio_cpu_s": round(stats.get(studio_pid, (0, 0.0))[1], 1),
+        "browser_cpu_s": round(browser, 1),
+    }
 
 
 # --- page helpers -------------------------------------------------------------------------
+
 
 def wait_for_run(page, table_id: str, run_name: str) -> list[str]:
     """Wait until the runs table `table_id` shows `run_name` finished; its cells (fails unless succeeded)."""
@@ -142,11 +166,17 @@ def start_training(page) -> Path:
 
 # --- the loop's steps -----------------------------------------------------------------------
 
+
 def sft(page) -> dict:
     load_config(page, "configs/demo_sft.yaml")
     run_dir = start_training(page)
     cells = wait_for_run(page, "train-history", run_dir.name)
-    return {"run": run_dir.name, "steps": cells[6], "loss": cells[7], "adapter": str(run_dir / "adapter")}
+    return {
+        "run": run_dir.name,
+        "steps": cells[6],
+        "loss": cells[7],
+        "adapter": str(run_dir / "adapter"),
+    }
 
 
 def mine_pairs(page, adapter: str, limit: int, n: int, max_new_tokens: int) -> dict:
@@ -172,7 +202,9 @@ def curate(page, accept: int) -> dict:
     progress.get_by_text(re.compile(r"\d+ of \d+ reviewed")).wait_for(timeout=UI_TIMEOUT_MS)
     total = int(re.search(r"of (\d+) reviewed", progress.inner_text()).group(1))
     if total == 0:
-        raise LoopError("mining gave no pair to curate (every sample was right, or none was proven wrong)")
+        raise LoopError(
+            "mining gave no pair to curate (every sample was right, or none was proven wrong)"
+        )
     wanted = total if accept <= 0 else min(accept, total)
     for done in range(1, wanted + 1):
         progress.click()  # focus the page, not a text field
@@ -195,7 +227,12 @@ def dpo(page, sft_adapter: str) -> dict:
     fill(page, "train-adapters", sft_adapter)
     run_dir = start_training(page)
     cells = wait_for_run(page, "train-history", run_dir.name)
-    return {"run": run_dir.name, "steps": cells[6], "loss": cells[7], "adapter": str(run_dir / "adapter")}
+    return {
+        "run": run_dir.name,
+        "steps": cells[6],
+        "loss": cells[7],
+        "adapter": str(run_dir / "adapter"),
+    }
 
 
 def evaluate(page, adapter: str | None, limit: int) -> dict:
@@ -213,7 +250,13 @@ def evaluate(page, adapter: str | None, limit: int) -> dict:
     if not found:
         raise LoopError(f"evaluation did not start: {element_text(page, 'eval-status')}")
     cells = wait_for_run(page, "eval-runs", found.group(1))
-    return {"run": found.group(1), "adapters": cells[4], "questions": cells[5], "ex": cells[6], "ci95": cells[7]}
+    return {
+        "run": found.group(1),
+        "adapters": cells[4],
+        "questions": cells[5],
+        "ex": cells[6],
+        "ci95": cells[7],
+    }
 
 
 def main() -> int:
@@ -221,10 +264,16 @@ def main() -> int:
     parser.add_argument("--pairs-limit", type=int, default=16, help="questions to mine (Pairs tab)")
     parser.add_argument("--pairs-n", type=int, default=4, help="samples per question (Pairs tab)")
     parser.add_argument("--pairs-max-new-tokens", type=int, default=128)
-    parser.add_argument("--accept", type=int, default=8, help="pairs accepted with the 'a' key (0: all)")
+    parser.add_argument(
+        "--accept", type=int, default=8, help="pairs accepted with the 'a' key (0: all)"
+    )
     parser.add_argument("--eval-limit", type=int, default=48, help="demo_test questions (48: all)")
-    parser.add_argument("--keep", type=Path, help="keep the workspace and studio log under DIR "
-                                                  "(default: a temporary folder, removed at the end)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the workspace and studio log under DIR "
+        "(default: a temporary folder, removed at the end)",
+    )
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -250,14 +299,23 @@ def main() -> int:
         print(json.dumps({"step": "start_studio", "seconds": figures["start_studio"]}), flush=True)
         executable = shutil.which("chromium") or "/usr/bin/chromium"
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+            browser = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+            )
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             page.set_default_timeout(UI_TIMEOUT_MS)
             page.goto(url)
             page.locator("#datasets-table").get_by_text("demo_test").wait_for()
             sft_run = step("sft", sft, page)
-            step("mine_pairs", mine_pairs, page, sft_run["adapter"], args.pairs_limit, args.pairs_n,
-                 args.pairs_max_new_tokens)
+            step(
+                "mine_pairs",
+                mine_pairs,
+                page,
+                sft_run["adapter"],
+                args.pairs_limit,
+                args.pairs_n,
+                args.pairs_max_new_tokens,
+            )
             step("curate", curate, page, args.accept)
             step("export", export, page, "demo_pairs")
             dpo_run = step("dpo", dpo, page, sft_run["adapter"])
@@ -268,8 +326,16 @@ def main() -> int:
             browser.close()
     except Exception as error:  # noqa: BLE001 - report where the loop stopped, with the studio's log
         tail = log_path.read_text()[-4000:] if log_path.exists() else ""
-        print(json.dumps({"step": "error", "seconds": round(time.monotonic() - started, 1),
-                          "error": f"{type(error).__name__}: {error}"[:2000]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "step": "error",
+                    "seconds": round(time.monotonic() - started, 1),
+                    "error": f"{type(error).__name__}: {error}"[:2000],
+                }
+            ),
+            flush=True,
+        )
         print(tail, file=sys.stderr)
         return 1
     finally:
@@ -282,8 +348,18 @@ def main() -> int:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
     kept = {"workspace": str(root / "workspace")} if args.keep is not None else {}
-    print(json.dumps({"step": "total", "seconds": round(time.monotonic() - started, 1), "cpus": os.cpu_count(),
-                      **cpu, **kept}), flush=True)
+    print(
+        json.dumps(
+            {
+                "step": "total",
+                "seconds": round(time.monotonic() - started, 1),
+                "cpus": os.cpu_count(),
+                **cpu,
+                **kept,
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -42,14 +42,27 @@ def main() -> None:
     add_data_argument(parser)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--adapter", dest="adapters", action="append", default=[], metavar="DIR")
-    parser.add_argument("--engine", dest="engines", action="append", choices=ENGINES, metavar="ENGINE",
-                        help=f"one of {', '.join(ENGINES)}; repeat to compare (default: {DEFAULT_ENGINE})")
-    parser.add_argument("--limit", type=int, help=f"questions (default: {CPU_LIMIT} on CPU, all on GPU)")
-    parser.add_argument("--batch-size", type=int,
-                        help=f"default: {DEFAULT_BATCH_SIZE} on CPU, {GPU_BATCH_SIZE} on GPU (all SpiderMan test at once)")
+    parser.add_argument(
+        "--engine",
+        dest="engines",
+        action="append",
+        choices=ENGINES,
+        metavar="ENGINE",
+        help=f"one of {', '.join(ENGINES)}; repeat to compare (default: {DEFAULT_ENGINE})",
+    )
+    parser.add_argument(
+        "--limit", type=int, help=f"questions (default: {CPU_LIMIT} on CPU, all on GPU)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"default: {DEFAULT_BATCH_SIZE} on CPU, {GPU_BATCH_SIZE} on GPU (all SpiderMan test at once)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--workers", type=int, help="scoring processes (default: one per CPU)")
-    parser.add_argument("--out", type=Path, help="keep the run folders under DIR/<engine> (default: temporary)")
+    parser.add_argument(
+        "--out", type=Path, help="keep the run folders under DIR/<engine> (default: temporary)"
+    )
     args = parser.parse_args()
     data_dir = checked_data_dir(args.data)
     device = default_device()
@@ -60,35 +73,54 @@ def main() -> None:
         with tarfile.open(data_dir / "sqlite.tar.xz") as archive:
             archive.extractall(tmp, filter="data")
         ws = Workspace.open(Path(tmp) / "workspace")
-        import_csv(ws, data_dir / "test_queries.csv",
-                   ImportOptions(name="spiderman_test", db_dir=Path(tmp) / "sqlite"))
+        import_csv(
+            ws,
+            data_dir / "test_queries.csv",
+            ImportOptions(name="spiderman_test", db_dir=Path(tmp) / "sqlite"),
+        )
         for engine in args.engines or [DEFAULT_ENGINE]:
-            summary = evaluate(ws, "spiderman_test", model=args.model, adapters=args.adapters, limit=limit,
-                               batch_size=batch_size, max_new_tokens=args.max_new_tokens, workers=args.workers,
-                               engine=engine, out_dir=args.out.resolve() / engine if args.out else None)
+            summary = evaluate(
+                ws,
+                "spiderman_test",
+                model=args.model,
+                adapters=args.adapters,
+                limit=limit,
+                batch_size=batch_size,
+                max_new_tokens=args.max_new_tokens,
+                workers=args.workers,
+                engine=engine,
+                out_dir=args.out.resolve() / engine if args.out else None,
+            )
             report(summary, args, device, engine, batch_size)
 
 
-def report(summary: dict, args: argparse.Namespace, device: str, engine: str, batch_size: int) -> None:
+def report(
+    summary: dict, args: argparse.Namespace, device: str, engine: str, batch_size: int
+) -> None:
     """One JSON line for one engine's evaluation."""
     timings = summary["timings"]
-    print(json.dumps({
-        "figure": "spiderman_test_eval",
-        "model": args.model,
-        "adapters": args.adapters,
-        "engine": engine,
-        "device": device,
-        "questions": summary["n"],
-        "batch_size": batch_size,
-        "max_new_tokens": args.max_new_tokens,
-        "load_s": timings["load_s"],
-        "generation_s": timings["generation_s"],
-        "questions_per_s": timings["questions_per_s"],
-        "scoring_s": timings["scoring_s"],
-        "ex": summary["ex"],
-        "ex_ci95": summary["ex_ci95"],
-        "categories": summary["categories"],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "figure": "spiderman_test_eval",
+                "model": args.model,
+                "adapters": args.adapters,
+                "engine": engine,
+                "device": device,
+                "questions": summary["n"],
+                "batch_size": batch_size,
+                "max_new_tokens": args.max_new_tokens,
+                "load_s": timings["load_s"],
+                "generation_s": timings["generation_s"],
+                "questions_per_s": timings["questions_per_s"],
+                "scoring_s": timings["scoring_s"],
+                "ex": summary["ex"],
+                "ex_ci95": summary["ex_ci95"],
+                "categories": summary["categories"],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -35,18 +35,31 @@ if str(REPO_ROOT) not in sys.path:
 
 import torch
 
-VARIANTS = ("grouped_mm", "studio_grouped_mm", "studio_grouped_mm+lean_norms",
-            "studio_grouped_mm+lean_norms+recompute_projections")
+VARIANTS = (
+    "grouped_mm",
+    "studio_grouped_mm",
+    "studio_grouped_mm+lean_norms",
+    "studio_grouped_mm+lean_norms+recompute_projections",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.testing.random_models architecture")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--arch", default="qwen3-coder-30b-a3b", help="a studio.testing.random_models architecture"
+    )
     parser.add_argument("--tokens", type=int, default=1024, help="tokens in the one example")
-    parser.add_argument("--scale-to", type=int, default=8192, help="report the bytes scaled to this many tokens")
-    parser.add_argument("--lora-dropout", type=float, default=0.0,
-                        help="the LoRA adapters' dropout (it adds the dropped copy of their input)")
+    parser.add_argument(
+        "--scale-to", type=int, default=8192, help="report the bytes scaled to this many tokens"
+    )
+    parser.add_argument(
+        "--lora-dropout",
+        type=float,
+        default=0.0,
+        help="the LoRA adapters' dropout (it adds the dropped copy of their input)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -60,10 +73,16 @@ def one_layer_model(arch: str, lora_dropout: float = 0.0) -> Any:
 
     config = random_config(arch)
     config.num_hidden_layers = 1
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation="sdpa")
+    model = AutoModelForCausalLM.from_config(
+        config, dtype=torch.bfloat16, attn_implementation="sdpa"
+    )
     model.config.use_cache = False
-    return get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=lora_dropout,
-                                                 target_modules=["q_proj", "k_proj"]))
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=8, lora_alpha=16, lora_dropout=lora_dropout, target_modules=["q_proj", "k_proj"]
+        ),
+    )
 
 
 class KeptBytes:
@@ -77,9 +96,13 @@ class KeptBytes:
         layer.register_forward_pre_hook(self._start, with_kwargs=True)
         layer.register_forward_hook(self._stop, with_kwargs=True)
 
-    def _start(self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _start(
+        self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         inputs = [*args, *kwargs.values()]
-        self.excluded = self.parameters | {t.untyped_storage().data_ptr() for t in inputs if torch.is_tensor(t)}
+        self.excluded = self.parameters | {
+            t.untyped_storage().data_ptr() for t in inputs if torch.is_tensor(t)
+        }
         self.storages = {}
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda tensor: tensor)
         self._hooks.__enter__()
@@ -96,16 +119,18 @@ class KeptBytes:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from studio.patches.moe_experts import recompute_input_projections, register_lean_experts
     from studio.patches.partial_checkpointing import decoder_layers
     from studio.patches.rms_norm import lean_rms_norms
-    from studio.patches.moe_experts import recompute_input_projections, register_lean_experts
 
     register_lean_experts()
     torch.manual_seed(args.seed)
     model = one_layer_model(args.arch, args.lora_dropout)
     (layer,) = decoder_layers(model)
     counter = KeptBytes(layer)
-    ids = torch.randint(0, 151_643, (1, args.tokens), generator=torch.Generator().manual_seed(args.seed))
+    ids = torch.randint(
+        0, 151_643, (1, args.tokens), generator=torch.Generator().manual_seed(args.seed)
+    )
     for variant in VARIANTS:
         experts, *levers = variant.split("+")
         model.set_experts_implementation(experts)
@@ -117,11 +142,23 @@ def main(argv: list[str] | None = None) -> int:
         with torch.autocast("cpu", dtype=torch.bfloat16):  # the trainer's bf16 autocast
             model(input_ids=ids)
         kept = sum(counter.storages.values())
-        print(json.dumps({"figure": "layer_kept_bytes", "arch": args.arch, "variant": variant,
-                          "tokens": args.tokens, "lora_dropout": args.lora_dropout, "kept_bytes": kept, "kept_mib": round(kept / 2**20, 1),
-                          "scaled_to": args.scale_to,
-                          "kept_gib_scaled": round(kept * args.scale_to / args.tokens / 2**30, 3),
-                          "device": "cpu"}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "figure": "layer_kept_bytes",
+                    "arch": args.arch,
+                    "variant": variant,
+                    "tokens": args.tokens,
+                    "lora_dropout": args.lora_dropout,
+                    "kept_bytes": kept,
+                    "kept_mib": round(kept / 2**20, 1),
+                    "scaled_to": args.scale_to,
+                    "kept_gib_scaled": round(kept * args.scale_to / args.tokens / 2**30, 3),
+                    "device": "cpu",
+                }
+            ),
+            flush=True,
+        )
     return 0
 
 

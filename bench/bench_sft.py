@@ -35,16 +35,30 @@ def main() -> None:
     parser.add_argument("config", type=Path)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--workspace", type=Path, default=Path(os.environ.get("STUDIO_WORKSPACE", "workspace")))
-    parser.add_argument("--profile", type=int, default=0, metavar="TOP",
-                        help="profile the last step (left out of the figures), print its TOP operators")
+    parser.add_argument(
+        "--workspace", type=Path, default=Path(os.environ.get("STUDIO_WORKSPACE", "workspace"))
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="TOP",
+        help="profile the last step (left out of the figures), print its TOP operators",
+    )
     args = parser.parse_args()
     if args.steps < (3 if args.profile else 2):
         parser.error("--steps must be >= 2 (>= 3 with --profile)")
     import torch
 
-    cfg = load_config(args.config, [*args.overrides, f"max_steps={args.steps}", "logging_steps=1",
-                                    f"save_steps={args.steps + 1}"])
+    cfg = load_config(
+        args.config,
+        [
+            *args.overrides,
+            f"max_steps={args.steps}",
+            "logging_steps=1",
+            f"save_steps={args.steps + 1}",
+        ],
+    )
     ws = Workspace.open(args.workspace)
     run_dir = ws.new_run_dir("bench-sft")
     write_run_config(run_dir, cfg)
@@ -57,22 +71,38 @@ def main() -> None:
         steps = steps[:-1]
     first, last = steps[0], steps[-1]
     seconds = last["elapsed_s"] - first["elapsed_s"]
-    print(json.dumps({
-        "figure": "sft_throughput",
-        "config": str(args.config),
-        "overrides": args.overrides,
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-        "attn_implementation": cfg.attn_implementation,
-        "packing": cfg.packing,
-        "steps_timed": last["step"] - first["step"],
-        "tokens_per_s": round((last["tokens_seen"] - first["tokens_seen"]) / seconds, 1),
-        "s_per_step": round(seconds / (last["step"] - first["step"]), 4),
-        "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
-        "last_loss": last["loss"],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "figure": "sft_throughput",
+                "config": str(args.config),
+                "overrides": args.overrides,
+                "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                "attn_implementation": cfg.attn_implementation,
+                "packing": cfg.packing,
+                "steps_timed": last["step"] - first["step"],
+                "tokens_per_s": round((last["tokens_seen"] - first["tokens_seen"]) / seconds, 1),
+                "s_per_step": round(seconds / (last["step"] - first["step"]), 4),
+                "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+                if torch.cuda.is_available()
+                else None,
+                "last_loss": last["loss"],
+            }
+        ),
+        flush=True,
+    )
     if profile:
-        print(json.dumps({"figure": "sft_profile", "config": str(args.config), "overrides": args.overrides,
-                          "top": profile.table}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "figure": "sft_profile",
+                    "config": str(args.config),
+                    "overrides": args.overrides,
+                    "top": profile.table,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

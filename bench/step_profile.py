@@ -38,10 +38,14 @@ class LastStepProfile(TrainerCallback):
         if self._profiler is None:
             return
         self._profiler.__exit__(None, None, None)
-        events = sorted((event for event in self._profiler.key_averages() if self._own_us(event) > 0),
-                        key=self._own_us, reverse=True)
+        events = sorted(
+            (event for event in self._profiler.key_averages() if self._own_us(event) > 0),
+            key=self._own_us,
+            reverse=True,
+        )
         total = sum(self._own_us(event) for event in events)
         self.table = [{"op": "all", "ms": round(total / 1e3, 2), "calls": None}] + [
             {"op": event.key[:120], "ms": round(self._own_us(event) / 1e3, 2), "calls": event.count}
-            for event in events[: self.top]]
+            for event in events[: self.top]
+        ]
         self._profiler = None

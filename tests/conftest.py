@@ -72,7 +72,9 @@ def bird_minidev() -> Path:
 def mysql_server_url() -> str:
     """URL of the running MariaDB (fails loudly when it is down: start it, don't skip)."""
     try:
-        pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", connect_timeout=5).close()
+        pymysql.connect(
+            host="127.0.0.1", port=3306, user="root", password="", connect_timeout=5
+        ).close()
     except pymysql.MySQLError as error:
         pytest.fail(
             f"MariaDB is not reachable at 127.0.0.1:3306 ({error}); start it with "
@@ -106,9 +108,7 @@ def builtin_tokenizer_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen2_dir(
-    builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def tiny_qwen2_dir(builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Qwen2 model with the built-in model's tokenizer (a model reference)."""
     from studio.testing.random_models import save_random_model
 
@@ -129,8 +129,11 @@ def tiny_qwen3_moe_dir(
 
 def file_checksums(root: Path) -> dict[str, str]:
     """sha256 of every file under `root`, by path relative to it."""
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
 
 
 @pytest.fixture

@@ -41,12 +41,22 @@ IMPLEMENTATIONS = (REFERENCE, LEAN_EXPERTS, "batched_mm", "eager")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a Qwen3-MoE studio.testing.random_models architecture")
-    parser.add_argument("--tokens", type=int, default=8192, help="tokens through the block per iteration")
-    parser.add_argument("--impls", default=f"{REFERENCE},{LEAN_EXPERTS}",
-                        help=f"comma-separated, of {', '.join(IMPLEMENTATIONS)} ({REFERENCE} always runs first)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--arch",
+        default="qwen3-coder-30b-a3b",
+        help="a Qwen3-MoE studio.testing.random_models architecture",
+    )
+    parser.add_argument(
+        "--tokens", type=int, default=8192, help="tokens through the block per iteration"
+    )
+    parser.add_argument(
+        "--impls",
+        default=f"{REFERENCE},{LEAN_EXPERTS}",
+        help=f"comma-separated, of {', '.join(IMPLEMENTATIONS)} ({REFERENCE} always runs first)",
+    )
     parser.add_argument("--iters", type=int, default=20, help="timed iterations")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations before them")
     parser.add_argument("--device", default="cuda")
@@ -55,7 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     impls = [part.strip() for part in args.impls.split(",") if part.strip()]
     unknown = sorted(set(impls) - set(IMPLEMENTATIONS))
     if unknown:
-        parser.error(f"unknown implementation(s) {', '.join(unknown)}; use {', '.join(IMPLEMENTATIONS)}")
+        parser.error(
+            f"unknown implementation(s) {', '.join(unknown)}; use {', '.join(IMPLEMENTATIONS)}"
+        )
     args.impls = [REFERENCE, *(impl for impl in dict.fromkeys(impls) if impl != REFERENCE)]
     if args.tokens < 1 or args.iters < 1 or args.warmup < 0:
         parser.error("--tokens and --iters must be >= 1, --warmup >= 0")
@@ -84,8 +96,9 @@ def build_block(arch: str, device: torch.device) -> tuple[torch.nn.Module, Any]:
     return block, config
 
 
-def measure(block: torch.nn.Module, x: torch.Tensor, grad_out: torch.Tensor, iters: int,
-            warmup: int) -> tuple[dict[str, Any], tuple[torch.Tensor, torch.Tensor]]:
+def measure(
+    block: torch.nn.Module, x: torch.Tensor, grad_out: torch.Tensor, iters: int, warmup: int
+) -> tuple[dict[str, Any], tuple[torch.Tensor, torch.Tensor]]:
     """Time block(x) + backward; the figures and (output, x.grad) of the last iteration."""
     device = x.device
 
@@ -108,9 +121,14 @@ def measure(block: torch.nn.Module, x: torch.Tensor, grad_out: torch.Tensor, ite
         out = step()
         sync(device)
         times.append((time.perf_counter() - start) * 1000)
-    peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20 if device.type == "cuda" else None
-    figures = {"median_ms": round(statistics.median(times), 3), "min_ms": round(min(times), 3),
-               "peak_extra_mib": round(peak, 1) if peak is not None else None}
+    peak = (
+        (torch.cuda.max_memory_allocated(device) - base) / 2**20 if device.type == "cuda" else None
+    )
+    figures = {
+        "median_ms": round(statistics.median(times), 3),
+        "min_ms": round(min(times), 3),
+        "peak_extra_mib": round(peak, 1) if peak is not None else None,
+    }
     return figures, (out, x.grad.detach().clone())
 
 
@@ -128,17 +146,27 @@ def main(argv: list[str] | None = None) -> int:
     block, config = build_block(args.arch, device)
     generator = torch.Generator(device).manual_seed(args.seed)
     shape = (1, args.tokens, config.hidden_size)
-    x = torch.randn(shape, generator=generator, device=device, dtype=torch.bfloat16).requires_grad_()
+    x = torch.randn(
+        shape, generator=generator, device=device, dtype=torch.bfloat16
+    ).requires_grad_()
     grad_out = torch.randn(shape, generator=generator, device=device, dtype=torch.bfloat16)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     reference: tuple[torch.Tensor, torch.Tensor] | None = None
     for impl in args.impls:
         config._experts_implementation = impl
-        line: dict[str, Any] = {"figure": "moe_experts", "experts_implementation": impl, "arch": args.arch,
-                                "tokens": args.tokens, "top_k": config.num_experts_per_tok,
-                                "num_experts": config.num_experts, "dtype": "bfloat16", "iters": args.iters,
-                                "warmup": args.warmup, "device": device_name,
-                                "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+        line: dict[str, Any] = {
+            "figure": "moe_experts",
+            "experts_implementation": impl,
+            "arch": args.arch,
+            "tokens": args.tokens,
+            "top_k": config.num_experts_per_tok,
+            "num_experts": config.num_experts,
+            "dtype": "bfloat16",
+            "iters": args.iters,
+            "warmup": args.warmup,
+            "device": device_name,
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+        }
         try:
             figures, results = measure(block, x, grad_out, args.iters, args.warmup)
         except torch.OutOfMemoryError as error:
@@ -148,9 +176,11 @@ def main(argv: list[str] | None = None) -> int:
                 reference = results
             line.update(status="ok", **figures)
             if reference is not None:
-                line.update(max_abs_diff_out=max_diff(results[0], reference[0]),
-                            max_abs_diff_grad=max_diff(results[1], reference[1]),
-                            ref_max_abs_grad=reference[1].float().abs().max().item())
+                line.update(
+                    max_abs_diff_out=max_diff(results[0], reference[0]),
+                    max_abs_diff_grad=max_diff(results[1], reference[1]),
+                    ref_max_abs_grad=reference[1].float().abs().max().item(),
+                )
         x.grad = None
         if device.type == "cuda":
             torch.cuda.empty_cache()

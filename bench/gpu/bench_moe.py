@@ -58,23 +58,44 @@ REGULAR_TOKENS = 151_643
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="qwen3-coder-30b-a3b", help="a studio.testing.random_models architecture")
-    parser.add_argument("--lengths", default="4096,8192,16384,32768,65536",
-                        help="comma-separated sequence lengths (tokens per example)")
-    parser.add_argument("--steps", type=int, default=4, help="optimizer steps per length; the first is warm-up")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--arch", default="qwen3-coder-30b-a3b", help="a studio.testing.random_models architecture"
+    )
+    parser.add_argument(
+        "--lengths",
+        default="4096,8192,16384,32768,65536",
+        help="comma-separated sequence lengths (tokens per example)",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=4, help="optimizer steps per length; the first is warm-up"
+    )
     parser.add_argument("--mode", choices=("studio", "plain", "both"), default="both")
-    parser.add_argument("--offload", action="store_true", help="studio mode: activation_offloading: true")
-    parser.add_argument("--skip-layers", default="0",
-                        help="studio mode: comma-separated gradient_checkpointing_skip_layers values, one run each")
+    parser.add_argument(
+        "--offload", action="store_true", help="studio mode: activation_offloading: true"
+    )
+    parser.add_argument(
+        "--skip-layers",
+        default="0",
+        help="studio mode: comma-separated gradient_checkpointing_skip_layers values, one run each",
+    )
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--tokenizer", default=TOKENIZER_REF,
-                        help="model reference or folder whose tokenizer the studio trainer gets")
+    parser.add_argument(
+        "--tokenizer",
+        default=TOKENIZER_REF,
+        help="model reference or folder whose tokenizer the studio trainer gets",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", type=int, default=0, metavar="TOP",
-                        help="studio mode: profile the last step (left out of tokens/s), print its TOP operators "
-                             "by device time")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="TOP",
+        help="studio mode: profile the last step (left out of tokens/s), print its TOP operators "
+        "by device time",
+    )
     args = parser.parse_args(argv)
     args.lengths = [int(part) for part in args.lengths.split(",") if part.strip()]
     args.skip_layers = [int(part) for part in args.skip_layers.split(",") if part.strip()]
@@ -116,7 +137,9 @@ def load_tokenizer(ref: str) -> Any:
 
 def random_examples(count: int, length: int, vocab: int, seed: int) -> list[list[int]]:
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, min(vocab, REGULAR_TOKENS), (count, length), generator=generator).tolist()
+    return torch.randint(
+        0, min(vocab, REGULAR_TOKENS), (count, length), generator=generator
+    ).tolist()
 
 
 class StepTimer(TrainerCallback):
@@ -134,7 +157,9 @@ class StepTimer(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         sync(self.device)
         self.times.append(time.perf_counter() - self._start)
-        control.should_save = False  # a benchmark keeps no checkpoint (the final-step save included)
+        control.should_save = (
+            False  # a benchmark keeps no checkpoint (the final-step save included)
+        )
         return control
 
 
@@ -148,12 +173,20 @@ def restored_model_state(model: torch.nn.Module, experts: str | None = None) -> 
     if experts is not None:
         model.set_experts_implementation(experts)
     text_config = model.config.get_text_config()
-    saved = {key: getattr(text_config, key) for key in ("output_router_logits", "router_aux_loss_coef")
-             if hasattr(text_config, key)}
+    saved = {
+        key: getattr(text_config, key)
+        for key in ("output_router_logits", "router_aux_loss_coef")
+        if hasattr(text_config, key)
+    }
     # instance attributes a run sets: forwards (TRL's fused LM head on the model, the lean RMSNorms)
     # and the kept layers' experts' recompute flag
     patched = ("forward", RECOMPUTE_INPUT_PROJECTION)
-    had = {(id(module), name) for module in model.modules() for name in patched if name in module.__dict__}
+    had = {
+        (id(module), name)
+        for module in model.modules()
+        for name in patched
+        if name in module.__dict__
+    }
     try:
         yield
     finally:
@@ -184,25 +217,46 @@ def unwrap_lora(wrapped: Any, base: torch.nn.Module) -> None:
         raise RuntimeError(f"LoRA modules left on the base model after unload: {leftover[:3]}")
 
 
-def studio_config(length: int, steps: int, offload: bool, bf16: bool = True, skip_layers: int = 0) -> Any:
+def studio_config(
+    length: int, steps: int, offload: bool, bf16: bool = True, skip_layers: int = 0
+) -> Any:
     """The run's TrainConfig, the last `skip_layers` decoder layers kept out of gradient checkpointing.
     `bf16` is off only on CPU, where transformers refuses bf16 autocast unless `use_cpu` is set,
     which the studio's TrainingArguments never do (the weights stay bf16)."""
     from studio.train.config import config_from_mapping
 
-    return config_from_mapping({
-        "dataset": "random-tokens",  # the trainer gets the token rows directly
-        "lora_rank": LORA_RANK, "lora_alpha": LORA_ALPHA, "lora_target": ",".join(LORA_TARGET),
-        "bf16": bf16, "gradient_checkpointing": True, "flash_attn": "sdpa",
-        "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1,
-        "cutoff_len": length, "max_steps": steps, "logging_steps": 1, "save_steps": 1_000_000_000,
-        "learning_rate": LEARNING_RATE, "activation_offloading": offload,
-        "gradient_checkpointing_skip_layers": skip_layers,
-    }, source="bench_moe")
+    return config_from_mapping(
+        {
+            "dataset": "random-tokens",  # the trainer gets the token rows directly
+            "lora_rank": LORA_RANK,
+            "lora_alpha": LORA_ALPHA,
+            "lora_target": ",".join(LORA_TARGET),
+            "bf16": bf16,
+            "gradient_checkpointing": True,
+            "flash_attn": "sdpa",
+            "per_device_train_batch_size": 1,
+            "gradient_accumulation_steps": 1,
+            "cutoff_len": length,
+            "max_steps": steps,
+            "logging_steps": 1,
+            "save_steps": 1_000_000_000,
+            "learning_rate": LEARNING_RATE,
+            "activation_offloading": offload,
+            "gradient_checkpointing_skip_layers": skip_layers,
+        },
+        source="bench_moe",
+    )
 
 
-def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | None, device: str,
-               seed: int, profile: LastStepProfile | None = None) -> list[float]:
+def run_studio(
+    model: torch.nn.Module,
+    tokenizer: Any,
+    cfg: Any,
+    experts: str | None,
+    device: str,
+    seed: int,
+    profile: LastStepProfile | None = None,
+) -> list[float]:
     """`cfg.max_steps` optimizer steps through the studio's SFT trainer, the experts running
     `experts`; the wall time of each (`profile`, when given, records the last step)."""
     from datasets import Dataset
@@ -216,12 +270,17 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
     dataset = Dataset.from_dict({"input_ids": rows})
     timer = StepTimer(device)
     trainer = None
-    with tempfile.TemporaryDirectory(prefix="bench-moe-") as run_dir, restored_model_state(model, experts):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-moe-") as run_dir,
+        restored_model_state(model, experts),
+    ):
         try:
             lean_rms_norms(model)  # as studio.train.policy.load_base does
             policy = Policy(model=model, peft_config=lora_config(cfg), reference="none (SFT)")
             callbacks = [timer] if profile is None else [timer, profile]
-            trainer, _ = build_sft_trainer(cfg, Path(run_dir), tokenizer, dataset, None, callbacks, policy=policy)
+            trainer, _ = build_sft_trainer(
+                cfg, Path(run_dir), tokenizer, dataset, None, callbacks, policy=policy
+            )
             trainer.train()
         finally:
             wrapped = trainer.model if trainer is not None else model
@@ -233,24 +292,36 @@ def run_studio(model: torch.nn.Module, tokenizer: Any, cfg: Any, experts: str | 
     return timer.times[:-1] if profile is not None else timer.times
 
 
-def run_plain(model: torch.nn.Module, length: int, steps: int, experts: str | None, device: str,
-              seed: int) -> list[float]:
+def run_plain(
+    model: torch.nn.Module, length: int, steps: int, experts: str | None, device: str, seed: int
+) -> list[float]:
     """The reference's loop: PEFT LoRA, gradient checkpointing, model(labels=x).loss, AdamW; the
     experts running `experts`."""
     from peft import LoraConfig, get_peft_model
 
-    rows = torch.tensor(random_examples(steps, length, model.config.get_text_config().vocab_size, seed))
+    rows = torch.tensor(
+        random_examples(steps, length, model.config.get_text_config().vocab_size, seed)
+    )
     times: list[float] = []
     peft_model = None
     optimizer = None
     with restored_model_state(model, experts):
         try:
-            peft_model = get_peft_model(model, LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA,
-                                                          target_modules=LORA_TARGET, task_type="CAUSAL_LM"))
+            peft_model = get_peft_model(
+                model,
+                LoraConfig(
+                    r=LORA_RANK,
+                    lora_alpha=LORA_ALPHA,
+                    target_modules=LORA_TARGET,
+                    task_type="CAUSAL_LM",
+                ),
+            )
             peft_model.gradient_checkpointing_enable()
             peft_model.enable_input_require_grads()
             peft_model.train()
-            optimizer = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=LEARNING_RATE)
+            optimizer = torch.optim.AdamW(
+                [p for p in peft_model.parameters() if p.requires_grad], lr=LEARNING_RATE
+            )
             for step in range(steps):
                 x = rows[step : step + 1].to(device)
                 sync(device)
@@ -289,9 +360,13 @@ def measure(run: Callable[[], list[float]], length: int, device: str) -> dict[st
     timed = times[1:] if len(times) > 1 else times
     result: dict[str, Any] = {
         "status": status,
-        "tokens_per_s": round(length * len(timed) / sum(timed), 1) if timed and status == "ok" else None,
+        "tokens_per_s": round(length * len(timed) / sum(timed), 1)
+        if timed and status == "ok"
+        else None,
         "step_s": [round(t, 3) for t in times],
-        "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if is_cuda(device) else None,
+        "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if is_cuda(device)
+        else None,
     }
     if error:
         result["error"] = error
@@ -311,52 +386,99 @@ def main(argv: list[str] | None = None) -> int:
     disable_progress_bar()
     register_lean_experts()
     torch.manual_seed(args.seed)
-    device_name = torch.cuda.get_device_name(torch.device(args.device)) if is_cuda(args.device) else "cpu"
+    device_name = (
+        torch.cuda.get_device_name(torch.device(args.device)) if is_cuda(args.device) else "cpu"
+    )
     model = build_model(args.arch, args.device)
     model.config.use_cache = False
     tokenizer = load_tokenizer(args.tokenizer) if args.mode in ("studio", "both") else None
     config = {
-        "batch": 1, "lora_rank": LORA_RANK, "lora_alpha": LORA_ALPHA, "lora_target": LORA_TARGET,
-        "learning_rate": LEARNING_RATE, "gradient_checkpointing": True, "dtype": "bfloat16",
-        "loss_on": "every token", "examples": "random tokens, exactly `length` each",
-        "trainers": {"studio": "studio.train.sft.build_sft_trainer (TRL SFTTrainer, fused chunked LM head)",
-                     "plain": "PEFT get_peft_model + model(input_ids, labels).loss + AdamW"},
+        "batch": 1,
+        "lora_rank": LORA_RANK,
+        "lora_alpha": LORA_ALPHA,
+        "lora_target": LORA_TARGET,
+        "learning_rate": LEARNING_RATE,
+        "gradient_checkpointing": True,
+        "dtype": "bfloat16",
+        "loss_on": "every token",
+        "examples": "random tokens, exactly `length` each",
+        "trainers": {
+            "studio": "studio.train.sft.build_sft_trainer (TRL SFTTrainer, fused chunked LM head)",
+            "plain": "PEFT get_peft_model + model(input_ids, labels).loss + AdamW",
+        },
         "attn_implementation": model.config._attn_implementation,
         "parameters_b": round(sum(p.numel() for p in model.parameters()) / 1e9, 3),
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "peft": peft.__version__, "trl": trl.__version__},
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+            "trl": trl.__version__,
+        },
     }
     modes = ("studio", "plain") if args.mode == "both" else (args.mode,)
     # the plain loop keeps transformers' fastest experts kernel; None: the model has no experts to choose
     plain_experts = "grouped_mm" if experts_in_use(model) is not None else None
     for mode in modes:
         # the plain loop checkpoints every layer: one run per length
-        for length, skip in itertools.product(args.lengths, args.skip_layers if mode == "studio" else [0]):
+        for length, skip in itertools.product(
+            args.lengths, args.skip_layers if mode == "studio" else [0]
+        ):
             if mode == "studio":
-                cfg = studio_config(length, args.steps, args.offload, bf16=is_cuda(args.device), skip_layers=skip)
+                cfg = studio_config(
+                    length, args.steps, args.offload, bf16=is_cuda(args.device), skip_layers=skip
+                )
                 experts = experts_implementation(cfg, model.config)
 
                 profile = LastStepProfile(args.profile, args.device) if args.profile else None
 
-                def run(cfg: Any = cfg, experts: str | None = experts,
-                        profile: LastStepProfile | None = profile) -> list[float]:
-                    return run_studio(model, tokenizer, cfg, experts, args.device, args.seed, profile)
+                def run(
+                    cfg: Any = cfg,
+                    experts: str | None = experts,
+                    profile: LastStepProfile | None = profile,
+                ) -> list[float]:
+                    return run_studio(
+                        model, tokenizer, cfg, experts, args.device, args.seed, profile
+                    )
             else:
                 experts, profile = plain_experts, None
 
                 def run(length: int = length, experts: str | None = experts) -> list[float]:
                     return run_plain(model, length, args.steps, experts, args.device, args.seed)
-            with contextlib.redirect_stdout(sys.stderr):  # the trainer's logs; stdout carries only the JSON lines
+
+            with contextlib.redirect_stdout(
+                sys.stderr
+            ):  # the trainer's logs; stdout carries only the JSON lines
                 result = measure(run, length, args.device)
-            line = {"figure": "moe_sft", "mode": mode, "arch": args.arch, "length": length, "skip_layers": skip,
-                    "tokens_per_s": result.pop("tokens_per_s"), "peak_gib": result.pop("peak_gib"),
-                    "status": result.pop("status"), "steps": args.steps, "device": device_name,
-                    "experts_implementation": experts,
-                    "offload": args.offload if mode == "studio" else False, **result, "config": config}
+            line = {
+                "figure": "moe_sft",
+                "mode": mode,
+                "arch": args.arch,
+                "length": length,
+                "skip_layers": skip,
+                "tokens_per_s": result.pop("tokens_per_s"),
+                "peak_gib": result.pop("peak_gib"),
+                "status": result.pop("status"),
+                "steps": args.steps,
+                "device": device_name,
+                "experts_implementation": experts,
+                "offload": args.offload if mode == "studio" else False,
+                **result,
+                "config": config,
+            }
             print(json.dumps(line), flush=True)
             if profile is not None and profile.table:
-                print(json.dumps({"figure": "moe_profile", "length": length, "skip_layers": skip,
-                                  "device": device_name, "top": profile.table}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "figure": "moe_profile",
+                            "length": length,
+                            "skip_layers": skip,
+                            "device": device_name,
+                            "top": profile.table,
+                        }
+                    ),
+                    flush=True,
+                )
     return 0
 
 

@@ -37,8 +37,9 @@ EPS = 1e-6
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tokens", type=int, default=8192)
     parser.add_argument("--iters", type=int, default=50, help="timed iterations (median reported)")
     parser.add_argument("--device", default="cuda")
@@ -69,12 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
     generator = torch.Generator(device=device).manual_seed(0)
-    shapes = {"hidden": (args.tokens, 2048), "query heads": (args.tokens, 32, 128), "key heads": (args.tokens, 4, 128)}
+    shapes = {
+        "hidden": (args.tokens, 2048),
+        "query heads": (args.tokens, 32, 128),
+        "key heads": (args.tokens, 4, 128),
+    }
     for name, shape in shapes.items():
         x = torch.randn(shape, device=device, generator=generator).bfloat16().requires_grad_()
         grad_out = torch.randn(shape, device=device, generator=generator).bfloat16()
-        norms = {impl: Qwen3MoeRMSNorm(shape[-1], eps=EPS).to(device, torch.bfloat16).requires_grad_(False)
-                 for impl in ("transformers", "studio")}
+        norms = {
+            impl: Qwen3MoeRMSNorm(shape[-1], eps=EPS)
+            .to(device, torch.bfloat16)
+            .requires_grad_(False)
+            for impl in ("transformers", "studio")
+        }
         for norm in norms.values():
             torch.nn.init.normal_(norm.weight, mean=1.0, std=0.1, generator=generator)
         norms["studio"].weight.copy_(norms["transformers"].weight)
@@ -84,16 +93,27 @@ def main(argv: list[str] | None = None) -> int:
         for impl, norm in norms.items():
             out = norm(x)
             (grad,) = torch.autograd.grad(out, x, grad_out)
-            line = {"figure": "rms_norm", "shape": name, "size": list(shape), "implementation": impl,
-                    "forward_ms": median_ms(lambda norm=norm, x=x: norm(x), device, args.iters),
-                    "forward_backward_ms": median_ms(
-                        lambda norm=norm, x=x, grad_out=grad_out: torch.autograd.grad(norm(x), x, grad_out),
-                        device, args.iters),
-                    "out_differs_fraction": (out != reference_out).float().mean().item(),
-                    "grad_max_rel_diff": ((grad.float() - reference_grad.float()).abs().max()
-                                          / reference_grad.float().abs().max()).item(),
-                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                    "torch": torch.__version__}
+            line = {
+                "figure": "rms_norm",
+                "shape": name,
+                "size": list(shape),
+                "implementation": impl,
+                "forward_ms": median_ms(lambda norm=norm, x=x: norm(x), device, args.iters),
+                "forward_backward_ms": median_ms(
+                    lambda norm=norm, x=x, grad_out=grad_out: torch.autograd.grad(
+                        norm(x), x, grad_out
+                    ),
+                    device,
+                    args.iters,
+                ),
+                "out_differs_fraction": (out != reference_out).float().mean().item(),
+                "grad_max_rel_diff": (
+                    (grad.float() - reference_grad.float()).abs().max()
+                    / reference_grad.float().abs().max()
+                ).item(),
+                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "torch": torch.__version__,
+            }
             print(json.dumps(line), flush=True)
     return 0
 

@@ -29,7 +29,9 @@ def grads_finite(model: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None)
 
 
-def backward_finite(model: torch.nn.Module, batch: dict[str, torch.Tensor], autocast: bool) -> dict[str, Any]:
+def backward_finite(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], autocast: bool
+) -> dict[str, Any]:
     """Forward + backward of `batch` on `model`; whether the loss and the gradients are finite."""
     model.zero_grad(set_to_none=True)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
@@ -58,13 +60,22 @@ class NonFiniteProbe(TrainerCallback):
             loss = getattr(output, "loss", None)
             self.last_loss = None if loss is None else float(loss.detach())
 
-    def on_step_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_step_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
         if not self.hooked:
             model.register_forward_hook(self._capture, with_kwargs=True)
             self.hooked = True
 
-    def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, model: Any = None,
-                              optimizer: Any = None, **kwargs: Any) -> None:
+    def on_pre_optimizer_step(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        model: Any = None,
+        optimizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if grads_finite(model):
             return
         step = state.global_step + 1
@@ -72,9 +83,13 @@ class NonFiniteProbe(TrainerCallback):
         batch = self.batch
         saved = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
         bad = [n for n, g in saved.items() if not bool(torch.isfinite(g).all())]
-        finding: dict[str, Any] = {"step": step, "loss_logged_by_forward": self.last_loss,
-                                   "nonfinite_params": len(bad), "first_nonfinite": bad[:8],
-                                   "batch_shape": list(batch["input_ids"].shape)}
+        finding: dict[str, Any] = {
+            "step": step,
+            "loss_logged_by_forward": self.last_loss,
+            "nonfinite_params": len(bad),
+            "first_nonfinite": bad[:8],
+            "batch_shape": list(batch["input_ids"].shape),
+        }
         finding["replay_whole"] = backward_finite(model, batch, autocast=True)
         examples = []
         for i in range(batch["input_ids"].shape[0]):
@@ -84,16 +99,22 @@ class NonFiniteProbe(TrainerCallback):
             labels = one.get("labels")
             answer_tokens = int((labels != -100).sum()) if labels is not None else None
             verdict = backward_finite(model, one, autocast=True)
-            examples.append({"index": i, "length": length, "answer_tokens": answer_tokens, **verdict})
+            examples.append(
+                {"index": i, "length": length, "answer_tokens": answer_tokens, **verdict}
+            )
             if not verdict["grads_finite"]:
-                ids = one["input_ids"][0][: length]
+                ids = one["input_ids"][0][:length]
                 text = self.tokenizer.decode(ids)
                 verdict_fp32 = backward_finite(copy.deepcopy(model).float(), one, autocast=False)
                 model.config._attn_implementation = "eager"
                 verdict_eager = backward_finite(model, one, autocast=True)
                 model.config._attn_implementation = "sdpa"
-                examples[-1].update(text_head=text[:300], text_tail=text[-300:], fp32=verdict_fp32,
-                                    eager_attention=verdict_eager)
+                examples[-1].update(
+                    text_head=text[:300],
+                    text_tail=text[-300:],
+                    fp32=verdict_fp32,
+                    eager_attention=verdict_eager,
+                )
         finding["examples"] = examples
         for name, param in model.named_parameters():
             param.grad = saved.get(name)

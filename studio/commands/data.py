@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "datasets: import benchmarks, list, show rendered prompts, validate, load databases into MySQL"
+HELP = (
+    "datasets: import benchmarks, list, show rendered prompts, validate, load databases into MySQL"
+)
 DEFAULT_CUTOFF_LEN = 2048  # LLaMA-Factory's default
-STYLES = ("ddl", "compact", "enriched", "enriched-compact")  # studio.data.schema_text.SCHEMA_STYLES (imports sqlglot)
+STYLES = (
+    "ddl",
+    "compact",
+    "enriched",
+    "enriched-compact",
+)  # studio.data.schema_text.SCHEMA_STYLES (imports sqlglot)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -16,38 +23,72 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     verbs = parser.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
 
-    imp = verbs.add_parser("import", help="import a benchmark or an existing dataset and register it")
+    imp = verbs.add_parser(
+        "import", help="import a benchmark or an existing dataset and register it"
+    )
     imp.add_argument("--format", required=True, choices=list(IMPORTERS), help="layout of --path")
     imp.add_argument("--path", required=True, type=Path, help="file or folder to import")
-    imp.add_argument("--db-dir", type=Path, help="folder of SQLite databases (<db>.sqlite or <db>/<db>.sqlite)")
-    imp.add_argument("--mysql-url", help="databases on a MySQL server, one per db_id: mysql://user:pass@host:port/any")
-    imp.add_argument("--name", help="dataset name, used as given (a split suffix is added per "
-                     "split); default: made from --path")
-    imp.add_argument("--replace", action="store_true",
-                     help="replace datasets of the same names (never done without this)")
-    imp.add_argument("--schema-style", default="ddl", choices=STYLES, help="how prompts show the schema")
-    imp.add_argument("--cutoff-len", type=int, default=DEFAULT_CUTOFF_LEN,
-                     help="token budget of prompt + answer; larger schemas are shrunk (0: no budget)")
-    imp.add_argument("--sample-values", type=int, default=3, help="sample values per column for enriched styles")
+    imp.add_argument(
+        "--db-dir", type=Path, help="folder of SQLite databases (<db>.sqlite or <db>/<db>.sqlite)"
+    )
+    imp.add_argument(
+        "--mysql-url",
+        help="databases on a MySQL server, one per db_id: mysql://user:pass@host:port/any",
+    )
+    imp.add_argument(
+        "--name",
+        help="dataset name, used as given (a split suffix is added per "
+        "split); default: made from --path",
+    )
+    imp.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace datasets of the same names (never done without this)",
+    )
+    imp.add_argument(
+        "--schema-style", default="ddl", choices=STYLES, help="how prompts show the schema"
+    )
+    imp.add_argument(
+        "--cutoff-len",
+        type=int,
+        default=DEFAULT_CUTOFF_LEN,
+        help="token budget of prompt + answer; larger schemas are shrunk (0: no budget)",
+    )
+    imp.add_argument(
+        "--sample-values", type=int, default=3, help="sample values per column for enriched styles"
+    )
     imp.add_argument("--model", default=DEFAULT_MODEL, help="model whose tokenizer counts tokens")
     imp.set_defaults(func=_import)
 
     lst = verbs.add_parser("list", help="list registered datasets")
     lst.set_defaults(func=_list)
 
-    show = verbs.add_parser("show", help="print rendered prompts (chat template applied) with their gold SQL")
+    show = verbs.add_parser(
+        "show", help="print rendered prompts (chat template applied) with their gold SQL"
+    )
     show.add_argument("name")
     show.add_argument("--n", type=int, default=5, help="how many examples")
-    show.add_argument("--model", default=DEFAULT_MODEL, help="model whose chat template renders the prompts")
+    show.add_argument(
+        "--model", default=DEFAULT_MODEL, help="model whose chat template renders the prompts"
+    )
     show.set_defaults(func=_show)
 
     validate = verbs.add_parser("validate", help="check dataset_info.json and every dataset file")
     validate.set_defaults(func=_validate)
 
-    load = verbs.add_parser("load-mysql", help="load a SQLite file or a schema.sql + CSV folder into MySQL")
-    load.add_argument("--source", required=True, type=Path, help=".sqlite file, or folder with schema.sql and data/")
+    load = verbs.add_parser(
+        "load-mysql", help="load a SQLite file or a schema.sql + CSV folder into MySQL"
+    )
+    load.add_argument(
+        "--source",
+        required=True,
+        type=Path,
+        help=".sqlite file, or folder with schema.sql and data/",
+    )
     load.add_argument("--url", required=True, help="target: mysql://user:pass@host:port/DBNAME")
-    load.add_argument("--replace", action="store_true", help="drop and reload the database when it exists")
+    load.add_argument(
+        "--replace", action="store_true", help="drop and reload the database when it exists"
+    )
     load.set_defaults(func=_load_mysql)
 
     unregister = verbs.add_parser("unregister", help="remove a dataset from the registry")
@@ -90,8 +131,10 @@ def _import(args: argparse.Namespace) -> int:
             stages = ", ".join(f"{stage}: {count}" for stage, count in meta.shrunk_by_stage.items())
             print(f"  shrunk {meta.shrunk} prompts to fit cutoff_len={meta.cutoff_len} ({stages})")
         if meta and meta.over_budget:
-            print(f"  left out {meta.over_budget} examples that do not fit cutoff_len={meta.cutoff_len} even with "
-                  "only the tables their SQL uses; raise --cutoff-len to keep them")
+            print(
+                f"  left out {meta.over_budget} examples that do not fit cutoff_len={meta.cutoff_len} even with "
+                "only the tables their SQL uses; raise --cutoff-len to keep them"
+            )
     return 0
 
 
@@ -107,12 +150,20 @@ def _list(args: argparse.Namespace) -> int:
     table = [header]
     for d in datasets:
         meta = d.meta
-        table.append((d.name, d.kind, "?" if d.rows is None else str(d.rows), (meta and meta.dialect) or "-",
-                      (meta and meta.schema_style) or "-", str(len(d.databases)),
-                      (meta and meta.source_format) or "hand-registered"))
+        table.append(
+            (
+                d.name,
+                d.kind,
+                "?" if d.rows is None else str(d.rows),
+                (meta and meta.dialect) or "-",
+                (meta and meta.schema_style) or "-",
+                str(len(d.databases)),
+                (meta and meta.source_format) or "hand-registered",
+            )
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
     return 0
 
 
@@ -127,8 +178,14 @@ def _show(args: argparse.Namespace) -> int:
     examples = load_examples(ws, args.name)[: max(args.n, 0)]
     tokenizer = load_tokenizer(args.model)
     meta = dataset.meta
-    print(f"{dataset.name}: {dataset.kind}, {dataset.rows if dataset.rows is not None else '?'} rows"
-          + (f", {meta.dialect}, schema {meta.schema_style}, {meta.shrunk} prompts shrunk" if meta else ""))
+    print(
+        f"{dataset.name}: {dataset.kind}, {dataset.rows if dataset.rows is not None else '?'} rows"
+        + (
+            f", {meta.dialect}, schema {meta.schema_style}, {meta.shrunk} prompts shrunk"
+            if meta
+            else ""
+        )
+    )
     for example in examples:
         where = ", ".join(str(x) for x in (example.db_id, example.difficulty) if x)
         print(f"\n=== example {example.index}" + (f" ({where})" if where else "") + " ===")

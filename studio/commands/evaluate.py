@@ -22,8 +22,16 @@ from studio.errors import StudioError
 from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINE_HELP, ENGINES
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
-GENERATION_DEFAULTS = {"model": None, "adapters": [], "limit": None, "batch_size": DEFAULT_BATCH_SIZE, "max_new_tokens": 256,
-                       "engine": DEFAULT_ENGINE, "no_merge": False, "detach": False}
+GENERATION_DEFAULTS = {
+    "model": None,
+    "adapters": [],
+    "limit": None,
+    "batch_size": DEFAULT_BATCH_SIZE,
+    "max_new_tokens": 256,
+    "engine": DEFAULT_ENGINE,
+    "no_merge": False,
+    "detach": False,
+}
 OPTION_NAMES = {"adapters": "--adapter"}
 
 
@@ -36,37 +44,85 @@ def register(parser: argparse.ArgumentParser) -> None:
         "  compare   --compare RUN [RUN ...]                            (run folders or names under runs/)"
     )
     parser.add_argument("--dataset", metavar="NAME", help="registered dataset to evaluate on")
-    parser.add_argument("--model", metavar="REF", default=None,
-                        help="model reference (default: the built-in model): builtin:NAME, HF folder or .gguf")
-    parser.add_argument("--adapter", dest="adapters", action="append", default=[], metavar="DIR",
-                        help="LoRA adapter folder (or a training run folder holding adapter/); repeat to stack")
-    parser.add_argument("--limit", type=int, metavar="N", help="only the first N questions of the dataset")
-    parser.add_argument("--out", metavar="DIR", help="run folder (default: a new runs/eval-*); an existing run "
-                        "of the same dataset and model is continued")
-    parser.add_argument("--batch-size", type=int, default=GENERATION_DEFAULTS["batch_size"], metavar="N",
-                        help="generation batch size (default %(default)s)")
-    parser.add_argument("--max-new-tokens", type=int, default=GENERATION_DEFAULTS["max_new_tokens"], metavar="N",
-                        help="longest answer in tokens (default %(default)s)")
-    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE,
-                        help=ENGINE_HELP)
-    parser.add_argument("--no-merge", action="store_true", help="keep adapters unmerged (slower, same result)")
-    parser.add_argument("--detach", action="store_true", help="queue the job, print its id and run folder, return")
-    parser.add_argument("--predictions", metavar="FILE", type=Path,
-                        help="score this JSONL file instead of generating (question_id or index, and sql, per line)")
-    parser.add_argument("--workers", type=int, metavar="N", help="scoring processes (default: one per CPU)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="S", help="per-query timeout (default 30)")
-    parser.add_argument("--rule", choices=("auto", "set"), default="auto",
-                        help="auto: BIRD's set rule, ordered when the gold has a top-level ORDER BY (default); "
-                             "set: BIRD's set rule always")
-    parser.add_argument("--compare", nargs="+", metavar="RUN", help="compare finished evaluation runs side by side")
-    parser.add_argument("--json", action="store_true", help="with --compare: print the table as JSON")
+    parser.add_argument(
+        "--model",
+        metavar="REF",
+        default=None,
+        help="model reference (default: the built-in model): builtin:NAME, HF folder or .gguf",
+    )
+    parser.add_argument(
+        "--adapter",
+        dest="adapters",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="LoRA adapter folder (or a training run folder holding adapter/); repeat to stack",
+    )
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="only the first N questions of the dataset"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="run folder (default: a new runs/eval-*); an existing run "
+        "of the same dataset and model is continued",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=GENERATION_DEFAULTS["batch_size"],
+        metavar="N",
+        help="generation batch size (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=GENERATION_DEFAULTS["max_new_tokens"],
+        metavar="N",
+        help="longest answer in tokens (default %(default)s)",
+    )
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
+    parser.add_argument(
+        "--no-merge", action="store_true", help="keep adapters unmerged (slower, same result)"
+    )
+    parser.add_argument(
+        "--detach", action="store_true", help="queue the job, print its id and run folder, return"
+    )
+    parser.add_argument(
+        "--predictions",
+        metavar="FILE",
+        type=Path,
+        help="score this JSONL file instead of generating (question_id or index, and sql, per line)",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="scoring processes (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="per-query timeout (default 30)"
+    )
+    parser.add_argument(
+        "--rule",
+        choices=("auto", "set"),
+        default="auto",
+        help="auto: BIRD's set rule, ordered when the gold has a top-level ORDER BY (default); "
+        "set: BIRD's set rule always",
+    )
+    parser.add_argument(
+        "--compare", nargs="+", metavar="RUN", help="compare finished evaluation runs side by side"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with --compare: print the table as JSON"
+    )
     parser.set_defaults(func=run)
 
 
 def _given(args: argparse.Namespace, defaults: dict[str, Any]) -> list[str]:
     """The options among `defaults` (dest -> default) that the user set."""
-    return [OPTION_NAMES.get(name, "--" + name.replace("_", "-")) for name, default in defaults.items()
-            if getattr(args, name) not in (None, default)]
+    return [
+        OPTION_NAMES.get(name, "--" + name.replace("_", "-"))
+        for name, default in defaults.items()
+        if getattr(args, name) not in (None, default)
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,19 +130,25 @@ def run(args: argparse.Namespace) -> int:
 
     ws = Workspace.open(args.workspace)
     if args.compare:
-        stray = _given(args, {**GENERATION_DEFAULTS, "dataset": None, "predictions": None, "out": None})
+        stray = _given(
+            args, {**GENERATION_DEFAULTS, "dataset": None, "predictions": None, "out": None}
+        )
         if stray:
             raise StudioError(f"--compare takes run folders only; drop {', '.join(stray)}")
         return _compare(ws, args)
     if args.json:
         raise StudioError("--json goes with --compare (evaluations always print JSON)")
     if not args.dataset:
-        raise StudioError("name the dataset to evaluate on with --dataset NAME "
-                          "(see `python -m studio data list`), or use --compare RUN ...")
+        raise StudioError(
+            "name the dataset to evaluate on with --dataset NAME "
+            "(see `python -m studio data list`), or use --compare RUN ..."
+        )
     if args.predictions is not None:
         stray = _given(args, GENERATION_DEFAULTS)
         if stray:
-            raise StudioError(f"--predictions scores a file without generating; drop {', '.join(stray)}")
+            raise StudioError(
+                f"--predictions scores a file without generating; drop {', '.join(stray)}"
+            )
         return _score(ws, args)
     return _generate(ws, args)
 
@@ -94,8 +156,15 @@ def run(args: argparse.Namespace) -> int:
 def _score(ws, args: argparse.Namespace) -> int:
     from studio.evaluate import score_predictions
 
-    summary = score_predictions(ws, args.dataset, args.predictions, out_dir=args.out, workers=args.workers,
-                                timeout_s=args.timeout, rule=args.rule)
+    summary = score_predictions(
+        ws,
+        args.dataset,
+        args.predictions,
+        out_dir=args.out,
+        workers=args.workers,
+        timeout_s=args.timeout,
+        rule=args.rule,
+    )
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 
@@ -103,7 +172,10 @@ def _score(ws, args: argparse.Namespace) -> int:
 def _adapter_path(value: str) -> str:
     """The adapter folder: `value`, or `value/adapter` for a training run folder."""
     path = Path(value).expanduser().resolve()
-    if not (path / "adapter_config.json").is_file() and (path / "adapter" / "adapter_config.json").is_file():
+    if (
+        not (path / "adapter_config.json").is_file()
+        and (path / "adapter" / "adapter_config.json").is_file()
+    ):
         path = path / "adapter"
     return str(path)
 
@@ -151,5 +223,7 @@ def _compare(ws, args: argparse.Namespace) -> int:
     from studio.evaluate import compare_runs
 
     table = compare_runs([_run_folder(ws, value) for value in args.compare])
-    print(json.dumps(table.to_dict(), indent=2, ensure_ascii=False) if args.json else table.to_text())
+    print(
+        json.dumps(table.to_dict(), indent=2, ensure_ascii=False) if args.json else table.to_text()
+    )
     return 0

@@ -12,21 +12,35 @@ HELP = "inspect and prepare models (builtin:..., a local folder or a .gguf file)
 
 def register(parser: argparse.ArgumentParser) -> None:
     verbs = parser.add_subparsers(dest="model_verb", metavar="ACTION", required=True)
-    info = verbs.add_parser("info", help="architecture, parameter count, dtype, chat template, location")
-    info.add_argument("ref", nargs="?", default=DEFAULT_MODEL, help=f"model reference (default {DEFAULT_MODEL})")
+    info = verbs.add_parser(
+        "info", help="architecture, parameter count, dtype, chat template, location"
+    )
+    info.add_argument(
+        "ref", nargs="?", default=DEFAULT_MODEL, help=f"model reference (default {DEFAULT_MODEL})"
+    )
     info.set_defaults(func=run_info)
-    verify = verbs.add_parser("verify", help="re-hash a converted model's files against its manifest")
+    verify = verbs.add_parser(
+        "verify", help="re-hash a converted model's files against its manifest"
+    )
     verify.add_argument("ref", nargs="?", default=DEFAULT_MODEL)
     verify.set_defaults(func=run_verify)
     ask = verbs.add_parser(
-        "ask", help="one question, up to three model variants side by side, each SQL executed (the Playground)"
+        "ask",
+        help="one question, up to three model variants side by side, each SQL executed (the Playground)",
     )
-    ask.add_argument("--db", required=True, help="SQLite file or mysql://user:pass@host:port/db URL")
+    ask.add_argument(
+        "--db", required=True, help="SQLite file or mysql://user:pass@host:port/db URL"
+    )
     ask.add_argument("--question", required=True)
     ask.add_argument("--evidence", default=None, help="BIRD-style hint added to the prompt")
-    ask.add_argument("--gold", default=None, metavar="SQL", help="gold SQL: each answer gets a verdict")
     ask.add_argument(
-        "--variant", action="append", default=None, metavar="REF[+ADAPTER...]",
+        "--gold", default=None, metavar="SQL", help="gold SQL: each answer gets a verdict"
+    )
+    ask.add_argument(
+        "--variant",
+        action="append",
+        default=None,
+        metavar="REF[+ADAPTER...]",
         help=f"model reference with LoRA adapters joined by '+' (repeat up to 3; default {DEFAULT_MODEL})",
     )
     ask.set_defaults(func=run_ask)
@@ -45,7 +59,11 @@ def run_verify(args: argparse.Namespace) -> int:
 
     folder = resolve_model_dir(args.ref)
     problem = folder_problem(folder, full=True)
-    print(json.dumps({"ref": args.ref, "path": str(folder), "ok": problem is None, "problem": problem}))
+    print(
+        json.dumps(
+            {"ref": args.ref, "path": str(folder), "ok": problem is None, "problem": problem}
+        )
+    )
     return 0 if problem is None else 1
 
 
@@ -53,17 +71,25 @@ def run_ask(args: argparse.Namespace) -> int:
     from studio.inference.playground import Variant, answer, check_variants
 
     specs = args.variant or [DEFAULT_MODEL]
-    variants = check_variants([Variant(spec.split("+")[0], tuple(spec.split("+")[1:])) for spec in specs])
+    variants = check_variants(
+        [Variant(spec.split("+")[0], tuple(spec.split("+")[1:])) for spec in specs]
+    )
     answers = answer(args.question, args.db, variants, evidence=args.evidence, gold_sql=args.gold)
-    print(json.dumps([
-        {
-            "variant": item.variant.label,
-            "sql": item.sql,
-            "verdict": item.verdict,
-            "error": item.error,
-            "result": item.execution.to_dict() if item.execution else None,
-            "seconds": round(item.seconds, 2),
-        }
-        for item in answers
-    ], indent=2, default=str))
+    print(
+        json.dumps(
+            [
+                {
+                    "variant": item.variant.label,
+                    "sql": item.sql,
+                    "verdict": item.verdict,
+                    "error": item.error,
+                    "result": item.execution.to_dict() if item.execution else None,
+                    "seconds": round(item.seconds, 2),
+                }
+                for item in answers
+            ],
+            indent=2,
+            default=str,
+        )
+    )
     return 0 if all(item.error is None for item in answers) else 1

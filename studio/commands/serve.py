@@ -12,7 +12,6 @@ import os
 import sys
 
 from studio.errors import StudioError
-from studio.web.path_roots import DATA_ROOT_FLAG
 from studio.web.access import (
     ARGV_PASSWORD_REFUSED,
     AUTH_ENV,
@@ -21,6 +20,7 @@ from studio.web.access import (
     check_binding,
     load_credentials,
 )
+from studio.web.path_roots import DATA_ROOT_FLAG
 
 HELP = "start the browser studio (default http://127.0.0.1:7860)"
 
@@ -32,19 +32,32 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def add_serve_options(parser: argparse.ArgumentParser) -> None:
     """The options shared by `serve` and app.py."""
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="interface to bind (default 127.0.0.1: this machine only; any other "
-                             f"needs a login or {INSECURE_FLAG})")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1: this machine only; any other "
+        f"needs a login or {INSECURE_FLAG})",
+    )
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    parser.add_argument(AUTH_FILE_FLAG, metavar="FILE",
-                        help=f"require the login USER:PASS written in FILE (mode 600); "
-                             f"or set ${AUTH_ENV}=USER:PASS")
-    parser.add_argument(INSECURE_FLAG, action="store_true",
-                        help="allow a --host beyond this machine without a login "
-                             "(prints a warning)")
-    parser.add_argument(DATA_ROOT_FLAG, action="append", default=[], metavar="DIR",
-                        help="a folder the page may read and write besides the workspace, "
-                             "configs/ and data/ (repeatable)")
+    parser.add_argument(
+        AUTH_FILE_FLAG,
+        metavar="FILE",
+        help=f"require the login USER:PASS written in FILE (mode 600); "
+        f"or set ${AUTH_ENV}=USER:PASS",
+    )
+    parser.add_argument(
+        INSECURE_FLAG,
+        action="store_true",
+        help="allow a --host beyond this machine without a login (prints a warning)",
+    )
+    parser.add_argument(
+        DATA_ROOT_FLAG,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the page may read and write besides the workspace, "
+        "configs/ and data/ (repeatable)",
+    )
     # refused with a message naming the environment variable and the file (see run)
     parser.add_argument("--auth", dest="auth_on_command_line", help=argparse.SUPPRESS)
 

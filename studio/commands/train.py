@@ -9,25 +9,42 @@ from typing import TYPE_CHECKING
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
-    from studio.train.config import TrainConfig
     from studio.jobs import Job
+    from studio.train.config import TrainConfig
     from studio.train.resume import ResumePoint
     from studio.workspace import Workspace
 
-HELP = "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
+HELP = (
+    "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
+)
 JOB_KIND = "train"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", type=Path, help="training YAML (see configs/ and docs/TRAINING.md)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable), e.g. --set learning_rate=1e-4")
-    parser.add_argument("--check", action="store_true",
-                        help="validate the config, model, adapters and datasets without loading "
-                             "weights; train nothing")
+    parser.add_argument(
+        "config", nargs="?", type=Path, help="training YAML (see configs/ and docs/TRAINING.md)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable), e.g. --set learning_rate=1e-4",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config, model, adapters and datasets without loading "
+        "weights; train nothing",
+    )
     parser.add_argument("--detach", action="store_true", help="print the job id and return at once")
-    parser.add_argument("--resume", metavar="RUN", help="continue a cancelled or failed run (folder or name under "
-                        "runs/) from its newest complete checkpoint, instead of starting CONFIG")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue a cancelled or failed run (folder or name under "
+        "runs/) from its newest complete checkpoint, instead of starting CONFIG",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,7 +59,9 @@ def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
     run_dir = ws.new_run_dir(cfg.stage)
     write_run_config(run_dir, cfg)
     title = f"{cfg.stage.upper()} {cfg.model_name_or_path} on {', '.join(cfg.dataset)}"
-    job = submit(ws, JOB_KIND, worker_argv(run_dir, cfg), run_dir, title=title, config=cfg.to_dict())
+    job = submit(
+        ws, JOB_KIND, worker_argv(run_dir, cfg), run_dir, title=title, config=cfg.to_dict()
+    )
     ensure_background_supervisor(ws)
     return job
 
@@ -55,20 +74,24 @@ def resume_training(ws: Workspace, run: str) -> tuple[Job, ResumePoint]:
 
     run_dir = Path(run) if Path(run).is_dir() else ws.runs_dir / run
     if not run_dir.is_dir():
-        raise StudioError(f"run '{run}' not found (neither a folder nor a name under {ws.runs_dir})")
+        raise StudioError(
+            f"run '{run}' not found (neither a folder nor a name under {ws.runs_dir})"
+        )
     run_dir = run_dir.resolve()
     point = find_resume_point(run_dir)
     previous = [job for job in list_jobs(ws, kind=JOB_KIND, limit=1000) if job.run_dir == run_dir]
     if not previous:
-        raise StudioError(f"no training job ran in {run_dir}; start it with `python -m studio train CONFIG`")
+        raise StudioError(
+            f"no training job ran in {run_dir}; start it with `python -m studio train CONFIG`"
+        )
     job = resubmit(ws, previous[0].id, ["--resume"])
     ensure_background_supervisor(ws)
     return job, point
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.train.config import load_config
     from studio.jobs import exit_code, follow_in_terminal
+    from studio.train.config import load_config
     from studio.train.preflight import preflight
     from studio.workspace import Workspace
 
@@ -82,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, args.overrides)
         if args.check:
             preflight(ws, cfg)
-            print(f"{args.config}: valid ({cfg.stage}, {cfg.model_name_or_path}, datasets {', '.join(cfg.dataset)})")
+            print(
+                f"{args.config}: valid ({cfg.stage}, {cfg.model_name_or_path}, datasets {', '.join(cfg.dataset)})"
+            )
             return 0
         job = start_training(ws, cfg)
     print(f"job {job.id} queued: {job.run_dir}", flush=True)

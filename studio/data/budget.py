@@ -33,13 +33,19 @@ class TokenBudget:
     cutoff_len: int
     _overheads: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def count(self, texts: Sequence[str], progress: bool = False, desc: str = "counting tokens") -> list[int]:
+    def count(
+        self, texts: Sequence[str], progress: bool = False, desc: str = "counting tokens"
+    ) -> list[int]:
         """Token counts of plain texts (no special tokens added), in batches."""
         counts: list[int] = []
-        with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress or not texts) as bar:
+        with tqdm(
+            total=len(texts), desc=desc, unit="text", disable=not progress or not texts
+        ) as bar:
             for start in range(0, len(texts), BATCH_SIZE):
                 batch = list(texts[start : start + BATCH_SIZE])
-                counts.extend(len(ids) for ids in self.tokenizer(batch, add_special_tokens=False)["input_ids"])
+                counts.extend(
+                    len(ids) for ids in self.tokenizer(batch, add_special_tokens=False)["input_ids"]
+                )
                 bar.update(len(batch))
         return counts
 
@@ -57,11 +63,16 @@ class TokenBudget:
         """Exact token counts of chat-rendered prompts (generation prompt included)."""
         return self.count([render_chat(self.tokenizer, messages) for messages in message_lists])
 
-    def fits(self, estimates: Sequence[int], instructions: Sequence[str], answers: Sequence[int],
-             system: str) -> list[bool]:
+    def fits(
+        self,
+        estimates: Sequence[int],
+        instructions: Sequence[str],
+        answers: Sequence[int],
+        system: str,
+    ) -> list[bool]:
         """Whether each prompt plus answer fits: by its estimate, or exactly when the estimate is close."""
         verdicts: list[bool | None] = []
-        for estimate, answer in zip(estimates, answers):
+        for estimate, answer in zip(estimates, answers, strict=False):
             total = estimate + answer
             if total <= self.cutoff_len - EXACT_MARGIN:
                 verdicts.append(True)
@@ -71,7 +82,7 @@ class TokenBudget:
                 verdicts.append(None)
         close = [i for i, verdict in enumerate(verdicts) if verdict is None]
         exact = self.prompt_tokens([self._messages(instructions[i], system) for i in close])
-        for i, count in zip(close, exact):
+        for i, count in zip(close, exact, strict=False):
             verdicts[i] = count + answers[i] <= self.cutoff_len
         return [bool(verdict) for verdict in verdicts]
 

@@ -31,8 +31,9 @@ class NameClaim:
     files: tuple[str, ...]
 
     @classmethod
-    def of(cls, name: str, made_from: str | None = None,
-           companions: Sequence[str] = ()) -> NameClaim:
+    def of(
+        cls, name: str, made_from: str | None = None, companions: Sequence[str] = ()
+    ) -> NameClaim:
         """Dataset `name`'s claim: its rows file and its companions (file names in datasets/)."""
         return cls(name, made_from, (rows_file(name), *(f"datasets/{file}" for file in companions)))
 
@@ -70,8 +71,13 @@ def origin(record: Mapping[str, Any] | None) -> str:
     return described
 
 
-def clashes(root: Path, info: Mapping[str, Any], sidecar: Mapping[str, Any],
-            claims: Sequence[NameClaim], replace: bool) -> list[str]:
+def clashes(
+    root: Path,
+    info: Mapping[str, Any],
+    sidecar: Mapping[str, Any],
+    claims: Sequence[NameClaim],
+    replace: bool,
+) -> list[str]:
     """One message per clash of `claims` with the registry, the workspace files and each other."""
     owners = owned_files(info, sidecar)
     problems: list[str] = []
@@ -82,41 +88,52 @@ def clashes(root: Path, info: Mapping[str, Any], sidecar: Mapping[str, Any],
         if problem is not None:
             problems.append(problem)
         elif earlier is not claim:
-            problems.append(f"{earlier.label} and {claim.label} both become the dataset name "
-                            f"'{claim.name}' (or names differing only in letter case); import them "
-                            "one at a time, each with its own name")
+            problems.append(
+                f"{earlier.label} and {claim.label} both become the dataset name "
+                f"'{claim.name}' (or names differing only in letter case); import them "
+                "one at a time, each with its own name"
+            )
         else:
             problems += _registry_clashes(claim, info, sidecar, replace)
             problems += _file_clashes(claim, root, owners, replace)
     return problems
 
 
-def _registry_clashes(claim: NameClaim, info: Mapping[str, Any], sidecar: Mapping[str, Any],
-                      replace: bool) -> list[str]:
+def _registry_clashes(
+    claim: NameClaim, info: Mapping[str, Any], sidecar: Mapping[str, Any], replace: bool
+) -> list[str]:
     """The claim's name registered already (unless replacing), or registered in another case."""
     problems = []
     if claim.name in info and not replace:
-        problems.append(f"dataset {claim.described} already exists "
-                        f"({origin(sidecar.get(claim.name))}); replace it with {REPLACE_FLAG}, "
-                        "or choose another name")
+        problems.append(
+            f"dataset {claim.described} already exists "
+            f"({origin(sidecar.get(claim.name))}); replace it with {REPLACE_FLAG}, "
+            "or choose another name"
+        )
     for twin in info:
         if twin != claim.name and twin.casefold() == claim.name.casefold():
-            problems.append(f"dataset name {claim.described} and the registered dataset '{twin}' "
-                            "differ only in letter case, so their files would be one file on macOS "
-                            "and Windows; choose another name")
+            problems.append(
+                f"dataset name {claim.described} and the registered dataset '{twin}' "
+                "differ only in letter case, so their files would be one file on macOS "
+                "and Windows; choose another name"
+            )
     return problems
 
 
-def _file_clashes(claim: NameClaim, root: Path, owners: Mapping[str, str],
-                  replace: bool) -> list[str]:
+def _file_clashes(
+    claim: NameClaim, root: Path, owners: Mapping[str, str], replace: bool
+) -> list[str]:
     """The claim's files owned by another dataset, or in the way and owned by none."""
     problems = []
     for file in claim.files:
         owner = owners.get(file.casefold())
         if owner is not None and owner.casefold() != claim.name.casefold():
-            problems.append(f"{file} is a file of dataset '{owner}'; choose another name for "
-                            f"'{claim.name}'")
+            problems.append(
+                f"{file} is a file of dataset '{owner}'; choose another name for '{claim.name}'"
+            )
         elif owner is None and (root / file).exists() and not replace:
-            problems.append(f"{root / file} is in the way and belongs to no registered dataset; "
-                            f"move it away, or overwrite it with {REPLACE_FLAG}")
+            problems.append(
+                f"{root / file} is in the way and belongs to no registered dataset; "
+                f"move it away, or overwrite it with {REPLACE_FLAG}"
+            )
     return problems

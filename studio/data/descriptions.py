@@ -15,7 +15,13 @@ from pathlib import Path
 from studio.sql.schema import Schema
 
 ENCODINGS = ("utf-8-sig", "cp1252")
-FIELDS = ("original_column_name", "column_name", "column_description", "data_format", "value_description")
+FIELDS = (
+    "original_column_name",
+    "column_name",
+    "column_description",
+    "data_format",
+    "value_description",
+)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ def cached_tokenizer(model_ref: str) -> PreTrainedTokenizerBase:
     return load_tokenizer(model_ref)
 
 
-def preview_rows(ws: Workspace, dataset: str, model_ref: str, start: int = 0, count: int = 3) -> list[RowPreview]:
+def preview_rows(
+    ws: Workspace, dataset: str, model_ref: str, start: int = 0, count: int = 3
+) -> list[RowPreview]:
     """Rows `start`..`start+count` of `dataset`, prompts rendered with `model_ref`'s chat template."""
     from studio.data.prompts import build_messages, render_chat
     from studio.data.registry import load_examples
@@ -46,7 +48,9 @@ def preview_rows(ws: Workspace, dataset: str, model_ref: str, start: int = 0, co
     if not examples:
         raise StudioError(f"dataset '{dataset}' has no rows; import it again")
     if not 0 <= start < len(examples):
-        raise StudioError(f"row {start} is outside dataset '{dataset}' (rows 0 to {len(examples) - 1})")
+        raise StudioError(
+            f"row {start} is outside dataset '{dataset}' (rows 0 to {len(examples) - 1})"
+        )
     tokenizer = cached_tokenizer(model_ref)
     return [
         RowPreview(
@@ -59,5 +63,5 @@ def preview_rows(ws: Workspace, dataset: str, model_ref: str, start: int = 0, co
             chosen=example.chosen,
             rejected=example.rejected,
         )
-        for example in examples[start:start + count]
+        for example in examples[start : start + count]
     ]

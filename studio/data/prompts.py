@@ -17,8 +17,15 @@ if TYPE_CHECKING:
 
     from studio.data.registry import Example
 
-SYSTEM_PROMPT = "You are an expert SQL developer. Reply with exactly one SQL query and nothing else."
-DIALECT_NAMES = {"sqlite": "SQLite", "mysql": "MySQL", "postgresql": "PostgreSQL", "postgres": "PostgreSQL"}
+SYSTEM_PROMPT = (
+    "You are an expert SQL developer. Reply with exactly one SQL query and nothing else."
+)
+DIALECT_NAMES = {
+    "sqlite": "SQLite",
+    "mysql": "MySQL",
+    "postgresql": "PostgreSQL",
+    "postgres": "PostgreSQL",
+}
 
 
 def dialect_name(dialect: str) -> str:
@@ -26,11 +33,15 @@ def dialect_name(dialect: str) -> str:
     return DIALECT_NAMES.get(dialect.lower(), dialect)
 
 
-def build_instruction(question: str, schema_text: str, dialect: str, evidence: str | None = None) -> str:
+def build_instruction(
+    question: str, schema_text: str, dialect: str, evidence: str | None = None
+) -> str:
     """The user message: the dialect, the schema, the evidence (when any) and the question, last."""
     name = dialect_name(dialect)
-    task = (f"Write one {name} query that answers the question. The database is {name}, so use {name} syntax "
-            "and functions.")
+    task = (
+        f"Write one {name} query that answers the question. The database is {name}, so use {name} syntax "
+        "and functions."
+    )
     parts = [task, f"Database schema:\n{schema_text}"]
     if evidence and evidence.strip():
         parts.append(f"External knowledge: {evidence.strip()}")
@@ -53,19 +64,26 @@ def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[
     else:
         prompt, system = example_or_fields.prompt, example_or_fields.system
     if not prompt.strip():
-        raise StudioError("cannot build a prompt from an empty instruction; fill the row's instruction")
+        raise StudioError(
+            "cannot build a prompt from an empty instruction; fill the row's instruction"
+        )
     if system is None:
         system = SYSTEM_PROMPT
     messages = [{"role": "system", "content": system}] if system else []
     return messages + [{"role": "user", "content": prompt}]
 
 
-def render_chat(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]],
-                add_generation_prompt: bool = True) -> str:
+def render_chat(
+    tokenizer: PreTrainedTokenizerBase,
+    messages: list[dict[str, str]],
+    add_generation_prompt: bool = True,
+) -> str:
     """The chat text through the model's template; `enable_thinking=False` reaches templates that read it."""
     if not tokenizer.chat_template:
-        raise StudioError(f"the tokenizer {tokenizer.name_or_path} has no chat template; "
-                          "use an instruct model whose tokenizer_config.json or chat_template.jinja holds one")
+        raise StudioError(
+            f"the tokenizer {tokenizer.name_or_path} has no chat template; "
+            "use an instruct model whose tokenizer_config.json or chat_template.jinja holds one"
+        )
     return tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=add_generation_prompt, enable_thinking=False
     )

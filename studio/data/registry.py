@@ -32,8 +32,13 @@ if TYPE_CHECKING:
 
 KINDS = ("sft", "preference")
 SFT_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}
-PREFERENCE_COLUMNS = {"prompt": "instruction", "query": "input", "chosen": "chosen",
-                      "rejected": "rejected", "system": "system"}
+PREFERENCE_COLUMNS = {
+    "prompt": "instruction",
+    "query": "input",
+    "chosen": "chosen",
+    "rejected": "rejected",
+    "system": "system",
+}
 LOCK_NAME = "dataset_info"
 
 
@@ -114,8 +119,11 @@ def list_datasets(ws: Workspace) -> list[DatasetInfo]:
     """Every dataset in `dataset_info.json`, in file order (hand-added ones have meta None)."""
     info = _read_info(ws)
     sidecar = _read_sidecar(ws)
-    return [_dataset_info(ws, name, entry, sidecar.get(name)) for name, entry in info.items()
-            if isinstance(entry, dict)]
+    return [
+        _dataset_info(ws, name, entry, sidecar.get(name))
+        for name, entry in info.items()
+        if isinstance(entry, dict)
+    ]
 
 
 def get_dataset(ws: Workspace, name: str) -> DatasetInfo:
@@ -124,8 +132,10 @@ def get_dataset(ws: Workspace, name: str) -> DatasetInfo:
     entry = info.get(name)
     if not isinstance(entry, dict):
         known = ", ".join(info) or "none"
-        raise StudioError(f"no dataset '{name}' in {ws.dataset_info_path} (registered: {known}); "
-                          "import one with `python -m studio data import`")
+        raise StudioError(
+            f"no dataset '{name}' in {ws.dataset_info_path} (registered: {known}); "
+            "import one with `python -m studio data import`"
+        )
     return _dataset_info(ws, name, entry, _read_sidecar(ws).get(name))
 
 
@@ -144,16 +154,22 @@ def _refuse(problems: Sequence[str]) -> None:
         raise StudioError(f"nothing was registered:\n{listed}")
 
 
-def register_dataset(ws: Workspace, name: str, rows: list[dict[str, Any]], kind: str,
-                     meta: DatasetMeta | Mapping[str, Any] | None = None,
-                     replace: bool = False) -> DatasetInfo:
+def register_dataset(
+    ws: Workspace,
+    name: str,
+    rows: list[dict[str, Any]],
+    kind: str,
+    meta: DatasetMeta | Mapping[str, Any] | None = None,
+    replace: bool = False,
+) -> DatasetInfo:
     """Write `rows` to `datasets/NAME.json` and register them (see `register_datasets`)."""
     meta = meta if isinstance(meta, DatasetMeta) else DatasetMeta(**(meta or {}))
     return register_datasets(ws, [NewDataset(name, rows, kind, meta)], replace)[0]
 
 
-def register_datasets(ws: Workspace, datasets: Sequence[NewDataset],
-                      replace: bool = False) -> list[DatasetInfo]:
+def register_datasets(
+    ws: Workspace, datasets: Sequence[NewDataset], replace: bool = False
+) -> list[DatasetInfo]:
     """Register `datasets` all together, or none of them.
 
     Everything is checked before anything is written: the registry files must load, no
@@ -166,21 +182,24 @@ def register_datasets(ws: Workspace, datasets: Sequence[NewDataset],
         return register_datasets_unlocked(ws, datasets, replace)
 
 
-def register_datasets_unlocked(ws: Workspace, datasets: Sequence[NewDataset],
-                               replace: bool = False) -> list[DatasetInfo]:
+def register_datasets_unlocked(
+    ws: Workspace, datasets: Sequence[NewDataset], replace: bool = False
+) -> list[DatasetInfo]:
     """`register_datasets` for a caller that already holds `ws.lock("dataset_info")`."""
     info, sidecar = _read_info(ws), _read_sidecar(ws)
     _refuse(clashes(ws.root, info, sidecar, [dataset.claim for dataset in datasets], replace))
     entries = {}
     for dataset in datasets:
         if dataset.kind not in KINDS:
-            raise StudioError(f"dataset kind {dataset.kind!r} is unknown; use one of "
-                              f"{', '.join(KINDS)}")
+            raise StudioError(
+                f"dataset kind {dataset.kind!r} is unknown; use one of {', '.join(KINDS)}"
+            )
         entry = registry_entry(dataset.name, dataset.kind)
         problems = validate_entry(ws.root, dataset.name, entry, rows=dataset.rows)
         if problems:
-            raise StudioError(f"dataset '{dataset.name}' was not registered:\n"
-                              f"{format_problems(problems)}")
+            raise StudioError(
+                f"dataset '{dataset.name}' was not registered:\n{format_problems(problems)}"
+            )
         entries[dataset.name] = entry
     stale = {dataset.name: _companions(sidecar.get(dataset.name)) for dataset in datasets}
     for dataset in datasets:
@@ -191,9 +210,13 @@ def register_datasets_unlocked(ws: Workspace, datasets: Sequence[NewDataset],
     atomic_write_json(ws.dataset_info_path, info)
     registered_at = time.strftime("%Y-%m-%dT%H:%M:%S")
     for dataset in datasets:
-        sidecar[dataset.name] = {"kind": dataset.kind, "rows": len(dataset.rows),
-                                 **asdict(dataset.meta), COMPANIONS_KEY: dataset.claim.files[1:],
-                                 "registered_at": registered_at}
+        sidecar[dataset.name] = {
+            "kind": dataset.kind,
+            "rows": len(dataset.rows),
+            **asdict(dataset.meta),
+            COMPANIONS_KEY: dataset.claim.files[1:],
+            "registered_at": registered_at,
+        }
     atomic_write_json(_sidecar_path(ws), sidecar)
     for dataset in datasets:
         for file in set(stale[dataset.name]) - set(dataset.claim.files):
@@ -207,7 +230,9 @@ def unregister_dataset(ws: Workspace, name: str) -> None:
         info = _read_info(ws)
         if name not in info:
             known = ", ".join(info) or "none"
-            raise StudioError(f"no dataset '{name}' in {ws.dataset_info_path} (registered: {known})")
+            raise StudioError(
+                f"no dataset '{name}' in {ws.dataset_info_path} (registered: {known})"
+            )
         entry = info.pop(name)
         sidecar = _read_sidecar(ws)
         record = sidecar.pop(name, None)
@@ -229,7 +254,9 @@ def load_examples(ws: Workspace, name: str) -> list[Example]:
     try:
         rows = read_rows(dataset.path)
     except RowFileError as error:
-        raise StudioError(f"dataset '{name}': {error}; run `python -m studio data validate`") from None
+        raise StudioError(
+            f"dataset '{name}': {error}; run `python -m studio data validate`"
+        ) from None
     columns = {**DEFAULT_COLUMNS, **dataset.entry.get("columns", {})}
     return [_example(i, row, columns, dataset.kind) for i, row in enumerate(rows)]
 
@@ -277,8 +304,9 @@ def registry_entry(name: str, kind: str) -> dict[str, Any]:
     return entry
 
 
-def _dataset_info(ws: Workspace, name: str, entry: dict[str, Any],
-                  record: Mapping[str, Any] | None) -> DatasetInfo:
+def _dataset_info(
+    ws: Workspace, name: str, entry: dict[str, Any], record: Mapping[str, Any] | None
+) -> DatasetInfo:
     meta = None
     if record is not None:
         fields = DatasetMeta.__dataclass_fields__
@@ -308,5 +336,9 @@ def _sidecar_path(ws: Workspace) -> Path:
 def _read_json_object(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    return read_json(path, dict, "the top level must be a JSON object mapping dataset names to entries",
-                     fix="correct it, then run `python -m studio data validate`")
+    return read_json(
+        path,
+        dict,
+        "the top level must be a JSON object mapping dataset names to entries",
+        fix="correct it, then run `python -m studio data validate`",
+    )

@@ -21,7 +21,11 @@ def referenced_tables(sql: str, dialect: str) -> set[str] | None:
     names: set[str] = set()
     for tree in statements:
         ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        names |= {t.name.lower() for t in tree.find_all(exp.Table) if t.name and t.name.lower() not in ctes}
+        names |= {
+            t.name.lower()
+            for t in tree.find_all(exp.Table)
+            if t.name and t.name.lower() not in ctes
+        }
     return names or None
 
 
@@ -36,7 +40,9 @@ def mentioned_tables(schema: Schema, text: str) -> set[str]:
     return found
 
 
-def related_tables(schema: Schema, gold_sql: str | None, question: str, evidence: str | None) -> set[str]:
+def related_tables(
+    schema: Schema, gold_sql: str | None, question: str, evidence: str | None
+) -> set[str]:
     """Tables to keep when unrelated ones must go: the gold SQL's, else those the text mentions."""
     known = {table.name.lower() for table in schema.tables}
     if gold_sql:

@@ -29,8 +29,10 @@ def read_json(path: Path, expected: type, wrong_type: str, fix: str = "correct t
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
-        raise StudioError(f"{path}: JSON does not parse at line {error.lineno}, column {error.colno} "
-                          f"({error.msg}); {fix}") from None
+        raise StudioError(
+            f"{path}: JSON does not parse at line {error.lineno}, column {error.colno} "
+            f"({error.msg}); {fix}"
+        ) from None
     if not isinstance(data, expected):
         raise StudioError(f"{path}: {wrong_type}")
     return data
@@ -51,7 +53,9 @@ def read_rows(path: Path) -> list[Any]:
     except json.JSONDecodeError as error:
         raise RowFileError(path, f"line {error.lineno}, column {error.colno}", error.msg) from None
     if not isinstance(data, list):
-        raise RowFileError(path, "top level", f"is a JSON {type(data).__name__}, expected an array of rows")
+        raise RowFileError(
+            path, "top level", f"is a JSON {type(data).__name__}, expected an array of rows"
+        )
     return data
 
 

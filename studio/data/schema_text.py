@@ -21,7 +21,12 @@ from studio.sql.schema import Column, Schema, Table
 
 SCHEMA_STYLES = ("ddl", "compact", "enriched", "enriched-compact")
 MAX_SAMPLE_CHARS = 40
-SQLGLOT_DIALECTS = {"sqlite": "sqlite", "mysql": "mysql", "postgresql": "postgres", "postgres": "postgres"}
+SQLGLOT_DIALECTS = {
+    "sqlite": "sqlite",
+    "mysql": "mysql",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+}
 # Words reserved in common SQL dialects that sqlglot's SQLite generator would leave bare.
 RESERVED_WORDS = Dialect.get_or_raise("mysql").generator_class.RESERVED_KEYWORDS
 
@@ -48,10 +53,15 @@ class SchemaView:
 def view_for_style(style: str) -> SchemaView:
     """The full view of a schema style name."""
     if style not in SCHEMA_STYLES:
-        raise StudioError(f"schema style {style!r} is unknown; use one of {', '.join(SCHEMA_STYLES)}")
+        raise StudioError(
+            f"schema style {style!r} is unknown; use one of {', '.join(SCHEMA_STYLES)}"
+        )
     enriched = style.startswith("enriched")
-    return SchemaView(layout="compact" if style.endswith("compact") else "ddl",
-                      samples=enriched, descriptions=enriched)
+    return SchemaView(
+        layout="compact" if style.endswith("compact") else "ddl",
+        samples=enriched,
+        descriptions=enriched,
+    )
 
 
 def render_schema(schema: Schema, view: SchemaView) -> str:
@@ -86,7 +96,9 @@ def _render_create_table(table: Table, dialect: str, view: SchemaView) -> str:
         lines.append((f"PRIMARY KEY ({', '.join(q(c) for c in key_columns)})", ""))
     for fk in table.foreign_keys:
         reference = f"{q(fk.ref_table)}({', '.join(q(c) for c in fk.ref_columns)})"
-        lines.append((f"FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) REFERENCES {reference}", ""))
+        lines.append(
+            (f"FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) REFERENCES {reference}", "")
+        )
     body = []
     for position, (definition, comment) in enumerate(lines):
         separator = "," if position < len(lines) - 1 else ""
@@ -110,7 +122,9 @@ def _render_compact(tables: list[Table], dialect: str, view: SchemaView) -> str:
         lines.append("Primary keys: " + ", ".join(keys))
     links = [
         f"{q(t.name)}.{q(col)} = {q(fk.ref_table)}.{q(ref)}"
-        for t in tables for fk in t.foreign_keys for col, ref in zip(fk.columns, fk.ref_columns)
+        for t in tables
+        for fk in t.foreign_keys
+        for col, ref in zip(fk.columns, fk.ref_columns, strict=False)
     ]
     if links:
         lines.append("Foreign keys: " + ", ".join(links))

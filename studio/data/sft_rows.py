@@ -49,22 +49,35 @@ class BuildResult:
         return sum(self.shrunk_by_stage.values())
 
 
-def build_sft_rows(records: Sequence[SourceRecord], schemas: Mapping[str, Schema], dialect: str,
-                   style: str, budget: TokenBudget | None = None, progress: bool = False) -> BuildResult:
+def build_sft_rows(
+    records: Sequence[SourceRecord],
+    schemas: Mapping[str, Schema],
+    dialect: str,
+    style: str,
+    budget: TokenBudget | None = None,
+    progress: bool = False,
+) -> BuildResult:
     """Alpaca rows (instruction, input, output, system + question fields) for `records`.
 
     `schemas` maps every record's db_id to its Schema; without a budget nothing is shrunk.
     """
     full = view_for_style(style)
-    stage_views = [(None, full), ("samples", full.without_samples()),
-                   ("descriptions", full.without_samples().without_descriptions())]
+    stage_views = [
+        (None, full),
+        ("samples", full.without_samples()),
+        ("descriptions", full.without_samples().without_descriptions()),
+    ]
     texts = _SchemaTexts(schemas)
     if budget is None:
-        return BuildResult([_row(r, _instruction(r, texts.get(r.db_id, full), dialect), None) for r in records])
+        return BuildResult(
+            [_row(r, _instruction(r, texts.get(r.db_id, full), dialect), None) for r in records]
+        )
 
     answers = budget.answer_tokens([r.sql for r in records])
     overhead = budget.chat_overhead(SYSTEM_PROMPT)
-    rest = budget.count([_instruction(r, "", dialect) for r in records], progress, desc="measuring prompts")
+    rest = budget.count(
+        [_instruction(r, "", dialect) for r in records], progress, desc="measuring prompts"
+    )
     chosen: dict[int, tuple[str, str | None]] = {}
     previous: dict[int, str] = {}
     pending = list(range(len(records)))
@@ -73,7 +86,13 @@ def build_sft_rows(records: Sequence[SourceRecord], schemas: Mapping[str, Schema
         for i in pending:
             instruction = _instruction(records[i], texts.get(records[i].db_id, view), dialect)
             if previous.get(i) != instruction:
-                candidates.append((i, instruction, overhead + rest[i] + texts.tokens(records[i].db_id, view, budget)))
+                candidates.append(
+                    (
+                        i,
+                        instruction,
+                        overhead + rest[i] + texts.tokens(records[i].db_id, view, budget),
+                    )
+                )
             previous[i] = instruction
         _accept_fitting(budget, candidates, answers, stage, chosen)
         pending = [i for i in pending if i not in chosen]
@@ -87,7 +106,9 @@ def build_sft_rows(records: Sequence[SourceRecord], schemas: Mapping[str, Schema
         if keep and len(keep) < len(schema.tables):
             view = narrowest.only_tables(keep)
             instruction = _instruction(record, texts.get(record.db_id, view), dialect)
-            candidates.append((i, instruction, overhead + rest[i] + texts.tokens(record.db_id, view, budget)))
+            candidates.append(
+                (i, instruction, overhead + rest[i] + texts.tokens(record.db_id, view, budget))
+            )
     _accept_fitting(budget, candidates, answers, "tables", chosen)
 
     rows = [_row(records[i], *chosen[i]) for i in range(len(records)) if i in chosen]
@@ -120,11 +141,20 @@ class _SchemaTexts:
         return self._tokens[key]
 
 
-def _accept_fitting(budget: TokenBudget, candidates: list[tuple[int, str, int]], answers: list[int],
-                    stage: str | None, chosen: dict[int, tuple[str, str | None]]) -> None:
-    verdicts = budget.fits([estimate for _, _, estimate in candidates], [text for _, text, _ in candidates],
-                           [answers[i] for i, _, _ in candidates], SYSTEM_PROMPT)
-    for (i, text, _), fits in zip(candidates, verdicts):
+def _accept_fitting(
+    budget: TokenBudget,
+    candidates: list[tuple[int, str, int]],
+    answers: list[int],
+    stage: str | None,
+    chosen: dict[int, tuple[str, str | None]],
+) -> None:
+    verdicts = budget.fits(
+        [estimate for _, _, estimate in candidates],
+        [text for _, text, _ in candidates],
+        [answers[i] for i, _, _ in candidates],
+        SYSTEM_PROMPT,
+    )
+    for (i, text, _), fits in zip(candidates, verdicts, strict=False):
         if fits:
             chosen[i] = (text, stage)
 

@@ -17,15 +17,19 @@ from studio.sql.schema import Column, ForeignKey, Schema, Table
 
 def read_tables_json(path: Path, dialect: str) -> dict[str, Schema]:
     """db_id -> Schema for every database described in `path`."""
-    entries = read_json(path, list, "expected a JSON array of databases (Spider's tables.json format)")
+    entries = read_json(
+        path, list, "expected a JSON array of databases (Spider's tables.json format)"
+    )
     schemas = {}
     for position, entry in enumerate(entries):
         try:
             schemas[entry["db_id"]] = _schema(entry, dialect)
         except (KeyError, IndexError, TypeError) as error:
-            raise StudioError(f"{path}: entry {position} is not a Spider tables.json entry "
-                              f"(problem at {error!r}); it needs db_id, table_names_original, "
-                              "column_names_original, column_types, primary_keys and foreign_keys") from None
+            raise StudioError(
+                f"{path}: entry {position} is not a Spider tables.json entry "
+                f"(problem at {error!r}); it needs db_id, table_names_original, "
+                "column_names_original, column_types, primary_keys and foreign_keys"
+            ) from None
     return schemas
 
 

@@ -26,8 +26,17 @@ def submit_evaluation(ws: Workspace, config: EvalConfig, out_dir: str | Path | N
     examples = select_examples(ws, config.dataset, config.limit)
     database_refs(ws, config.dataset, examples)
     run_dir = prepare_run_dir(ws, out_dir, {"mode": "generate", **config.to_dict()})
-    title = f"EX {config.model}" + (f" + {len(config.adapters)} adapter(s)" if config.adapters else "")
-    job = submit(ws, JOB_KIND, [sys.executable, "-m", "studio.evaluate.worker", str(run_dir)], run_dir,
-                 uses_gpu=True, title=f"{title} on {config.dataset}", config=config.to_dict())
+    title = f"EX {config.model}" + (
+        f" + {len(config.adapters)} adapter(s)" if config.adapters else ""
+    )
+    job = submit(
+        ws,
+        JOB_KIND,
+        [sys.executable, "-m", "studio.evaluate.worker", str(run_dir)],
+        run_dir,
+        uses_gpu=True,
+        title=f"{title} on {config.dataset}",
+        config=config.to_dict(),
+    )
     ensure_background_supervisor(ws)
     return job

@@ -76,8 +76,10 @@ def read_predictions_file(path: Path, examples: Sequence[Example]) -> dict[int, 
                 continue
             index, sql, problem = _parse_line(line, len(examples), by_id, ambiguous_ids)
             if problem is None and index in predictions:
-                problem = (f"question index {index} (question_id {examples[index].question_id!r}) already "
-                           f"predicted on line {first_line[index]}; keep one prediction per question")
+                problem = (
+                    f"question index {index} (question_id {examples[index].question_id!r}) already "
+                    f"predicted on line {first_line[index]}; keep one prediction per question"
+                )
             if problem is not None:
                 problems.append(f"line {number}: {problem}")
                 continue
@@ -85,12 +87,20 @@ def read_predictions_file(path: Path, examples: Sequence[Example]) -> dict[int, 
             first_line[index] = number
     if problems:
         shown = "\n  ".join(problems[:MAX_LISTED_PROBLEMS])
-        more = f"\n  ... and {len(problems) - MAX_LISTED_PROBLEMS} more" if len(problems) > MAX_LISTED_PROBLEMS else ""
-        raise StudioError(f"{path}: {len(problems)} bad prediction line(s); each line must be "
-                          f'{{"question_id": ... or "index": N, "sql": "..."}}:\n  {shown}{more}')
+        more = (
+            f"\n  ... and {len(problems) - MAX_LISTED_PROBLEMS} more"
+            if len(problems) > MAX_LISTED_PROBLEMS
+            else ""
+        )
+        raise StudioError(
+            f"{path}: {len(problems)} bad prediction line(s); each line must be "
+            f'{{"question_id": ... or "index": N, "sql": "..."}}:\n  {shown}{more}'
+        )
     if not predictions:
-        raise StudioError(f"{path} holds no predictions; write one JSON object per line with question_id "
-                          "(or index) and sql")
+        raise StudioError(
+            f"{path} holds no predictions; write one JSON object per line with question_id "
+            "(or index) and sql"
+        )
     return predictions
 
 
@@ -108,8 +118,9 @@ def _question_ids(examples: Sequence[Example]) -> tuple[dict[str, int], set[str]
     return by_id, ambiguous
 
 
-def _parse_line(line: str, count: int, by_id: dict[str, int],
-                ambiguous_ids: set[str]) -> tuple[int, str, str | None]:
+def _parse_line(
+    line: str, count: int, by_id: dict[str, int], ambiguous_ids: set[str]
+) -> tuple[int, str, str | None]:
     """(index, sql, None) for a good line, else (-1, "", the problem)."""
     try:
         record = json.loads(line)
@@ -129,16 +140,30 @@ def _parse_line(line: str, count: int, by_id: dict[str, int],
     if has_id:
         key = str(record["question_id"])
         if key in ambiguous_ids:
-            return -1, "", f"question_id {record['question_id']!r} is shared by several dataset rows; use 'index'"
+            return (
+                -1,
+                "",
+                f"question_id {record['question_id']!r} is shared by several dataset rows; use 'index'",
+            )
         if key not in by_id:
-            return -1, "", f"unknown question_id {record['question_id']!r}: the dataset has no such question"
+            return (
+                -1,
+                "",
+                f"unknown question_id {record['question_id']!r}: the dataset has no such question",
+            )
         index_from_id = by_id[key]
     if has_index:
         index = record["index"]
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
             return -1, "", f"field 'index' must be an integer from 0 to {count - 1}, not {index!r}"
         if index_from_id is not None and index != index_from_id:
-            return -1, "", (f"question_id {record['question_id']!r} is row {index_from_id}, but 'index' says "
-                            f"{index}; drop one of the two")
+            return (
+                -1,
+                "",
+                (
+                    f"question_id {record['question_id']!r} is row {index_from_id}, but 'index' says "
+                    f"{index}; drop one of the two"
+                ),
+            )
         return index, sql, None
     return index_from_id, sql, None  # type: ignore[return-value]

@@ -15,7 +15,16 @@ from studio.errors import StudioError
 SUMMARY_FILE = "summary.json"
 UNKNOWN_DIFFICULTY = "unknown"
 # benchmark difficulty labels, easiest first (BIRD, then Spider); others follow alphabetically
-DIFFICULTY_ORDER = ("simple", "moderate", "challenging", "easy", "medium", "hard", "extra", UNKNOWN_DIFFICULTY)
+DIFFICULTY_ORDER = (
+    "simple",
+    "moderate",
+    "challenging",
+    "easy",
+    "medium",
+    "hard",
+    "extra",
+    UNKNOWN_DIFFICULTY,
+)
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 
@@ -25,8 +34,9 @@ def percentage(correct: int, total: int) -> float:
     return round(100.0 * correct / total, 2) if total else 0.0
 
 
-def bootstrap_ci95(correct: Sequence[bool], resamples: int = BOOTSTRAP_RESAMPLES,
-                   seed: int = BOOTSTRAP_SEED) -> list[float]:
+def bootstrap_ci95(
+    correct: Sequence[bool], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
+) -> list[float]:
     """95 % percentile-bootstrap interval of EX (in %) over questions: `resamples` resamples of
     the questions with replacement, fixed seed, so the same verdicts give the same interval."""
     import numpy as np
@@ -40,7 +50,9 @@ def bootstrap_ci95(correct: Sequence[bool], resamples: int = BOOTSTRAP_RESAMPLES
     return [round(100.0 * float(low), 2), round(100.0 * float(high), 2)]
 
 
-def _group(rows: Iterable[dict[str, Any]], field: str, order: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+def _group(
+    rows: Iterable[dict[str, Any]], field: str, order: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     counts: dict[str, list[int]] = {}
     for row in rows:
         key = str(row.get(field) or UNKNOWN_DIFFICULTY)
@@ -49,8 +61,14 @@ def _group(rows: Iterable[dict[str, Any]], field: str, order: Sequence[str] = ()
         tally[1] += bool(row["correct"])
     rank = {name: i for i, name in enumerate(order)}
     keys = sorted(counts, key=lambda k: (rank.get(k, len(rank)), k))
-    return {k: {"n": counts[k][0], "correct": counts[k][1], "ex": percentage(counts[k][1], counts[k][0])}
-            for k in keys}
+    return {
+        k: {
+            "n": counts[k][0],
+            "correct": counts[k][1],
+            "ex": percentage(counts[k][1], counts[k][0]),
+        }
+        for k in keys
+    }
 
 
 def summarize_verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -76,12 +94,18 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StudioError(f"{run_dir} holds no {SUMMARY_FILE}: it is not a finished evaluation run "
-                          "(run `python -m studio eval` into it first)") from None
+        raise StudioError(
+            f"{run_dir} holds no {SUMMARY_FILE}: it is not a finished evaluation run "
+            "(run `python -m studio eval` into it first)"
+        ) from None
     except json.JSONDecodeError as error:
-        raise StudioError(f"{path}: not valid JSON ({error.msg}); run the evaluation again") from None
+        raise StudioError(
+            f"{path}: not valid JSON ({error.msg}); run the evaluation again"
+        ) from None
     if not isinstance(summary, dict) or "ex" not in summary:
-        raise StudioError(f"{path} is not an evaluation summary (no 'ex'); pass evaluation run folders")
+        raise StudioError(
+            f"{path} is not an evaluation summary (no 'ex'); pass evaluation run folders"
+        )
     return summary
 
 
@@ -100,8 +124,12 @@ class ComparisonTable:
         """A fixed-width text table for the terminal."""
         cells = [self.columns] + [[_cell(value) for value in row] for row in self.rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-                 for row in cells]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+            )
+            for row in cells
+        ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
 
@@ -129,7 +157,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
     if not run_dirs:
         raise StudioError("name at least one evaluation run folder to compare")
     summaries = [load_summary(run_dir) for run_dir in run_dirs]
-    columns = [""] + [_run_name(Path(d), s) for d, s in zip(run_dirs, summaries)]
+    columns = [""] + [_run_name(Path(d), s) for d, s in zip(run_dirs, summaries, strict=False)]
     rows: list[list[Any]] = [
         ["dataset"] + [s.get("dataset") for s in summaries],
         ["model"] + [s.get("model") for s in summaries],
@@ -142,7 +170,10 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
     for field, label in (("by_difficulty", "difficulty"), ("by_database", "database")):
         groups = _ordered_union([list(s.get(field) or {}) for s in summaries], field)
         for group in groups:
-            rows.append([f"{label}: {group}"] + [(s.get(field) or {}).get(group, {}).get("ex") for s in summaries])
+            rows.append(
+                [f"{label}: {group}"]
+                + [(s.get(field) or {}).get(group, {}).get("ex") for s in summaries]
+            )
     return ComparisonTable(columns, rows)
 
 
@@ -158,14 +189,19 @@ def _paired_rows(run_dirs: Sequence[str | Path]) -> list[list[Any]]:
             results.append(paired_runs(run_dirs[0], run_dir))
         except StudioError:
             results.append(None)
-    return [["EX - first run (paired)"] + [r["difference"] if r else None for r in results],
-            ["paired 95% CI"] + [_interval(r["ci95"]) if r else None for r in results],
-            ["right only here / only in first"] + [f"{r['gained']} / {r['lost']}" if r else None for r in results],
-            ["McNemar p"] + [r["mcnemar_p"] if r else None for r in results]]
+    return [
+        ["EX - first run (paired)"] + [r["difference"] if r else None for r in results],
+        ["paired 95% CI"] + [_interval(r["ci95"]) if r else None for r in results],
+        ["right only here / only in first"]
+        + [f"{r['gained']} / {r['lost']}" if r else None for r in results],
+        ["McNemar p"] + [r["mcnemar_p"] if r else None for r in results],
+    ]
 
 
 def _interval(value: Any) -> str | None:
-    return f"[{value[0]:.2f}, {value[1]:.2f}]" if isinstance(value, list) and len(value) == 2 else None
+    return (
+        f"[{value[0]:.2f}, {value[1]:.2f}]" if isinstance(value, list) and len(value) == 2 else None
+    )
 
 
 def _ordered_union(key_lists: Sequence[list[str]], field: str) -> list[str]:

@@ -62,11 +62,20 @@ class EvalConfig:
         checks = [
             (self.limit is None or self.limit >= 1, f"limit must be at least 1, not {self.limit}"),
             (self.batch_size >= 1, f"batch_size must be at least 1, not {self.batch_size}"),
-            (self.max_new_tokens >= 1, f"max_new_tokens must be at least 1, not {self.max_new_tokens}"),
-            (self.workers is None or self.workers >= 1, f"workers must be at least 1, not {self.workers}"),
+            (
+                self.max_new_tokens >= 1,
+                f"max_new_tokens must be at least 1, not {self.max_new_tokens}",
+            ),
+            (
+                self.workers is None or self.workers >= 1,
+                f"workers must be at least 1, not {self.workers}",
+            ),
             (self.timeout_s > 0, f"timeout_s must be positive, not {self.timeout_s}"),
             (self.rule in RULES, f"rule must be one of {', '.join(RULES)}, not {self.rule!r}"),
-            (self.engine in ENGINES, f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}"),
+            (
+                self.engine in ENGINES,
+                f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -83,8 +92,10 @@ class EvalConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known - {"mode", "workspace"})
         if unknown:
-            raise StudioError(f"{source}: unknown evaluation setting(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(known))}")
+            raise StudioError(
+                f"{source}: unknown evaluation setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
         if "dataset" not in data:
             raise StudioError(f"{source}: missing 'dataset'")
         values = {key: value for key, value in data.items() if key in known}
@@ -157,7 +168,9 @@ def evaluate(
         rule=rule,
         engine=engine,
     )
-    return run_evaluation(ws, config, out_dir, progress=progress, bars=bars, should_stop=should_stop)
+    return run_evaluation(
+        ws, config, out_dir, progress=progress, bars=bars, should_stop=should_stop
+    )
 
 
 def run_evaluation(
@@ -178,8 +191,12 @@ def run_evaluation(
     pending = [e for e in examples if e.index not in done]
     stats = _generate(config, pending, predictions_path, len(examples), progress, bars, should_stop)
     if stats.stopped:
-        return {"stopped": True, "out_dir": str(run_dir), "total": len(examples),
-                "predicted": len(examples) - len(pending) + stats.generated}
+        return {
+            "stopped": True,
+            "out_dir": str(run_dir),
+            "total": len(examples),
+            "predicted": len(examples) - len(pending) + stats.generated,
+        }
     done = read_run_predictions(predictions_path)
     sql_by_index = {e.index: str(done[e.index]["sql"]) for e in examples}
     timings = {
@@ -189,12 +206,30 @@ def run_evaluation(
         "generation_s": round(stats.generation_s, 3),
         "questions_per_s": stats.questions_per_s,
     }
-    header = {"mode": "generate", "dataset": config.dataset, "model": config.model,
-              "adapters": list(config.adapters), "merge_adapters": config.merge_adapters,
-              "max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size, "engine": config.engine}
-    return _score_and_report(ws, config.dataset, examples, sql_by_index, run_dir, header, timings,
-                             workers=config.workers, timeout_s=config.timeout_s, rule=config.rule,
-                             progress=progress, bars=bars)
+    header = {
+        "mode": "generate",
+        "dataset": config.dataset,
+        "model": config.model,
+        "adapters": list(config.adapters),
+        "merge_adapters": config.merge_adapters,
+        "max_new_tokens": config.max_new_tokens,
+        "batch_size": config.batch_size,
+        "engine": config.engine,
+    }
+    return _score_and_report(
+        ws,
+        config.dataset,
+        examples,
+        sql_by_index,
+        run_dir,
+        header,
+        timings,
+        workers=config.workers,
+        timeout_s=config.timeout_s,
+        rule=config.rule,
+        progress=progress,
+        bars=bars,
+    )
 
 
 def score_predictions(
@@ -219,15 +254,45 @@ def score_predictions(
     sql_by_index = read_predictions_file(path, all_examples)
     examples = [all_examples[i] for i in sorted(sql_by_index)]
     database_refs(ws, dataset, examples)
-    run_dir = prepare_run_dir(ws, out_dir, {"mode": "score", "dataset": dataset, "predictions_file": str(path),
-                                            "workers": workers, "timeout_s": timeout_s, "rule": rule})
+    run_dir = prepare_run_dir(
+        ws,
+        out_dir,
+        {
+            "mode": "score",
+            "dataset": dataset,
+            "predictions_file": str(path),
+            "workers": workers,
+            "timeout_s": timeout_s,
+            "rule": rule,
+        },
+    )
     atomic_write_text(run_dir / PREDICTIONS_FILE, "")
-    append_predictions(run_dir / PREDICTIONS_FILE,
-                       (prediction_record(e, None, sql_by_index[e.index]) for e in examples))
-    header = {"mode": "score", "dataset": dataset, "model": None, "adapters": [], "predictions_file": str(path),
-              "dataset_questions": len(all_examples)}
-    return _score_and_report(ws, dataset, examples, sql_by_index, run_dir, header, {}, workers=workers,
-                             timeout_s=timeout_s, rule=rule, progress=progress, bars=bars)
+    append_predictions(
+        run_dir / PREDICTIONS_FILE,
+        (prediction_record(e, None, sql_by_index[e.index]) for e in examples),
+    )
+    header = {
+        "mode": "score",
+        "dataset": dataset,
+        "model": None,
+        "adapters": [],
+        "predictions_file": str(path),
+        "dataset_questions": len(all_examples),
+    }
+    return _score_and_report(
+        ws,
+        dataset,
+        examples,
+        sql_by_index,
+        run_dir,
+        header,
+        {},
+        workers=workers,
+        timeout_s=timeout_s,
+        rule=rule,
+        progress=progress,
+        bars=bars,
+    )
 
 
 def _checked_predictions(path: Path, examples: Sequence[Example]) -> dict[int, dict[str, Any]]:
@@ -236,12 +301,15 @@ def _checked_predictions(path: Path, examples: Sequence[Example]) -> dict[int, d
     by_index = {e.index: e for e in examples}
     for index, record in done.items():
         example = by_index.get(index)
-        if example is not None and (record.get("db_id") != example.db_id
-                                    or record.get("question_id") != example.question_id):
-            raise StudioError(f"{path}: the prediction for row {index} is for question {record.get('question_id')!r} "
-                              f"on {record.get('db_id')!r}, but the dataset's row {index} is "
-                              f"{example.question_id!r} on {example.db_id!r}; the dataset changed since this run "
-                              "started, so evaluate into a new --out folder")
+        if example is not None and (
+            record.get("db_id") != example.db_id or record.get("question_id") != example.question_id
+        ):
+            raise StudioError(
+                f"{path}: the prediction for row {index} is for question {record.get('question_id')!r} "
+                f"on {record.get('db_id')!r}, but the dataset's row {index} is "
+                f"{example.question_id!r} on {example.db_id!r}; the dataset changed since this run "
+                "started, so evaluate into a new --out folder"
+            )
     return done
 
 
@@ -267,24 +335,35 @@ def _generate(
     loaded = load_model(config.model, config.adapters, merge=config.merge_adapters)
     stats.load_s = time.monotonic() - started
     prompts = [render_chat(loaded.tokenizer, build_messages(example)) for example in pending]
-    settings = GenerationSettings(max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
-                                  engine=config.engine)
+    settings = GenerationSettings(
+        max_new_tokens=config.max_new_tokens, batch_size=config.batch_size, engine=config.engine
+    )
     bar = _bar(len(pending), "generating") if bars else None
     already = total - len(pending)
     started = time.monotonic()
 
     def on_batch(indices: list[int], completions: list[list[str]]) -> None:
-        append_predictions(predictions_path, [
-            prediction_record(pending[i], answers[0], extract_sql(answers[0]))
-            for i, answers in zip(indices, completions, strict=True)
-        ])
+        append_predictions(
+            predictions_path,
+            [
+                prediction_record(pending[i], answers[0], extract_sql(answers[0]))
+                for i, answers in zip(indices, completions, strict=True)
+            ],
+        )
         stats.generated += len(indices)
         stats.generation_s = time.monotonic() - started
         if bar is not None:
             bar.update(len(indices))
         if progress is not None:
-            progress({"phase": "generation", "done": already + stats.generated, "total": total,
-                      "questions_per_s": stats.questions_per_s, "elapsed_s": round(stats.generation_s, 3)})
+            progress(
+                {
+                    "phase": "generation",
+                    "done": already + stats.generated,
+                    "total": total,
+                    "questions_per_s": stats.questions_per_s,
+                    "elapsed_s": round(stats.generation_s, 3),
+                }
+            )
         if should_stop is not None and should_stop():
             raise _Stop
 
@@ -322,16 +401,28 @@ def _score_and_report(
 ) -> dict[str, Any]:
     """Score, then write verdicts.jsonl and summary.json; returns the summary."""
     started = time.monotonic()
-    rows = score_examples(ws, dataset, examples, sql_by_index, workers=workers, timeout_s=timeout_s,
-                          rule=rule, bars=bars, progress=progress)
+    rows = score_examples(
+        ws,
+        dataset,
+        examples,
+        sql_by_index,
+        workers=workers,
+        timeout_s=timeout_s,
+        rule=rule,
+        bars=bars,
+        progress=progress,
+    )
     scoring_s = time.monotonic() - started
     write_verdicts(run_dir / VERDICTS_FILE, rows)
     summary = {
         **header,
         "rule": rule,
         **summarize_verdicts(rows),
-        "timings": {**timings, "scoring_s": round(scoring_s, 3),
-                    "scored_per_s": round(len(rows) / scoring_s, 3) if scoring_s > 0 else 0.0},
+        "timings": {
+            **timings,
+            "scoring_s": round(scoring_s, 3),
+            "scored_per_s": round(len(rows) / scoring_s, 3) if scoring_s > 0 else 0.0,
+        },
         "out_dir": str(run_dir),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

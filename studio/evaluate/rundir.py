@@ -26,8 +26,10 @@ def read_run_config(run_dir: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except json.JSONDecodeError as error:
-        raise StudioError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}); "
-                          "fix it or use another --out folder") from None
+        raise StudioError(
+            f"{path}: not valid JSON ({error.msg} at line {error.lineno}); "
+            "fix it or use another --out folder"
+        ) from None
     if not isinstance(data, dict):
         raise StudioError(f"{path}: expected a JSON object of evaluation settings")
     return data
@@ -47,8 +49,13 @@ def prepare_run_dir(ws: Workspace, out_dir: str | Path | None, settings: dict[st
     if previous is not None:
         differing = [key for key in IDENTITY_KEYS if previous.get(key) != settings.get(key)]
         if differing:
-            changes = "; ".join(f"{key}: {previous.get(key)!r} there, {settings.get(key)!r} now" for key in differing)
-            raise StudioError(f"{run_dir} holds another evaluation ({changes}); continue it with the same settings "
-                              "or choose a new --out folder")
+            changes = "; ".join(
+                f"{key}: {previous.get(key)!r} there, {settings.get(key)!r} now"
+                for key in differing
+            )
+            raise StudioError(
+                f"{run_dir} holds another evaluation ({changes}); continue it with the same settings "
+                "or choose a new --out folder"
+            )
     atomic_write_json(run_dir / RUN_CONFIG_FILE, {**settings, "workspace": str(ws.root)})
     return run_dir

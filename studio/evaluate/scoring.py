@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from studio.workspace import Workspace
 
 VERDICTS_FILE = "verdicts.jsonl"
-RULES = ("auto", "set")  # auto: ordered comparison when the gold has a top-level ORDER BY; set: BIRD's rule only
+RULES = (
+    "auto",
+    "set",
+)  # auto: ordered comparison when the gold has a top-level ORDER BY; set: BIRD's rule only
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -26,8 +29,10 @@ def database_refs(ws: Workspace, dataset: str, examples: Sequence[Example]) -> d
 
     no_gold = [e.index for e in examples if not e.gold_sql or not e.db_id]
     if no_gold:
-        raise StudioError(f"dataset '{dataset}': rows {_some(no_gold)} have no gold SQL or db_id, so they cannot "
-                          "be scored; evaluate a text-to-SQL dataset imported with `python -m studio data import`")
+        raise StudioError(
+            f"dataset '{dataset}': rows {_some(no_gold)} have no gold SQL or db_id, so they cannot "
+            "be scored; evaluate a text-to-SQL dataset imported with `python -m studio data import`"
+        )
     refs: dict[str, str] = {}
     missing = []
     for db_id in sorted({e.db_id for e in examples if e.db_id}):
@@ -37,8 +42,10 @@ def database_refs(ws: Workspace, dataset: str, examples: Sequence[Example]) -> d
         else:
             refs[db_id] = ref
     if missing:
-        raise StudioError(f"dataset '{dataset}' has no database registered for {_some(missing)}; import it again "
-                          "with --db-dir (SQLite files) or --mysql-url so its questions can be executed")
+        raise StudioError(
+            f"dataset '{dataset}' has no database registered for {_some(missing)}; import it again "
+            "with --db-dir (SQLite files) or --mysql-url so its questions can be executed"
+        )
     return refs
 
 
@@ -81,8 +88,10 @@ def score_examples(
     finally:
         if close is not None:
             close()
-    return [_verdict_row(example, sql_by_index[example.index], verdict.to_dict())
-            for example, verdict in zip(examples, verdicts, strict=True)]
+    return [
+        _verdict_row(example, sql_by_index[example.index], verdict.to_dict())
+        for example, verdict in zip(examples, verdicts, strict=True)
+    ]
 
 
 def _verdict_row(example: Example, pred_sql: str, verdict: dict[str, Any]) -> dict[str, Any]:

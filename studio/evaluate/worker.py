@@ -40,20 +40,41 @@ def evaluate_run_dir(run_dir: Path) -> None:
 
     data = read_run_config(run_dir)
     if data is None or data.get("mode") != "generate" or not data.get("workspace"):
-        raise StudioError(f"{run_dir / RUN_CONFIG_FILE} is missing or is not a generation run's config; "
-                          "start evaluations with `python -m studio eval --model ... --dataset ...`")
+        raise StudioError(
+            f"{run_dir / RUN_CONFIG_FILE} is missing or is not a generation run's config; "
+            "start evaluations with `python -m studio eval --model ... --dataset ...`"
+        )
     config = EvalConfig.from_dict(data, str(run_dir / RUN_CONFIG_FILE))
     ws = Workspace.open(data["workspace"])
-    print(f"evaluating {config.model} {list(config.adapters) or ''} on {config.dataset}", flush=True)
-    summary = run_evaluation(ws, config, run_dir, progress=_progress_writer(run_dir), bars=False,
-                             should_stop=cancel_requested)
+    print(
+        f"evaluating {config.model} {list(config.adapters) or ''} on {config.dataset}", flush=True
+    )
+    summary = run_evaluation(
+        ws,
+        config,
+        run_dir,
+        progress=_progress_writer(run_dir),
+        bars=False,
+        should_stop=cancel_requested,
+    )
     if summary.get("stopped"):
         print(f"stopped after {summary['predicted']}/{summary['total']} predictions", flush=True)
         return
-    append_jsonl(run_dir / METRICS_FILE, {"phase": "done", "done": summary["n"], "total": summary["n"],
-                                          "ex": summary["ex"], "time": round(time.time(), 3)})
-    print(f"EX {summary['ex']:.2f}% on {summary['n']} questions "
-          f"(95% CI {summary['ex_ci95'][0]:.2f}-{summary['ex_ci95'][1]:.2f})", flush=True)
+    append_jsonl(
+        run_dir / METRICS_FILE,
+        {
+            "phase": "done",
+            "done": summary["n"],
+            "total": summary["n"],
+            "ex": summary["ex"],
+            "time": round(time.time(), 3),
+        },
+    )
+    print(
+        f"EX {summary['ex']:.2f}% on {summary['n']} questions "
+        f"(95% CI {summary['ex_ci95'][0]:.2f}-{summary['ex_ci95'][1]:.2f})",
+        flush=True,
+    )
     print(json.dumps(summary["categories"]), flush=True)
 
 

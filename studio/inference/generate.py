@@ -16,9 +16,13 @@ from studio.models.references import LoadedModel
 
 ENGINES = ("prefix", "batched", "continuous")
 DEFAULT_ENGINE = "prefix"
-DEFAULT_BATCH_SIZE = 32  # prompts per batch: decoding reads every weight once per step, so fuller steps pay
-ENGINE_HELP = ("prefix: shared schema prefixes prefilled once, finished answers leave the batch (default, fastest); "
-               "batched: HF generate on length-sorted batches; continuous: transformers' continuous batching")
+DEFAULT_BATCH_SIZE = (
+    32  # prompts per batch: decoding reads every weight once per step, so fuller steps pay
+)
+ENGINE_HELP = (
+    "prefix: shared schema prefixes prefilled once, finished answers leave the batch (default, fastest); "
+    "batched: HF generate on length-sorted batches; continuous: transformers' continuous batching"
+)
 CPU_BLOCK = 64  # paged-cache block size (tokens) of the continuous engine off the GPU
 
 
@@ -36,7 +40,9 @@ class GenerationSettings:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise ValueError(f"unknown generation engine {self.engine!r}; use one of {', '.join(ENGINES)}")
+            raise ValueError(
+                f"unknown generation engine {self.engine!r}; use one of {', '.join(ENGINES)}"
+            )
         if self.temperature == 0.0 and self.n != 1:
             raise ValueError("greedy decoding (temperature 0) gives one answer per prompt; set n=1")
         if self.n < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
@@ -74,8 +80,12 @@ def generate(
     return run(loaded, encoded, settings, on_batch)
 
 
-def _generate_batched(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings,
-                      on_batch: Callable[[list[int], list[list[str]]], None] | None) -> list[list[str]]:
+def _generate_batched(
+    loaded: LoadedModel,
+    encoded: list[list[int]],
+    settings: GenerationSettings,
+    on_batch: Callable[[list[int], list[list[str]]], None] | None,
+) -> list[list[str]]:
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
@@ -96,17 +106,23 @@ def _generate_batched(loaded: LoadedModel, encoded: list[list[int]], settings: G
                 num_return_sequences=settings.n,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        texts = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+        texts = tokenizer.batch_decode(
+            output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True
+        )
         completions = [texts[k * settings.n : (k + 1) * settings.n] for k in range(len(indices))]
-        for index, answers in zip(indices, completions):
+        for index, answers in zip(indices, completions, strict=False):
             results[index] = answers
         if on_batch is not None:
             on_batch(indices, completions)
     return results
 
 
-def _generate_continuous(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings,
-                         on_batch: Callable[[list[int], list[list[str]]], None] | None) -> list[list[str]]:
+def _generate_continuous(
+    loaded: LoadedModel,
+    encoded: list[list[int]],
+    settings: GenerationSettings,
+    on_batch: Callable[[list[int], list[list[str]]], None] | None,
+) -> list[list[str]]:
     """transformers' `generate_batch` over chunks of `batch_size` prompts, each repeated n times."""
     import copy
 
@@ -115,9 +131,15 @@ def _generate_continuous(loaded: LoadedModel, encoded: list[list[int]], settings
     tokenizer, model = loaded.tokenizer, loaded.model
     sampling = settings.temperature > 0
     config = copy.deepcopy(model.generation_config)
-    config.update(max_new_tokens=settings.max_new_tokens, do_sample=sampling, num_return_sequences=1,
-                  temperature=settings.temperature if sampling else None, top_p=settings.top_p if sampling else None,
-                  top_k=None, pad_token_id=tokenizer.pad_token_id)
+    config.update(
+        max_new_tokens=settings.max_new_tokens,
+        do_sample=sampling,
+        num_return_sequences=1,
+        temperature=settings.temperature if sampling else None,
+        top_p=settings.top_p if sampling else None,
+        top_k=None,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     on_gpu = model.device.type == "cuda"
     results: list[list[str]] = [[] for _ in encoded]
     try:
@@ -126,18 +148,38 @@ def _generate_continuous(loaded: LoadedModel, encoded: list[list[int]], settings
             requests = [encoded[i] for i in indices for _ in range(settings.n)]
             # a GPU sizes the paged cache from free memory and keeps its CUDA graphs across chunks;
             # elsewhere the cache is sized to the chunk (the memory-based default takes a share of RAM)
-            sizing = ContinuousBatchingConfig() if on_gpu else ContinuousBatchingConfig(
-                num_blocks=sum(-(-(len(r) + settings.max_new_tokens) // CPU_BLOCK) for r in requests),
-                block_size=CPU_BLOCK)
-            outputs = list(model.generate_batch(requests, generation_config=config, continuous_batching_config=sizing,
-                                                persistent_manager=on_gpu, warmup=on_gpu).values())
+            sizing = (
+                ContinuousBatchingConfig()
+                if on_gpu
+                else ContinuousBatchingConfig(
+                    num_blocks=sum(
+                        -(-(len(r) + settings.max_new_tokens) // CPU_BLOCK) for r in requests
+                    ),
+                    block_size=CPU_BLOCK,
+                )
+            )
+            outputs = list(
+                model.generate_batch(
+                    requests,
+                    generation_config=config,
+                    continuous_batching_config=sizing,
+                    persistent_manager=on_gpu,
+                    warmup=on_gpu,
+                ).values()
+            )
             failed = [o.error for o in outputs if o.error is not None]
             if len(outputs) != len(requests) or failed:
-                raise RuntimeError(f"continuous batching lost {len(requests) - len(outputs) + len(failed)} of "
-                                   f"{len(requests)} answers: {failed[:1]}; use the batched engine")
-            texts = [tokenizer.decode(o.generated_tokens, skip_special_tokens=True) for o in outputs]
-            completions = [texts[k * settings.n : (k + 1) * settings.n] for k in range(len(indices))]
-            for index, answers in zip(indices, completions):
+                raise RuntimeError(
+                    f"continuous batching lost {len(requests) - len(outputs) + len(failed)} of "
+                    f"{len(requests)} answers: {failed[:1]}; use the batched engine"
+                )
+            texts = [
+                tokenizer.decode(o.generated_tokens, skip_special_tokens=True) for o in outputs
+            ]
+            completions = [
+                texts[k * settings.n : (k + 1) * settings.n] for k in range(len(indices))
+            ]
+            for index, answers in zip(indices, completions, strict=False):
                 results[index] = answers
             if on_batch is not None:
                 on_batch(indices, completions)

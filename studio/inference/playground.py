@@ -128,28 +128,39 @@ def default_pool() -> ModelPool:
 def list_adapters(ws: Workspace) -> list[str]:
     """The LoRA adapter folders the workspace's runs saved (`runs/<id>/adapter`), newest run first."""
     folders = [config.parent for config in ws.runs_dir.glob("*/adapter/adapter_config.json")]
-    return [str(folder) for folder in sorted(folders, key=lambda f: f.stat().st_mtime, reverse=True)]
+    return [
+        str(folder) for folder in sorted(folders, key=lambda f: f.stat().st_mtime, reverse=True)
+    ]
 
 
 def check_variants(variants: Sequence[Variant]) -> list[Variant]:
     """The variants without repeats, in order; a StudioError for none, too many, or a bad adapter."""
     unique = list(dict.fromkeys(variants))
     if not unique:
-        raise StudioError("choose at least one model variant (a model reference, optionally with adapters)")
+        raise StudioError(
+            "choose at least one model variant (a model reference, optionally with adapters)"
+        )
     if len(unique) > MAX_VARIANTS:
-        raise StudioError(f"the playground compares at most {MAX_VARIANTS} variants; {len(unique)} were given")
+        raise StudioError(
+            f"the playground compares at most {MAX_VARIANTS} variants; {len(unique)} were given"
+        )
     for variant in unique:
         if not variant.ref.strip():
-            raise StudioError("a variant has no model reference; use builtin:<name>, a model folder or a .gguf file")
+            raise StudioError(
+                "a variant has no model reference; use builtin:<name>, a model folder or a .gguf file"
+            )
         for adapter in variant.adapters:
             if not (Path(adapter) / "adapter_config.json").is_file():
-                raise StudioError(f"variant {variant.label}: {adapter} is not a LoRA adapter folder "
-                                  "(no adapter_config.json); pick a run's adapter/ folder")
+                raise StudioError(
+                    f"variant {variant.label}: {adapter} is not a LoRA adapter folder "
+                    "(no adapter_config.json); pick a run's adapter/ folder"
+                )
     return unique
 
 
-def build_messages_for(question: str, database: str, evidence: str | None = None,
-                       schema_style: str = "ddl") -> list[dict[str, str]]:
+def build_messages_for(
+    question: str, database: str, evidence: str | None = None, schema_style: str = "ddl"
+) -> list[dict[str, str]]:
     """System and user messages for `question` on `database`, its schema introspected there."""
     from studio.data.prompts import build_instruction, build_messages
     from studio.data.schema_text import render_schema, view_for_style
@@ -158,14 +169,21 @@ def build_messages_for(question: str, database: str, evidence: str | None = None
     if not question.strip():
         raise StudioError("type a question, or pick a dataset row")
     schema = introspect(database)
-    instruction = build_instruction(question, render_schema(schema, view_for_style(schema_style)),
-                                    schema.dialect, evidence)
+    instruction = build_instruction(
+        question, render_schema(schema, view_for_style(schema_style)), schema.dialect, evidence
+    )
     return build_messages({"instruction": instruction})
 
 
-def answer_variant(pool: ModelPool, variant: Variant, messages: list[dict[str, str]], database: str,
-                   gold_sql: str | None = None, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                   timeout_s: float = DEFAULT_TIMEOUT_S) -> VariantAnswer:
+def answer_variant(
+    pool: ModelPool,
+    variant: Variant,
+    messages: list[dict[str, str]],
+    database: str,
+    gold_sql: str | None = None,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> VariantAnswer:
     """One variant's greedy answer to `messages`, its SQL run on `database` and judged against `gold_sql`.
     A model that cannot be loaded gives an answer whose `error` says why."""
     from studio.data.prompts import render_chat
@@ -178,27 +196,47 @@ def answer_variant(pool: ModelPool, variant: Variant, messages: list[dict[str, s
         loaded = pool.get(variant)
         prompt = render_chat(loaded.tokenizer, messages)
     except (StudioError, OSError, ValueError) as error:
-        return VariantAnswer(variant, error=f"{variant.label} could not answer: {error}",
-                             seconds=time.monotonic() - started)
+        return VariantAnswer(
+            variant,
+            error=f"{variant.label} could not answer: {error}",
+            seconds=time.monotonic() - started,
+        )
     completion = generate(loaded, [prompt], GenerationSettings(max_new_tokens=max_new_tokens))[0][0]
     sql = extract_sql(completion)
     execution = execute_sql(database, sql, timeout_s=timeout_s, max_rows=DISPLAY_MAX_ROWS)
-    verdict = judge_sql(database, sql, gold_sql, timeout_s) if gold_sql and gold_sql.strip() else None
-    return VariantAnswer(variant, completion, sql, execution, verdict, seconds=time.monotonic() - started)
+    verdict = (
+        judge_sql(database, sql, gold_sql, timeout_s) if gold_sql and gold_sql.strip() else None
+    )
+    return VariantAnswer(
+        variant, completion, sql, execution, verdict, seconds=time.monotonic() - started
+    )
 
 
 def judge_sql(database: str, sql: str, gold_sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
     """The score category of `sql` against `gold_sql` on `database` (evaluation's rule)."""
     from studio.sql.score import SCORING_MAX_ROWS, ScoreItem, score_chunk
 
-    return score_chunk([ScoreItem("playground", database, gold_sql, sql)], timeout_s, SCORING_MAX_ROWS)[0].category
+    return score_chunk(
+        [ScoreItem("playground", database, gold_sql, sql)], timeout_s, SCORING_MAX_ROWS
+    )[0].category
 
 
-def answer(question: str, database_ref: str, variants: Sequence[Variant], evidence: str | None = None,
-           gold_sql: str | None = None, *, pool: ModelPool | None = None, schema_style: str = "ddl",
-           max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> list[VariantAnswer]:
+def answer(
+    question: str,
+    database_ref: str,
+    variants: Sequence[Variant],
+    evidence: str | None = None,
+    gold_sql: str | None = None,
+    *,
+    pool: ModelPool | None = None,
+    schema_style: str = "ddl",
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+) -> list[VariantAnswer]:
     """Each variant's answer to `question` on `database_ref`, in the order given."""
     chosen = check_variants(variants)
     messages = build_messages_for(question, database_ref, evidence, schema_style)
     pool = pool or default_pool()
-    return [answer_variant(pool, variant, messages, database_ref, gold_sql, max_new_tokens) for variant in chosen]
+    return [
+        answer_variant(pool, variant, messages, database_ref, gold_sql, max_new_tokens)
+        for variant in chosen
+    ]

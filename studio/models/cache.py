@@ -34,7 +34,9 @@ def log_to_stderr(message: str) -> None:
 
 def cache_root() -> Path:
     """`$STUDIO_CACHE`, else `~/.cache/text2sql-studio`."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "text2sql-studio").expanduser()
+    return Path(
+        os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "text2sql-studio"
+    ).expanduser()
 
 
 def sha256_file(path: Path) -> str:
@@ -57,9 +59,13 @@ def safetensors_header(path: Path) -> dict:
         if header_len > size - 8:
             raise ValueError(f"{path}: header length {header_len} exceeds the file")
         header = json.loads(handle.read(header_len))
-    data_end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    data_end = max(
+        (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0
+    )
     if 8 + header_len + data_end != size:
-        raise ValueError(f"{path}: {size} bytes on disk, header describes {8 + header_len + data_end}")
+        raise ValueError(
+            f"{path}: {size} bytes on disk, header describes {8 + header_len + data_end}"
+        )
     return header
 
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.errors import StudioError
 from studio.models.builtin import (
     BUILTIN_MODELS,
     builtin_folder,
     ensure_builtin,
     ensure_builtin_tokenizer,
 )
-from studio.errors import StudioError
 from studio.models.cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
 
 if TYPE_CHECKING:
@@ -103,9 +103,11 @@ def load_model_config(folder: Path) -> PretrainedConfig:
     try:
         return AutoConfig.from_pretrained(folder)
     except (OSError, ValueError, KeyError) as error:
-        raise StudioError(f"{folder / 'config.json'} is not a config transformers can build a "
-                          f"model from ({error}); fix the file or use another model "
-                          "folder") from None
+        raise StudioError(
+            f"{folder / 'config.json'} is not a config transformers can build a "
+            f"model from ({error}); fix the file or use another model "
+            "folder"
+        ) from None
 
 
 def meta_model(config: PretrainedConfig) -> PreTrainedModel:
@@ -136,8 +138,10 @@ def load_tokenizer(ref: str, padding_side: str = "left") -> PreTrainedTokenizerB
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, padding_side=padding_side)
     except (OSError, ValueError, KeyError) as error:
-        raise StudioError(f"{folder} holds no tokenizer transformers can load ({error}); copy the "
-                          "model's tokenizer files next to its config.json") from None
+        raise StudioError(
+            f"{folder} holds no tokenizer transformers can load ({error}); copy the "
+            "model's tokenizer files next to its config.json"
+        ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -202,7 +206,7 @@ def _apply_adapters(model: Any, adapters: list[Path], merge: bool) -> Any:
         return model
     names = [f"adapter_{i}" for i in range(len(adapters))]
     model = PeftModel.from_pretrained(model, adapters[0], adapter_name=names[0])
-    for adapter, name in zip(adapters[1:], names[1:]):
+    for adapter, name in zip(adapters[1:], names[1:], strict=False):
         model.load_adapter(adapter, adapter_name=name)
     model.base_model.set_adapter(names)
     return model
@@ -237,7 +241,9 @@ def model_info(ref: str, log: Log = log_to_stderr) -> dict[str, Any]:
 def _count_parameters(folder: Path) -> tuple[int, set[str]]:
     files = sorted(folder.glob("*.safetensors"))
     if not files:
-        raise StudioError(f"{folder} has no .safetensors weights; convert the model to safetensors first")
+        raise StudioError(
+            f"{folder} has no .safetensors weights; convert the model to safetensors first"
+        )
     total, dtypes = 0, set()
     for path in files:
         for name, tensor in safetensors_header(path).items():

@@ -23,7 +23,13 @@ from studio.pairs.store import PAIRED
 from studio.pairs.verify import Candidate
 
 REJECTABLE = ("wrong_result", "error")  # in order of preference
-SKIP_REASONS = ("no_gold", "no_database", "gold_error", "no_correct_candidate", "no_wrong_candidate")
+SKIP_REASONS = (
+    "no_gold",
+    "no_database",
+    "gold_error",
+    "no_correct_candidate",
+    "no_wrong_candidate",
+)
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,24 @@ def _side(candidate: Candidate) -> Side:
 def rejectable_candidates(candidates: Sequence[Candidate], gold_normalized: str) -> list[Candidate]:
     """Unique verified-wrong candidates, wrong-result before error, each in sample order."""
     usable = [
-        c for c in candidates
-        if c.duplicate_of is None and c.label in REJECTABLE and c.sql.strip() and c.normalized != gold_normalized
+        c
+        for c in candidates
+        if c.duplicate_of is None
+        and c.label in REJECTABLE
+        and c.sql.strip()
+        and c.normalized != gold_normalized
     ]
     return sorted(usable, key=lambda c: (REJECTABLE.index(c.label), c.sample))
 
 
-def interleave(chosen: Sequence[Side], rejected: Sequence[Side], limit: int) -> list[tuple[Side, Side]]:
+def interleave(
+    chosen: Sequence[Side], rejected: Sequence[Side], limit: int
+) -> list[tuple[Side, Side]]:
     """Up to `limit` distinct pairs: every rejected once (chosen cycling) before any repeats."""
     rounds = [
-        (chosen[(j + r) % len(chosen)], rejected[j]) for r in range(len(chosen)) for j in range(len(rejected))
+        (chosen[(j + r) % len(chosen)], rejected[j])
+        for r in range(len(chosen))
+        for j in range(len(rejected))
     ]
     return rounds[:limit]
 

@@ -43,29 +43,40 @@ class MiningConfig:
             return StudioError(f"mining config field '{key}': {why}")
 
         if not self.model:
-            raise bad("model", "give a model reference (builtin:<name>, a model folder or a .gguf file)")
+            raise bad(
+                "model", "give a model reference (builtin:<name>, a model folder or a .gguf file)"
+            )
         if not self.dataset:
             raise bad("dataset", "give the name of a registered dataset")
         if self.engine not in ENGINES:
             raise bad("engine", f"{self.engine!r} is unknown; use one of {', '.join(ENGINES)}")
         if self.strategy not in STRATEGIES:
-            raise bad("strategy", f"{self.strategy!r} is unknown; use one of {', '.join(STRATEGIES)}")
+            raise bad(
+                "strategy", f"{self.strategy!r} is unknown; use one of {', '.join(STRATEGIES)}"
+            )
         for key in ("n", "pairs_per_question", "batch_size", "max_new_tokens"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise bad(key, f"{getattr(self, key)!r} must be a whole number of at least 1")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise bad("limit", f"{self.limit!r} must be a whole number of at least 1 (or null for all)")
+            raise bad(
+                "limit", f"{self.limit!r} must be a whole number of at least 1 (or null for all)"
+            )
         if self.temperature < 0:
             raise bad("temperature", "must be 0 (greedy) or more")
         if self.temperature == 0 and self.n != 1:
-            raise bad("n", f"greedy decoding (temperature 0) gives one answer per question; set n to 1, not {self.n}")
+            raise bad(
+                "n",
+                f"greedy decoding (temperature 0) gives one answer per question; set n to 1, not {self.n}",
+            )
         if not 0 < self.top_p <= 1:
             raise bad("top_p", f"{self.top_p} must be in (0, 1]")
         if self.timeout_s <= 0:
             raise bad("timeout_s", "must be positive")
         for adapter in self.adapters:
             if not (Path(adapter) / "adapter_config.json").is_file():
-                raise bad("adapters", f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+                raise bad(
+                    "adapters", f"{adapter} is not a LoRA adapter folder (no adapter_config.json)"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,7 +86,9 @@ class MiningConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise StudioError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise StudioError(
+                f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         missing = [key for key in ("model", "dataset") if key not in data]
         if missing:
             raise StudioError(f"{where}: missing field(s) {', '.join(missing)}")
@@ -93,5 +106,7 @@ def read_config(run_dir: Path) -> MiningConfig:
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise StudioError(f"{path} not found: a mining run folder needs its config.json")
-    data = read_json(path, dict, "the top level must be a JSON object of mining settings", fix="fix it")
+    data = read_json(
+        path, dict, "the top level must be a JSON object of mining settings", fix="fix it"
+    )
     return MiningConfig.from_mapping(data, where=str(path))

@@ -66,8 +66,13 @@ def companion_files(name: str) -> tuple[str, str]:
     return f"{name}.trl.jsonl", f"{name}.summary.json"
 
 
-def export_pairs(ws: Workspace, name: str, include_pending: bool = False,
-                 only: PairFilter | None = None, replace: bool = False) -> dict[str, Any]:
+def export_pairs(
+    ws: Workspace,
+    name: str,
+    include_pending: bool = False,
+    only: PairFilter | None = None,
+    replace: bool = False,
+) -> dict[str, Any]:
     """Export accepted and edited pairs (and pending ones when asked) that verify; register
     the dataset `name` and return the summary (also written beside the files).
 
@@ -83,13 +88,22 @@ def export_pairs(ws: Workspace, name: str, include_pending: bool = False,
     exported = [p for p in pairs if p.status in statuses and p.verdict == "valid"]
     if not exported:
         by_status = Counter(p.status for p in pairs)
-        pending = "" if include_pending else f" ({by_status.get('pending', 0)} pending: accept them or pass --include-pending)"
-        raise StudioError(f"no pairs to export: none is {' or '.join(statuses)}{pending}; "
-                          "mine pairs with `python -m studio pairs generate` and review them")
+        pending = (
+            ""
+            if include_pending
+            else f" ({by_status.get('pending', 0)} pending: accept them or pass --include-pending)"
+        )
+        raise StudioError(
+            f"no pairs to export: none is {' or '.join(statuses)}{pending}; "
+            "mine pairs with `python -m studio pairs generate` and review them"
+        )
     databases = {p.db_id: p.database for p in exported if p.db_id}
     dialects = {parse_database(p.database).dialect for p in exported}
-    meta = DatasetMeta(dialect=dialects.pop() if len(dialects) == 1 else None, databases=databases,
-                       source_format="pairs")
+    meta = DatasetMeta(
+        dialect=dialects.pop() if len(dialects) == 1 else None,
+        databases=databases,
+        source_format="pairs",
+    )
     summary = {
         "name": name,
         "rows": len(exported),

@@ -39,8 +39,10 @@ def find_run_dir(ws: Workspace, run: str) -> Path:
     """A mining run folder by path or by name under runs/."""
     run_dir = Path(run) if Path(run).is_dir() else ws.runs_dir / run
     if not (run_dir / "config.json").is_file():
-        raise StudioError(f"mining run '{run}' not found (no config.json in {run_dir}); "
-                          f"`python -m studio jobs list --kind {JOB_KIND}` shows the runs")
+        raise StudioError(
+            f"mining run '{run}' not found (no config.json in {run_dir}); "
+            f"`python -m studio jobs list --kind {JOB_KIND}` shows the runs"
+        )
     return run_dir.resolve()
 
 
@@ -53,10 +55,14 @@ def resume_mining(ws: Workspace, run: str) -> Job:
     previous = [job for job in list_jobs(ws, kind=JOB_KIND, limit=1000) if job.run_dir == run_dir]
     if previous:
         if not previous[0].finished:
-            raise StudioError(f"mining run {run_dir.name} is still {previous[0].state} as job {previous[0].id}; "
-                              f"wait for it or cancel it (`python -m studio jobs cancel {previous[0].id}`)")
+            raise StudioError(
+                f"mining run {run_dir.name} is still {previous[0].state} as job {previous[0].id}; "
+                f"wait for it or cancel it (`python -m studio jobs cancel {previous[0].id}`)"
+            )
         job = resubmit(ws, previous[0].id)
     else:
-        job = submit(ws, JOB_KIND, worker_argv(run_dir), run_dir, title=f"pairs (resumed) {run_dir.name}")
+        job = submit(
+            ws, JOB_KIND, worker_argv(run_dir), run_dir, title=f"pairs (resumed) {run_dir.name}"
+        )
     ensure_background_supervisor(ws)
     return job

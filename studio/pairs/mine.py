@@ -19,6 +19,7 @@ from studio.data.prompts import build_messages, render_chat
 from studio.data.registry import database_ref, load_examples
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
+from studio.jobs.runtime import cancel_requested
 from studio.pairs.build import plan_pairs
 from studio.pairs.config import MiningConfig, read_config
 from studio.pairs.progress import MiningProgress
@@ -38,7 +39,6 @@ from studio.pairs.verify import verify_samples
 from studio.sql.connect import parse_database
 from studio.sql.dialect import normalize_sql
 from studio.sql.extract import extract_sql, sql_settled
-from studio.jobs.runtime import cancel_requested
 from studio.workspace import Workspace
 
 METRICS_FILE = "metrics.jsonl"
@@ -66,8 +66,18 @@ def load_questions(ws: Workspace, config: MiningConfig) -> tuple[list[Question],
             messages = build_messages(example)
             system = messages[0]["content"] if messages[0]["role"] == "system" else ""
             question_id = None if example.question_id is None else str(example.question_id)
-            questions.append(Question(example.index, question_id, config.dataset, example.db_id, database, system,
-                                      example.prompt, example.gold_sql))
+            questions.append(
+                Question(
+                    example.index,
+                    question_id,
+                    config.dataset,
+                    example.db_id,
+                    database,
+                    system,
+                    example.prompt,
+                    example.gold_sql,
+                )
+            )
     if not questions:
         reasons = sorted(set(skipped.values()))
         raise StudioError(
@@ -86,13 +96,26 @@ def settle_question(ws: Workspace, run_id: str, question: Question, config: Mini
         verified = verify_samples(question.database, question.gold_sql, samples, config.timeout_s)
     candidates, gold_execution = verified
     dialect = parse_database(question.database).dialect
-    plan = plan_pairs(config.strategy, candidates, question.gold_sql, normalize_sql(question.gold_sql, dialect),
-                      gold_execution, config.pairs_per_question)
-    return record_question(ws, run_id, question, config.strategy, candidates, plan, gold_execution, config)
+    plan = plan_pairs(
+        config.strategy,
+        candidates,
+        question.gold_sql,
+        normalize_sql(question.gold_sql, dialect),
+        gold_execution,
+        config.pairs_per_question,
+    )
+    return record_question(
+        ws, run_id, question, config.strategy, candidates, plan, gold_execution, config
+    )
 
 
-def _settle_leftovers(ws: Workspace, run_id: str, questions: list[Question], skipped: dict[int, str],
-                      config: MiningConfig) -> list[Question]:
+def _settle_leftovers(
+    ws: Workspace,
+    run_id: str,
+    questions: list[Question],
+    skipped: dict[int, str],
+    config: MiningConfig,
+) -> list[Question]:
     """Record skips, settle questions left with candidates but no outcome; return those to generate."""
     settled = settled_questions(ws, run_id, config.strategy)
     for index, reason in skipped.items():
@@ -105,21 +128,33 @@ def _settle_leftovers(ws: Workspace, run_id: str, questions: list[Question], ski
     return [q for q in questions if q.index not in answered]
 
 
-def _generate(ws: Workspace, run_id: str, todo: list[Question], config: MiningConfig,
-              progress: MiningProgress) -> None:
+def _generate(
+    ws: Workspace, run_id: str, todo: list[Question], config: MiningConfig, progress: MiningProgress
+) -> None:
     from studio.inference.generate import GenerationSettings, generate
     from studio.models.references import load_model
 
     loaded = load_model(config.model, adapters=config.adapters, merge=True)
-    prompts = [render_chat(loaded.tokenizer, build_messages({"instruction": q.prompt, "system": q.system}))
-               for q in todo]
-    settings = GenerationSettings(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                                  top_p=config.top_p, n=config.n, batch_size=config.batch_size, seed=config.seed,
-                                  engine=config.engine)
+    prompts = [
+        render_chat(loaded.tokenizer, build_messages({"instruction": q.prompt, "system": q.system}))
+        for q in todo
+    ]
+    settings = GenerationSettings(
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        n=config.n,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        engine=config.engine,
+    )
 
     def on_batch(indices: list[int], completions: list[list[str]]) -> None:
-        rows = [(todo[i].index, sample, text, extract_sql(text))
-                for i, texts in zip(indices, completions) for sample, text in enumerate(texts)]
+        rows = [
+            (todo[i].index, sample, text, extract_sql(text))
+            for i, texts in zip(indices, completions, strict=False)
+            for sample, text in enumerate(texts)
+        ]
         store_samples(ws, run_id, rows)
         for i in indices:
             settle_question(ws, run_id, todo[i], config)
@@ -162,13 +197,18 @@ def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:
     return summary
 
 
-def rebuild_pairs(ws: Workspace, run_dir: Path, strategy: str, pairs_per_question: int | None = None) -> dict[str, Any]:
+def rebuild_pairs(
+    ws: Workspace, run_dir: Path, strategy: str, pairs_per_question: int | None = None
+) -> dict[str, Any]:
     """Build pairs under another strategy from a run's stored candidates and their stored
     verification (nothing is generated or executed again); questions already built under that
     strategy are kept."""
     config = read_config(run_dir)
-    config = dataclasses.replace(config, strategy=strategy,
-                                 pairs_per_question=pairs_per_question or config.pairs_per_question)
+    config = dataclasses.replace(
+        config,
+        strategy=strategy,
+        pairs_per_question=pairs_per_question or config.pairs_per_question,
+    )
     questions, skipped = load_questions(ws, config)
     _settle_leftovers(ws, run_dir.name, questions, skipped, config)
     return run_counts(ws, run_dir.name)

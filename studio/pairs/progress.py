@@ -54,9 +54,15 @@ class MiningProgress:
             self.bar.update(questions)
             self.bar.set_postfix(pairs=sum(record["pairs"].values()))
         else:
-            labels = ", ".join(f"{k} {v}" for k, v in sorted(record["candidates"].items())) or "none"
-            print(f"[pairs] {self.done}/{self.total} questions, {record['questions_per_s']:.2f} q/s; "
-                  f"candidates: {labels}; pairs: {sum(record['pairs'].values())}", file=sys.stderr, flush=True)
+            labels = (
+                ", ".join(f"{k} {v}" for k, v in sorted(record["candidates"].items())) or "none"
+            )
+            print(
+                f"[pairs] {self.done}/{self.total} questions, {record['questions_per_s']:.2f} q/s; "
+                f"candidates: {labels}; pairs: {sum(record['pairs'].values())}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:

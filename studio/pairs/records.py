@@ -17,7 +17,16 @@ from studio.pairs.verify import Candidate
 from studio.workspace import Workspace
 
 # settings that change what is generated: a resumed run must keep them
-GENERATION_KEYS = ("model", "adapters", "dataset", "n", "temperature", "top_p", "max_new_tokens", "seed")
+GENERATION_KEYS = (
+    "model",
+    "adapters",
+    "dataset",
+    "n",
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "seed",
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,14 @@ def register_run(ws: Workspace, run_id: str, config: MiningConfig) -> None:
         if row is None:
             conn.execute(
                 "INSERT INTO pair_runs (id, dataset, model, adapters, settings, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, config.dataset, config.model, to_json(config.adapters), to_json(settings), time.time()),
+                (
+                    run_id,
+                    config.dataset,
+                    config.model,
+                    to_json(config.adapters),
+                    to_json(settings),
+                    time.time(),
+                ),
             )
             return
     stored = from_json(row["settings"])
@@ -70,7 +86,9 @@ def store_samples(ws: Workspace, run_id: str, rows: Sequence[tuple[int, int, str
 
 def questions_with_candidates(ws: Workspace, run_id: str) -> set[int]:
     with reading(ws) as conn:
-        rows = conn.execute("SELECT DISTINCT question_index FROM pair_candidates WHERE run_id = ?", (run_id,))
+        rows = conn.execute(
+            "SELECT DISTINCT question_index FROM pair_candidates WHERE run_id = ?", (run_id,)
+        )
         return {row[0] for row in rows}
 
 
@@ -78,7 +96,8 @@ def settled_questions(ws: Workspace, run_id: str, strategy: str) -> set[int]:
     """Questions of the run that already have an outcome (pairs or a skip reason) for `strategy`."""
     with reading(ws) as conn:
         rows = conn.execute(
-            "SELECT question_index FROM pair_questions WHERE run_id = ? AND strategy = ?", (run_id, strategy)
+            "SELECT question_index FROM pair_questions WHERE run_id = ? AND strategy = ?",
+            (run_id, strategy),
         )
         return {row[0] for row in rows}
 
@@ -93,27 +112,42 @@ def stored_samples(ws: Workspace, run_id: str, question_index: int) -> list[tupl
     return [(row["sample"], row["completion"], row["sql"]) for row in rows]
 
 
-def stored_verification(ws: Workspace, run_id: str,
-                        question_index: int) -> tuple[list[Candidate], dict[str, Any]] | None:
+def stored_verification(
+    ws: Workspace, run_id: str, question_index: int
+) -> tuple[list[Candidate], dict[str, Any]] | None:
     """A question's candidates as verified when it was first settled, and its gold's execution;
     None when it was never verified (then its candidates are executed again)."""
     with reading(ws) as conn:
-        gold = conn.execute("SELECT execution FROM pair_gold WHERE run_id = ? AND question_index = ?",
-                            (run_id, question_index)).fetchone()
+        gold = conn.execute(
+            "SELECT execution FROM pair_gold WHERE run_id = ? AND question_index = ?",
+            (run_id, question_index),
+        ).fetchone()
         rows = conn.execute(
             "SELECT sample, completion, sql, normalized, parse_error, label, duplicate_of, execution "
-            "FROM pair_candidates WHERE run_id = ? AND question_index = ? ORDER BY sample", (run_id, question_index),
+            "FROM pair_candidates WHERE run_id = ? AND question_index = ? ORDER BY sample",
+            (run_id, question_index),
         ).fetchall()
     if gold is None or not rows or any(row["label"] is None for row in rows):
         return None
-    candidates = [Candidate(sample=row["sample"], completion=row["completion"], sql=row["sql"],
-                            normalized=row["normalized"], parse_error=row["parse_error"], label=row["label"],
-                            duplicate_of=row["duplicate_of"], execution=from_json(row["execution"]))
-                  for row in rows]
+    candidates = [
+        Candidate(
+            sample=row["sample"],
+            completion=row["completion"],
+            sql=row["sql"],
+            normalized=row["normalized"],
+            parse_error=row["parse_error"],
+            label=row["label"],
+            duplicate_of=row["duplicate_of"],
+            execution=from_json(row["execution"]),
+        )
+        for row in rows
+    ]
     return candidates, from_json(gold["execution"])
 
 
-def record_skip(ws: Workspace, run_id: str, question_index: int, strategy: str, reason: str) -> None:
+def record_skip(
+    ws: Workspace, run_id: str, question_index: int, strategy: str, reason: str
+) -> None:
     """Record that a question gave no pairs, and why (idempotent)."""
     with writing(ws) as conn:
         conn.execute(
@@ -146,11 +180,24 @@ def record_question(
         conn.executemany(
             "UPDATE pair_candidates SET normalized = ?, parse_error = ?, label = ?, duplicate_of = ?, execution = ? "
             "WHERE run_id = ? AND question_index = ? AND sample = ?",
-            [(c.normalized, c.parse_error, c.label, c.duplicate_of, to_json(c.execution), run_id, question.index,
-              c.sample) for c in candidates],
+            [
+                (
+                    c.normalized,
+                    c.parse_error,
+                    c.label,
+                    c.duplicate_of,
+                    to_json(c.execution),
+                    run_id,
+                    question.index,
+                    c.sample,
+                )
+                for c in candidates
+            ],
         )
-        conn.execute("INSERT OR REPLACE INTO pair_gold (run_id, question_index, execution) VALUES (?, ?, ?)",
-                     (run_id, question.index, to_json(gold_execution)))
+        conn.execute(
+            "INSERT OR REPLACE INTO pair_gold (run_id, question_index, execution) VALUES (?, ?, ?)",
+            (run_id, question.index, to_json(gold_execution)),
+        )
         for chosen, rejected in plan.pairs:
             verdict, flag = pair_verdict(chosen.label, rejected.label)
             conn.execute(
@@ -159,11 +206,33 @@ def record_question(
                 "rejected_origin, rejected_label, rejected_execution, verdict, flag, model, adapters, strategy, "
                 "status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
                 "?, ?, ?, ?, 'pending', ?, ?)",
-                (run_id, question.index, question.question_id, question.dataset, question.db_id, question.database,
-                 question.system, question.prompt, question.gold_sql, to_json(gold_execution), chosen.sql,
-                 chosen.origin, chosen.label, to_json(chosen.execution), rejected.sql, rejected.origin,
-                 rejected.label, to_json(rejected.execution), verdict, flag, source.model, to_json(source.adapters),
-                 strategy, now, now),
+                (
+                    run_id,
+                    question.index,
+                    question.question_id,
+                    question.dataset,
+                    question.db_id,
+                    question.database,
+                    question.system,
+                    question.prompt,
+                    question.gold_sql,
+                    to_json(gold_execution),
+                    chosen.sql,
+                    chosen.origin,
+                    chosen.label,
+                    to_json(chosen.execution),
+                    rejected.sql,
+                    rejected.origin,
+                    rejected.label,
+                    to_json(rejected.execution),
+                    verdict,
+                    flag,
+                    source.model,
+                    to_json(source.adapters),
+                    strategy,
+                    now,
+                    now,
+                ),
             )
         conn.execute(
             "INSERT INTO pair_questions (run_id, question_index, strategy, outcome, pairs, built_at) "
@@ -180,7 +249,8 @@ def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
         duplicates = unverified = 0
         for row in conn.execute(
             "SELECT label, duplicate_of IS NOT NULL AS dup, count(*) AS n FROM pair_candidates WHERE run_id = ? "
-            "GROUP BY label, dup", (run_id,)
+            "GROUP BY label, dup",
+            (run_id,),
         ):
             if row["label"] is None:
                 unverified += row["n"]
@@ -191,9 +261,11 @@ def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
         questions = conn.execute(
             "SELECT count(DISTINCT question_index) FROM pair_candidates WHERE run_id = ?", (run_id,)
         ).fetchone()[0]
-        pairs = dict(conn.execute(
-            "SELECT strategy, count(*) FROM pairs WHERE run_id = ? GROUP BY strategy", (run_id,)
-        ).fetchall())
+        pairs = dict(
+            conn.execute(
+                "SELECT strategy, count(*) FROM pairs WHERE run_id = ? GROUP BY strategy", (run_id,)
+            ).fetchall()
+        )
         outcomes: dict[str, dict[str, int]] = {}
         for row in conn.execute(
             "SELECT strategy, outcome, count(*) AS n FROM pair_questions WHERE run_id = ? GROUP BY strategy, outcome",

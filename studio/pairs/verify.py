@@ -50,7 +50,9 @@ class Candidate:
     execution: dict[str, Any]
 
 
-def check_sql(database: str, gold_sql: str, sqls: Sequence[str], timeout_s: float = 30.0) -> list[Check]:
+def check_sql(
+    database: str, gold_sql: str, sqls: Sequence[str], timeout_s: float = 30.0
+) -> list[Check]:
     """Execute each SQL and the gold on `database` (read-only) and label each SQL."""
     items = [ScoreItem(str(i), database, gold_sql, sql) for i, sql in enumerate(sqls)]
     verdicts = score(items, workers=1, timeout_s=timeout_s)
@@ -74,17 +76,28 @@ def verify_samples(
         normals.append(normal)
         keys.append(key)
         first_of.setdefault(key, sample)
-    unique = [(s, sql) for (s, _c, sql), key in zip(samples, keys) if first_of[key] == s]
-    checks = dict(zip((s for s, _ in unique), check_sql(database, gold_sql, [sql for _, sql in unique], timeout_s)))
+    unique = [(s, sql) for (s, _c, sql), key in zip(samples, keys, strict=False) if first_of[key] == s]
+    checks = dict(
+        zip(
+            (s for s, _ in unique),
+            check_sql(database, gold_sql, [sql for _, sql in unique], timeout_s), strict=False,
+        )
+    )
     candidates = []
-    for (sample, completion, sql), normal, key in zip(samples, normals, keys):
+    for (sample, completion, sql), normal, key in zip(samples, normals, keys, strict=False):
         original = first_of[key]
         check = checks[original]
-        candidates.append(Candidate(
-            sample=sample, completion=completion, sql=sql, normalized=normal,
-            parse_error=parse_error(sql, dialect) if sql else "empty SQL",
-            label=check.label, duplicate_of=None if original == sample else original,
-            execution=check.execution,
-        ))
+        candidates.append(
+            Candidate(
+                sample=sample,
+                completion=completion,
+                sql=sql,
+                normalized=normal,
+                parse_error=parse_error(sql, dialect) if sql else "empty SQL",
+                label=check.label,
+                duplicate_of=None if original == sample else original,
+                execution=check.execution,
+            )
+        )
     gold_execution = next(iter(checks.values())).gold_execution
     return candidates, gold_execution

@@ -23,8 +23,11 @@ def mine_run(run_dir: Path) -> None:
     from studio.pairs.mine import mine
 
     summary = mine(run_workspace(run_dir), run_dir.resolve(), read_config(run_dir))
-    print(f"[pairs] {summary['status']}: {summary['questions_done']}/{summary['questions_usable']} questions, "
-          f"pairs {summary['pairs']}, skipped {summary['skipped']}", flush=True)
+    print(
+        f"[pairs] {summary['status']}: {summary['questions_done']}/{summary['questions_usable']} questions, "
+        f"pairs {summary['pairs']}, skipped {summary['skipped']}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

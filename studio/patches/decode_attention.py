@@ -14,23 +14,39 @@ from typing import Any
 DECODE_ATTENTION = "sdpa_decode"
 
 
-def decode_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
-                     dropout: float = 0.0, scaling: float | None = None, **kwargs: Any) -> tuple[Any, None]:
+def decode_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
     """query (batch, heads, 1, dim) against key/value (batch, kv_heads, length, dim); SDPA for longer queries."""
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if query.shape[2] != 1 or dropout != 0.0:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
-                                      **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     batch, heads, _, dim = query.shape
     kv_heads = key.shape[1]
     scale = scaling if scaling is not None else dim**-0.5
-    grouped = query.reshape(batch, kv_heads, heads // kv_heads, dim)  # query head h reads kv head h // group
-    scores = torch.matmul(grouped, key.transpose(-1, -2)).float() * scale  # (batch, kv_heads, group, length)
+    grouped = query.reshape(
+        batch, kv_heads, heads // kv_heads, dim
+    )  # query head h reads kv head h // group
+    scores = (
+        torch.matmul(grouped, key.transpose(-1, -2)).float() * scale
+    )  # (batch, kv_heads, group, length)
     if attention_mask is not None:
-        scores = scores.masked_fill(~attention_mask, float("-inf")) if attention_mask.dtype == torch.bool \
+        scores = (
+            scores.masked_fill(~attention_mask, float("-inf"))
+            if attention_mask.dtype == torch.bool
             else scores + attention_mask.float()
+        )
     probs = torch.softmax(scores, dim=-1).to(value.dtype)
     output = torch.matmul(probs, value).reshape(batch, heads, 1, dim)
     return output.transpose(1, 2).contiguous(), None

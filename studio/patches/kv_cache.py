@@ -21,15 +21,21 @@ class GrowingLayer(DynamicLayer):
         super().__init__()
         self.capacity, self.length = capacity, 0
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any,
-               **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.is_initialized:
             shape = (key_states.shape[0], key_states.shape[1], self.capacity, key_states.shape[3])
-            self.key_buffer, self.value_buffer = key_states.new_empty(shape), value_states.new_empty(shape)
+            self.key_buffer, self.value_buffer = (
+                key_states.new_empty(shape),
+                value_states.new_empty(shape),
+            )
             self.dtype, self.device, self.is_initialized = key_states.dtype, key_states.device, True
         added = key_states.shape[-2]
         if self.length + added > self.capacity:
-            raise RuntimeError(f"decode cache full: {self.length} + {added} > {self.capacity} tokens")
+            raise RuntimeError(
+                f"decode cache full: {self.length} + {added} > {self.capacity} tokens"
+            )
         self.key_buffer[:, :, self.length : self.length + added] = key_states
         self.value_buffer[:, :, self.length : self.length + added] = value_states
         self.length += added
@@ -44,7 +50,10 @@ class GrowingLayer(DynamicLayer):
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         if self.is_initialized:
-            self.key_buffer, self.value_buffer = self.key_buffer[indices], self.value_buffer[indices]
+            self.key_buffer, self.value_buffer = (
+                self.key_buffer[indices],
+                self.value_buffer[indices],
+            )
             self._refresh()
 
     def _refresh(self) -> None:

@@ -49,8 +49,9 @@ class _Gather(torch.autograd.Function):
     """x [T, H] -> its rows in expert order [S, H]; the backward is `_combine`."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor,
-                top_k: int) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor, top_k: int
+    ) -> torch.Tensor:
         ctx.save_for_backward(inv_perm)
         ctx.top_k = top_k
         return x.index_select(0, token_of_row)
@@ -65,8 +66,9 @@ class _Combine(torch.autograd.Function):
     """Expert-sorted rows [S, H] -> per-token sums [T, H]; the backward is the gather."""
 
     @staticmethod
-    def forward(ctx: Any, rows: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor,
-                top_k: int) -> torch.Tensor:
+    def forward(
+        ctx: Any, rows: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor, top_k: int
+    ) -> torch.Tensor:
         ctx.save_for_backward(token_of_row)
         return _combine(rows, inv_perm, top_k)
 
@@ -97,8 +99,9 @@ def _grouped_mm(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor) ->
     return native(x.to(weight.dtype), weight, offs=offsets)
 
 
-def _grouped_linear(module: Any, name: str, x: torch.Tensor, offsets: torch.Tensor,
-                    expert_of_row: torch.Tensor) -> torch.Tensor:
+def _grouped_linear(
+    module: Any, name: str, x: torch.Tensor, offsets: torch.Tensor, expert_of_row: torch.Tensor
+) -> torch.Tensor:
     """x [S, in] through the experts' projection `name` (and its bias when the module has biases)."""
     weight = getattr(module, name)
     out = _grouped_mm(x, weight if module.is_transposed else weight.transpose(-2, -1), offsets)
@@ -115,15 +118,24 @@ def _input_projection(module: Any) -> str:
     return "gate_up_proj" if module.has_gate else "up_proj"
 
 
-def _project_in(module: Any, rows: torch.Tensor, offsets: torch.Tensor, expert_of_row: torch.Tensor) -> torch.Tensor:
+def _project_in(
+    module: Any, rows: torch.Tensor, offsets: torch.Tensor, expert_of_row: torch.Tensor
+) -> torch.Tensor:
     """rows [S, H] through each row's expert input projection (gate/up, or up), before the activation."""
     return _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row)
 
 
-def _project_out(module: Any, projected: torch.Tensor, row_weights: torch.Tensor, offsets: torch.Tensor,
-                 expert_of_row: torch.Tensor) -> torch.Tensor:
+def _project_out(
+    module: Any,
+    projected: torch.Tensor,
+    row_weights: torch.Tensor,
+    offsets: torch.Tensor,
+    expert_of_row: torch.Tensor,
+) -> torch.Tensor:
     """The activation of `projected`, the down projection, each row scaled by its routing weight."""
-    down = _grouped_linear(module, "down_proj", _activation(module, projected), offsets, expert_of_row)
+    down = _grouped_linear(
+        module, "down_proj", _activation(module, projected), offsets, expert_of_row
+    )
     return down * row_weights.unsqueeze(-1)
 
 
@@ -139,12 +151,27 @@ class _FrozenExpertMLP(torch.autograd.Function):
     backward or, with `recompute`, only x: the gather and the input projection run again there."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, row_weights: torch.Tensor, module: Any, offsets: torch.Tensor,
-                expert_of_row: torch.Tensor, token_of_row: torch.Tensor, inv_perm: torch.Tensor, top_k: int,
-                recompute: bool) -> torch.Tensor:
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        row_weights: torch.Tensor,
+        module: Any,
+        offsets: torch.Tensor,
+        expert_of_row: torch.Tensor,
+        token_of_row: torch.Tensor,
+        inv_perm: torch.Tensor,
+        top_k: int,
+        recompute: bool,
+    ) -> torch.Tensor:
         projected = _project_in(module, x.index_select(0, token_of_row), offsets, expert_of_row)
-        ctx.save_for_backward(x if recompute else projected, row_weights, offsets, expert_of_row, token_of_row,
-                              inv_perm)
+        ctx.save_for_backward(
+            x if recompute else projected,
+            row_weights,
+            offsets,
+            expert_of_row,
+            token_of_row,
+            inv_perm,
+        )
         ctx.module, ctx.x_dtype, ctx.top_k, ctx.recompute = module, x.dtype, top_k, recompute
         return _project_out(module, projected, row_weights, offsets, expert_of_row)
 
@@ -152,12 +179,17 @@ class _FrozenExpertMLP(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         kept, row_weights, offsets, expert_of_row, token_of_row, inv_perm = ctx.saved_tensors
         module = ctx.module
-        projected = (_project_in(module, kept.index_select(0, token_of_row), offsets, expert_of_row)
-                     if ctx.recompute else kept)
+        projected = (
+            _project_in(module, kept.index_select(0, token_of_row), offsets, expert_of_row)
+            if ctx.recompute
+            else kept
+        )
         weight_dtype = module.down_proj.dtype
         # d(out)/d(inner) = grad @ down^T scaled by the row's weight; d(out)/d(weight) = <grad @ down^T, inner>
         # (+ <grad, bias>): the down output itself is never needed
-        grad_inner_unscaled = _grouped_mm(grad.to(weight_dtype), _transposed_weight(module, "down_proj"), offsets)
+        grad_inner_unscaled = _grouped_mm(
+            grad.to(weight_dtype), _transposed_weight(module, "down_proj"), offsets
+        )
         with torch.enable_grad():
             projected = projected.detach().requires_grad_()
             inner = _activation(module, projected)
@@ -173,7 +205,9 @@ class _FrozenExpertMLP(torch.autograd.Function):
             grad_inner = (grad_inner_unscaled * row_weights.unsqueeze(-1)).to(inner.dtype)
             (grad_projected,) = torch.autograd.grad(inner, projected, grad_inner)
             name = _input_projection(module)
-            grad_rows = _grouped_mm(grad_projected, _transposed_weight(module, name), offsets).to(ctx.x_dtype)
+            grad_rows = _grouped_mm(grad_projected, _transposed_weight(module, name), offsets).to(
+                ctx.x_dtype
+            )
             grad_x = _combine(grad_rows, inv_perm, ctx.top_k)
         return grad_x, grad_weights, None, None, None, None, None, None, None
 
@@ -184,28 +218,49 @@ def _experts_frozen(module: Any) -> bool:
     return not any(getattr(module, name).requires_grad for name in names + biases)
 
 
-def lean_experts_forward(self: Any, hidden_states: torch.Tensor, top_k_index: torch.Tensor,
-                         top_k_weights: torch.Tensor) -> torch.Tensor:
+def lean_experts_forward(
+    self: Any, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor
+) -> torch.Tensor:
     """The experts module's forward: hidden_states [T, H], top_k_index and top_k_weights [T, k] -> [T, H]."""
     top_k = top_k_index.size(-1)
     with torch.no_grad():
         expert_of_row, perm = torch.sort(top_k_index.reshape(-1))
         token_of_row = perm // top_k
-        inv_perm = torch.empty_like(perm).scatter_(0, perm, torch.arange(perm.numel(), device=perm.device))
+        inv_perm = torch.empty_like(perm).scatter_(
+            0, perm, torch.arange(perm.numel(), device=perm.device)
+        )
         # histc, not bincount: no device sync (CUDA graphs). It takes floats on CPU and MPS, and
         # ints on CUDA under deterministic algorithms (as in transformers' grouped_mm)
-        ids = expert_of_row.float() if expert_of_row.device.type in ("cpu", "mps") else expert_of_row.int()
+        ids = (
+            expert_of_row.float()
+            if expert_of_row.device.type in ("cpu", "mps")
+            else expert_of_row.int()
+        )
         rows_per_expert = torch.histc(ids, bins=self.num_experts, min=0, max=self.num_experts - 1)
         offsets = torch.cumsum(rows_per_expert, dim=0, dtype=torch.int32)
 
     row_weights = top_k_weights.reshape(-1).index_select(0, perm)
     if _experts_frozen(self) and torch.is_grad_enabled():
-        weighted = _FrozenExpertMLP.apply(hidden_states, row_weights, self, offsets, expert_of_row, token_of_row,
-                                          inv_perm, top_k, getattr(self, RECOMPUTE_INPUT_PROJECTION, False))
+        weighted = _FrozenExpertMLP.apply(
+            hidden_states,
+            row_weights,
+            self,
+            offsets,
+            expert_of_row,
+            token_of_row,
+            inv_perm,
+            top_k,
+            getattr(self, RECOMPUTE_INPUT_PROJECTION, False),
+        )
     else:
         rows = _Gather.apply(hidden_states, token_of_row, inv_perm, top_k)
-        weighted = _project_out(self, _project_in(self, rows, offsets, expert_of_row), row_weights, offsets,
-                                expert_of_row)
+        weighted = _project_out(
+            self,
+            _project_in(self, rows, offsets, expert_of_row),
+            row_weights,
+            offsets,
+            expert_of_row,
+        )
     return _Combine.apply(weighted, token_of_row, inv_perm, top_k).to(hidden_states.dtype)
 
 
@@ -214,8 +269,13 @@ def recompute_input_projections(module: torch.nn.Module) -> int:
     the [S, 2 x inner] input projection, run again there (idempotent); how many experts modules there are.
     For layers that keep their activations (`gradient_checkpointing_skip_layers`): in a checkpointed
     layer the projection would run a third time."""
-    experts = [m for m in module.modules() if hasattr(m, "num_experts") and hasattr(m, "down_proj")
-               and isinstance(m.down_proj, torch.nn.Parameter)]
+    experts = [
+        m
+        for m in module.modules()
+        if hasattr(m, "num_experts")
+        and hasattr(m, "down_proj")
+        and isinstance(m.down_proj, torch.nn.Parameter)
+    ]
     for found in experts:
         setattr(found, RECOMPUTE_INPUT_PROJECTION, True)
     return len(experts)

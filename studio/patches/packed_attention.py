@@ -24,8 +24,16 @@ PACKED_ATTENTION = "sdpa_packed"
 BOUNDS_KEY = "packed_bounds"
 
 
-def packed_sdpa_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
-                          dropout: float = 0.0, scaling: float | None = None, **kwargs: Any) -> tuple[Any, None]:
+def packed_sdpa_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
     """Causal attention per packed example; query/key/value are (1, heads, tokens, head_dim).
 
     On a GPU whose torch has `varlen_attn` one flash-varlen kernel covers the whole row;
@@ -35,26 +43,44 @@ def packed_sdpa_attention(module: Any, query: Any, key: Any, value: Any, attenti
     bounds: Sequence[int] | None = kwargs.get(BOUNDS_KEY)
     if bounds is None:
         if query.shape[0] != 1 or attention_mask is not None:
-            raise RuntimeError(f"attention '{PACKED_ATTENTION}' only runs packed, unpadded rows (packing: true)")
+            raise RuntimeError(
+                f"attention '{PACKED_ATTENTION}' only runs packed, unpadded rows (packing: true)"
+            )
         bounds = (0, query.shape[2])
     if query.shape[2] != key.shape[2]:
-        raise RuntimeError(f"attention '{PACKED_ATTENTION}' is for training forwards, not cached generation")
+        raise RuntimeError(
+            f"attention '{PACKED_ATTENTION}' is for training forwards, not cached generation"
+        )
     if query.is_cuda and dropout == 0.0 and _varlen() is not None:
         return _varlen_attention(query, key, value, bounds, scaling), None
     return _per_example_attention(module, query, key, value, bounds, dropout, scaling), None
 
 
-def _per_example_attention(module: Any, query: Any, key: Any, value: Any, bounds: Sequence[int],
-                           dropout: float, scaling: float | None) -> Any:
+def _per_example_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    bounds: Sequence[int],
+    dropout: float,
+    scaling: float | None,
+) -> Any:
     import torch
 
     gqa = key.shape[1] != query.shape[1]
     dropout_p = dropout if module.training else 0.0
     pieces = [
         torch.nn.functional.scaled_dot_product_attention(
-            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
-            dropout_p=dropout_p, scale=scaling, is_causal=True, enable_gqa=gqa)
-        for start, end in itertools.pairwise(bounds) if end > start
+            query[:, :, start:end],
+            key[:, :, start:end],
+            value[:, :, start:end],
+            dropout_p=dropout_p,
+            scale=scaling,
+            is_causal=True,
+            enable_gqa=gqa,
+        )
+        for start, end in itertools.pairwise(bounds)
+        if end > start
     ]
     output = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)
     return output.transpose(1, 2).contiguous()
@@ -70,13 +96,17 @@ def _varlen() -> tuple[Callable[..., Any], frozenset[str]] | None:
     return varlen_attn, frozenset(inspect.signature(varlen_attn).parameters)
 
 
-def _varlen_attention(query: Any, key: Any, value: Any, bounds: Sequence[int], scaling: float | None) -> Any:
+def _varlen_attention(
+    query: Any, key: Any, value: Any, bounds: Sequence[int], scaling: float | None
+) -> Any:
     """One flash-varlen call over the row: (1, heads, tokens, dim) in, (1, tokens, heads, dim) out."""
     import torch
 
     varlen_attn, names = _varlen()
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))  # (tokens, heads, dim)
-    options: dict[str, Any] = {"is_causal": True} if "is_causal" in names else {"window_size": (-1, 0)}
+    options: dict[str, Any] = (
+        {"is_causal": True} if "is_causal" in names else {"window_size": (-1, 0)}
+    )
     if scaling is not None and "scale" in names:
         options["scale"] = scaling
     if k.shape[1] != q.shape[1]:
@@ -107,7 +137,9 @@ class BoundsCollator:
         batch = self.collator(examples)
         boundaries = batch.get("cu_seq_lens_q")
         if boundaries is None:
-            raise RuntimeError("packing expects TRL's padding-free collator (cu_seq_lens_q missing)")
+            raise RuntimeError(
+                "packing expects TRL's padding-free collator (cu_seq_lens_q missing)"
+            )
         batch[BOUNDS_KEY] = tuple(int(b) for b in boundaries.tolist())
         return batch
 

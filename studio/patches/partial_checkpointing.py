@@ -14,8 +14,8 @@ from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-from studio.train.config import TrainConfig
 from studio.patches.moe_experts import recompute_input_projections
+from studio.train.config import TrainConfig
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
@@ -31,7 +31,7 @@ def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]
     Returns (how many layers still recompute, the layers that keep their activations).
     """
     layers = decoder_layers(model)
-    kept = layers[len(layers) - min(skip, len(layers)):]
+    kept = layers[len(layers) - min(skip, len(layers)) :]
     for layer in kept:
         layer.gradient_checkpointing = False
         recompute_input_projections(layer)
@@ -60,15 +60,25 @@ class PartialCheckpointing(TrainerCallback):
         self.skip = skip
         self.kept: list[nn.Module] = []
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                       model: nn.Module, **kwargs: Any) -> None:
+    def on_train_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: nn.Module,
+        **kwargs: Any,
+    ) -> None:
         recompute, self.kept = keep_activations(model, self.skip)
         if state.is_world_process_zero:
-            print(f"gradient checkpointing: {recompute} of {recompute + len(self.kept)} layers recompute, "
-                  f"the last {len(self.kept)} keep their activations", flush=True)
+            print(
+                f"gradient checkpointing: {recompute} of {recompute + len(self.kept)} layers recompute, "
+                f"the last {len(self.kept)} keep their activations",
+                flush=True,
+            )
 
-    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                      **kwargs: Any) -> None:
+    def on_step_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         for layer in self.kept:
             layer.gradient_checkpointing = False
 

@@ -52,11 +52,16 @@ class _LeanRMSNorm(torch.autograd.Function):
         return rms_norm(x, weight, eps)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+    def backward(
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
         x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad[:2]
         with torch.enable_grad():
-            x, weight = x.detach().requires_grad_(needs[0]), weight.detach().requires_grad_(needs[1])
+            x, weight = (
+                x.detach().requires_grad_(needs[0]),
+                weight.detach().requires_grad_(needs[1]),
+            )
             out = rms_norm(x, weight, ctx.eps)
         wanted = [tensor for tensor, need in zip((x, weight), needs, strict=True) if need]
         found = iter(torch.autograd.grad(out, wanted, grad))
@@ -70,7 +75,9 @@ def fused_rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.T
 
 
 def _lean_forward(self: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
-    if hidden_states.is_cuda:  # with or without gradients: a DPO reference pass rounds as the policy does
+    if (
+        hidden_states.is_cuda
+    ):  # with or without gradients: a DPO reference pass rounds as the policy does
         return fused_rms_norm(hidden_states, self.weight, self.variance_epsilon)
     if not torch.is_grad_enabled():
         return type(self).forward(self, hidden_states)  # transformers' own

@@ -53,7 +53,8 @@ def check_trainer_internals(trainer_class: type) -> None:
         raise TrainerInternalsChanged(
             f"{where}: transformers.trainer.PREFIX_CHECKPOINT_DIR is no longer 'checkpoint'; "
             "studio/patches/trainer_checkpoints.py and studio/train/resume.py must follow the new "
-            "folder name")
+            "folder name"
+        )
     for name, parameters in WRAPPED.items():
         method = getattr(trainer_class, name, None)
         found = tuple(inspect.signature(method).parameters) if callable(method) else None
@@ -62,7 +63,8 @@ def check_trainer_internals(trainer_class: type) -> None:
             raise TrainerInternalsChanged(
                 f"{where}: {trainer_class.__name__}.{name} {shown}, where "
                 f"studio/patches/trainer_checkpoints.py expects {parameters}; adapt it to the new "
-                "trainer before training")
+                "trainer before training"
+            )
 
 
 def save_checkpoints_atomically(trainer: Any, prepare: Sequence[FolderStep] = ()) -> None:
@@ -73,9 +75,11 @@ def save_checkpoints_atomically(trainer: Any, prepare: Sequence[FolderStep] = ()
     check_trainer_internals(type(trainer))
     unsupported = [name for name in UNSUPPORTED_ARGS if getattr(trainer.args, name, None)]
     if unsupported:
-        raise StudioError(f"atomic checkpoints do not support the training arguments "
-                          f"{', '.join(unsupported)} (they delete or pick checkpoints by folder); "
-                          "leave them unset")
+        raise StudioError(
+            f"atomic checkpoints do not support the training arguments "
+            f"{', '.join(unsupported)} (they delete or pick checkpoints by folder); "
+            "leave them unset"
+        )
     save = trainer._save_checkpoint
 
     def save_atomically(model: Any, trial: Any) -> None:
@@ -106,7 +110,8 @@ def publish(staged: Path, final: Path, step: int, prepare: Sequence[FolderStep])
         raise TrainerInternalsChanged(
             f"the trainer saved step {step} without writing {staged}: Trainer._save_checkpoint no "
             "longer builds its folder from Trainer._get_output_dir(); adapt "
-            "studio/patches/trainer_checkpoints.py to it")
+            "studio/patches/trainer_checkpoints.py to it"
+        )
     for step_fn in prepare:
         step_fn(staged)
     marker = json.dumps({"global_step": step}) + "\n"

@@ -182,7 +182,8 @@ def _check(sql: str, dialect: str, database: str | None) -> GuardRejection | Non
         return GuardRejection("syntax", "empty SQL statement")
     if _EXECUTABLE_COMMENT.search(sql):
         return GuardRejection(
-            "refused", "MySQL executable comments and hints (/*! */, /*M! */, /*+ */) are not allowed"
+            "refused",
+            "MySQL executable comments and hints (/*! */, /*M! */, /*+ */) are not allowed",
         )
     if "\x00" in sql:
         return GuardRejection("refused", "SQL holds a NUL character")
@@ -281,8 +282,9 @@ def _check_tree(tree: exp.Expression, own_databases: set[str] | None) -> GuardRe
             named = node.args.get("catalog") or node.args.get("db")
             if named is not None and named.name.lower() not in own_databases:
                 return GuardRejection(
-                    "refused", f"{node.sql()} names database {named.name!r}; only this "
-                    "database's tables may be read"
+                    "refused",
+                    f"{node.sql()} names database {named.name!r}; only this "
+                    "database's tables may be read",
                 )
     return None
 

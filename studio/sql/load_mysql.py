@@ -37,8 +37,22 @@ KEY_TEXT_TYPE = "VARCHAR(255)"
 NULL_WORDS = ("", "NULL")  # how CSV dumps write NULL; read as NULL in non-text columns
 MAX_VARCHAR = 16000
 DATA_TOO_LONG = 1406
-TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set",
-              "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+TEXT_TYPES = {
+    "char",
+    "varchar",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+    "enum",
+    "set",
+    "binary",
+    "varbinary",
+    "tinyblob",
+    "blob",
+    "mediumblob",
+    "longblob",
+}
 
 
 @dataclass
@@ -60,8 +74,9 @@ class _Source:
     csv_folder: Path | None = None
 
 
-def load_into_mysql(source: str | Path, mysql_url: str, database_name: str | None = None,
-                    replace: bool = False) -> LoadResult:
+def load_into_mysql(
+    source: str | Path, mysql_url: str, database_name: str | None = None, replace: bool = False
+) -> LoadResult:
     """Create database `database_name` (default: the URL's) on the server and load `source` into it.
 
     An existing database is an error unless `replace`, which drops it first.
@@ -74,12 +89,20 @@ def load_into_mysql(source: str | Path, mysql_url: str, database_name: str | Non
     loaded = _read_source(Path(source))
     name = database_name or server.database or loaded.name
     try:
-        connection = pymysql.connect(host=server.host, port=server.port, user=server.user,
-                                     password=server.password or "", charset="utf8mb4", autocommit=True,
-                                     connect_timeout=10)
+        connection = pymysql.connect(
+            host=server.host,
+            port=server.port,
+            user=server.user,
+            password=server.password or "",
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=10,
+        )
     except pymysql.MySQLError as error:
-        raise StudioError(f"cannot connect to {server}: {error}; check that the server runs and the URL's "
-                          "user and password are right") from error
+        raise StudioError(
+            f"cannot connect to {server}: {error}; check that the server runs and the URL's "
+            "user and password are right"
+        ) from error
     parts = urlsplit(mysql_url)
     result = LoadResult(url=urlunsplit((parts.scheme, parts.netloc, "/" + quote(name), "", "")))
     try:
@@ -99,13 +122,17 @@ def _read_source(path: Path) -> _Source:
     if path.is_file():
         with path.open("rb") as handle:
             if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-                raise StudioError(f"{path} is not a SQLite database; pass a .sqlite file or a folder "
-                                  "holding schema.sql and data/<table>.csv")
+                raise StudioError(
+                    f"{path} is not a SQLite database; pass a .sqlite file or a folder "
+                    "holding schema.sql and data/<table>.csv"
+                )
         return _read_sqlite_source(path)
     if (path / "schema.sql").is_file():
         return _read_folder_source(path)
-    raise StudioError(f"{path} is neither a SQLite file nor a folder with schema.sql (and data/<table>.csv); "
-                      "pass one of those")
+    raise StudioError(
+        f"{path} is neither a SQLite file nor a folder with schema.sql (and data/<table>.csv); "
+        "pass one of those"
+    )
 
 
 def _read_sqlite_source(path: Path) -> _Source:
@@ -118,26 +145,38 @@ def _read_sqlite_source(path: Path) -> _Source:
         connection.close()
     statements = _parse_ddl(";\n".join(sql for _, sql in rows), "sqlite", path)
     _adapt_sqlite_types(statements)
-    return _Source(name=path.stem, create_statements=[s.sql(dialect="mysql") for s in statements],
-                   tables=[name for name, _ in rows], sqlite_path=path)
+    return _Source(
+        name=path.stem,
+        create_statements=[s.sql(dialect="mysql") for s in statements],
+        tables=[name for name, _ in rows],
+        sqlite_path=path,
+    )
 
 
 def _read_folder_source(folder: Path) -> _Source:
-    statements = _parse_ddl((folder / "schema.sql").read_text(encoding="utf-8-sig"), "mysql", folder / "schema.sql")
+    statements = _parse_ddl(
+        (folder / "schema.sql").read_text(encoding="utf-8-sig"), "mysql", folder / "schema.sql"
+    )
     creates = [s for s in statements if isinstance(s, exp.Create)]
     for statement in creates:
         for table in statement.find_all(exp.Table):
             table.set("db", None)  # schema.sql names its own database; load into the chosen one
     tables = [s.this.find(exp.Table).name for s in creates]
-    return _Source(name=folder.name, create_statements=[s.sql(dialect="mysql") for s in creates],
-                   tables=tables, csv_folder=folder / "data")
+    return _Source(
+        name=folder.name,
+        create_statements=[s.sql(dialect="mysql") for s in creates],
+        tables=tables,
+        csv_folder=folder / "data",
+    )
 
 
 def _parse_ddl(sql: str, dialect: str, origin: Path) -> list[exp.Expression]:
     try:
         return [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except (ParseError, TokenError) as error:
-        raise StudioError(f"{origin}: the {dialect} DDL does not parse ({str(error).splitlines()[0]})") from None
+        raise StudioError(
+            f"{origin}: the {dialect} DDL does not parse ({str(error).splitlines()[0]})"
+        ) from None
 
 
 def _adapt_sqlite_types(statements: Sequence[exp.Expression]) -> None:
@@ -146,7 +185,9 @@ def _adapt_sqlite_types(statements: Sequence[exp.Expression]) -> None:
     keyed: set[tuple[str, str]] = set()
     for statement in statements:
         table = statement.this.find(exp.Table).name.lower()
-        for constraint in statement.find_all(exp.PrimaryKey, exp.UniqueColumnConstraint, exp.ForeignKey):
+        for constraint in statement.find_all(
+            exp.PrimaryKey, exp.UniqueColumnConstraint, exp.ForeignKey
+        ):
             keyed |= {(table, c.name.lower()) for c in constraint.find_all(exp.Identifier)}
         for reference in statement.find_all(exp.Reference):
             target = reference.find(exp.Table)
@@ -173,8 +214,10 @@ def _create_database(cursor: Any, name: str, replace: bool, server: str) -> None
     cursor.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (name,))
     if cursor.fetchone():
         if not replace:
-            raise StudioError(f"database {name!r} already exists on {server}; pass --replace to drop and reload "
-                              "it, or choose another database name in the URL")
+            raise StudioError(
+                f"database {name!r} already exists on {server}; pass --replace to drop and reload "
+                "it, or choose another database name in the URL"
+            )
         cursor.execute(f"DROP DATABASE {_quote(name)}")
     cursor.execute(f"CREATE DATABASE {_quote(name)} CHARACTER SET utf8mb4")
 
@@ -191,12 +234,18 @@ def _load(cursor: Any, name: str, source: _Source, result: LoadResult) -> None:
             _create_without_foreign_keys(cursor, statement, error, result)
     for table in source.tables:
         columns = _column_types(cursor, name, table)
-        rows = _sqlite_rows(source.sqlite_path, table) if source.sqlite_path else _csv_rows(source.csv_folder, table)
+        rows = (
+            _sqlite_rows(source.sqlite_path, table)
+            if source.sqlite_path
+            else _csv_rows(source.csv_folder, table)
+        )
         result.rows[table] = _insert(cursor, table, columns, rows, result)
     cursor.execute("SET FOREIGN_KEY_CHECKS = 1")
 
 
-def _create_without_foreign_keys(cursor: Any, statement: str, error: Exception, result: LoadResult) -> None:
+def _create_without_foreign_keys(
+    cursor: Any, statement: str, error: Exception, result: LoadResult
+) -> None:
     """Retry a CREATE TABLE that MySQL refused without its FOREIGN KEY clauses, noting them."""
     import pymysql
 
@@ -205,7 +254,9 @@ def _create_without_foreign_keys(cursor: Any, statement: str, error: Exception, 
     if not foreign_keys:
         raise StudioError(f"MySQL refused {statement[:200]}: {error}") from None
     for foreign_key in foreign_keys:
-        result.skipped_foreign_keys.append(f"{tree.this.find(exp.Table).name}: {foreign_key.sql(dialect='mysql')}")
+        result.skipped_foreign_keys.append(
+            f"{tree.this.find(exp.Table).name}: {foreign_key.sql(dialect='mysql')}"
+        )
         foreign_key.pop()
     try:
         cursor.execute(tree.sql(dialect="mysql"))
@@ -214,8 +265,11 @@ def _create_without_foreign_keys(cursor: Any, statement: str, error: Exception, 
 
 
 def _column_types(cursor: Any, database: str, table: str) -> dict[str, str]:
-    cursor.execute("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-                   "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (database, table))
+    cursor.execute(
+        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+        (database, table),
+    )
     return {column: data_type.lower() for column, data_type in cursor.fetchall()}
 
 
@@ -234,7 +288,11 @@ def _sqlite_rows(path: Path, table: str) -> tuple[list[str], Iterator[tuple[Any,
 
 
 def _csv_rows(folder: Path, table: str) -> tuple[list[str], Iterator[list[str]]]:
-    path = next((p for p in folder.glob("*.csv") if p.stem.lower() == table.lower()), None) if folder else None
+    path = (
+        next((p for p in folder.glob("*.csv") if p.stem.lower() == table.lower()), None)
+        if folder
+        else None
+    )
     if path is None:
         return [], iter(())
     reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
@@ -242,30 +300,51 @@ def _csv_rows(folder: Path, table: str) -> tuple[list[str], Iterator[list[str]]]
     return header, (row for row in reader if row)
 
 
-def _insert(cursor: Any, table: str, types: dict[str, str], source: tuple[list[str], Iterator[Sequence[Any]]],
-            result: LoadResult) -> int:
+def _insert(
+    cursor: Any,
+    table: str,
+    types: dict[str, str],
+    source: tuple[list[str], Iterator[Sequence[Any]]],
+    result: LoadResult,
+) -> int:
     header, rows = source
     if not header:
         return 0
     lowered = {column.lower(): column for column in types}
     unknown = [column for column in header if column.lower() not in lowered]
     if unknown:
-        raise StudioError(f"table {table}: the data has columns {', '.join(unknown)} that the DDL lacks; "
-                          "make the CSV header match the CREATE TABLE statement")
+        raise StudioError(
+            f"table {table}: the data has columns {', '.join(unknown)} that the DDL lacks; "
+            "make the CSV header match the CREATE TABLE statement"
+        )
     columns = [lowered[column.lower()] for column in header]
     typed = [types[column] not in TEXT_TYPES for column in columns]
-    names = f"{_quote(table)} ({', '.join(_quote(c) for c in columns)})".replace("%", "%%")  # pymysql formats %
+    names = f"{_quote(table)} ({', '.join(_quote(c) for c in columns)})".replace(
+        "%", "%%"
+    )  # pymysql formats %
     statement = f"INSERT INTO {names} VALUES ({', '.join(['%s'] * len(columns))})"
     count, batch = 0, []
     for number, row in enumerate(rows, start=1):
-        batch.append([None if is_typed and value in NULL_WORDS else value for value, is_typed in zip(row, typed)])
+        batch.append(
+            [
+                None if is_typed and value in NULL_WORDS else value
+                for value, is_typed in zip(row, typed, strict=False)
+            ]
+        )
         if len(batch) == BATCH_ROWS:
             count += _flush(cursor, statement, batch, table, number, columns, result)
     return count + _flush(cursor, statement, batch, table, count + len(batch), columns, result)
 
 
-def _flush(cursor: Any, statement: str, batch: list[list[Any]], table: str, last_row: int,
-           columns: list[str], result: LoadResult) -> int:
+def _flush(
+    cursor: Any,
+    statement: str,
+    batch: list[list[Any]],
+    table: str,
+    last_row: int,
+    columns: list[str],
+    result: LoadResult,
+) -> int:
     """Insert `batch`; a value longer than its VARCHAR widens the column (data is never cut), then retries."""
     import pymysql
 
@@ -279,17 +358,25 @@ def _flush(cursor: Any, statement: str, batch: list[list[Any]], table: str, last
             match = re.search(r"for column '([^']+)'", str(error))
             if error.args[0] != DATA_TOO_LONG or not match or match.group(1) not in columns:
                 first = last_row - len(batch) + 1
-                raise StudioError(f"table {table}: MySQL refused rows {first}-{last_row}: {error}") from None
-            _widen_column(cursor, table, match.group(1), columns.index(match.group(1)), batch, result)
+                raise StudioError(
+                    f"table {table}: MySQL refused rows {first}-{last_row}: {error}"
+                ) from None
+            _widen_column(
+                cursor, table, match.group(1), columns.index(match.group(1)), batch, result
+            )
     size = len(batch)
     batch.clear()
     return size
 
 
-def _widen_column(cursor: Any, table: str, column: str, position: int, batch: list[list[Any]],
-                  result: LoadResult) -> None:
-    cursor.execute("SELECT COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s", (table, column))
+def _widen_column(
+    cursor: Any, table: str, column: str, position: int, batch: list[list[Any]], result: LoadResult
+) -> None:
+    cursor.execute(
+        "SELECT COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+        (table, column),
+    )
     old_type, nullable = cursor.fetchone()
     longest = max(len(str(row[position])) for row in batch if row[position] is not None)
     new_type = f"VARCHAR({longest})" if longest <= MAX_VARCHAR else "MEDIUMTEXT"

@@ -86,7 +86,9 @@ def save_random_model(architecture: str, out_dir: Path, tokenizer_ref: str, seed
     return out_dir
 
 
-def save_tiny_gguf(out_path: Path, tokenizer_dir: Path, vocab_tokens: int = 1000, seed: int = 0) -> Path:
+def save_tiny_gguf(
+    out_path: Path, tokenizer_dir: Path, vocab_tokens: int = 1000, seed: int = 0
+) -> Path:
     """Write a tiny random Qwen2 model as a float32 GGUF file.
 
     Its vocabulary is the first `vocab_tokens` byte-level BPE tokens of the tokenizer in
@@ -103,7 +105,8 @@ def save_tiny_gguf(out_path: Path, tokenizer_dir: Path, vocab_tokens: int = 1000
     tokens = [token for token, _ in ranked]
     kept = set(tokens)
     merges = [
-        f"{left} {right}" for left, right in source["model"]["merges"]
+        f"{left} {right}"
+        for left, right in source["model"]["merges"]
         if left in kept and right in kept and left + right in kept
     ]
     tokens += ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -137,7 +140,11 @@ def save_tiny_gguf(out_path: Path, tokenizer_dir: Path, vocab_tokens: int = 1000
     random_tensor("token_embd.weight", len(tokens), hidden)
     for i in range(layers):
         writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(hidden, np.float32))
-        for name, rows in (("attn_q", heads * head_dim), ("attn_k", kv_heads * head_dim), ("attn_v", kv_heads * head_dim)):
+        for name, rows in (
+            ("attn_q", heads * head_dim),
+            ("attn_k", kv_heads * head_dim),
+            ("attn_v", kv_heads * head_dim),
+        ):
             random_tensor(f"blk.{i}.{name}.weight", rows, hidden)
             random_tensor(f"blk.{i}.{name}.bias", rows)
         random_tensor(f"blk.{i}.attn_output.weight", hidden, heads * head_dim)

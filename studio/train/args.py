@@ -16,7 +16,8 @@ def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, An
     return {
         "output_dir": str(run_dir),
         "per_device_train_batch_size": cfg.per_device_train_batch_size,
-        "per_device_eval_batch_size": cfg.per_device_eval_batch_size or cfg.per_device_train_batch_size,
+        "per_device_eval_batch_size": cfg.per_device_eval_batch_size
+        or cfg.per_device_train_batch_size,
         "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
         "learning_rate": cfg.learning_rate,
         "num_train_epochs": cfg.num_train_epochs,

@@ -10,12 +10,18 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from studio.train.guard import NonFiniteGuard
 from studio.jobs.runtime import append_jsonl
+from studio.train.guard import NonFiniteGuard
 
 # TRL log keys copied to metrics.jsonl when present (DPO rewards and log-probs)
-DPO_KEYS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
-            "logps/chosen", "logps/rejected")
+DPO_KEYS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
 
 
@@ -40,8 +46,9 @@ class MetricsCallback(TrainerCallback):
         self.last_train: dict[str, Any] = {}
         self.last_eval: dict[str, Any] = {}
 
-    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                       **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         self.started = self.last_time = time.monotonic()
         self.first_step = state.global_step
         self.last_tokens = state.num_input_tokens_seen
@@ -52,8 +59,14 @@ class MetricsCallback(TrainerCallback):
             return None
         return round((now - self.started) / done * max(state.max_steps - state.global_step, 0), 1)
 
-    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-               logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         if not state.is_world_process_zero or not logs:
             return
         if "train_loss" in logs:  # the trainer's closing log
@@ -64,12 +77,20 @@ class MetricsCallback(TrainerCallback):
         if "loss" in logs:
             tokens = state.num_input_tokens_seen
             elapsed = now - self.last_time
-            rate = (tokens - self.last_tokens) / elapsed if self.last_tokens is not None and elapsed > 0 else None
+            rate = (
+                (tokens - self.last_tokens) / elapsed
+                if self.last_tokens is not None and elapsed > 0
+                else None
+            )
             self.last_time, self.last_tokens = now, tokens
             record.update(
-                loss=logs.get("loss"), learning_rate=logs.get("learning_rate"), grad_norm=logs.get("grad_norm"),
-                tokens_per_s=round(rate, 1) if rate is not None else None, tokens_seen=tokens,
-                eta_s=self._eta(state, now), elapsed_s=round(now - self.started, 1),
+                loss=logs.get("loss"),
+                learning_rate=logs.get("learning_rate"),
+                grad_norm=logs.get("grad_norm"),
+                tokens_per_s=round(rate, 1) if rate is not None else None,
+                tokens_seen=tokens,
+                eta_s=self._eta(state, now),
+                elapsed_s=round(now - self.started, 1),
                 nonfinite_steps=len(self.guard.skipped_steps),
             )
             record.update({key: logs[key] for key in DPO_KEYS if key in logs})
@@ -106,8 +127,9 @@ class CancelCallback(TrainerCallback):
         self.cancel_requested = cancel_requested
         self.cancelled_at: int | None = None
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                    **kwargs: Any) -> None:
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         if agreed_across_ranks(self.cancel_requested(), args.device):
             self.cancelled_at = state.global_step
             control.should_save = True

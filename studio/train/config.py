@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from studio.errors import StudioError
-from studio.train.strict_yaml import load_yaml
 from studio.patches.packed_attention import PACKED_ATTENTION
+from studio.train.strict_yaml import load_yaml
 
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
 STAGES = ("sft", "dpo")
@@ -28,23 +28,67 @@ FINETUNING_TYPES = ("lora",)
 DPO_REFERENCES = ("sft_adapter", "merged_sft")
 DISTRIBUTED_BACKENDS = ("fsdp", "deepspeed_zero3")
 # LLaMA-Factory's flash_attn values -> transformers attn_implementation ("auto" is resolved per run)
-ATTENTION_IMPLEMENTATIONS = {"auto": None, "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
+ATTENTION_IMPLEMENTATIONS = {
+    "auto": None,
+    "disabled": "eager",
+    "sdpa": "sdpa",
+    "fa2": "flash_attention_2",
+}
 # transformers 5.17 experts_implementation values for Mixture-of-Experts models, plus the studio's
 # studio.patches.moe_experts.LEAN_EXPERTS ("auto" picks it; dense models have no experts to choose)
 EXPERTS_IMPLEMENTATIONS = ("auto", "eager", "grouped_mm", "batched_mm", "studio_grouped_mm")
 # TRL 1.16 DPOConfig.loss_type values
-PREF_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-               "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
+PREF_LOSSES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
 # transformers 5.17 SchedulerType values usable from a config (greedy and plateau need a metric)
-LR_SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-                 "inverse_sqrt", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay")
+LR_SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+)
 # LLaMA-Factory template name -> model_type prefix it is written for (None: any model)
 TEMPLATE_FAMILIES: dict[str, str | None] = {
-    "default": None, "empty": None, "chatml": None,
-    "qwen": "qwen2", "qwen2_vl": "qwen2", "qwen3": "qwen3", "qwen3_nothink": "qwen3",
-    "llama2": "llama", "llama3": "llama", "mistral": "mistral", "gemma": "gemma", "gemma3": "gemma3",
-    "deepseek": "deepseek", "deepseek3": "deepseek_v3", "deepseekcoder": "llama", "phi": "phi3", "phi4": "phi3",
-    "glm4": "glm4", "yi": "llama",
+    "default": None,
+    "empty": None,
+    "chatml": None,
+    "qwen": "qwen2",
+    "qwen2_vl": "qwen2",
+    "qwen3": "qwen3",
+    "qwen3_nothink": "qwen3",
+    "llama2": "llama",
+    "llama3": "llama",
+    "mistral": "mistral",
+    "gemma": "gemma",
+    "gemma3": "gemma3",
+    "deepseek": "deepseek",
+    "deepseek3": "deepseek_v3",
+    "deepseekcoder": "llama",
+    "phi": "phi3",
+    "phi4": "phi3",
+    "glm4": "glm4",
+    "yi": "llama",
 }
 # LLaMA-Factory keys that have no effect in the studio: accepted (so existing files load) and reported.
 IGNORED_KEYS: dict[str, str] = {
@@ -161,7 +205,9 @@ def _as_list(key: str, value: Any) -> list[str]:
     elif value is None:
         items = []
     else:
-        raise StudioError(f"config key '{key}': expected a comma-separated string or a list of strings, got {value!r}")
+        raise StudioError(
+            f"config key '{key}': expected a comma-separated string or a list of strings, got {value!r}"
+        )
     return [item for item in items if item]
 
 
@@ -173,26 +219,43 @@ def _as_bool(key: str, value: Any) -> bool:
     raise StudioError(f"config key '{key}': expected true or false, got {value!r}")
 
 
-def _number(key: str, value: Any, kind: type, low: float | None, high: float | None,
-            high_open: bool = False, low_open: bool = False) -> Any:
+def _number(
+    key: str,
+    value: Any,
+    kind: type,
+    low: float | None,
+    high: float | None,
+    high_open: bool = False,
+    low_open: bool = False,
+) -> Any:
     if isinstance(value, str):
         try:
             value = float(value) if kind is float else int(value)
         except ValueError:
             pass
     if isinstance(value, float) and not math.isfinite(value):
-        raise StudioError(f"config key '{key}': {value!r} is not a finite number; give "
-                          f"{'an integer' if kind is int else 'a number'}"
-                          f"{_range_text(low, high, high_open, low_open)}")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-        raise StudioError(f"config key '{key}': expected {'an integer' if kind is int else 'a number'}"
-                          f"{_range_text(low, high, high_open, low_open)}, got {value!r}")
+        raise StudioError(
+            f"config key '{key}': {value!r} is not a finite number; give "
+            f"{'an integer' if kind is int else 'a number'}"
+            f"{_range_text(low, high, high_open, low_open)}"
+        )
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (kind is int and value != int(value))
+    ):
+        raise StudioError(
+            f"config key '{key}': expected {'an integer' if kind is int else 'a number'}"
+            f"{_range_text(low, high, high_open, low_open)}, got {value!r}"
+        )
     value = kind(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        raise StudioError(f"config key '{key}': {value!r} is out of range; accepted:"
-                          f"{_range_text(low, high, high_open, low_open)}")
+        raise StudioError(
+            f"config key '{key}': {value!r} is out of range; accepted:"
+            f"{_range_text(low, high, high_open, low_open)}"
+        )
     return value
 
 
@@ -208,8 +271,11 @@ def _range_text(low: float | None, high: float | None, high_open: bool, low_open
 def _choice(choices: Sequence[str]) -> Callable[[str, Any], str]:
     def check(key: str, value: Any) -> str:
         if value not in choices:
-            raise StudioError(f"config key '{key}': {value!r} is not accepted; use one of {', '.join(choices)}")
+            raise StudioError(
+                f"config key '{key}': {value!r} is not accepted; use one of {', '.join(choices)}"
+            )
         return value
+
     return check
 
 
@@ -217,8 +283,12 @@ def _int(low: float | None = None, high: float | None = None) -> Callable[[str, 
     return lambda key, value: _number(key, value, int, low, high)
 
 
-def _float(low: float | None = None, high: float | None = None, high_open: bool = False,
-           low_open: bool = False) -> Callable[[str, Any], float]:
+def _float(
+    low: float | None = None,
+    high: float | None = None,
+    high_open: bool = False,
+    low_open: bool = False,
+) -> Callable[[str, Any], float]:
     return lambda key, value: _number(key, value, float, low, high, high_open, low_open)
 
 
@@ -229,7 +299,9 @@ def _optional(check: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
 def _val_size(key: str, value: Any) -> float:
     number = _number(key, value, float, 0, None)
     if number >= 1 and number != int(number):
-        raise StudioError(f"config key '{key}': {value!r} is neither a fraction in [0, 1) nor a whole number of rows")
+        raise StudioError(
+            f"config key '{key}': {value!r} is neither a fraction in [0, 1) nor a whole number of rows"
+        )
     return number
 
 
@@ -301,8 +373,10 @@ def config_from_mapping(data: dict[str, Any], source: str = "config") -> TrainCo
         except StudioError as error:
             raise StudioError(f"{source}: {error}") from None
     if not values.get("dataset"):
-        raise StudioError(f"{source}: config key 'dataset' is required (registered dataset names, comma-separated); "
-                          "list them with `python -m studio data list`")
+        raise StudioError(
+            f"{source}: config key 'dataset' is required (registered dataset names, comma-separated); "
+            "list them with `python -m studio data list`"
+        )
     config = TrainConfig(**values, ignored_keys=ignored)
     _check_combinations(config, source)
     return config
@@ -310,28 +384,40 @@ def config_from_mapping(data: dict[str, Any], source: str = "config") -> TrainCo
 
 def _check_combinations(cfg: TrainConfig, source: str) -> None:
     if cfg.max_steps == 0:
-        raise StudioError(f"{source}: config key 'max_steps': 0 trains nothing; use -1 (train num_train_epochs) "
-                          "or a positive number of steps")
+        raise StudioError(
+            f"{source}: config key 'max_steps': 0 trains nothing; use -1 (train num_train_epochs) "
+            "or a positive number of steps"
+        )
     for target in cfg.lora_target:
         if target != "all" and not target.replace("_", "").replace(".", "").isalnum():
-            raise StudioError(f"{source}: config key 'lora_target': {target!r} is not a module name; use 'all' or "
-                              "comma-separated names such as q_proj,k_proj,v_proj")
+            raise StudioError(
+                f"{source}: config key 'lora_target': {target!r} is not a module name; use 'all' or "
+                "comma-separated names such as q_proj,k_proj,v_proj"
+            )
     if "all" in cfg.lora_target and len(cfg.lora_target) > 1:
-        raise StudioError(f"{source}: config key 'lora_target': 'all' already means every linear layer; "
-                          "give either 'all' or a list of module names")
+        raise StudioError(
+            f"{source}: config key 'lora_target': 'all' already means every linear layer; "
+            "give either 'all' or a list of module names"
+        )
     for key in ("precompute_ref_log_probs", "pref_ftx"):
         if cfg.stage == "sft" and getattr(cfg, key):
             raise StudioError(f"{source}: config key '{key}' applies to stage: dpo only")
     if cfg.pref_ftx and cfg.pref_loss == "sft":
-        raise StudioError(f"{source}: config key 'pref_ftx' adds the SFT loss to pref_loss, which is already 'sft'; "
-                          "set pref_loss to a preference loss such as sigmoid, or pref_ftx to 0")
+        raise StudioError(
+            f"{source}: config key 'pref_ftx' adds the SFT loss to pref_loss, which is already 'sft'; "
+            "set pref_loss to a preference loss such as sigmoid, or pref_ftx to 0"
+        )
     for key in ("packing", "activation_offloading"):
         if cfg.stage == "dpo" and getattr(cfg, key):
-            raise StudioError(f"{source}: config key '{key}' applies to stage: sft only; remove it for DPO")
+            raise StudioError(
+                f"{source}: config key '{key}' applies to stage: sft only; remove it for DPO"
+            )
     if cfg.gradient_checkpointing_skip_layers and not cfg.gradient_checkpointing:
-        raise StudioError(f"{source}: config key 'gradient_checkpointing_skip_layers' chooses layers that skip "
-                          "gradient checkpointing, which is off; set gradient_checkpointing: true, or "
-                          "gradient_checkpointing_skip_layers to 0")
+        raise StudioError(
+            f"{source}: config key 'gradient_checkpointing_skip_layers' chooses layers that skip "
+            "gradient checkpointing, which is off; set gradient_checkpointing: true, or "
+            "gradient_checkpointing_skip_layers to 0"
+        )
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from studio.train.config import TrainConfig
 from studio.data.prompts import build_messages
 from studio.data.registry import DatasetInfo, Example, get_dataset, load_examples
 from studio.errors import StudioError
+from studio.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -32,11 +32,15 @@ def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
     for name in cfg.dataset:
         info = get_dataset(ws, name)
         if info.kind != wanted:
-            fix = ("give a preference dataset (instruction/chosen/rejected) or set stage: dpo"
-                   if info.kind == "preference" else
-                   "give an SFT dataset (instruction/output) or set stage: sft")
-            raise StudioError(f"config key 'dataset': '{name}' is a {info.kind} dataset but stage: {cfg.stage} "
-                              f"trains on {wanted} datasets; {fix}")
+            fix = (
+                "give a preference dataset (instruction/chosen/rejected) or set stage: dpo"
+                if info.kind == "preference"
+                else "give an SFT dataset (instruction/output) or set stage: sft"
+            )
+            raise StudioError(
+                f"config key 'dataset': '{name}' is a {info.kind} dataset but stage: {cfg.stage} "
+                f"trains on {wanted} datasets; {fix}"
+            )
         infos.append(info)
     return infos
 
@@ -45,16 +49,25 @@ def _record(example: Example, stage: str, dataset: str) -> dict[str, Any]:
     prompt = build_messages(example)
     if stage == "sft":
         if not example.response:
-            raise StudioError(f"dataset '{dataset}' row {example.index}: the response (output) is empty; fill it "
-                              "or remove the row")
-        return {"prompt": prompt, "completion": [{"role": "assistant", "content": example.response}],
-                "chat_template_kwargs": CHAT_TEMPLATE_KWARGS}
+            raise StudioError(
+                f"dataset '{dataset}' row {example.index}: the response (output) is empty; fill it "
+                "or remove the row"
+            )
+        return {
+            "prompt": prompt,
+            "completion": [{"role": "assistant", "content": example.response}],
+            "chat_template_kwargs": CHAT_TEMPLATE_KWARGS,
+        }
     if not example.chosen or not example.rejected:
-        raise StudioError(f"dataset '{dataset}' row {example.index}: chosen and rejected must both be non-empty")
-    return {"prompt": prompt,
-            "chosen": [{"role": "assistant", "content": example.chosen}],
-            "rejected": [{"role": "assistant", "content": example.rejected}],
-            "chat_template_kwargs": CHAT_TEMPLATE_KWARGS}
+        raise StudioError(
+            f"dataset '{dataset}' row {example.index}: chosen and rejected must both be non-empty"
+        )
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": example.chosen}],
+        "rejected": [{"role": "assistant", "content": example.rejected}],
+        "chat_template_kwargs": CHAT_TEMPLATE_KWARGS,
+    }
 
 
 def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
@@ -71,8 +84,9 @@ def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
     return records
 
 
-def check_cutoff(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase,
-                 cfg: TrainConfig) -> None:
+def check_cutoff(
+    records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, cfg: TrainConfig
+) -> None:
     """A StudioError when no record's prompt leaves room for an answer token within cutoff_len.
 
     TRL (SFT and DPO) drops every example whose prompt alone fills `max_length`; the prompts
@@ -80,17 +94,24 @@ def check_cutoff(records: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBa
     """
     shortest = None
     for record in records:
-        ids = tokenizer.apply_chat_template(record["prompt"], tokenize=True, return_dict=True,
-                                            add_generation_prompt=True, **CHAT_TEMPLATE_KWARGS)
+        ids = tokenizer.apply_chat_template(
+            record["prompt"],
+            tokenize=True,
+            return_dict=True,
+            add_generation_prompt=True,
+            **CHAT_TEMPLATE_KWARGS,
+        )
         length = len(ids["input_ids"])
         if length < cfg.cutoff_len:
             return
         shortest = length if shortest is None else min(shortest, length)
-    raise StudioError(f"config key 'cutoff_len': {cfg.cutoff_len} tokens leave no training "
-                      f"example: the shortest of the {len(records)} prompts of "
-                      f"{', '.join(cfg.dataset)} is {shortest} tokens, and TRL drops every "
-                      f"example whose prompt fills cutoff_len; raise cutoff_len above {shortest} "
-                      "(plus room for the answer)")
+    raise StudioError(
+        f"config key 'cutoff_len': {cfg.cutoff_len} tokens leave no training "
+        f"example: the shortest of the {len(records)} prompts of "
+        f"{', '.join(cfg.dataset)} is {shortest} tokens, and TRL drops every "
+        f"example whose prompt fills cutoff_len; raise cutoff_len above {shortest} "
+        "(plus room for the answer)"
+    )
 
 
 def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
@@ -101,9 +122,13 @@ def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | 
     dataset = Dataset.from_list(records)
     if not cfg.val_size:
         return dataset, None
-    held_out = int(cfg.val_size) if cfg.val_size >= 1 else max(1, round(cfg.val_size * len(records)))
+    held_out = (
+        int(cfg.val_size) if cfg.val_size >= 1 else max(1, round(cfg.val_size * len(records)))
+    )
     if held_out >= len(records):
-        raise StudioError(f"config key 'val_size': {cfg.val_size} holds out {held_out} of {len(records)} rows, "
-                          "leaving none to train on; use a smaller fraction or more rows")
+        raise StudioError(
+            f"config key 'val_size': {cfg.val_size} holds out {held_out} of {len(records)} rows, "
+            "leaving none to train on; use a smaller fraction or more rows"
+        )
     split = dataset.train_test_split(test_size=held_out, seed=cfg.seed)
     return split["train"], split["test"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.train.config import TrainConfig
 from studio.train.args import common_args
+from studio.train.config import TrainConfig
 from studio.train.policy import Policy, dpo_policy, drop_reference_copy, verify_reference
 
 
@@ -18,8 +18,14 @@ def preference_loss(cfg: TrainConfig) -> dict[str, Any]:
     return {"loss_type": [cfg.pref_loss, "sft"], "loss_weights": [1.0, cfg.pref_ftx]}
 
 
-def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dataset: Any,
-                      eval_dataset: Any, callbacks: list[Any]) -> tuple[Any, Policy]:
+def build_dpo_trainer(
+    cfg: TrainConfig,
+    run_dir: Path,
+    tokenizer: Any,
+    train_dataset: Any,
+    eval_dataset: Any,
+    callbacks: list[Any],
+) -> tuple[Any, Policy]:
     """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy.
 
     Checkpoints are saved atomically and without the reference adapter's copy
@@ -27,15 +33,25 @@ def build_dpo_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """
     from trl import DPOConfig, DPOTrainer
 
-    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
     from studio.patches.partial_checkpointing import checkpointing_callbacks
+    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
 
     policy = dpo_policy(cfg)
-    args = DPOConfig(**common_args(cfg, run_dir, eval_dataset is not None), beta=cfg.pref_beta,
-                     **preference_loss(cfg), precompute_ref_log_probs=cfg.precompute_ref_log_probs)
-    trainer = DPOTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer, peft_config=policy.peft_config,
-                         callbacks=[*callbacks, *checkpointing_callbacks(cfg)])
+    args = DPOConfig(
+        **common_args(cfg, run_dir, eval_dataset is not None),
+        beta=cfg.pref_beta,
+        **preference_loss(cfg),
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+    )
+    trainer = DPOTrainer(
+        model=policy.model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=policy.peft_config,
+        callbacks=[*callbacks, *checkpointing_callbacks(cfg)],
+    )
     verify_reference(trainer, policy, cfg)
     save_checkpoints_atomically(trainer, prepare=[drop_reference_copy])
     return trainer, policy

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from studio.errors import StudioError
 from studio.models.adapters import (
     NonFiniteWeightsError,
     assert_finite_adapter,  # noqa: F401 - the worker checks its saved adapter with it
     nonfinite_tensors,
 )
-from studio.errors import StudioError
 
 if TYPE_CHECKING:
     import torch
@@ -39,7 +39,11 @@ def gradients_finite(parameters: Iterable[torch.nn.Parameter]) -> bool:
     grads = [p.grad for p in parameters if p.grad is not None]
     # one multi-tensor norm kernel instead of three kernels per tensor: a NaN or an infinity anywhere
     # makes its tensor's norm non-finite (so would a finite norm overflowing, which no step survives)
-    finite = torch.isfinite(torch.stack(torch._foreach_norm(grads))).all() if grads else torch.tensor(True)
+    finite = (
+        torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
+        if grads
+        else torch.tensor(True)
+    )
     if dist.is_available() and dist.is_initialized():
         as_int = finite.to(torch.int32)
         dist.all_reduce(as_int, op=dist.ReduceOp.MIN)
@@ -70,8 +74,15 @@ class NonFiniteGuard(TrainerCallback):
         self.skipped_steps: list[int] = []
         self.consecutive: list[int] = []
 
-    def on_pre_optimizer_step(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                              model: torch.nn.Module | None = None, optimizer: Any = None, **kwargs: Any) -> None:
+    def on_pre_optimizer_step(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        optimizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
         if gradients_finite(parameters):
             self.consecutive = []
@@ -81,8 +92,11 @@ class NonFiniteGuard(TrainerCallback):
             parameter.grad = None
         self.skipped_steps.append(step)
         self.consecutive.append(step)
-        print(f"warning: step {step}: non-finite gradients; the optimizer step was skipped "
-              f"({len(self.consecutive)} in a row, {len(self.skipped_steps)} in all)", flush=True)
+        print(
+            f"warning: step {step}: non-finite gradients; the optimizer step was skipped "
+            f"({len(self.consecutive)} in a row, {len(self.skipped_steps)} in all)",
+            flush=True,
+        )
         if len(self.consecutive) >= self.max_consecutive:
             raise NonFiniteTrainingError(
                 f"training stopped at step {step}: gradients were NaN or infinite at steps "
@@ -91,7 +105,13 @@ class NonFiniteGuard(TrainerCallback):
                 "the data, then resume from the last checkpoint"
             )
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                    model: torch.nn.Module | None = None, **kwargs: Any) -> None:
+    def on_step_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         if control.should_save and model is not None:
             assert_finite_weights(model, f"checkpoint-{state.global_step}")

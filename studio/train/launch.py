@@ -7,12 +7,12 @@ more than one GPU is visible; the launcher's config is `configs/accelerate/<back
 
 from __future__ import annotations
 
-from studio.project import CONFIGS_DIR
 import sys
 from pathlib import Path
 
-from studio.train.config import TrainConfig
 from studio.errors import StudioError
+from studio.project import CONFIGS_DIR
+from studio.train.config import TrainConfig
 
 ACCELERATE_CONFIGS = CONFIGS_DIR / "accelerate"
 WORKER_MODULE = "studio.train.worker"
@@ -30,17 +30,31 @@ def process_count(cfg: TrainConfig, gpus: int) -> int:
     if cfg.num_gpus is None:
         return max(gpus, 1)
     if cfg.num_gpus > max(gpus, 1):
-        raise StudioError(f"config key 'num_gpus': {cfg.num_gpus} asked for but {gpus} GPU(s) are visible; "
-                          "lower num_gpus or check CUDA_VISIBLE_DEVICES")
+        raise StudioError(
+            f"config key 'num_gpus': {cfg.num_gpus} asked for but {gpus} GPU(s) are visible; "
+            "lower num_gpus or check CUDA_VISIBLE_DEVICES"
+        )
     return cfg.num_gpus
 
 
-def worker_argv(run_dir: Path, cfg: TrainConfig, resume: bool = False, gpus: int | None = None) -> list[str]:
+def worker_argv(
+    run_dir: Path, cfg: TrainConfig, resume: bool = False, gpus: int | None = None
+) -> list[str]:
     """argv for the job: `python -m studio.train.worker RUN_DIR`, under `accelerate launch` when distributed."""
     processes = process_count(cfg, visible_gpus() if gpus is None else gpus)
     tail = [str(run_dir), *(["--resume"] if resume else [])]
     if processes == 1:
         return [sys.executable, "-m", WORKER_MODULE, *tail]
     config = ACCELERATE_CONFIGS / f"{cfg.distributed_backend}.yaml"
-    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-            "--num_processes", str(processes), "-m", WORKER_MODULE, *tail]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        "--num_processes",
+        str(processes),
+        "-m",
+        WORKER_MODULE,
+        *tail,
+    ]

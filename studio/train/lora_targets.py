@@ -12,9 +12,9 @@ import dataclasses
 import warnings
 from typing import TYPE_CHECKING
 
-from studio.train.config import TrainConfig
 from studio.errors import StudioError
 from studio.models.references import meta_model
+from studio.train.config import TrainConfig
 from studio.train.policy import lora_config
 
 if TYPE_CHECKING:
@@ -34,8 +34,10 @@ def check_lora_target(cfg: TrainConfig, model_config: PretrainedConfig) -> None:
     try:
         weights = lora_weight_names(cfg, model)
     except (ValueError, TypeError) as error:
-        raise StudioError(f"{KEY}: PEFT cannot put a LoRA on {', '.join(cfg.lora_target)} of "
-                          f"{where} ({error}); {fix}") from None
+        raise StudioError(
+            f"{KEY}: PEFT cannot put a LoRA on {', '.join(cfg.lora_target)} of "
+            f"{where} ({error}); {fix}"
+        ) from None
     if len(cfg.lora_target) < 2:
         return
     for target in cfg.lora_target:
@@ -73,6 +75,9 @@ def linear_layer_names(model: torch.nn.Module) -> list[str]:
     """The distinct last names of the model's linear layers, the head excepted."""
     import torch
 
-    names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-             if isinstance(module, torch.nn.Linear)}
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    }
     return sorted(names - {"lm_head"})

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.models.adapters import adapter_folder, check_adapters
-from studio.train.config import TrainConfig
 from studio.errors import StudioError
+from studio.models.adapters import adapter_folder, check_adapters
 from studio.models.references import load_model_config, recorded_reference, resolve_model_dir
 from studio.patches.packed_attention import PACKED_ATTENTION, register_packed_attention
+from studio.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -50,8 +50,14 @@ def lora_config(cfg: TrainConfig) -> LoraConfig:
     from peft import LoraConfig
 
     targets: str | list[str] = "all-linear" if cfg.lora_target == ["all"] else list(cfg.lora_target)
-    return LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.effective_lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, bias="none", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.effective_lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
 
 
 def load_base(cfg: TrainConfig) -> Any:
@@ -64,8 +70,8 @@ def load_base(cfg: TrainConfig) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from studio.patches.rms_norm import lean_rms_norms
     from studio.patches.moe_experts import LEAN_EXPERTS, register_lean_experts
+    from studio.patches.rms_norm import lean_rms_norms
 
     folder = resolve_model_dir(cfg.model_name_or_path)
     config = load_model_config(folder)
@@ -77,8 +83,9 @@ def load_base(cfg: TrainConfig) -> Any:
     if experts == LEAN_EXPERTS:
         register_lean_experts()
     options = {} if experts is None else {"experts_implementation": experts}
-    model = AutoModelForCausalLM.from_pretrained(folder, config=config, dtype=dtype,
-                                                 attn_implementation=cfg.attn_implementation, **options)
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, config=config, dtype=dtype, attn_implementation=cfg.attn_implementation, **options
+    )
     # PEFT records this as the trained adapter's base_model_name_or_path
     model.name_or_path = recorded_reference(cfg.model_name_or_path, folder)
     lean_rms_norms(model)
@@ -130,8 +137,13 @@ def sft_policy(cfg: TrainConfig) -> Policy:
     if not adapters:
         return Policy(model, lora_config(cfg), reference="none (SFT)")
     model = _merge(model, adapters[:-1])
-    return Policy(_continue_adapter(model, adapters[-1]), None, reference="none (SFT)",
-                  merged_adapters=adapters[:-1], inference_prefix=adapters[:-1])
+    return Policy(
+        _continue_adapter(model, adapters[-1]),
+        None,
+        reference="none (SFT)",
+        merged_adapters=adapters[:-1],
+        inference_prefix=adapters[:-1],
+    )
 
 
 def dpo_policy(cfg: TrainConfig) -> Policy:
@@ -140,18 +152,31 @@ def dpo_policy(cfg: TrainConfig) -> Policy:
     adapters = list(cfg.adapter_name_or_path)
     base = cfg.model_name_or_path
     if not adapters:
-        return Policy(model, lora_config(cfg),
-                      reference=f"base model {base} (no SFT adapter given: the policy starts at the base)")
+        return Policy(
+            model,
+            lora_config(cfg),
+            reference=f"base model {base} (no SFT adapter given: the policy starts at the base)",
+        )
     if cfg.dpo_reference == "merged_sft":
         model = _merge(model, adapters)
-        return Policy(model, lora_config(cfg), merged_adapters=adapters, inference_prefix=adapters,
-                      reference=f"merged SFT model: {base} + {', '.join(adapters)} merged (new DPO adapter disabled)")
+        return Policy(
+            model,
+            lora_config(cfg),
+            merged_adapters=adapters,
+            inference_prefix=adapters,
+            reference=f"merged SFT model: {base} + {', '.join(adapters)} merged (new DPO adapter disabled)",
+        )
     model = _merge(model, adapters[:-1])
     model = _continue_adapter(model, adapters[-1])
     merged = f" on {base} + {', '.join(adapters[:-1])} merged" if adapters[:-1] else f" on {base}"
-    return Policy(model, None, merged_adapters=adapters[:-1], inference_prefix=adapters[:-1],
-                  reference=f"frozen SFT policy: copy of adapter {adapters[-1]} as PEFT adapter "
-                            f"'{REF_ADAPTER}'{merged}")
+    return Policy(
+        model,
+        None,
+        merged_adapters=adapters[:-1],
+        inference_prefix=adapters[:-1],
+        reference=f"frozen SFT policy: copy of adapter {adapters[-1]} as PEFT adapter "
+        f"'{REF_ADAPTER}'{merged}",
+    )
 
 
 def verify_reference(trainer: Any, policy: Policy, cfg: TrainConfig) -> None:
@@ -166,8 +191,10 @@ def verify_reference(trainer: Any, policy: Policy, cfg: TrainConfig) -> None:
         return
     model = trainer.accelerator.unwrap_model(trainer.model)
     if not isinstance(model, PeftModel) or REF_ADAPTER not in model.peft_config:
-        raise StudioError("DPO could not set up the frozen SFT reference adapter (TRL would fall back to the base "
-                          "model as reference); set dpo_reference: merged_sft instead")
+        raise StudioError(
+            "DPO could not set up the frozen SFT reference adapter (TRL would fall back to the base "
+            "model as reference); set dpo_reference: merged_sft instead"
+        )
     for name, parameter in model.named_parameters():
         if f".{REF_ADAPTER}." in name:
             parameter.requires_grad_(False)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.models.adapters import check_adapters
-from studio.train.config import TEMPLATE_FAMILIES, TrainConfig, load_config
 from studio.errors import StudioError
+from studio.models.adapters import check_adapters
 from studio.models.references import load_model_config, load_tokenizer, resolve_model_dir
+from studio.train.config import TEMPLATE_FAMILIES, TrainConfig, load_config
 from studio.train.dataset import check_cutoff, check_datasets, training_records
 from studio.train.lora_targets import check_lora_target
 from studio.train.policy import ADAPTERS_KEY
@@ -20,7 +20,7 @@ TRAINER_STATE = "trainer_state.json"
 
 
 def checkpoint_stage(folder: Path) -> str | None:
-    """"sft" or "dpo" for a trainer checkpoint (from its run's config.yaml or its log), None when unknown."""
+    """ "sft" or "dpo" for a trainer checkpoint (from its run's config.yaml or its log), None when unknown."""
     run_config = folder.parent / "config.yaml"
     if run_config.is_file():
         try:
@@ -42,28 +42,40 @@ def check_resume(cfg: TrainConfig) -> None:
         return
     folder = Path(cfg.resume_from_checkpoint).expanduser()
     if not folder.is_dir():
-        raise StudioError(f"config key 'resume_from_checkpoint': {folder} is not a folder; give a checkpoint-N "
-                          "folder of an earlier run of this stage, or remove the key")
+        raise StudioError(
+            f"config key 'resume_from_checkpoint': {folder} is not a folder; give a checkpoint-N "
+            "folder of an earlier run of this stage, or remove the key"
+        )
     is_adapter = (folder / "adapter_config.json").is_file()
     stage = checkpoint_stage(folder)
     if cfg.stage == "dpo" and is_adapter and stage != "dpo":
         raise StudioError(
             f"config key 'resume_from_checkpoint': {folder} is an SFT adapter, not a checkpoint of a DPO run, and "
             f"resuming would restore SFT's optimizer and step counter; to start DPO from it set "
-            f"adapter_name_or_path: {folder} and remove resume_from_checkpoint")
+            f"adapter_name_or_path: {folder} and remove resume_from_checkpoint"
+        )
     if cfg.stage == "sft" and stage == "dpo":
-        raise StudioError(f"config key 'resume_from_checkpoint': {folder} is a DPO checkpoint; an SFT run resumes "
-                          "only from an SFT checkpoint-N folder")
+        raise StudioError(
+            f"config key 'resume_from_checkpoint': {folder} is a DPO checkpoint; an SFT run resumes "
+            "only from an SFT checkpoint-N folder"
+        )
     if not (folder / TRAINER_STATE).is_file():
-        fix = (f"to continue training it set adapter_name_or_path: {folder}" if is_adapter
-               else "give a checkpoint-N folder written by a run")
-        raise StudioError(f"config key 'resume_from_checkpoint': {folder} has no {TRAINER_STATE}, so it is not a "
-                          f"training checkpoint; {fix}")
+        fix = (
+            f"to continue training it set adapter_name_or_path: {folder}"
+            if is_adapter
+            else "give a checkpoint-N folder written by a run"
+        )
+        raise StudioError(
+            f"config key 'resume_from_checkpoint': {folder} has no {TRAINER_STATE}, so it is not a "
+            f"training checkpoint; {fix}"
+        )
     incomplete = incomplete_reason(folder)
     if incomplete is not None:
-        raise StudioError(f"config key 'resume_from_checkpoint': {folder} is incomplete ({incomplete}); "
-                          "give an earlier checkpoint-N of the run, or resume the run with `train --resume RUN`, "
-                          "which takes its newest complete checkpoint")
+        raise StudioError(
+            f"config key 'resume_from_checkpoint': {folder} is incomplete ({incomplete}); "
+            "give an earlier checkpoint-N of the run, or resume the run with `train --resume RUN`, "
+            "which takes its newest complete checkpoint"
+        )
 
 
 def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
@@ -71,12 +83,16 @@ def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
     if cfg.template is None:
         return None
     if cfg.template not in TEMPLATE_FAMILIES:
-        return (f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows; the tokenizer's own "
-                "chat template is used")
+        return (
+            f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows; the tokenizer's own "
+            "chat template is used"
+        )
     family = TEMPLATE_FAMILIES[cfg.template]
     if family is not None and model_type is not None and not model_type.startswith(family):
-        return (f"template '{cfg.template}' is written for {family} models but the model is {model_type}; the "
-                "studio uses the tokenizer's own chat template, so check the config names the model you meant")
+        return (
+            f"template '{cfg.template}' is written for {family} models but the model is {model_type}; the "
+            "studio uses the tokenizer's own chat template, so check the config names the model you meant"
+        )
     return None
 
 
@@ -87,9 +103,11 @@ def check_model_folder(cfg: TrainConfig) -> Path:
     except StudioError as error:
         raise StudioError(f"config key 'model_name_or_path': {error}") from None
     if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-        raise StudioError(f"config key 'model_name_or_path': {folder} has a config.json but no "
-                          "weights (*.safetensors or *.bin); give the folder that holds the "
-                          "model's weights")
+        raise StudioError(
+            f"config key 'model_name_or_path': {folder} has a config.json but no "
+            "weights (*.safetensors or *.bin); give the folder that holds the "
+            "model's weights"
+        )
     return folder
 
 
@@ -98,13 +116,20 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
     folder and its config, each adapter against it, lora_target against its modules (meta
     device), and that at cutoff_len the datasets leave an example to train on (its tokenizer)."""
     check_datasets(ws, cfg)
-    if cfg.stage == "dpo" and len(cfg.adapter_name_or_path) == 0 and cfg.dpo_reference == "merged_sft":
-        raise StudioError("config key 'dpo_reference': merged_sft needs the SFT adapter in adapter_name_or_path")
+    if (
+        cfg.stage == "dpo"
+        and len(cfg.adapter_name_or_path) == 0
+        and cfg.dpo_reference == "merged_sft"
+    ):
+        raise StudioError(
+            "config key 'dpo_reference': merged_sft needs the SFT adapter in adapter_name_or_path"
+        )
     check_resume(cfg)
     folder = check_model_folder(cfg)
     model_config = load_model_config(folder)
-    check_adapters(cfg.adapter_name_or_path, cfg.model_name_or_path, model_config,
-                   where=ADAPTERS_KEY)
+    check_adapters(
+        cfg.adapter_name_or_path, cfg.model_name_or_path, model_config, where=ADAPTERS_KEY
+    )
     check_lora_target(cfg, model_config)
     tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
     check_cutoff(training_records(ws, cfg), tokenizer, cfg)

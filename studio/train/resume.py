@@ -39,8 +39,11 @@ class ResumePoint:
     def report(self) -> list[str]:
         """What resuming does, one line each (for the job log and the CLI)."""
         lines = [f"skipped {folder.name}: incomplete, {reason}" for folder, reason in self.skipped]
-        lines += [f"discarded {folder.parent.name}/{folder.name}: a save that was interrupted "
-                  "before it completed" for folder in self.interrupted]
+        lines += [
+            f"discarded {folder.parent.name}/{folder.name}: a save that was interrupted "
+            "before it completed"
+            for folder in self.interrupted
+        ]
         return [*lines, f"resuming from {self.checkpoint.name}"]
 
 
@@ -58,8 +61,9 @@ def incomplete_reason(folder: Path) -> str | None:
     if problem is not None or marker.is_file():
         return problem or _json_step_problem(marker, step)
     if (folder / REF_ADAPTER).exists():
-        return (f"it still holds the reference adapter copy {REF_ADAPTER}/ "
-                "(its save was interrupted)")
+        return (
+            f"it still holds the reference adapter copy {REF_ADAPTER}/ (its save was interrupted)"
+        )
     return _weights_problem(folder)
 
 
@@ -89,8 +93,9 @@ def _weights_problem(folder: Path) -> str | None:
 
 def checkpoints_newest_first(run_dir: Path) -> list[Path]:
     """The run's `checkpoint-N` folders, highest N first."""
-    found = [path for path in run_dir.iterdir()
-             if path.is_dir() and checkpoint_step(path) is not None]
+    found = [
+        path for path in run_dir.iterdir() if path.is_dir() and checkpoint_step(path) is not None
+    ]
     return sorted(found, key=lambda path: checkpoint_step(path) or 0, reverse=True)
 
 
@@ -112,10 +117,14 @@ def find_resume_point(run_dir: Path) -> ResumePoint:
         if reason is None:
             return ResumePoint(folder, tuple(skipped), tuple(interrupted_saves(run_dir)))
         skipped.append((folder, reason))
-    found = ("; ".join(f"{folder.name}: {reason}" for folder, reason in skipped)
-             or "no checkpoint-* folder")
-    raise StudioError(f"{run_dir} has no complete checkpoint to resume from ({found}); "
-                      "start the run again instead")
+    found = (
+        "; ".join(f"{folder.name}: {reason}" for folder, reason in skipped)
+        or "no checkpoint-* folder"
+    )
+    raise StudioError(
+        f"{run_dir} has no complete checkpoint to resume from ({found}); "
+        "start the run again instead"
+    )
 
 
 def discard_interrupted_saves(run_dir: Path) -> None:

@@ -5,14 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.train.config import TrainConfig
-from studio.train.args import common_args
 from studio.patches.packed_attention import BoundsCollator
+from studio.train.args import common_args
+from studio.train.config import TrainConfig
 from studio.train.policy import Policy, sft_policy
 
 
-def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dataset: Any,
-                      eval_dataset: Any, callbacks: list[Any], policy: Policy | None = None) -> tuple[Any, Policy]:
+def build_sft_trainer(
+    cfg: TrainConfig,
+    run_dir: Path,
+    tokenizer: Any,
+    train_dataset: Any,
+    eval_dataset: Any,
+    callbacks: list[Any],
+    policy: Policy | None = None,
+) -> tuple[Any, Policy]:
     """An SFTTrainer on prompt/completion records (completion_only_loss) and the policy it trains.
 
     `policy` defaults to `sft_policy(cfg)`; benchmarks pass one built around a model made in memory.
@@ -22,16 +29,27 @@ def build_sft_trainer(cfg: TrainConfig, run_dir: Path, tokenizer: Any, train_dat
     """
     from trl import SFTConfig, SFTTrainer
 
-    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
     from studio.patches.partial_checkpointing import checkpointing_callbacks
+    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
 
     policy = policy or sft_policy(cfg)
-    args = SFTConfig(**common_args(cfg, run_dir, eval_dataset is not None), completion_only_loss=True,
-                     packing=cfg.packing, packing_strategy="bfd", padding_free=cfg.packing,
-                     activation_offloading=cfg.activation_offloading)
-    trainer = SFTTrainer(model=policy.model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer, peft_config=policy.peft_config,
-                         callbacks=[*callbacks, *checkpointing_callbacks(cfg)])
+    args = SFTConfig(
+        **common_args(cfg, run_dir, eval_dataset is not None),
+        completion_only_loss=True,
+        packing=cfg.packing,
+        packing_strategy="bfd",
+        padding_free=cfg.packing,
+        activation_offloading=cfg.activation_offloading,
+    )
+    trainer = SFTTrainer(
+        model=policy.model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        peft_config=policy.peft_config,
+        callbacks=[*callbacks, *checkpointing_callbacks(cfg)],
+    )
     if cfg.packing:
         trainer.data_collator = BoundsCollator(trainer.data_collator)
     save_checkpoints_atomically(trainer)

@@ -51,7 +51,9 @@ def load_yaml(text: str, source: str, fix: str = "fix the file") -> Any:
     try:
         return yaml.load(text, Loader=UniqueKeyLoader)
     except DuplicateKeyError as error:
-        raise StudioError(f"{source}: key '{error.key}' is given twice (lines {error.first_line} "
-                          f"and {error.second_line}); keep one of them") from None
+        raise StudioError(
+            f"{source}: key '{error.key}' is given twice (lines {error.first_line} "
+            f"and {error.second_line}); keep one of them"
+        ) from None
     except yaml.YAMLError as error:
         raise StudioError(f"{source}: YAML does not parse ({error}); {fix}") from None

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from studio.train.config import TrainConfig, dump_config, load_config
 from studio.fsutil import atomic_write_json
 from studio.jobs.runtime import cancel_requested, is_main_rank, run_worker
+from studio.train.config import TrainConfig, dump_config, load_config
 from studio.workspace import Workspace
 
 CONFIG_FILE = "config.yaml"
@@ -65,8 +65,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     `extra_callbacks` (TrainerCallbacks) run before the studio's own, e.g. instrumentation.
     """
     from studio.models.references import load_tokenizer
-    from studio.train.callbacks import CancelCallback, MetricsCallback
     from studio.patches.partial_checkpointing import checkpointing_split
+    from studio.train.callbacks import CancelCallback, MetricsCallback
     from studio.train.dataset import build_datasets
     from studio.train.guard import (
         NonFiniteGuard,
@@ -87,8 +87,11 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         print(f"warning: {warning}", flush=True)
     tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
     train_dataset, eval_dataset = build_datasets(ws, cfg)
-    print(f"{cfg.stage}: {len(train_dataset)} training records"
-          + (f", {len(eval_dataset)} held out for evaluation" if eval_dataset is not None else ""), flush=True)
+    print(
+        f"{cfg.stage}: {len(train_dataset)} training records"
+        + (f", {len(eval_dataset)} held out for evaluation" if eval_dataset is not None else ""),
+        flush=True,
+    )
 
     guard = NonFiniteGuard(cfg.max_nonfinite_steps)
     cancel = CancelCallback(cancel_requested)
@@ -104,30 +107,55 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
 
     adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run_dir / ADAPTER_DIR
     summary: dict[str, Any] = {
-        "stage": cfg.stage, "base_model": cfg.model_name_or_path, "reference_model": policy.reference,
-        "attn_implementation": cfg.attn_implementation, "experts_implementation": experts_in_use(policy.model),
+        "stage": cfg.stage,
+        "base_model": cfg.model_name_or_path,
+        "reference_model": policy.reference,
+        "attn_implementation": cfg.attn_implementation,
+        "experts_implementation": experts_in_use(policy.model),
         "gradient_checkpointing": checkpointing_split(policy.model, cfg),
-        "merged_adapters": policy.merged_adapters, "resumed_from": resume_from,
-        "template": {"asked": cfg.template, "used": "the tokenizer's chat template (thinking off)",
-                     "warning": warning},
+        "merged_adapters": policy.merged_adapters,
+        "resumed_from": resume_from,
+        "template": {
+            "asked": cfg.template,
+            "used": "the tokenizer's chat template (thinking off)",
+            "warning": warning,
+        },
     }
     try:
         trainer.train(resume_from_checkpoint=resume_from)
     except NonFiniteTrainingError as error:
         if trainer.is_world_process_zero():
-            _write_summary(run_dir, {**summary, "status": "failed", "error": str(error),
-                                     "nonfinite_steps": guard.skipped_steps, "last_metrics": metrics.last_train})
+            _write_summary(
+                run_dir,
+                {
+                    **summary,
+                    "status": "failed",
+                    "error": str(error),
+                    "nonfinite_steps": guard.skipped_steps,
+                    "last_metrics": metrics.last_train,
+                },
+            )
         raise
     trained = time.time()
-    summary.update(global_step=trainer.state.global_step, nonfinite_steps=guard.skipped_steps,
-                   final_metrics=metrics.last_train, eval_metrics=metrics.last_eval, train=metrics.final,
-                   timings={"load_s": round(loaded - started, 1), "train_s": round(trained - loaded, 1)})
+    summary.update(
+        global_step=trainer.state.global_step,
+        nonfinite_steps=guard.skipped_steps,
+        final_metrics=metrics.last_train,
+        eval_metrics=metrics.last_eval,
+        train=metrics.final,
+        timings={"load_s": round(loaded - started, 1), "train_s": round(trained - loaded, 1)},
+    )
     if cancel.cancelled_at is not None:
         if trainer.is_world_process_zero():
             checkpoint = run_dir / f"checkpoint-{cancel.cancelled_at}"
-            _write_summary(run_dir, {**summary, "status": "cancelled", "checkpoint": str(checkpoint)})
-            print(f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; continue with "
-                  f"`python -m studio train --resume {run_dir.name}`", flush=True)
+            _write_summary(
+                run_dir, {**summary, "status": "cancelled", "checkpoint": str(checkpoint)}
+            )
+            print(
+                f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; continue with "
+                f"`python -m studio train --resume {run_dir.name}`",
+                flush=True,
+            )
         return
 
     assert_finite_weights(trainer.model, "the final adapter")
@@ -136,11 +164,17 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         drop_reference_copy(adapter_dir)
         assert_finite_adapter(adapter_dir)
         tokenizer.save_pretrained(str(adapter_dir))
-        summary.update(status="succeeded", adapter=str(adapter_dir.resolve()),
-                       inference_adapters=[*policy.inference_prefix, str(adapter_dir.resolve())])
+        summary.update(
+            status="succeeded",
+            adapter=str(adapter_dir.resolve()),
+            inference_adapters=[*policy.inference_prefix, str(adapter_dir.resolve())],
+        )
         summary["timings"]["total_s"] = round(time.time() - started, 1)
         _write_summary(run_dir, summary)
-        print(f"adapter saved to {adapter_dir}; inference stacks: {summary['inference_adapters']}", flush=True)
+        print(
+            f"adapter saved to {adapter_dir}; inference stacks: {summary['inference_adapters']}",
+            flush=True,
+        )
 
 
 def write_run_config(run_dir: Path, cfg: TrainConfig) -> Path:
@@ -154,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: parse RUN_DIR [--resume] and run `train` as a job body."""
     parser = argparse.ArgumentParser(prog="python -m studio.train.worker")
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the run's newest complete checkpoint")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the run's newest complete checkpoint"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     return run_worker(args.run_dir, lambda: train(args.run_dir, args.resume))

@@ -16,9 +16,9 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from studio.errors import StudioError
-from studio.web.path_roots import PathRoots
 from studio.ui import datasets_tab, evaluate_tab, pairs_tab, playground_tab, train_tab
 from studio.web.login_gate import LoginGate, verify_gate
+from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 QUEUE_CONCURRENCY = 4
@@ -79,8 +79,13 @@ def _verify_or_close(app: gr.Blocks) -> None:
         raise
 
 
-def serve(workspace: Workspace, roots: PathRoots, host: str = "127.0.0.1", port: int = 7860,
-          auth: tuple[str, str] | None = None) -> None:
+def serve(
+    workspace: Workspace,
+    roots: PathRoots,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+) -> None:
     """Serve the studio until interrupted (Ctrl-C or SIGTERM), supervising jobs meanwhile.
 
     With `auth`, every route but the login page is behind Gradio's login (studio.web.login_gate).
@@ -94,9 +99,17 @@ def serve(workspace: Workspace, roots: PathRoots, host: str = "127.0.0.1", port:
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     app = build_app(workspace, roots)
     try:
-        app.launch(server_name=host, server_port=port, auth=auth, show_error=False, css=CSS,
-                   footer_links=["settings"], ssr_mode=False, prevent_thread_lock=True,
-                   app_kwargs={"middleware": [Middleware(LoginGate)]} if auth else None)
+        app.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            show_error=False,
+            css=CSS,
+            footer_links=["settings"],
+            ssr_mode=False,
+            prevent_thread_lock=True,
+            app_kwargs={"middleware": [Middleware(LoginGate)]} if auth else None,
+        )
         if auth:
             _verify_or_close(app)
         app.block_thread()

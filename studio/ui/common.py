@@ -68,52 +68,80 @@ def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame
 
 
 def _series(records: Sequence[Mapping[str, Any]], key: str) -> tuple[list[Any], list[Any]]:
-    points = [(r["step"], r[key]) for r in records if r.get(key) is not None and r.get("step") is not None]
+    points = [
+        (r["step"], r[key]) for r in records if r.get(key) is not None and r.get("step") is not None
+    ]
     return [p[0] for p in points], [p[1] for p in points]
 
 
 def training_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Loss, learning rate and grad norm against step, one panel each (training records only)."""
-    figure = make_subplots(rows=1, cols=len(TRAIN_PANELS), subplot_titles=[title for _, title in TRAIN_PANELS])
+    figure = make_subplots(
+        rows=1, cols=len(TRAIN_PANELS), subplot_titles=[title for _, title in TRAIN_PANELS]
+    )
     for column, (key, _title) in enumerate(TRAIN_PANELS, start=1):
         steps, values = _series(records, key)
-        figure.add_trace(go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column)
+        figure.add_trace(
+            go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column
+        )
     figure.update_xaxes(title_text="step")
-    figure.update_layout(height=FIGURE_HEIGHT, showlegend=False, margin={"t": 40, "b": 40, "l": 50, "r": 20})
+    figure.update_layout(
+        height=FIGURE_HEIGHT, showlegend=False, margin={"t": 40, "b": 40, "l": 50, "r": 20}
+    )
     return figure
 
 
 def dpo_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
     """DPO rewards (chosen and rejected), margins and accuracies against step."""
-    figure = make_subplots(rows=1, cols=len(DPO_PANELS), subplot_titles=[title for _, title in DPO_PANELS])
+    figure = make_subplots(
+        rows=1, cols=len(DPO_PANELS), subplot_titles=[title for _, title in DPO_PANELS]
+    )
     for column, (keys, _title) in enumerate(DPO_PANELS, start=1):
         for key in keys:
             steps, values = _series(records, key)
-            figure.add_trace(go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column)
+            figure.add_trace(
+                go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column
+            )
     figure.update_xaxes(title_text="step")
     figure.update_layout(height=FIGURE_HEIGHT, margin={"t": 40, "b": 40, "l": 50, "r": 20})
     return figure
 
 
-def overlay_figure(curves: Mapping[str, Sequence[Mapping[str, Any]]], key: str = "loss") -> go.Figure:
+def overlay_figure(
+    curves: Mapping[str, Sequence[Mapping[str, Any]]], key: str = "loss"
+) -> go.Figure:
     """`key` against step for several runs on one chart (run name -> its records)."""
     figure = go.Figure()
     for name, records in curves.items():
         steps, values = _series(records, key)
         figure.add_trace(go.Scatter(x=steps, y=values, name=name, mode="lines+markers"))
-    figure.update_layout(height=FIGURE_HEIGHT, xaxis_title="step", yaxis_title=key,
-                         margin={"t": 30, "b": 40, "l": 50, "r": 20})
+    figure.update_layout(
+        height=FIGURE_HEIGHT,
+        xaxis_title="step",
+        yaxis_title=key,
+        margin={"t": 30, "b": 40, "l": 50, "r": 20},
+    )
     return figure
 
 
 def comparison_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.Figure:
     """Grouped bars of EX (%) per run: overall, then each difficulty and database row of a
     `compare_runs` table (columns: label then one per run)."""
-    groups = [row for row in rows if row[0] == "EX (%)" or str(row[0]).startswith(("difficulty:", "database:"))]
+    groups = [
+        row
+        for row in rows
+        if row[0] == "EX (%)" or str(row[0]).startswith(("difficulty:", "database:"))
+    ]
     labels = ["overall" if row[0] == "EX (%)" else str(row[0]) for row in groups]
     figure = go.Figure()
     for position, run_name in enumerate(columns[1:], start=1):
         figure.add_trace(go.Bar(x=labels, y=[row[position] for row in groups], name=run_name))
-    figure.update_layout(barmode="group", height=380, yaxis_title="EX (%)", yaxis_range=[0, 100],
-                         legend={"orientation": "h", "y": -0.3}, margin={"t": 30, "b": 40, "l": 50, "r": 20})
+    figure.update_layout(
+        barmode="group",
+        height=380,
+        yaxis_title="EX (%)",
+        yaxis_range=[0, 100],
+        legend={"orientation": "h", "y": -0.3},
+        margin={"t": 30, "b": 40, "l": 50, "r": 20},
+    )
     return figure

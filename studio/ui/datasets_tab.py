@@ -16,8 +16,8 @@ from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
 from studio.data.validate import validate_registry
 from studio.models.references import DEFAULT_MODEL
-from studio.web.path_roots import PathRoots
 from studio.ui.common import frame, reports_errors
+from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 DATASET_COLUMNS = ("name", "kind", "rows", "dialect", "databases", "schema style", "source")
@@ -27,7 +27,9 @@ MAX_DB_NAMES = 6
 
 def _databases_text(databases: dict[str, str | None]) -> str:
     names = sorted(databases)
-    shown = ", ".join(names[:MAX_DB_NAMES]) + (f" (+{len(names) - MAX_DB_NAMES})" if len(names) > MAX_DB_NAMES else "")
+    shown = ", ".join(names[:MAX_DB_NAMES]) + (
+        f" (+{len(names) - MAX_DB_NAMES})" if len(names) > MAX_DB_NAMES else ""
+    )
     return f"{len(names)}: {shown}" if names else "none"
 
 
@@ -36,9 +38,17 @@ def dataset_table(ws: Workspace) -> Any:
     rows = []
     for info in list_datasets(ws):
         meta = info.meta
-        rows.append([info.name, info.kind, info.rows if info.rows is not None else "?", info.dialect or "",
-                     _databases_text(info.databases), (meta.schema_style if meta else None) or "",
-                     (meta.source_format if meta else None) or "hand-added"])
+        rows.append(
+            [
+                info.name,
+                info.kind,
+                info.rows if info.rows is not None else "?",
+                info.dialect or "",
+                _databases_text(info.databases),
+                (meta.schema_style if meta else None) or "",
+                (meta.source_format if meta else None) or "hand-added",
+            ]
+        )
     return frame(rows, DATASET_COLUMNS)
 
 
@@ -46,30 +56,54 @@ def dataset_names(ws: Workspace) -> list[str]:
     return [info.name for info in list_datasets(ws)]
 
 
-def build(ws: Workspace,
-          roots: PathRoots) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+def build(
+    ws: Workspace, roots: PathRoots
+) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
     """Build the tab; returns its refreshers (run on page load and when the tab is shown).
     Paths typed in it must lie inside `roots`."""
-    gr.Markdown("Datasets registered in the workspace's `dataset_info.json` (LLaMA-Factory format). "
-                "CLI: `python -m studio data list|import|show|validate|unregister`.")
+    gr.Markdown(
+        "Datasets registered in the workspace's `dataset_info.json` (LLaMA-Factory format). "
+        "CLI: `python -m studio data list|import|show|validate|unregister`."
+    )
     status = gr.Markdown(elem_id="datasets-status")
-    table = gr.Dataframe(frame([], DATASET_COLUMNS), label="Registered datasets", interactive=False,
-                         elem_id="datasets-table", wrap=True)
+    table = gr.Dataframe(
+        frame([], DATASET_COLUMNS),
+        label="Registered datasets",
+        interactive=False,
+        elem_id="datasets-table",
+        wrap=True,
+    )
     refresh = gr.Button("Refresh", size="sm")
 
     with gr.Accordion("Import a dataset", open=True):
         with gr.Row():
-            fmt = gr.Dropdown(list(IMPORTERS), value="alpaca", label="Format",
-                              info="bird / spider / csv build prompts from the databases; alpaca / pairs "
-                                   "register existing rows", elem_id="import-format")
-            path = gr.Textbox(label="Path", placeholder="/data/bird/dev  or  /data/my_sft.json",
-                              elem_id="import-path")
-            name = gr.Textbox(label="Name (optional)", placeholder="default: from the file or folder",
-                              elem_id="import-name")
+            fmt = gr.Dropdown(
+                list(IMPORTERS),
+                value="alpaca",
+                label="Format",
+                info="bird / spider / csv build prompts from the databases; alpaca / pairs "
+                "register existing rows",
+                elem_id="import-format",
+            )
+            path = gr.Textbox(
+                label="Path",
+                placeholder="/data/bird/dev  or  /data/my_sft.json",
+                elem_id="import-path",
+            )
+            name = gr.Textbox(
+                label="Name (optional)",
+                placeholder="default: from the file or folder",
+                elem_id="import-name",
+            )
         with gr.Row():
-            db_dir = gr.Textbox(label="Database folder (SQLite)", elem_id="import-db-dir",
-                                placeholder="<db_id>/<db_id>.sqlite inside")
-            mysql_url = gr.Textbox(label="…or MySQL URL", placeholder="mysql://user:pass@127.0.0.1:3306/any")
+            db_dir = gr.Textbox(
+                label="Database folder (SQLite)",
+                elem_id="import-db-dir",
+                placeholder="<db_id>/<db_id>.sqlite inside",
+            )
+            mysql_url = gr.Textbox(
+                label="…or MySQL URL", placeholder="mysql://user:pass@127.0.0.1:3306/any"
+            )
             style = gr.Dropdown(list(SCHEMA_STYLES), value="ddl", label="Schema style")
             cutoff = gr.Number(0, label="cutoff_len (0: no token budget)", precision=0, minimum=0)
         with gr.Row():
@@ -79,20 +113,36 @@ def build(ws: Workspace,
     with gr.Accordion("Preview prompts", open=True):
         with gr.Row():
             preview_name = gr.Dropdown([], label="Dataset", elem_id="preview-dataset")
-            model = gr.Textbox(DEFAULT_MODEL, label="Model (its chat template renders the prompt)",
-                               elem_id="preview-model")
+            model = gr.Textbox(
+                DEFAULT_MODEL,
+                label="Model (its chat template renders the prompt)",
+                elem_id="preview-model",
+            )
             row = gr.Number(0, label="Row", precision=0, minimum=0)
             preview_button = gr.Button("Preview", elem_id="preview-button")
         preview_header = gr.Markdown(elem_id="preview-header")
         with gr.Row():
-            prompt = gr.Textbox(label="Rendered prompt (chat template applied)", lines=14, max_lines=30,
-                                interactive=False, buttons=["copy"], elem_id="preview-prompt")
-            gold = gr.Code(label="Gold SQL", language="sql", lines=6, wrap_lines=True, elem_id="preview-gold")
+            prompt = gr.Textbox(
+                label="Rendered prompt (chat template applied)",
+                lines=14,
+                max_lines=30,
+                interactive=False,
+                buttons=["copy"],
+                elem_id="preview-prompt",
+            )
+            gold = gr.Code(
+                label="Gold SQL", language="sql", lines=6, wrap_lines=True, elem_id="preview-gold"
+            )
 
     with gr.Accordion("Validate and unregister", open=False):
         validate_button = gr.Button("Validate every dataset", elem_id="validate-button")
-        problems = gr.Dataframe(frame([], PROBLEM_COLUMNS), label="Problems and their fixes", interactive=False,
-                                wrap=True, elem_id="validate-problems")
+        problems = gr.Dataframe(
+            frame([], PROBLEM_COLUMNS),
+            label="Problems and their fixes",
+            interactive=False,
+            wrap=True,
+            elem_id="validate-problems",
+        )
         with gr.Row():
             remove_name = gr.Dropdown([], label="Dataset to unregister")
             remove_button = gr.Button("Unregister", variant="stop")
@@ -100,16 +150,27 @@ def build(ws: Workspace,
     def refreshed(message: str | None = None, previewed: str | None = None) -> dict:
         names = dataset_names(ws)
         shown = previewed if previewed in names else (names[0] if names else None)
-        update = {table: dataset_table(ws), preview_name: gr.Dropdown(choices=names, value=shown),
-                  remove_name: gr.Dropdown(choices=names)}
+        update = {
+            table: dataset_table(ws),
+            preview_name: gr.Dropdown(choices=names, value=shown),
+            remove_name: gr.Dropdown(choices=names),
+        }
         if message is not None:
             update[status] = message
         return update
 
     @reports_errors(status)
-    def do_import(fmt_value: str, path_value: str, name_value: str, db_value: str, mysql_value: str,
-                  style_value: str, cutoff_value: float | None, model_value: str,
-                  replace_value: bool) -> dict:
+    def do_import(
+        fmt_value: str,
+        path_value: str,
+        name_value: str,
+        db_value: str,
+        mysql_value: str,
+        style_value: str,
+        cutoff_value: float | None,
+        model_value: str,
+        replace_value: bool,
+    ) -> dict:
         from studio.data.importers import import_dataset
         from studio.data.importers.common import ImportOptions
         from studio.data.preview import cached_tokenizer
@@ -120,8 +181,10 @@ def build(ws: Workspace,
         cutoff_len = int(cutoff_value or 0) or None
         if cutoff_len and fmt_value not in PROMPT_BUILDING_FORMATS:
             formats = ", ".join(PROMPT_BUILDING_FORMATS)
-            raise StudioError(f"cutoff_len applies to formats that build prompts ({formats}); "
-                              "set it to 0 for alpaca and pairs")
+            raise StudioError(
+                f"cutoff_len applies to formats that build prompts ({formats}); "
+                "set it to 0 for alpaca and pairs"
+            )
         source = roots.confine(path_value.strip(), "Path")
         db_dir = roots.confine(db_value.strip(), "Database folder") if db_value.strip() else None
         model_ref = roots.confine_model_ref(model_value.strip(), "Model") if cutoff_len else None
@@ -148,8 +211,11 @@ def build(ws: Workspace,
             raise StudioError("choose a dataset to preview (import one above if the list is empty)")
         model_ref = roots.confine_model_ref(model_ref.strip() or DEFAULT_MODEL, "Model")
         shown = preview_rows(ws, dataset, model_ref, int(index or 0), count=1)[0]
-        header = (f"**{dataset}** row {shown.index}" + (f" · database `{shown.db_id}`" if shown.db_id else "")
-                  + (f" · {shown.difficulty}" if shown.difficulty else ""))
+        header = (
+            f"**{dataset}** row {shown.index}"
+            + (f" · database `{shown.db_id}`" if shown.db_id else "")
+            + (f" · {shown.difficulty}" if shown.difficulty else "")
+        )
         answer = shown.gold_sql or ""
         if shown.chosen is not None:
             answer = f"-- chosen\n{shown.chosen}\n\n-- rejected\n{shown.rejected}"
@@ -159,7 +225,11 @@ def build(ws: Workspace,
     def do_validate() -> dict:
         found = validate_registry(ws)
         rows = [[p.file, p.entry or "", p.field or "", p.message, p.fix] for p in found]
-        message = f"{len(found)} problem(s) found; each row names the fix." if found else "Every dataset is valid."
+        message = (
+            f"{len(found)} problem(s) found; each row names the fix."
+            if found
+            else "Every dataset is valid."
+        )
         return {problems: frame(rows, PROBLEM_COLUMNS), status: message}
 
     @reports_errors(status)
@@ -174,8 +244,18 @@ def build(ws: Workspace,
     listing = [table, preview_name, remove_name, status]
     import_inputs = [fmt, path, name, db_dir, mysql_url, style, cutoff, model, replace_existing]
     import_button.click(do_import, import_inputs, listing)
-    preview_button.click(do_preview, [preview_name, model, row], [preview_header, prompt, gold, status])
+    preview_button.click(
+        do_preview, [preview_name, model, row], [preview_header, prompt, gold, status]
+    )
     validate_button.click(do_validate, None, [problems, status])
     remove_button.click(do_unregister, remove_name, listing)
-    refresh.click(reports_errors(status)(lambda previewed: refreshed("", previewed)), preview_name, listing)
-    return [(reports_errors(status)(lambda previewed: refreshed(None, previewed)), [preview_name], listing)]
+    refresh.click(
+        reports_errors(status)(lambda previewed: refreshed("", previewed)), preview_name, listing
+    )
+    return [
+        (
+            reports_errors(status)(lambda previewed: refreshed(None, previewed)),
+            [preview_name],
+            listing,
+        )
+    ]

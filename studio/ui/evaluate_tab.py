@@ -15,8 +15,6 @@ import gradio as gr
 
 from studio.data.registry import list_datasets
 from studio.inference.generate import DEFAULT_BATCH_SIZE
-from studio.models.references import DEFAULT_MODEL
-from studio.web.path_roots import PathRoots
 from studio.jobs.runs import (
     EVAL_KIND,
     active_job,
@@ -27,22 +25,40 @@ from studio.jobs.runs import (
     read_summary,
     wrong_verdicts,
 )
+from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import comparison_figure, frame, reports_errors
+from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 POLL_S = 2.0
 COMPARED_BY_DEFAULT = 4
-RUN_COLUMNS = ("run", "state", "dataset", "model", "adapters", "questions", "EX (%)", "EX 95% CI", "error")
+RUN_COLUMNS = (
+    "run",
+    "state",
+    "dataset",
+    "model",
+    "adapters",
+    "questions",
+    "EX (%)",
+    "EX 95% CI",
+    "error",
+)
 WRONG_COLUMNS = ("index", "database", "difficulty", "category", "question")
 
 
 def evaluable_datasets(ws: Workspace) -> tuple[list[str], str]:
     """SFT datasets with databases registered (so their gold SQL can run), and a line saying why none."""
-    names = [info.name for info in list_datasets(ws) if info.kind == "sft" and any(info.databases.values())]
+    names = [
+        info.name
+        for info in list_datasets(ws)
+        if info.kind == "sft" and any(info.databases.values())
+    ]
     if names:
         return names, "datasets whose questions have databases to execute on"
-    return [], ("no dataset with databases is registered: import one with a database folder or MySQL URL "
-                "in the Datasets tab")
+    return [], (
+        "no dataset with databases is registered: import one with a database folder or MySQL URL "
+        "in the Datasets tab"
+    )
 
 
 def runs_table(ws: Workspace) -> Any:
@@ -58,15 +74,23 @@ def runs_table(ws: Workspace) -> Any:
     return frame(rows, RUN_COLUMNS)
 
 
-def _run_row(name: str, state: str, config: dict[str, Any], summary: dict[str, Any] | None,
-             error: str | None) -> list[Any]:
+def _run_row(
+    name: str, state: str, config: dict[str, Any], summary: dict[str, Any] | None, error: str | None
+) -> list[Any]:
     summary = summary or {}
     ci = summary.get("ex_ci95")
     adapters = summary.get("adapters", config.get("adapters")) or []
-    return [name, state, summary.get("dataset", config.get("dataset", "")),
-            summary.get("model", config.get("model")) or "predictions file",
-            ", ".join(Path(a).parent.name for a in adapters), summary.get("n", config.get("limit") or ""),
-            summary.get("ex", ""), f"{ci[0]:.1f}–{ci[1]:.1f}" if ci else "", error or ""]
+    return [
+        name,
+        state,
+        summary.get("dataset", config.get("dataset", "")),
+        summary.get("model", config.get("model")) or "predictions file",
+        ", ".join(Path(a).parent.name for a in adapters),
+        summary.get("n", config.get("limit") or ""),
+        summary.get("ex", ""),
+        f"{ci[0]:.1f}–{ci[1]:.1f}" if ci else "",
+        error or "",
+    ]
 
 
 def _result_table(result: dict[str, Any]) -> Any:
@@ -83,53 +107,88 @@ def _result_text(result: dict[str, Any]) -> str:
     return f"{result.get('row_count', 0)} row(s){more}; first {shown} shown"
 
 
-def build(ws: Workspace,
-          roots: PathRoots) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+def build(
+    ws: Workspace, roots: PathRoots
+) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
     """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection.
     The model and adapter folders typed in it must lie inside `roots`."""
-    gr.Markdown("Execution accuracy (EX): the model's SQL and the gold SQL run read-only on the dataset's "
-                "databases and their results are compared (BIRD's rule). Runs are jobs; the page can be closed.")
+    gr.Markdown(
+        "Execution accuracy (EX): the model's SQL and the gold SQL run read-only on the dataset's "
+        "databases and their results are compared (BIRD's rule). Runs are jobs; the page can be closed."
+    )
     status = gr.Markdown(elem_id="eval-status")
     with gr.Row():
         model = gr.Textbox(DEFAULT_MODEL, label="Model", elem_id="eval-model")
-        adapters = gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
-                               label="Adapters (stacked in order)", info="trained adapters, or type a folder",
-                               elem_id="eval-adapters")
+        adapters = gr.Dropdown(
+            [],
+            value=[],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Adapters (stacked in order)",
+            info="trained adapters, or type a folder",
+            elem_id="eval-adapters",
+        )
         dataset = gr.Dropdown([], label="Dataset", elem_id="eval-dataset")
     with gr.Row():
-        limit = gr.Number(20, label="Limit (0: every question)", precision=0, minimum=0, elem_id="eval-limit")
+        limit = gr.Number(
+            20, label="Limit (0: every question)", precision=0, minimum=0, elem_id="eval-limit"
+        )
         batch_size = gr.Number(DEFAULT_BATCH_SIZE, label="Batch size", precision=0, minimum=1)
-        max_new_tokens = gr.Number(256, label="Max new tokens", precision=0, minimum=1, elem_id="eval-max-new")
+        max_new_tokens = gr.Number(
+            256, label="Max new tokens", precision=0, minimum=1, elem_id="eval-max-new"
+        )
         run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         cancel_button = gr.Button("Cancel running evaluations", variant="stop")
     progress = gr.Markdown(elem_id="eval-progress")
 
     gr.Markdown("### Runs")
     runs = gr.Dataframe(frame([], RUN_COLUMNS), interactive=False, wrap=True, elem_id="eval-runs")
-    compared = gr.Dropdown([], value=[], multiselect=True, label="Compare runs", elem_id="eval-compare")
-    comparison = gr.Dataframe(frame([], ["", "run"]), label="EX (%) side by side", interactive=False, wrap=True,
-                              elem_id="eval-comparison")
+    compared = gr.Dropdown(
+        [], value=[], multiselect=True, label="Compare runs", elem_id="eval-compare"
+    )
+    comparison = gr.Dataframe(
+        frame([], ["", "run"]),
+        label="EX (%) side by side",
+        interactive=False,
+        wrap=True,
+        elem_id="eval-comparison",
+    )
     chart = gr.Plot(label="EX by group", elem_id="eval-chart")
 
     gr.Markdown("### Wrong answers")
     with gr.Row():
         drill_run = gr.Dropdown([], label="Run", elem_id="eval-drill-run")
         question = gr.Dropdown([], label="Question", elem_id="eval-question")
-    wrong = gr.Dataframe(frame([], WRONG_COLUMNS), interactive=False, wrap=True, max_height=260,
-                         elem_id="eval-wrong")
+    wrong = gr.Dataframe(
+        frame([], WRONG_COLUMNS), interactive=False, wrap=True, max_height=260, elem_id="eval-wrong"
+    )
     question_text = gr.Markdown(elem_id="eval-question-text")
     with gr.Row():
         with gr.Column():
-            gold_sql = gr.Code(label="Gold SQL", language="sql", lines=4, interactive=False, wrap_lines=True)
+            gold_sql = gr.Code(
+                label="Gold SQL", language="sql", lines=4, interactive=False, wrap_lines=True
+            )
             gold_info = gr.Markdown()
-            gold_rows = gr.Dataframe(frame([], ["c1"]), label="Gold result", interactive=False, max_height=220)
+            gold_rows = gr.Dataframe(
+                frame([], ["c1"]), label="Gold result", interactive=False, max_height=220
+            )
         with gr.Column():
-            pred_sql = gr.Code(label="Model SQL", language="sql", lines=4, interactive=False, wrap_lines=True,
-                               elem_id="eval-pred-sql")
+            pred_sql = gr.Code(
+                label="Model SQL",
+                language="sql",
+                lines=4,
+                interactive=False,
+                wrap_lines=True,
+                elem_id="eval-pred-sql",
+            )
             pred_info = gr.Markdown()
-            pred_rows = gr.Dataframe(frame([], ["c1"]), label="Model result", interactive=False, max_height=220)
+            pred_rows = gr.Dataframe(
+                frame([], ["c1"]), label="Model result", interactive=False, max_height=220
+            )
     seen = gr.State({"finished": [], "progress": None})
-    timer = gr.Timer(POLL_S, active=False)  # ticks only while an evaluation job is queued or running
+    timer = gr.Timer(
+        POLL_S, active=False
+    )  # ticks only while an evaluation job is queued or running
 
     def comparison_updates(names: list[str]) -> dict:
         from studio.evaluate import compare_runs
@@ -137,13 +196,22 @@ def build(ws: Workspace,
         if not names:
             return {comparison: frame([], ["", "run"]), chart: None}
         table = compare_runs([ws.runs_dir / name for name in names])
-        return {comparison: frame(table.rows, table.columns), chart: comparison_figure(table.columns, table.rows)}
+        return {
+            comparison: frame(table.rows, table.columns),
+            chart: comparison_figure(table.columns, table.rows),
+        }
 
     def listing(selected: list[str] | None) -> dict:
         finished = [folder.name for folder in evaluation_folders(ws)]
-        chosen = [name for name in selected or [] if name in finished] or finished[:COMPARED_BY_DEFAULT]
-        update = {runs: runs_table(ws), compared: gr.Dropdown(choices=finished, value=chosen),
-                  drill_run: gr.Dropdown(choices=finished), seen: {"finished": finished, "progress": None}}
+        chosen = [name for name in selected or [] if name in finished] or finished[
+            :COMPARED_BY_DEFAULT
+        ]
+        update = {
+            runs: runs_table(ws),
+            compared: gr.Dropdown(choices=finished, value=chosen),
+            drill_run: gr.Dropdown(choices=finished),
+            seen: {"finished": finished, "progress": None},
+        }
         update.update(comparison_updates(chosen))
         return update
 
@@ -159,7 +227,9 @@ def build(ws: Workspace,
             if record.get("total"):
                 done = f"{record.get('phase', 'working')} {record.get('done', 0)}/{record['total']}"
             else:
-                done = "loading the model" if run.state == "running" else "waiting for the supervisor"
+                done = (
+                    "loading the model" if run.state == "running" else "waiting for the supervisor"
+                )
             lines.append(f"- job {run.job.id} **{run.state}** · {run.job.title} · {done}")
         return "\n".join(lines) or "No evaluation running."
 
@@ -167,16 +237,23 @@ def build(ws: Workspace,
     def on_load(selected: list[str] | None) -> dict:
         names, info = evaluable_datasets(ws)
         update = listing(selected)
-        update.update({dataset: gr.Dropdown(choices=names, info=info),
-                       adapters: gr.Dropdown(choices=adapter_choices(ws)), progress: progress_text(),
-                       timer: gr.Timer(active=active_job(ws, EVAL_KIND) is not None)})
+        update.update(
+            {
+                dataset: gr.Dropdown(choices=names, info=info),
+                adapters: gr.Dropdown(choices=adapter_choices(ws)),
+                progress: progress_text(),
+                timer: gr.Timer(active=active_job(ws, EVAL_KIND) is not None),
+            }
+        )
         return update
 
     @reports_errors(status)
     def poll(seen_value: dict[str, Any], selected: list[str] | None) -> dict:
         """Refresh what changed since the last tick: progress lines, the runs table, finished runs;
         the timer stays on while an evaluation job is queued or running."""
-        live = active_job(ws, EVAL_KIND) is not None  # read first: with none, this refresh shows the final state
+        live = (
+            active_job(ws, EVAL_KIND) is not None
+        )  # read first: with none, this refresh shows the final state
         finished = [folder.name for folder in evaluation_folders(ws)]
         text = progress_text()
         if finished != seen_value["finished"]:
@@ -193,23 +270,41 @@ def build(ws: Workspace,
         return update
 
     @reports_errors(status)
-    def do_run(model_value: str, adapter_values: list[str] | None, dataset_value: str | None,
-               limit_value: float | None, batch_value: float | None, tokens_value: float | None) -> dict:
+    def do_run(
+        model_value: str,
+        adapter_values: list[str] | None,
+        dataset_value: str | None,
+        limit_value: float | None,
+        batch_value: float | None,
+        tokens_value: float | None,
+    ) -> dict:
         from studio.errors import StudioError
         from studio.evaluate import EvalConfig
         from studio.evaluate.job import submit_evaluation
 
         if not dataset_value:
-            raise StudioError("choose the dataset to evaluate on (the list holds datasets with databases)")
+            raise StudioError(
+                "choose the dataset to evaluate on (the list holds datasets with databases)"
+            )
         model_ref = roots.confine_model_ref(model_value.strip() or DEFAULT_MODEL, "Model")
-        adapters = tuple(str(roots.confine(adapter_folder(value), "Adapter"))
-                         for value in adapter_values or [])
-        config = EvalConfig(dataset=dataset_value, model=model_ref, adapters=adapters,
-                            limit=int(limit_value or 0) or None, batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
-                            max_new_tokens=int(tokens_value or 256))
+        adapters = tuple(
+            str(roots.confine(adapter_folder(value), "Adapter")) for value in adapter_values or []
+        )
+        config = EvalConfig(
+            dataset=dataset_value,
+            model=model_ref,
+            adapters=adapters,
+            limit=int(limit_value or 0) or None,
+            batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
+            max_new_tokens=int(tokens_value or 256),
+        )
         job = submit_evaluation(ws, config)
-        return {status: f"Evaluation job {job.id} queued in `{job.run_dir}`.", progress: progress_text(),
-                runs: runs_table(ws), timer: gr.Timer(active=True)}
+        return {
+            status: f"Evaluation job {job.id} queued in `{job.run_dir}`.",
+            progress: progress_text(),
+            runs: runs_table(ws),
+            timer: gr.Timer(active=True),
+        }
 
     @reports_errors(status)
     def do_cancel() -> dict:
@@ -231,12 +326,27 @@ def build(ws: Workspace,
         if not name:
             return {}
         rows = wrong_verdicts(ws.runs_dir / name)
-        table = [[r["index"], r.get("db_id"), r.get("difficulty") or "", r.get("category"), r.get("question") or ""]
-                 for r in rows]
+        table = [
+            [
+                r["index"],
+                r.get("db_id"),
+                r.get("difficulty") or "",
+                r.get("category"),
+                r.get("question") or "",
+            ]
+            for r in rows
+        ]
         choices = [(f"{r['index']}: {(r.get('question') or '')[:80]}", r["index"]) for r in rows]
-        message = f"{len(rows)} question(s) wrong in `{name}`." if rows else f"Every question in `{name}` is right."
-        return {wrong: frame(table, WRONG_COLUMNS), question: gr.Dropdown(choices=choices, value=None),
-                status: message}
+        message = (
+            f"{len(rows)} question(s) wrong in `{name}`."
+            if rows
+            else f"Every question in `{name}` is right."
+        )
+        return {
+            wrong: frame(table, WRONG_COLUMNS),
+            question: gr.Dropdown(choices=choices, value=None),
+            status: message,
+        }
 
     @reports_errors(status)
     def do_question(name: str | None, index: int | None) -> dict:
@@ -245,18 +355,27 @@ def build(ws: Workspace,
         row = next(r for r in wrong_verdicts(ws.runs_dir / name) if r["index"] == index)
         return {
             question_text: f"**Q{row['index']}** ({row.get('db_id')}, {row.get('category')}): {row.get('question')}",
-            gold_sql: row.get("gold_sql") or "", pred_sql: row.get("pred_sql") or "",
-            gold_info: _result_text(row["gold"]), pred_info: _result_text(row["pred"]),
-            gold_rows: _result_table(row["gold"]), pred_rows: _result_table(row["pred"]),
+            gold_sql: row.get("gold_sql") or "",
+            pred_sql: row.get("pred_sql") or "",
+            gold_info: _result_text(row["gold"]),
+            pred_info: _result_text(row["pred"]),
+            gold_rows: _result_table(row["gold"]),
+            pred_rows: _result_table(row["pred"]),
         }
 
     listing_outputs = [runs, compared, drill_run, seen, comparison, chart, status]
-    run_button.click(do_run, [model, adapters, dataset, limit, batch_size, max_new_tokens],
-                     [status, progress, runs, timer])
+    run_button.click(
+        do_run,
+        [model, adapters, dataset, limit, batch_size, max_new_tokens],
+        [status, progress, runs, timer],
+    )
     cancel_button.click(do_cancel, None, [status, progress])
     compared.input(do_compare, compared, [comparison, chart, status])
     drill_run.change(do_drill, drill_run, [wrong, question, status])
-    question.change(do_question, [drill_run, question],
-                    [question_text, gold_sql, pred_sql, gold_info, pred_info, gold_rows, pred_rows, status])
+    question.change(
+        do_question,
+        [drill_run, question],
+        [question_text, gold_sql, pred_sql, gold_info, pred_info, gold_rows, pred_rows, status],
+    )
     timer.tick(poll, [seen, compared], [progress, *listing_outputs, timer], show_progress="hidden")
     return [(on_load, [compared], [*listing_outputs, dataset, adapters, progress, timer])]

@@ -14,6 +14,7 @@ import gradio as gr
 from studio.data.clashes import REPLACE_LABEL
 from studio.data.registry import list_datasets
 from studio.errors import StudioError
+from studio.inference.playground import list_adapters
 from studio.models.references import DEFAULT_MODEL
 from studio.pairs.curate import (
     VERDICTS,
@@ -26,9 +27,8 @@ from studio.pairs.curate import (
     pair_counts,
 )
 from studio.pairs.store import STATUSES, STRATEGIES
-from studio.web.path_roots import PathRoots
-from studio.inference.playground import list_adapters
 from studio.ui.common import frame, reports_errors
+from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 ALL = "all"
@@ -115,8 +115,12 @@ def bulk_filter(chosen: PairFilter) -> PairFilter:
 
 def matching_ids(ws: Workspace, chosen: PairFilter) -> list[int]:
     """Ids of the pairs matching `chosen`, in order."""
-    return [p.id for p in list_pairs(ws, chosen.status, chosen.strategy, chosen.db_id, chosen.verdict,
-                                     limit=MATCH_LIMIT)]
+    return [
+        p.id
+        for p in list_pairs(
+            ws, chosen.status, chosen.strategy, chosen.db_id, chosen.verdict, limit=MATCH_LIMIT
+        )
+    ]
 
 
 def neighbour(ids: list[int], current: int | None, step: int) -> int | None:
@@ -138,25 +142,33 @@ def neighbour(ids: list[int], current: int | None, step: int) -> int | None:
 
 
 def review_progress(ws: Workspace) -> str:
-    """"12 of 40 reviewed" with the counts by status."""
+    """ "12 of 40 reviewed" with the counts by status."""
     counts = pair_counts(ws)
     by_status = counts["by_status"]
     reviewed = counts["total"] - by_status.get("pending", 0)
-    detail = ", ".join(f"{status.replace('_', ' ')} {by_status[status]}" for status in STATUSES if by_status.get(status))
+    detail = ", ".join(
+        f"{status.replace('_', ' ')} {by_status[status]}"
+        for status in STATUSES
+        if by_status.get(status)
+    )
     return f"**{reviewed} of {counts['total']} reviewed**" + (f" ({detail})" if detail else "")
 
 
 def _side_title(name: str, pair: Pair, side: str) -> str:
     label, origin = getattr(pair, f"{side}_label"), getattr(pair, f"{side}_origin")
     rows = getattr(pair, f"{side}_execution").get("row_count")
-    return f"**{name}** — {label.replace('_', ' ')}, from {origin}" + (f", {rows} row(s)" if rows is not None else "")
+    return f"**{name}** — {label.replace('_', ' ')}, from {origin}" + (
+        f", {rows} row(s)" if rows is not None else ""
+    )
 
 
 def _pair_header(pair: Pair, position: str) -> str:
     verdict = "valid" if pair.verdict == "valid" else f"⚠ flagged: {pair.flag}"
-    return (f"### Pair {pair.id} · {pair.status.replace('_', ' ')} · {verdict}\n"
-            f"{position} · strategy `{pair.strategy}` · database `{pair.db_id}` · run `{pair.run_id}` · "
-            f"model `{pair.model}`")
+    return (
+        f"### Pair {pair.id} · {pair.status.replace('_', ' ')} · {verdict}\n"
+        f"{position} · strategy `{pair.strategy}` · database `{pair.db_id}` · run `{pair.run_id}` · "
+        f"model `{pair.model}`"
+    )
 
 
 def mining_status(ws: Workspace, job_id: int) -> tuple[str, bool]:
@@ -168,10 +180,14 @@ def mining_status(ws: Workspace, job_id: int) -> tuple[str, bool]:
     record = last_jsonl_record(job.metrics_path) if job.metrics_path.exists() else None
     parts = [f"Mining job {job.id} ({job.run_dir.name}): **{job.state}**"]
     if record:
-        parts.append(f"{record['questions_done']} of {record['questions_total']} questions, "
-                     f"{record['questions_per_s']:.2f} questions/s")
+        parts.append(
+            f"{record['questions_done']} of {record['questions_total']} questions, "
+            f"{record['questions_per_s']:.2f} questions/s"
+        )
         pairs = ", ".join(f"{k} {v}" for k, v in sorted(record["pairs"].items())) or "none yet"
-        candidates = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(record["candidates"].items()))
+        candidates = ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in sorted(record["candidates"].items())
+        )
         parts.append(f"pairs: {pairs}" + (f"; candidates: {candidates}" if candidates else ""))
     elif not job.finished:
         parts.append("loading the model…" if job.state == "running" else "waiting for a free slot…")
@@ -201,8 +217,10 @@ def _sft_datasets(ws: Workspace) -> list[str]:
 def build(ws: Workspace, roots: PathRoots) -> None:
     """Build the Pairs tab's components inside the caller's `gr.Tab` context; the model and
     adapter folders typed in it must lie inside `roots`."""
-    gr.Markdown("Mine DPO pairs from a model's answers (execution-verified), review them one at a time, "
-                "export the accepted ones as a preference dataset. CLI: `python -m studio pairs ...`.")
+    gr.Markdown(
+        "Mine DPO pairs from a model's answers (execution-verified), review them one at a time, "
+        "export the accepted ones as a preference dataset. CLI: `python -m studio pairs ...`."
+    )
     status = gr.Markdown(elem_id="pairs-status")
     job_state = gr.State(None)
     current = gr.State(None)
@@ -210,98 +228,196 @@ def build(ws: Workspace, roots: PathRoots) -> None:
 
     with gr.Accordion("Mine pairs", open=True):
         with gr.Row():
-            model = gr.Dropdown([DEFAULT_MODEL], value=DEFAULT_MODEL, allow_custom_value=True, label="Model",
-                                info="builtin:<name>, a model folder or a .gguf file", elem_id="pairs-model")
-            adapters = gr.Dropdown(list_adapters(ws), value=[], multiselect=True, allow_custom_value=True,
-                                   label="Adapters (in order)", info="LoRA folders, e.g. an SFT run's adapter/",
-                                   elem_id="pairs-adapters")
+            model = gr.Dropdown(
+                [DEFAULT_MODEL],
+                value=DEFAULT_MODEL,
+                allow_custom_value=True,
+                label="Model",
+                info="builtin:<name>, a model folder or a .gguf file",
+                elem_id="pairs-model",
+            )
+            adapters = gr.Dropdown(
+                list_adapters(ws),
+                value=[],
+                multiselect=True,
+                allow_custom_value=True,
+                label="Adapters (in order)",
+                info="LoRA folders, e.g. an SFT run's adapter/",
+                elem_id="pairs-adapters",
+            )
             datasets = _sft_datasets(ws)
-            dataset = gr.Dropdown(datasets, value=datasets[0] if datasets else None, label="Dataset",
-                                  elem_id="pairs-dataset")
+            dataset = gr.Dropdown(
+                datasets,
+                value=datasets[0] if datasets else None,
+                label="Dataset",
+                elem_id="pairs-dataset",
+            )
         with gr.Row():
-            strategy = gr.Radio(list(STRATEGIES), value="gold", label="Strategy",
-                                info="gold: chosen = gold SQL; onpolicy: chosen = a correct sample",
-                                elem_id="pairs-strategy")
-            n = gr.Number(4, precision=0, minimum=1, label="Samples per question (n)", elem_id="pairs-n")
-            temperature = gr.Number(0.8, minimum=0, step=0.1, label="Temperature", elem_id="pairs-temperature")
-            limit = gr.Number(0, precision=0, minimum=0, label="Questions (0 = all)", elem_id="pairs-limit")
-            max_new_tokens = gr.Number(256, precision=0, minimum=1, label="Max new tokens",
-                                       elem_id="pairs-max-new-tokens")
+            strategy = gr.Radio(
+                list(STRATEGIES),
+                value="gold",
+                label="Strategy",
+                info="gold: chosen = gold SQL; onpolicy: chosen = a correct sample",
+                elem_id="pairs-strategy",
+            )
+            n = gr.Number(
+                4, precision=0, minimum=1, label="Samples per question (n)", elem_id="pairs-n"
+            )
+            temperature = gr.Number(
+                0.8, minimum=0, step=0.1, label="Temperature", elem_id="pairs-temperature"
+            )
+            limit = gr.Number(
+                0, precision=0, minimum=0, label="Questions (0 = all)", elem_id="pairs-limit"
+            )
+            max_new_tokens = gr.Number(
+                256, precision=0, minimum=1, label="Max new tokens", elem_id="pairs-max-new-tokens"
+            )
         mine_button = gr.Button("Start mining", variant="primary", elem_id="pairs-mine")
         mining = gr.Markdown(elem_id="pairs-mining")
 
     gr.Markdown("## Review")
     with gr.Row():
-        status_filter = gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status", elem_id="pairs-filter-status")
-        strategy_filter = gr.Dropdown([ALL, *STRATEGIES], value=ALL, label="Strategy",
-                                      elem_id="pairs-filter-strategy")
-        db_filter = gr.Dropdown(_database_choices(ws), value=ALL, label="Database", elem_id="pairs-filter-db")
-        verdict_filter = gr.Dropdown([ALL, *VERDICTS], value=ALL, label="Verdict", elem_id="pairs-filter-verdict")
+        status_filter = gr.Dropdown(
+            [ALL, *STATUSES], value=ALL, label="Status", elem_id="pairs-filter-status"
+        )
+        strategy_filter = gr.Dropdown(
+            [ALL, *STRATEGIES], value=ALL, label="Strategy", elem_id="pairs-filter-strategy"
+        )
+        db_filter = gr.Dropdown(
+            _database_choices(ws), value=ALL, label="Database", elem_id="pairs-filter-db"
+        )
+        verdict_filter = gr.Dropdown(
+            [ALL, *VERDICTS], value=ALL, label="Verdict", elem_id="pairs-filter-verdict"
+        )
     progress = gr.Markdown(elem_id="pairs-progress")
     header = gr.Markdown("No pair to show yet: mine some above.", elem_id="pairs-header")
     with gr.Row():
         prev_button = gr.Button("← Previous (p)", elem_id="pairs-prev", size="sm")
-        accept_button = gr.Button("Accept (a)", variant="primary", elem_id="pairs-accept", size="sm")
+        accept_button = gr.Button(
+            "Accept (a)", variant="primary", elem_id="pairs-accept", size="sm"
+        )
         reject_button = gr.Button("Reject (r)", variant="stop", elem_id="pairs-reject", size="sm")
         next_button = gr.Button("Next (n) →", elem_id="pairs-next", size="sm")
     question = gr.Markdown(elem_id="pairs-question")
     with gr.Accordion("Schema", open=False):
-        schema = gr.Code(language="sql", interactive=False, show_label=False, elem_id="pairs-schema")
+        schema = gr.Code(
+            language="sql", interactive=False, show_label=False, elem_id="pairs-schema"
+        )
     with gr.Row():
         with gr.Column():
-            gold = gr.Code(language="sql", interactive=False, label="Gold SQL", elem_id="pairs-gold")
+            gold = gr.Code(
+                language="sql", interactive=False, label="Gold SQL", elem_id="pairs-gold"
+            )
         with gr.Column():
-            gold_result = gr.Dataframe(label="Gold result", interactive=False, elem_id="pairs-gold-result")
+            gold_result = gr.Dataframe(
+                label="Gold result", interactive=False, elem_id="pairs-gold-result"
+            )
     with gr.Row():
         with gr.Column():
             chosen_title = gr.Markdown("**Chosen**")
-            chosen = gr.Code(language="sql", interactive=True, label="Chosen SQL (editable)", elem_id="pairs-chosen")
-            chosen_result = gr.Dataframe(label="Chosen result", interactive=False, elem_id="pairs-chosen-result")
+            chosen = gr.Code(
+                language="sql",
+                interactive=True,
+                label="Chosen SQL (editable)",
+                elem_id="pairs-chosen",
+            )
+            chosen_result = gr.Dataframe(
+                label="Chosen result", interactive=False, elem_id="pairs-chosen-result"
+            )
         with gr.Column():
             rejected_title = gr.Markdown("**Rejected**")
-            rejected = gr.Code(language="sql", interactive=True, label="Rejected SQL (editable)",
-                               elem_id="pairs-rejected")
-            rejected_result = gr.Dataframe(label="Rejected result", interactive=False,
-                                           elem_id="pairs-rejected-result")
-    diff = gr.HighlightedText(label="Diff: rejected → chosen", color_map=DIFF_COLORS, show_legend=True,
-                              combine_adjacent=True, elem_id="pairs-diff")
-    save_edit = gr.Button("Save edit (runs the SQL and re-verifies the pair)", elem_id="pairs-save-edit")
+            rejected = gr.Code(
+                language="sql",
+                interactive=True,
+                label="Rejected SQL (editable)",
+                elem_id="pairs-rejected",
+            )
+            rejected_result = gr.Dataframe(
+                label="Rejected result", interactive=False, elem_id="pairs-rejected-result"
+            )
+    diff = gr.HighlightedText(
+        label="Diff: rejected → chosen",
+        color_map=DIFF_COLORS,
+        show_legend=True,
+        combine_adjacent=True,
+        elem_id="pairs-diff",
+    )
+    save_edit = gr.Button(
+        "Save edit (runs the SQL and re-verifies the pair)", elem_id="pairs-save-edit"
+    )
 
     with gr.Accordion("Bulk accept and export", open=True):
         with gr.Row():
-            bulk_button = gr.Button("Accept every pair matching the filters (status all: every pending one)",
-                                    elem_id="pairs-bulk-accept")
+            bulk_button = gr.Button(
+                "Accept every pair matching the filters (status all: every pending one)",
+                elem_id="pairs-bulk-accept",
+            )
         with gr.Row():
-            export_name = gr.Textbox("demo_pairs", label="Export as dataset", elem_id="pairs-export-name")
-            include_pending = gr.Checkbox(False, label="Include pending pairs", elem_id="pairs-export-pending")
-            replace_existing = gr.Checkbox(False, label=REPLACE_LABEL,
-                                           elem_id="pairs-export-replace")
+            export_name = gr.Textbox(
+                "demo_pairs", label="Export as dataset", elem_id="pairs-export-name"
+            )
+            include_pending = gr.Checkbox(
+                False, label="Include pending pairs", elem_id="pairs-export-pending"
+            )
+            replace_existing = gr.Checkbox(
+                False, label=REPLACE_LABEL, elem_id="pairs-export-replace"
+            )
             export_button = gr.Button("Export", variant="primary", elem_id="pairs-export")
         export_summary = gr.Markdown(elem_id="pairs-export-summary")
     gr.HTML("", js_on_load=PAIRS_SHORTCUTS_JS, elem_id="pairs-shortcuts", container=False)
 
     filters = [status_filter, strategy_filter, db_filter, verdict_filter]
-    view = [current, progress, header, question, schema, gold, gold_result, chosen_title, chosen, chosen_result,
-            rejected_title, rejected, rejected_result, diff]
+    view = [
+        current,
+        progress,
+        header,
+        question,
+        schema,
+        gold,
+        gold_result,
+        chosen_title,
+        chosen,
+        chosen_result,
+        rejected_title,
+        rejected,
+        rejected_result,
+        diff,
+    ]
 
     def show(pair_id: int | None, chosen_filter: PairFilter) -> dict:
         """Every view component for pair `pair_id` (None: the filter matches nothing)."""
         ids = matching_ids(ws, chosen_filter)
         if pair_id is None:
             empty = frame([], ["no pair"])
-            return {current: None, progress: review_progress(ws),
-                    header: "No pair matches these filters." if ids == [] else "", question: "", schema: "",
-                    gold: "", gold_result: empty, chosen_title: "**Chosen**", chosen: "", chosen_result: empty,
-                    rejected_title: "**Rejected**", rejected: "", rejected_result: empty, diff: []}
+            return {
+                current: None,
+                progress: review_progress(ws),
+                header: "No pair matches these filters." if ids == [] else "",
+                question: "",
+                schema: "",
+                gold: "",
+                gold_result: empty,
+                chosen_title: "**Chosen**",
+                chosen: "",
+                chosen_result: empty,
+                rejected_title: "**Rejected**",
+                rejected: "",
+                rejected_result: empty,
+                diff: [],
+            }
         pair = get_pair(ws, pair_id)
-        position = (f"{ids.index(pair.id) + 1} of {len(ids)} matching" if pair.id in ids
-                    else f"no longer matches the filters ({len(ids)} do)")
+        position = (
+            f"{ids.index(pair.id) + 1} of {len(ids)} matching"
+            if pair.id in ids
+            else f"no longer matches the filters ({len(ids)} do)"
+        )
         text, evidence, schema_text = prompt_parts(pair.prompt)
         return {
             current: pair.id,
             progress: review_progress(ws),
             header: _pair_header(pair, position),
-            question: (f"**Question:** {text}" if text else "") + (f"\n\n**Evidence:** {evidence}" if evidence else ""),
+            question: (f"**Question:** {text}" if text else "")
+            + (f"\n\n**Evidence:** {evidence}" if evidence else ""),
             schema: schema_text,
             gold: pair.gold_sql,
             gold_result: result_table(pair.database, pair.gold_sql),
@@ -343,14 +459,22 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         if pair_id is None:
             raise StudioError("no pair is shown: mine pairs, or loosen the filters")
         before = get_pair(ws, pair_id)
-        changes = {side: sql for side, sql, old in (("chosen", chosen_sql, before.chosen_sql),
-                                                    ("rejected", rejected_sql, before.rejected_sql))
-                   if (sql or "").strip() != old.strip()}
+        changes = {
+            side: sql
+            for side, sql, old in (
+                ("chosen", chosen_sql, before.chosen_sql),
+                ("rejected", rejected_sql, before.rejected_sql),
+            )
+            if (sql or "").strip() != old.strip()
+        }
         if not changes:
             raise StudioError("nothing changed: edit the chosen or the rejected SQL first")
         pair = edit_pair(ws, pair_id, actor=ACTOR, **changes)
-        outcome = (f"Pair {pair_id} edited and verified." if pair.verdict == "valid"
-                   else f"Pair {pair_id} saved as needs review — ⚠ flagged: {pair.flag}.")
+        outcome = (
+            f"Pair {pair_id} edited and verified."
+            if pair.verdict == "valid"
+            else f"Pair {pair_id} saved as needs review — ⚠ flagged: {pair.flag}."
+        )
         return {**show(pair_id, _filter(*filter_values)), status: outcome}
 
     @reports_errors(status)
@@ -358,26 +482,39 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         chosen_filter = bulk_filter(_filter(*filter_values))
         matched = len(matching_ids(ws, chosen_filter))
         changed = bulk_set_status(ws, chosen_filter, "accepted", actor=ACTOR)
-        return {**step(pair_id, 0, *filter_values),
-                status: f"Accepted {changed} of the {matched} {chosen_filter.status} pair(s) matching the filters; "
-                        "flagged pairs were left as they were."}
+        return {
+            **step(pair_id, 0, *filter_values),
+            status: f"Accepted {changed} of the {matched} {chosen_filter.status} pair(s) matching the filters; "
+            "flagged pairs were left as they were.",
+        }
 
     @reports_errors(status)
     def export(name: str, pending: bool, replace_value: bool) -> dict:
         from studio.pairs.export import export_pairs
 
-        summary = export_pairs(ws, (name or "").strip(), include_pending=bool(pending),
-                               replace=bool(replace_value))
+        summary = export_pairs(
+            ws, (name or "").strip(), include_pending=bool(pending), replace=bool(replace_value)
+        )
         by_strategy = ", ".join(f"{k} {v}" for k, v in summary["exported_by_strategy"].items())
         by_status = ", ".join(f"{k} {v}" for k, v in summary["exported_by_status"].items())
-        text = (f"Exported **{summary['rows']} pair(s)** as dataset `{summary['name']}` "
-                f"(by strategy: {by_strategy}; by status: {by_status}).\n\n"
-                f"- LLaMA-Factory file: `{summary['file']}`\n- TRL file: `{summary['trl_file']}`")
+        text = (
+            f"Exported **{summary['rows']} pair(s)** as dataset `{summary['name']}` "
+            f"(by strategy: {by_strategy}; by status: {by_status}).\n\n"
+            f"- LLaMA-Factory file: `{summary['file']}`\n- TRL file: `{summary['trl_file']}`"
+        )
         return {export_summary: text, status: ""}
 
     @reports_errors(status)
-    def start(model_ref: str, adapter_list: list[str] | None, dataset_name: str | None, strategy_name: str,
-              samples: float | None, temp: float | None, questions: float | None, tokens: float | None) -> dict:
+    def start(
+        model_ref: str,
+        adapter_list: list[str] | None,
+        dataset_name: str | None,
+        strategy_name: str,
+        samples: float | None,
+        temp: float | None,
+        questions: float | None,
+        tokens: float | None,
+    ) -> dict:
         from studio.pairs.config import MiningConfig
         from studio.pairs.launch import start_mining
 
@@ -386,11 +523,18 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         model_ref = roots.confine_model_ref((model_ref or "").strip(), "Model")
         for adapter in adapter_list or []:
             roots.confine(adapter, "Adapter")
-        config = MiningConfig.from_mapping({
-            "model": model_ref, "dataset": dataset_name, "adapters": list(adapter_list or []),
-            "strategy": strategy_name, "n": int(samples or 1), "temperature": float(temp or 0.0),
-            "limit": int(questions) if questions else None, "max_new_tokens": int(tokens or 256),
-        })
+        config = MiningConfig.from_mapping(
+            {
+                "model": model_ref,
+                "dataset": dataset_name,
+                "adapters": list(adapter_list or []),
+                "strategy": strategy_name,
+                "n": int(samples or 1),
+                "temperature": float(temp or 0.0),
+                "limit": int(questions) if questions else None,
+                "max_new_tokens": int(tokens or 256),
+            }
+        )
         job = start_mining(ws, config)
         line, finished = mining_status(ws, job.id)
         return {job_state: job.id, mining: line, timer: gr.Timer(active=not finished), status: ""}
@@ -409,17 +553,31 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         running = latest_mining_job(ws)
         attached = {}
         if running is not None:
-            attached = {job_state: running, mining: mining_status(ws, running)[0], timer: gr.Timer(active=True)}
+            attached = {
+                job_state: running,
+                mining: mining_status(ws, running)[0],
+                timer: gr.Timer(active=True),
+            }
         datasets_now = _sft_datasets(ws)
-        return {**step(pair_id, 0, *filter_values), **attached,
-                dataset: gr.Dropdown(choices=datasets_now, value=datasets_now[0] if datasets_now else None),
-                db_filter: gr.Dropdown(choices=_database_choices(ws)),
-                adapters: gr.Dropdown(choices=list_adapters(ws))}
+        return {
+            **step(pair_id, 0, *filter_values),
+            **attached,
+            dataset: gr.Dropdown(
+                choices=datasets_now, value=datasets_now[0] if datasets_now else None
+            ),
+            db_filter: gr.Dropdown(choices=_database_choices(ws)),
+            adapters: gr.Dropdown(choices=list_adapters(ws)),
+        }
 
     everything = [status, *view]
-    mine_button.click(start, [model, adapters, dataset, strategy, n, temperature, limit, max_new_tokens],
-                      [job_state, mining, timer, status])
-    timer.tick(poll, [job_state, current, *filters], [mining, timer, *everything], show_progress="hidden")
+    mine_button.click(
+        start,
+        [model, adapters, dataset, strategy, n, temperature, limit, max_new_tokens],
+        [job_state, mining, timer, status],
+    )
+    timer.tick(
+        poll, [job_state, current, *filters], [mining, timer, *everything], show_progress="hidden"
+    )
     for box in filters:
         box.change(refresh, [current, *filters], everything)
     prev_button.click(lambda p, *f: move(p, -1, *f), [current, *filters], everything)
@@ -432,5 +590,8 @@ def build(ws: Workspace, roots: PathRoots) -> None:
     export_button.click(export, export_inputs, [export_summary, status])
     root = gr.context.Context.root_block
     if root is not None:
-        root.load(on_load, [current, *filters],
-                  [*everything, job_state, mining, timer, dataset, db_filter, adapters])
+        root.load(
+            on_load,
+            [current, *filters],
+            [*everything, job_state, mining, timer, dataset, db_filter, adapters],
+        )

@@ -11,8 +11,6 @@ import gradio as gr
 
 from studio.data.registry import database_ref, list_datasets, load_examples
 from studio.errors import StudioError
-from studio.models.references import DEFAULT_MODEL
-from studio.web.path_roots import PathRoots
 from studio.inference.playground import (
     MAX_VARIANTS,
     Variant,
@@ -23,8 +21,10 @@ from studio.inference.playground import (
     default_pool,
     list_adapters,
 )
+from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import error_markdown, frame, readable
 from studio.ui.pairs_tab import result_table
+from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 NO_RESULT = ("no result yet",)
@@ -48,7 +48,9 @@ def database_for(ws: Workspace, dataset: str | None, db_id: str | None) -> str:
         raise StudioError("pick a dataset and one of its databases (or a dataset row)")
     ref = database_ref(ws, dataset, db_id)
     if ref is None:
-        raise StudioError(f"dataset '{dataset}' has no database registered for '{db_id}'; re-import it with its databases")
+        raise StudioError(
+            f"dataset '{dataset}' has no database registered for '{db_id}'; re-import it with its databases"
+        )
     return ref
 
 
@@ -59,8 +61,12 @@ def schema_style_of(ws: Workspace, dataset: str) -> str:
 
 def variants_from(values: list[Any]) -> list[Variant]:
     """Variants from the form's (model, adapters) pairs; a row with no model is left out."""
-    pairs = zip(values[0::2], values[1::2])
-    return [Variant(str(ref).strip(), tuple(adapters or ())) for ref, adapters in pairs if ref and str(ref).strip()]
+    pairs = zip(values[0::2], values[1::2], strict=False)
+    return [
+        Variant(str(ref).strip(), tuple(adapters or ()))
+        for ref, adapters in pairs
+        if ref and str(ref).strip()
+    ]
 
 
 def answer_markdown(reply: VariantAnswer | None, label: str) -> str:
@@ -69,7 +75,9 @@ def answer_markdown(reply: VariantAnswer | None, label: str) -> str:
         return f"**{label}**"
     if reply.error:
         return f"**{label}**\n\n{error_markdown(reply.error)}"
-    verdict = f"Verdict: **{reply.verdict_text}**" if reply.verdict else "no gold SQL, so no verdict"
+    verdict = (
+        f"Verdict: **{reply.verdict_text}**" if reply.verdict else "no gold SQL, so no verdict"
+    )
     return f"**{label}** · {reply.seconds:.1f} s\n\n{verdict}"
 
 
@@ -85,9 +93,11 @@ def result_frame(reply: VariantAnswer | None) -> Any:
 def build(ws: Workspace, roots: PathRoots) -> None:
     """Build the Playground tab's components inside the caller's `gr.Tab` context; the model
     and adapter folders typed in it must lie inside `roots`."""
-    gr.Markdown("Ask one question of up to three model variants side by side (greedy decoding); each SQL runs "
-                "read-only and is judged against the gold SQL when there is one. Models stay loaded between "
-                "questions.")
+    gr.Markdown(
+        "Ask one question of up to three model variants side by side (greedy decoding); each SQL runs "
+        "read-only and is judged against the gold SQL when there is one. Models stay loaded between "
+        "questions."
+    )
     status = gr.Markdown(elem_id="pg-status")
     datasets = playground_datasets(ws)
     first = datasets[0] if datasets else None
@@ -96,27 +106,47 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         row = gr.Number(0, precision=0, minimum=0, label="Row (0-based)", elem_id="pg-row")
         use_row = gr.Button("Use this row", elem_id="pg-use-row")
         databases = dataset_databases(ws, first)
-        database = gr.Dropdown(databases, value=databases[0] if databases else None, label="Database",
-                               elem_id="pg-database")
+        database = gr.Dropdown(
+            databases,
+            value=databases[0] if databases else None,
+            label="Database",
+            elem_id="pg-database",
+        )
     question = gr.Textbox(label="Question", lines=2, elem_id="pg-question")
     evidence = gr.Textbox(label="Evidence (optional)", elem_id="pg-evidence")
-    gold = gr.Code(language="sql", interactive=True, label="Gold SQL (optional: gives each answer a verdict)",
-                   elem_id="pg-gold")
+    gold = gr.Code(
+        language="sql",
+        interactive=True,
+        label="Gold SQL (optional: gives each answer a verdict)",
+        elem_id="pg-gold",
+    )
 
     variant_inputs: list[Any] = []
     adapter_boxes = []
     with gr.Row():
         for k in range(1, MAX_VARIANTS + 1):
             with gr.Column():
-                model = gr.Dropdown([DEFAULT_MODEL], value=DEFAULT_MODEL if k == 1 else None,
-                                    allow_custom_value=True, label=f"Variant {k}: model",
-                                    info="builtin:<name>, a model folder or a .gguf file (empty: unused)",
-                                    elem_id=f"pg-model-{k}")
-                adapters = gr.Dropdown(list_adapters(ws), value=[], multiselect=True, allow_custom_value=True,
-                                       label=f"Variant {k}: adapters (in order)", elem_id=f"pg-adapters-{k}")
+                model = gr.Dropdown(
+                    [DEFAULT_MODEL],
+                    value=DEFAULT_MODEL if k == 1 else None,
+                    allow_custom_value=True,
+                    label=f"Variant {k}: model",
+                    info="builtin:<name>, a model folder or a .gguf file (empty: unused)",
+                    elem_id=f"pg-model-{k}",
+                )
+                adapters = gr.Dropdown(
+                    list_adapters(ws),
+                    value=[],
+                    multiselect=True,
+                    allow_custom_value=True,
+                    label=f"Variant {k}: adapters (in order)",
+                    elem_id=f"pg-adapters-{k}",
+                )
                 variant_inputs += [model, adapters]
                 adapter_boxes.append(adapters)
-    max_new_tokens = gr.Number(256, precision=0, minimum=1, label="Max new tokens", elem_id="pg-max-new-tokens")
+    max_new_tokens = gr.Number(
+        256, precision=0, minimum=1, label="Max new tokens", elem_id="pg-max-new-tokens"
+    )
     ask = gr.Button("Ask", variant="primary", elem_id="pg-ask")
 
     panels: list[tuple[Any, Any, Any]] = []
@@ -125,11 +155,16 @@ def build(ws: Workspace, roots: PathRoots) -> None:
             with gr.Column():
                 title = gr.Markdown(f"**Variant {k}**", elem_id=f"pg-answer-{k}")
                 sql = gr.Code(language="sql", interactive=False, label="SQL", elem_id=f"pg-sql-{k}")
-                result = gr.Dataframe(frame([], NO_RESULT), label="Result", interactive=False,
-                                      elem_id=f"pg-result-{k}")
+                result = gr.Dataframe(
+                    frame([], NO_RESULT),
+                    label="Result",
+                    interactive=False,
+                    elem_id=f"pg-result-{k}",
+                )
                 panels.append((title, sql, result))
-    gold_result = gr.Dataframe(frame([], NO_RESULT), label="Gold result", interactive=False,
-                               elem_id="pg-gold-result")
+    gold_result = gr.Dataframe(
+        frame([], NO_RESULT), label="Gold result", interactive=False, elem_id="pg-gold-result"
+    )
     panel_outputs = [c for panel in panels for c in panel]
 
     def pick_dataset(name: str | None) -> dict:
@@ -143,17 +178,31 @@ def build(ws: Workspace, roots: PathRoots) -> None:
             examples = load_examples(ws, name)
             position = int(index or 0)
             if not 0 <= position < len(examples):
-                raise StudioError(f"dataset '{name}' has rows 0 to {len(examples) - 1}; row {position} is not one")
+                raise StudioError(
+                    f"dataset '{name}' has rows 0 to {len(examples) - 1}; row {position} is not one"
+                )
             example = examples[position]
             names = dataset_databases(ws, name)
-            return {question: example.question or "", evidence: example.evidence or "", gold: example.gold_sql or "",
-                    database: gr.Dropdown(choices=names, value=example.db_id), status: ""}
+            return {
+                question: example.question or "",
+                evidence: example.evidence or "",
+                gold: example.gold_sql or "",
+                database: gr.Dropdown(choices=names, value=example.db_id),
+                status: "",
+            }
         except Exception as error:  # noqa: BLE001 - shown on the page, never as a traceback
             gr.Warning(readable(error), duration=15)
             return {status: error_markdown(readable(error))}
 
-    def run(name: str | None, db_id: str | None, text: str, note: str, gold_sql: str, tokens: float | None,
-            *values: Any) -> Iterator[dict]:
+    def run(
+        name: str | None,
+        db_id: str | None,
+        text: str,
+        note: str,
+        gold_sql: str,
+        tokens: float | None,
+        *values: Any,
+    ) -> Iterator[dict]:
         """Answer with each variant in turn, yielding the page as each one finishes."""
         try:
             variants = check_variants(variants_from(list(values)))
@@ -162,39 +211,64 @@ def build(ws: Workspace, roots: PathRoots) -> None:
                 for adapter in variant.adapters:
                     roots.confine(adapter, "Adapter")
             database_path = database_for(ws, name, db_id)
-            messages = build_messages_for(text or "", database_path, note or None, schema_style_of(ws, name))
+            messages = build_messages_for(
+                text or "", database_path, note or None, schema_style_of(ws, name)
+            )
         except Exception as error:  # noqa: BLE001
             gr.Warning(readable(error), duration=15)
             yield {status: error_markdown(readable(error))}
             return
         pool = default_pool()
         gold_sql = (gold_sql or "").strip() or None
-        cleared = {c: v for (t, s, r), k in zip(panels, range(1, MAX_VARIANTS + 1))
-                   for c, v in ((t, f"**Variant {k}**"), (s, ""), (r, frame([], NO_RESULT)))}
+        cleared = {
+            c: v
+            for (t, s, r), k in zip(panels, range(1, MAX_VARIANTS + 1), strict=False)
+            for c, v in ((t, f"**Variant {k}**"), (s, ""), (r, frame([], NO_RESULT)))
+        }
         gold_table = frame([], NO_RESULT)
         if gold_sql:
             gold_table = result_table(database_path, gold_sql)
         yield {**cleared, gold_result: gold_table, status: f"Asking {len(variants)} variant(s)…"}
-        for k, (variant, (title, sql, result)) in enumerate(zip(variants, panels), start=1):
-            doing = "answering" if pool.is_loaded(variant) else "loading the model (first use), then answering"
-            yield {status: f"Variant {k} of {len(variants)} ({variant.label}): {doing}…",
-                   title: f"**{variant.label}** · {doing}…"}
+        for k, (variant, (title, sql, result)) in enumerate(zip(variants, panels, strict=False), start=1):
+            doing = (
+                "answering"
+                if pool.is_loaded(variant)
+                else "loading the model (first use), then answering"
+            )
+            yield {
+                status: f"Variant {k} of {len(variants)} ({variant.label}): {doing}…",
+                title: f"**{variant.label}** · {doing}…",
+            }
             try:
-                reply = answer_variant(pool, variant, messages, database_path, gold_sql, int(tokens or 256))
+                reply = answer_variant(
+                    pool, variant, messages, database_path, gold_sql, int(tokens or 256)
+                )
             except Exception as error:  # noqa: BLE001
                 reply = VariantAnswer(variant, error=readable(error))
-            yield {title: answer_markdown(reply, variant.label), sql: reply.sql, result: result_frame(reply)}
+            yield {
+                title: answer_markdown(reply, variant.label),
+                sql: reply.sql,
+                result: result_frame(reply),
+            }
         yield {status: f"Done: {len(variants)} variant(s) answered."}
 
     def on_load() -> dict:
         names = playground_datasets(ws)
         choices = list_adapters(ws)
-        return {dataset: gr.Dropdown(choices=names), **{box: gr.Dropdown(choices=choices) for box in adapter_boxes}}
+        return {
+            dataset: gr.Dropdown(choices=names),
+            **{box: gr.Dropdown(choices=choices) for box in adapter_boxes},
+        }
 
     dataset.change(pick_dataset, [dataset], [database])
     use_row.click(fill_from_row, [dataset, row], [question, evidence, gold, database, status])
-    ask.click(run, [dataset, database, question, evidence, gold, max_new_tokens, *variant_inputs],
-              [status, gold_result, *panel_outputs], concurrency_limit=1, concurrency_id="playground")
+    ask.click(
+        run,
+        [dataset, database, question, evidence, gold, max_new_tokens, *variant_inputs],
+        [status, gold_result, *panel_outputs],
+        concurrency_limit=1,
+        concurrency_id="playground",
+    )
     root = gr.context.Context.root_block
     if root is not None:
         root.load(on_load, None, [dataset, *adapter_boxes], show_progress="hidden")

@@ -7,7 +7,6 @@ The page holds no run of its own: it re-attaches to the running job found in the
 
 from __future__ import annotations
 
-from studio.project import CONFIGS_DIR
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,11 @@ from typing import Any
 
 import gradio as gr
 
+from studio.data.registry import list_datasets
+from studio.jobs import Job
+from studio.jobs.runs import Run, active_job, find_run, log_tail, metrics, train_runs
+from studio.models.references import DEFAULT_MODEL
+from studio.project import CONFIGS_DIR
 from studio.train.config import (
     DPO_REFERENCES,
     PREF_LOSSES,
@@ -23,27 +27,58 @@ from studio.train.config import (
     config_from_mapping,
     dump_config,
 )
-from studio.data.registry import list_datasets
-from studio.jobs import Job
-from studio.models.references import DEFAULT_MODEL
-from studio.web.path_roots import PathRoots
-from studio.jobs.runs import Run, active_job, find_run, log_tail, metrics, train_runs
 from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
+from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
 POLL_S = 2.0
-HISTORY_COLUMNS = ("run", "job", "stage", "state", "datasets", "model", "step", "loss", "started", "duration",
-                   "error")
+HISTORY_COLUMNS = (
+    "run",
+    "job",
+    "stage",
+    "state",
+    "datasets",
+    "model",
+    "step",
+    "loss",
+    "started",
+    "duration",
+    "error",
+)
 # form field -> config key; the order of the form's inputs
-FORM_KEYS = ("stage", "model_name_or_path", "adapter_name_or_path", "dataset", "lora_rank", "lora_alpha",
-             "lora_dropout", "lora_target", "learning_rate", "num_train_epochs", "max_steps",
-             "per_device_train_batch_size", "gradient_accumulation_steps", "cutoff_len", "logging_steps",
-             "save_steps", "pref_beta", "pref_loss", "pref_ftx", "dpo_reference", "packing")
+FORM_KEYS = (
+    "stage",
+    "model_name_or_path",
+    "adapter_name_or_path",
+    "dataset",
+    "lora_rank",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target",
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "cutoff_len",
+    "logging_steps",
+    "save_steps",
+    "pref_beta",
+    "pref_loss",
+    "pref_ftx",
+    "dpo_reference",
+    "packing",
+)
 LIST_KEYS = ("adapter_name_or_path", "lora_target")
 DATASET_KIND = {"sft": "sft", "dpo": "preference"}
-DEFAULT_BASE = TrainConfig(dataset=["demo_train"], model_name_or_path=DEFAULT_MODEL, max_steps=8, logging_steps=1,
-                           cutoff_len=1024).to_dict()
+DEFAULT_BASE = TrainConfig(
+    dataset=["demo_train"],
+    model_name_or_path=DEFAULT_MODEL,
+    max_steps=8,
+    logging_steps=1,
+    cutoff_len=1024,
+).to_dict()
 
 
 def dataset_choices(ws: Workspace, stage: str) -> tuple[list[str], str]:
@@ -53,8 +88,10 @@ def dataset_choices(ws: Workspace, stage: str) -> tuple[list[str], str]:
     if names:
         return names, f"{kind} datasets registered in the workspace"
     if kind == "preference":
-        return [], ("no preference datasets registered: mine and export pairs in the Pairs tab, or import a "
-                    "pairs JSONL in the Datasets tab")
+        return [], (
+            "no preference datasets registered: mine and export pairs in the Pairs tab, or import a "
+            "pairs JSONL in the Datasets tab"
+        )
     return [], "no SFT datasets registered: import one in the Datasets tab"
 
 
@@ -81,7 +118,9 @@ def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
     if mapping.get("stage") == "dpo":
         mapping["packing"] = False  # an SFT-only switch; the checkbox is hidden for DPO
     else:
-        mapping["pref_ftx"] = 0.0  # DPO-only keys: a DPO YAML turned into SFT in the form drops them
+        mapping["pref_ftx"] = (
+            0.0  # DPO-only keys: a DPO YAML turned into SFT in the form drops them
+        )
         mapping["precompute_ref_log_probs"] = False
     return config_from_mapping(mapping, source="the form")
 
@@ -92,11 +131,21 @@ def history_table(runs: list[Run]) -> Any:
         last = run.last_metrics or {}
         started = run.job.started_at or run.job.created_at
         duration = run.job.duration_s
-        rows.append([run.name, run.job.id, run.config.get("stage", ""), run.state,
-                     ", ".join(run.config.get("dataset") or []), run.config.get("model_name_or_path", ""),
-                     last.get("step", ""), _round(last.get("loss")),
-                     time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
-                     f"{duration:.0f} s" if duration is not None else "", run.job.error or ""])
+        rows.append(
+            [
+                run.name,
+                run.job.id,
+                run.config.get("stage", ""),
+                run.state,
+                ", ".join(run.config.get("dataset") or []),
+                run.config.get("model_name_or_path", ""),
+                last.get("step", ""),
+                _round(last.get("loss")),
+                time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+                f"{duration:.0f} s" if duration is not None else "",
+                run.job.error or "",
+            ]
+        )
     return frame(rows, HISTORY_COLUMNS)
 
 
@@ -111,12 +160,15 @@ def _eta(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def build(ws: Workspace,
-          roots: PathRoots) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+def build(
+    ws: Workspace, roots: PathRoots
+) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
     """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection.
     Paths typed in it (YAML files, and those a config names) must lie inside `roots`."""
-    gr.Markdown("Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
-                "`python -m studio train FILE` would run. Charts follow the running job, also after a reload.")
+    gr.Markdown(
+        "Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
+        "`python -m studio train FILE` would run. Charts follow the running job, also after a reload."
+    )
     status = gr.Markdown(elem_id="train-status")
     base = gr.State(DEFAULT_BASE)
     monitor = gr.State(None)
@@ -125,50 +177,105 @@ def build(ws: Workspace,
         with gr.Column(scale=3):
             with gr.Row():
                 stage = gr.Radio(list(STAGES), value="sft", label="Stage", elem_id="train-stage")
-                model = gr.Textbox(DEFAULT_MODEL, label="Model", info="builtin:NAME, a local HF folder or a .gguf",
-                                   elem_id="train-model")
+                model = gr.Textbox(
+                    DEFAULT_MODEL,
+                    label="Model",
+                    info="builtin:NAME, a local HF folder or a .gguf",
+                    elem_id="train-model",
+                )
             with gr.Row():
-                adapters = gr.Textbox(label="Adapters (comma-separated; DPO: the SFT adapter)",
-                                      elem_id="train-adapters")
-                datasets = gr.Dropdown([], value=[], multiselect=True, label="Dataset", elem_id="train-dataset")
+                adapters = gr.Textbox(
+                    label="Adapters (comma-separated; DPO: the SFT adapter)",
+                    elem_id="train-adapters",
+                )
+                datasets = gr.Dropdown(
+                    [], value=[], multiselect=True, label="Dataset", elem_id="train-dataset"
+                )
             with gr.Row():
                 lora_rank = gr.Number(8, label="LoRA rank", precision=0, minimum=1)
-                lora_alpha = gr.Number(0, label="LoRA alpha (0: 2 × rank)", precision=0, minimum=0,
-                                       elem_id="train-lora-alpha")
-                lora_dropout = gr.Number(0.0, label="LoRA dropout", minimum=0, maximum=0.99, step=0.05)
-                lora_target = gr.Textbox("all", label="LoRA target", info="all, or q_proj,v_proj,...")
+                lora_alpha = gr.Number(
+                    0,
+                    label="LoRA alpha (0: 2 × rank)",
+                    precision=0,
+                    minimum=0,
+                    elem_id="train-lora-alpha",
+                )
+                lora_dropout = gr.Number(
+                    0.0, label="LoRA dropout", minimum=0, maximum=0.99, step=0.05
+                )
+                lora_target = gr.Textbox(
+                    "all", label="LoRA target", info="all, or q_proj,v_proj,..."
+                )
             with gr.Row():
                 learning_rate = gr.Number(5e-5, label="Learning rate", elem_id="train-lr")
                 epochs = gr.Number(3.0, label="Epochs", minimum=0)
-                max_steps = gr.Number(8, label="Max steps (-1: epochs)", precision=0, elem_id="train-max-steps")
-                batch_size = gr.Number(1, label="Batch size", precision=0, minimum=1, elem_id="train-batch")
+                max_steps = gr.Number(
+                    8, label="Max steps (-1: epochs)", precision=0, elem_id="train-max-steps"
+                )
+                batch_size = gr.Number(
+                    1, label="Batch size", precision=0, minimum=1, elem_id="train-batch"
+                )
                 grad_accum = gr.Number(1, label="Grad accumulation", precision=0, minimum=1)
             with gr.Row():
-                cutoff_len = gr.Number(1024, label="cutoff_len", precision=0, minimum=16, elem_id="train-cutoff")
+                cutoff_len = gr.Number(
+                    1024, label="cutoff_len", precision=0, minimum=16, elem_id="train-cutoff"
+                )
                 logging_steps = gr.Number(1, label="Log every (steps)", precision=0, minimum=1)
-                save_steps = gr.Number(500, label="Checkpoint every (steps)", precision=0, minimum=1,
-                                       elem_id="train-save-steps")
-                packing = gr.Checkbox(False, label="Packing (SFT)", elem_id="train-packing",
-                                      info="pack examples into cutoff_len bins, no padding; batch size counts bins")
+                save_steps = gr.Number(
+                    500,
+                    label="Checkpoint every (steps)",
+                    precision=0,
+                    minimum=1,
+                    elem_id="train-save-steps",
+                )
+                packing = gr.Checkbox(
+                    False,
+                    label="Packing (SFT)",
+                    elem_id="train-packing",
+                    info="pack examples into cutoff_len bins, no padding; batch size counts bins",
+                )
             with gr.Row(visible=False) as dpo_row:
                 pref_beta = gr.Number(0.1, label="DPO beta", minimum=0)
                 pref_loss = gr.Dropdown(list(PREF_LOSSES), value="sigmoid", label="DPO loss")
-                pref_ftx = gr.Number(0.0, label="SFT loss weight (pref_ftx)", minimum=0, elem_id="train-pref-ftx",
-                                     info="adds the chosen answers' NLL to the DPO loss; 0 = plain DPO")
-                dpo_reference = gr.Dropdown(list(DPO_REFERENCES), value="sft_adapter", label="Reference model",
-                                            info="sft_adapter: frozen copy of the SFT adapter; merged_sft: SFT "
-                                                 "merged into the base")
+                pref_ftx = gr.Number(
+                    0.0,
+                    label="SFT loss weight (pref_ftx)",
+                    minimum=0,
+                    elem_id="train-pref-ftx",
+                    info="adds the chosen answers' NLL to the DPO loss; 0 = plain DPO",
+                )
+                dpo_reference = gr.Dropdown(
+                    list(DPO_REFERENCES),
+                    value="sft_adapter",
+                    label="Reference model",
+                    info="sft_adapter: frozen copy of the SFT adapter; merged_sft: SFT "
+                    "merged into the base",
+                )
         with gr.Column(scale=2):
-            yaml_code = gr.Code(dump_config(config_from_mapping(DEFAULT_BASE)), language="yaml", interactive=True,
-                                label="Equivalent YAML (edit, then Apply)", lines=20, max_lines=28,
-                                elem_id="train-yaml")
+            yaml_code = gr.Code(
+                dump_config(config_from_mapping(DEFAULT_BASE)),
+                language="yaml",
+                interactive=True,
+                label="Equivalent YAML (edit, then Apply)",
+                lines=20,
+                max_lines=28,
+                elem_id="train-yaml",
+            )
             with gr.Row():
                 apply_yaml = gr.Button("Apply YAML to form", size="sm", elem_id="train-apply-yaml")
             with gr.Row():
-                ready_files = sorted(str(p.relative_to(CONFIGS_DIR.parent)) for p in CONFIGS_DIR.glob("*.yaml"))
-                ready = gr.Dropdown(ready_files, value=None, label="Ready configs", scale=2, elem_id="train-ready")
-                config_path = gr.Textbox(label="YAML file", placeholder="configs/my_run.yaml", scale=3,
-                                         elem_id="train-config-path")
+                ready_files = sorted(
+                    str(p.relative_to(CONFIGS_DIR.parent)) for p in CONFIGS_DIR.glob("*.yaml")
+                )
+                ready = gr.Dropdown(
+                    ready_files, value=None, label="Ready configs", scale=2, elem_id="train-ready"
+                )
+                config_path = gr.Textbox(
+                    label="YAML file",
+                    placeholder="configs/my_run.yaml",
+                    scale=3,
+                    elem_id="train-config-path",
+                )
             with gr.Row():
                 load_button = gr.Button("Load file", size="sm", elem_id="train-load")
                 save_button = gr.Button("Save to file", size="sm", elem_id="train-save")
@@ -183,41 +290,99 @@ def build(ws: Workspace,
         speed_text = gr.Markdown(elem_id="train-speed")
     curves = gr.Plot(label="Training curves", elem_id="train-curves")
     dpo_curves = gr.Plot(label="DPO rewards", visible=False, elem_id="train-dpo-curves")
-    log = gr.Textbox(label="Log (tail)", lines=10, max_lines=10, interactive=False, autoscroll=True,
-                     elem_id="train-log")
+    log = gr.Textbox(
+        label="Log (tail)",
+        lines=10,
+        max_lines=10,
+        interactive=False,
+        autoscroll=True,
+        elem_id="train-log",
+    )
 
     gr.Markdown("### Runs")
-    history = gr.Dataframe(frame([], HISTORY_COLUMNS), interactive=False, wrap=True, elem_id="train-history")
+    history = gr.Dataframe(
+        frame([], HISTORY_COLUMNS), interactive=False, wrap=True, elem_id="train-history"
+    )
     with gr.Row():
         show_run = gr.Dropdown([], label="Show run", info="follow another run in the charts above")
-        overlay_runs = gr.Dropdown([], value=[], multiselect=True, label="Overlay loss curves of runs",
-                                   elem_id="train-overlay-runs")
+        overlay_runs = gr.Dropdown(
+            [],
+            value=[],
+            multiselect=True,
+            label="Overlay loss curves of runs",
+            elem_id="train-overlay-runs",
+        )
     overlay = gr.Plot(label="Loss by run", elem_id="train-overlay")
     timer = gr.Timer(POLL_S, active=False)  # ticks only while a training job is queued or running
 
-    form = [stage, model, adapters, datasets, lora_rank, lora_alpha, lora_dropout, lora_target, learning_rate,
-            epochs, max_steps, batch_size, grad_accum, cutoff_len, logging_steps, save_steps, pref_beta, pref_loss,
-            pref_ftx, dpo_reference, packing]
-    monitor_outputs = [monitor, run_header, step_text, speed_text, curves, dpo_curves, log, history, show_run,
-                       overlay_runs, status, timer]
+    form = [
+        stage,
+        model,
+        adapters,
+        datasets,
+        lora_rank,
+        lora_alpha,
+        lora_dropout,
+        lora_target,
+        learning_rate,
+        epochs,
+        max_steps,
+        batch_size,
+        grad_accum,
+        cutoff_len,
+        logging_steps,
+        save_steps,
+        pref_beta,
+        pref_loss,
+        pref_ftx,
+        dpo_reference,
+        packing,
+    ]
+    monitor_outputs = [
+        monitor,
+        run_header,
+        step_text,
+        speed_text,
+        curves,
+        dpo_curves,
+        log,
+        history,
+        show_run,
+        overlay_runs,
+        status,
+        timer,
+    ]
 
     def attach(run_dir: Path, job_id: int, follow: bool) -> dict[str, Any]:
         records = metrics(run_dir)
-        return {"run_dir": str(run_dir), "job_id": job_id, "offset": (run_dir / "metrics.jsonl").stat().st_size
-                if (run_dir / "metrics.jsonl").exists() else 0, "records": records, "follow": follow,
-                "state": None}
+        return {
+            "run_dir": str(run_dir),
+            "job_id": job_id,
+            "offset": (run_dir / "metrics.jsonl").stat().st_size
+            if (run_dir / "metrics.jsonl").exists()
+            else 0,
+            "records": records,
+            "follow": follow,
+            "state": None,
+        }
 
     def history_updates() -> dict:
         runs = train_runs(ws)
         names = [run.name for run in runs]
-        return {history: history_table(runs), show_run: gr.Dropdown(choices=names),
-                overlay_runs: gr.Dropdown(choices=names)}
+        return {
+            history: history_table(runs),
+            show_run: gr.Dropdown(choices=names),
+            overlay_runs: gr.Dropdown(choices=names),
+        }
 
     def monitor_view(state: dict[str, Any] | None, new_records: bool) -> dict:
         from studio.jobs import get_job
 
         if state is None:
-            return {monitor: None, run_header: "No training run yet: fill the form and press **Start training**."}
+            return {
+                monitor: None,
+                run_header: "No training run yet: fill the form and press **Start training**.",
+            }
         job = get_job(ws, state["job_id"])
         records = [r for r in state["records"] if "loss" in r]
         last = records[-1] if records else {}
@@ -225,12 +390,18 @@ def build(ws: Workspace,
         total = (job.config or {}).get("max_steps", -1)
         step = last.get("step", 0)
         update: dict = {
-            run_header: (f"**{Path(state['run_dir']).name}** · job {job.id} · **{job.state}**"
-                         + (f" · {job.error}" if job.error else "")),
-            step_text: f"Step **{step}**" + (f" / {total}" if total and total > 0 else "")
-                       + (f" · epoch {last['epoch']}" if "epoch" in last else ""),
-            speed_text: (f"{last.get('tokens_per_s') or '–'} tokens/s · ETA {_eta(last.get('eta_s'))}"
-                         if last else "waiting for the first logged step…"),
+            run_header: (
+                f"**{Path(state['run_dir']).name}** · job {job.id} · **{job.state}**"
+                + (f" · {job.error}" if job.error else "")
+            ),
+            step_text: f"Step **{step}**"
+            + (f" / {total}" if total and total > 0 else "")
+            + (f" · epoch {last['epoch']}" if "epoch" in last else ""),
+            speed_text: (
+                f"{last.get('tokens_per_s') or '–'} tokens/s · ETA {_eta(last.get('eta_s'))}"
+                if last
+                else "waiting for the first logged step…"
+            ),
             log: log_tail(job, 25),
         }
         if new_records:
@@ -259,13 +430,17 @@ def build(ws: Workspace,
         """Refresh the shown run; the timer stays on while a training job is queued or running."""
         from studio.jobs.runtime import read_jsonl_from
 
-        job = active_job(ws, "train")  # read first: with none, the refresh below shows the final state
+        job = active_job(
+            ws, "train"
+        )  # read first: with none, the refresh below shows the final state
         target = follow_target(state, job)
         if target is None:
             update = monitor_view(None, False)
         else:
             fresh = target is not state
-            new, offset = read_jsonl_from(Path(target["run_dir"]) / "metrics.jsonl", target["offset"])
+            new, offset = read_jsonl_from(
+                Path(target["run_dir"]) / "metrics.jsonl", target["offset"]
+            )
             if new:
                 target = {**target, "records": target["records"] + new, "offset": offset}
             update = monitor_view(target, fresh or bool(new))
@@ -274,8 +449,12 @@ def build(ws: Workspace,
         return update
 
     @reports_errors(status)
-    def on_load(state: dict[str, Any] | None, stage_value: str, chosen: list[str] | None,
-                base_value: dict[str, Any]) -> dict:
+    def on_load(
+        state: dict[str, Any] | None,
+        stage_value: str,
+        chosen: list[str] | None,
+        base_value: dict[str, Any],
+    ) -> dict:
         names, info = dataset_choices(ws, stage_value)
         kept = [name for name in chosen or base_value["dataset"] if name in names]
         update = poll(state)
@@ -291,9 +470,16 @@ def build(ws: Workspace,
     def on_stage(base_value: dict[str, Any], *values: Any) -> dict:
         stage_value = values[0]
         names, info = dataset_choices(ws, stage_value)
-        chosen = [name for name in (values[3] or []) if name in names or name in base_value.get("dataset", [])]
-        update = {datasets: gr.Dropdown(choices=names, value=chosen, info=info),
-                  dpo_row: gr.Row(visible=stage_value == "dpo"), packing: gr.Checkbox(visible=stage_value == "sft")}
+        chosen = [
+            name
+            for name in (values[3] or [])
+            if name in names or name in base_value.get("dataset", [])
+        ]
+        update = {
+            datasets: gr.Dropdown(choices=names, value=chosen, info=info),
+            dpo_row: gr.Row(visible=stage_value == "dpo"),
+            packing: gr.Checkbox(visible=stage_value == "sft"),
+        }
         try:
             values = list(values)
             values[3] = chosen
@@ -307,9 +493,18 @@ def build(ws: Workspace,
         data = cfg.to_dict()
         names, info = dataset_choices(ws, cfg.stage)
         update: dict = dict(zip(form, form_values(data), strict=True))
-        update[datasets] = gr.Dropdown(choices=sorted(set(names) | set(cfg.dataset)), value=cfg.dataset, info=info)
-        update.update({base: data, yaml_code: dump_config(cfg), dpo_row: gr.Row(visible=cfg.stage == "dpo"),
-                       packing: gr.Checkbox(value=cfg.packing, visible=cfg.stage == "sft"), status: message})
+        update[datasets] = gr.Dropdown(
+            choices=sorted(set(names) | set(cfg.dataset)), value=cfg.dataset, info=info
+        )
+        update.update(
+            {
+                base: data,
+                yaml_code: dump_config(cfg),
+                dpo_row: gr.Row(visible=cfg.stage == "dpo"),
+                packing: gr.Checkbox(value=cfg.packing, visible=cfg.stage == "sft"),
+                status: message,
+            }
+        )
         return update
 
     @reports_errors(status)
@@ -319,13 +514,15 @@ def build(ws: Workspace,
 
         data = load_yaml(text, "the YAML", fix="correct it and press Apply again") or {}
         if not isinstance(data, dict):
-            raise StudioError("the YAML must be a mapping of config keys to values (key: value per line)")
+            raise StudioError(
+                "the YAML must be a mapping of config keys to values (key: value per line)"
+            )
         return fill_form(data, "Form filled from the YAML.")
 
     @reports_errors(status)
     def do_load(path_value: str) -> dict:
-        from studio.train.config import load_config
         from studio.errors import StudioError
+        from studio.train.config import load_config
 
         if not path_value.strip():
             raise StudioError("pick a ready config or type the path of a YAML file to load")
@@ -352,7 +549,9 @@ def build(ws: Workspace,
         cfg = roots.confine_train_config(config_from_form(base_value, list(values)))
         job = start_training(ws, cfg)
         update = monitor_view(attach(job.run_dir, job.id, follow=True), True)
-        update.update({status: f"Job {job.id} queued in `{job.run_dir}`.", timer: gr.Timer(active=True)})
+        update.update(
+            {status: f"Job {job.id} queued in `{job.run_dir}`.", timer: gr.Timer(active=True)}
+        )
         return update
 
     @reports_errors(status)
@@ -365,8 +564,10 @@ def build(ws: Workspace,
         job = cancel(ws, state["job_id"])
         if job.finished and job.state != "cancelled":
             return {status: f"Job {job.id} had already {job.state}; nothing to cancel."}
-        return {status: f"Cancel requested for job {job.id}: it stops after the current step and saves a "
-                        "checkpoint; **Resume** continues from it."}
+        return {
+            status: f"Cancel requested for job {job.id}: it stops after the current step and saves a "
+            "checkpoint; **Resume** continues from it."
+        }
 
     @reports_errors(status)
     def do_resume(state: dict[str, Any] | None) -> dict:
@@ -374,12 +575,16 @@ def build(ws: Workspace,
         from studio.errors import StudioError
 
         if state is None:
-            raise StudioError("no run is shown; pick a cancelled or failed run under **Show run** first")
+            raise StudioError(
+                "no run is shown; pick a cancelled or failed run under **Show run** first"
+            )
         job, point = resume_training(ws, state["run_dir"])
         update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
         skipped = "".join(f" Skipped {folder.name} ({reason})." for folder, reason in point.skipped)
-        message = (f"Job {job.id} resumes `{Path(state['run_dir']).name}` from "
-                   f"`{point.checkpoint.name}`.{skipped}")
+        message = (
+            f"Job {job.id} resumes `{Path(state['run_dir']).name}` from "
+            f"`{point.checkpoint.name}`.{skipped}"
+        )
         update.update({status: message, timer: gr.Timer(active=True)})
         return update
 
@@ -399,7 +604,12 @@ def build(ws: Workspace,
     form_inputs = [base, *form]
     for field in form[1:]:
         field.input(show_yaml, form_inputs, [yaml_code, status], show_progress="hidden")
-    stage.change(on_stage, form_inputs, [datasets, dpo_row, packing, yaml_code, status], show_progress="hidden")
+    stage.change(
+        on_stage,
+        form_inputs,
+        [datasets, dpo_row, packing, yaml_code, status],
+        show_progress="hidden",
+    )
     apply_yaml.click(do_apply, yaml_code, [*form, base, yaml_code, dpo_row, status])
     ready.change(lambda value: value or gr.skip(), ready, config_path)
     load_button.click(do_load, config_path, [*form, base, yaml_code, dpo_row, status])

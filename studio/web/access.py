@@ -23,7 +23,8 @@ Credentials = tuple[str, str]
 ARGV_PASSWORD_REFUSED = (
     "--auth is refused: a password on the command line is shown to every user of this machine "
     f"(ps, /proc/PID/cmdline); set {AUTH_ENV}=USER:PASS in the environment, or write USER:PASS "
-    f"into a file only you can read (chmod 600 FILE) and pass {AUTH_FILE_FLAG} FILE")
+    f"into a file only you can read (chmod 600 FILE) and pass {AUTH_FILE_FLAG} FILE"
+)
 
 
 def parse_credentials(text: str, source: str) -> Credentials:
@@ -42,12 +43,15 @@ def read_auth_file(path: Path) -> Credentials:
     except OSError as error:
         raise StudioError(f"{AUTH_FILE_FLAG} {path}: cannot read it ({error.strerror})") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise StudioError(f"{AUTH_FILE_FLAG} {path}: other users may read or change it "
-                          f"(mode {stat.filemode(mode)}); run `chmod 600 {path}` first")
+        raise StudioError(
+            f"{AUTH_FILE_FLAG} {path}: other users may read or change it "
+            f"(mode {stat.filemode(mode)}); run `chmod 600 {path}` first"
+        )
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) != 1:
-        raise StudioError(f"{AUTH_FILE_FLAG} {path}: expected one USER:PASS line, "
-                          f"found {len(lines)}")
+        raise StudioError(
+            f"{AUTH_FILE_FLAG} {path}: expected one USER:PASS line, found {len(lines)}"
+        )
     return parse_credentials(lines[0], f"{AUTH_FILE_FLAG} {path}")
 
 
@@ -74,8 +78,9 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_binding(host: str, port: int, credentials: Credentials | None,
-                  insecure: bool) -> str | None:
+def check_binding(
+    host: str, port: int, credentials: Credentials | None, insecure: bool
+) -> str | None:
     """Refuse serving beyond this machine without a login; the warning to print when
     `--insecure-no-auth` allows it (None when there is nothing to warn about)."""
     if credentials is not None or is_loopback(host):
@@ -85,9 +90,12 @@ def check_binding(host: str, port: int, credentials: Credentials | None,
             f"--host {host} serves the studio beyond this machine, and without a login anyone who "
             "reaches it can read and write files and start jobs; require a login with "
             f"{AUTH_ENV}=USER:PASS or {AUTH_FILE_FLAG} FILE, or bind 127.0.0.1, or pass "
-            f"{INSECURE_FLAG} if every machine that can reach port {port} is trusted")
+            f"{INSECURE_FLAG} if every machine that can reach port {port} is trusted"
+        )
     rule = "!" * 78
-    return (f"{rule}\nWARNING: serving on {host}:{port} WITHOUT A LOGIN ({INSECURE_FLAG}).\n"
-            f"Anyone who can reach port {port} can read and write the files the studio may use,\n"
-            "run SQL on the registered databases and start jobs on this machine.\n"
-            f"Set {AUTH_ENV}=USER:PASS or pass {AUTH_FILE_FLAG} FILE to require a login.\n{rule}")
+    return (
+        f"{rule}\nWARNING: serving on {host}:{port} WITHOUT A LOGIN ({INSECURE_FLAG}).\n"
+        f"Anyone who can reach port {port} can read and write the files the studio may use,\n"
+        "run SQL on the registered databases and start jobs on this machine.\n"
+        f"Set {AUTH_ENV}=USER:PASS or pass {AUTH_FILE_FLAG} FILE to require a login.\n{rule}"
+    )

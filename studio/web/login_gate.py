@@ -27,11 +27,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LOGIN_CHECK_PATH = "/gradio_api/login_check"
 # what the login page needs before anyone has logged in (GET "/" is Gradio's login page then)
-OPEN_ROUTES = frozenset({
-    ("GET", "/"), ("HEAD", "/"), ("POST", "/login"), ("POST", "/login/"),
-    ("GET", "/favicon.ico"), ("GET", "/theme.css"),
-    ("GET", "/gradio_api/startup-events"),  # idempotent; Gradio's launch calls it itself
-})
+OPEN_ROUTES = frozenset(
+    {
+        ("GET", "/"),
+        ("HEAD", "/"),
+        ("POST", "/login"),
+        ("POST", "/login/"),
+        ("GET", "/favicon.ico"),
+        ("GET", "/theme.css"),
+        ("GET", "/gradio_api/startup-events"),  # idempotent; Gradio's launch calls it itself
+    }
+)
 OPEN_PREFIXES = ("/assets/", "/static/")  # Gradio's own front-end files
 UNAUTHORIZED = {"detail": "Not authenticated: log in at / first"}
 
@@ -56,11 +62,19 @@ async def gradio_accepts_login(app: ASGIApp, scope: Scope) -> bool:
     other answer raises GradioLoginCheckChanged.
     """
     probe = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
         "scheme": "https" if scope.get("scheme") in ("https", "wss") else "http",
-        "path": LOGIN_CHECK_PATH, "raw_path": LOGIN_CHECK_PATH.encode(), "query_string": b"",
-        "root_path": scope.get("root_path", ""), "client": scope.get("client"),
-        "server": scope.get("server"), "app": scope.get("app"), "state": {},
+        "path": LOGIN_CHECK_PATH,
+        "raw_path": LOGIN_CHECK_PATH.encode(),
+        "query_string": b"",
+        "root_path": scope.get("root_path", ""),
+        "client": scope.get("client"),
+        "server": scope.get("server"),
+        "app": scope.get("app"),
+        "state": {},
         "headers": [(name, value) for name, value in scope.get("headers", []) if name == b"cookie"],
     }
     statuses: list[int] = []
@@ -85,14 +99,22 @@ async def gradio_accepts_login(app: ASGIApp, scope: Scope) -> bool:
     raise GradioLoginCheckChanged(
         f"Gradio answered {statuses or 'nothing'} to {LOGIN_CHECK_PATH}, not 200 or 401 as "
         "Gradio 6.31 does; install the Gradio version requirements.txt names, or adapt "
-        "studio/web/login_gate.py to the new one")
+        "studio/web/login_gate.py to the new one"
+    )
 
 
 async def _respond(send: Send, status: int, body: dict[str, str]) -> None:
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -131,6 +153,8 @@ def verify_gate(url: str) -> None:
     except urllib.error.HTTPError as error:
         status, body = error.code, error.read(300)
     if status != 401:
-        raise StudioError(f"the login gate let a request without a login reach /config "
-                          f"(HTTP {status}: {body.decode(errors='replace')}); "
-                          "the studio stops instead of serving")
+        raise StudioError(
+            f"the login gate let a request without a login reach /config "
+            f"(HTTP {status}: {body.decode(errors='replace')}); "
+            "the studio stops instead of serving"
+        )

@@ -9,7 +9,6 @@ user has a shell.
 
 from __future__ import annotations
 
-from studio.project import CONFIGS_DIR, DATA_DIR
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.models.references import BUILTIN_PREFIX
+from studio.project import CONFIGS_DIR, DATA_DIR
 
 if TYPE_CHECKING:
     from studio.train.config import TrainConfig
@@ -37,8 +37,9 @@ class PathRoots:
     folders: tuple[Path, ...]
 
     @classmethod
-    def for_workspace(cls, workspace_root: Path,
-                      data_roots: Iterable[str | Path] = ()) -> PathRoots:
+    def for_workspace(
+        cls, workspace_root: Path, data_roots: Iterable[str | Path] = ()
+    ) -> PathRoots:
         """The workspace, the project's configs/ and data/, and each data root (a folder)."""
         extra = []
         for root in data_roots:
@@ -60,7 +61,8 @@ class PathRoots:
         raise StudioError(
             f"{what} {value} is outside the folders the studio may use ({self.describe()}); "
             f"move it into one of them, or restart the studio with {DATA_ROOT_FLAG} DIR "
-            "to add the folder that holds it")
+            "to add the folder that holds it"
+        )
 
     def confine_model_ref(self, ref: str, what: str) -> str:
         """`ref` unchanged when it names a built-in model or a path inside a root."""

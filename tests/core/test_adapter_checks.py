@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-from studio.models.adapters import NonFiniteWeightsError, check_adapters
 from studio.data.registry import database_ref
 from studio.errors import StudioError
 from studio.evaluate import evaluate
+from studio.inference.playground import ModelPool, Variant, answer
+from studio.jobs.runtime import read_jsonl
+from studio.models.adapters import NonFiniteWeightsError, check_adapters
 from studio.models.references import (
     DEFAULT_MODEL,
     load_model,
@@ -27,17 +29,16 @@ from studio.models.references import (
 )
 from studio.pairs.config import MiningConfig, write_config
 from studio.pairs.mine import mine
-from studio.inference.playground import ModelPool, Variant, answer
 from studio.testing.random_models import save_random_model, save_tiny_gguf
-from studio.jobs.runtime import read_jsonl
 from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = "adapter_model.safetensors"
 
 
-def save_adapter(base_dir: Path, out: Path,
-                 targets: tuple[str, ...] = ("q_proj", "v_proj")) -> Path:
+def save_adapter(
+    base_dir: Path, out: Path, targets: tuple[str, ...] = ("q_proj", "v_proj")
+) -> Path:
     """A real PEFT LoRA folder on `base_dir` with random (non-zero) weights."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -77,8 +78,9 @@ def tiny_adapter(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="module")
-def nan_adapter(tiny_adapter: Path,
-                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+def nan_adapter(
+    tiny_adapter: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[str]]:
     return poisoned_copy(tiny_adapter, tmp_path_factory.mktemp("nan") / "adapter", names=2)
 
 
@@ -94,32 +96,36 @@ def test_a_sound_adapter_passes_and_loads(tiny_qwen2_dir: Path, tiny_adapter: Pa
     checked = check_adapters([str(tiny_adapter)], str(tiny_qwen2_dir), config)
     assert checked == [tiny_adapter.resolve()]
     for merge in (True, False):
-        loaded = load_model(str(tiny_qwen2_dir), adapters=[tiny_adapter], merge=merge,
-                            device="cpu")
+        loaded = load_model(str(tiny_qwen2_dir), adapters=[tiny_adapter], merge=merge, device="cpu")
         assert loaded.adapters == (str(tiny_adapter),)
 
 
 @pytest.mark.parametrize("merge", [True, False])
 def test_a_nan_adapter_is_refused_by_load_model_naming_its_tensors(
-        tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], merge: bool) -> None:
+    tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], merge: bool
+) -> None:
     adapter, bad = nan_adapter
     with pytest.raises(NonFiniteWeightsError) as error:
         load_model(str(tiny_qwen2_dir), adapters=[adapter], merge=merge, device="cpu")
     message = str(error.value)
-    assert (f"adapter {adapter} holds NaN or infinite weights in 2 tensor(s) "
-            f"(first: {bad[0]}, {bad[1]})") in message
+    assert (
+        f"adapter {adapter} holds NaN or infinite weights in 2 tensor(s) "
+        f"(first: {bad[0]}, {bad[1]})"
+    ) in message
     assert "retrain it, or use an earlier checkpoint" in message
 
 
 def test_a_nan_adapter_is_refused_in_the_playground(
-        tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path) -> None:
+    tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     ws = Workspace.open(tmp_path / "ws")
     pool = ModelPool()
     base = Variant(str(tiny_qwen2_dir))
     poisoned = Variant(str(tiny_qwen2_dir), (str(nan_adapter[0]),))
     database = database_ref(ws, "demo_train", "concert_singer")
-    replies = answer("How many singers are there?", database, [base, poisoned], pool=pool,
-                     max_new_tokens=4)
+    replies = answer(
+        "How many singers are there?", database, [base, poisoned], pool=pool, max_new_tokens=4
+    )
     assert replies[0].error is None and replies[0].completion
     assert replies[1].error is not None and "holds NaN or infinite weights" in replies[1].error
     assert replies[1].completion == ""
@@ -127,34 +133,53 @@ def test_a_nan_adapter_is_refused_in_the_playground(
 
 
 def test_a_nan_adapter_is_refused_by_evaluation(
-        tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path) -> None:
+    tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     ws = Workspace.open(tmp_path / "ws")
     out = tmp_path / "eval-run"
     with pytest.raises(NonFiniteWeightsError, match="holds NaN or infinite weights"):
-        evaluate(ws, "demo_test", model=str(tiny_qwen2_dir), adapters=[nan_adapter[0]], limit=2,
-                 out_dir=out, max_new_tokens=4, workers=1, bars=False)
+        evaluate(
+            ws,
+            "demo_test",
+            model=str(tiny_qwen2_dir),
+            adapters=[nan_adapter[0]],
+            limit=2,
+            out_dir=out,
+            max_new_tokens=4,
+            workers=1,
+            bars=False,
+        )
     assert read_jsonl(out / "predictions.jsonl") == []
 
 
 def test_a_nan_adapter_is_refused_by_pair_mining(
-        tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path) -> None:
+    tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path
+) -> None:
     ws = Workspace.open(tmp_path / "ws")
     run_dir = ws.new_run_dir("pairs")
-    config = MiningConfig(model=str(tiny_qwen2_dir), dataset="demo_train",
-                          adapters=[str(nan_adapter[0])], n=2, limit=2, batch_size=2,
-                          max_new_tokens=4)
+    config = MiningConfig(
+        model=str(tiny_qwen2_dir),
+        dataset="demo_train",
+        adapters=[str(nan_adapter[0])],
+        n=2,
+        limit=2,
+        batch_size=2,
+        max_new_tokens=4,
+    )
     write_config(run_dir, config)
     with pytest.raises(NonFiniteWeightsError, match="holds NaN or infinite weights"):
         mine(ws, run_dir, config)
 
 
 def test_an_adapter_of_another_base_with_the_same_shapes_is_refused_naming_both(
-        tiny_qwen2_dir: Path, twin_dir: Path, tiny_adapter: Path, tmp_path: Path) -> None:
+    tiny_qwen2_dir: Path, twin_dir: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
     with pytest.raises(StudioError) as error:
         load_model(str(twin_dir), adapters=[tiny_adapter], device="cpu")
     message = str(error.value)
-    assert (f"adapter {tiny_adapter.resolve()} was trained on {tiny_qwen2_dir}, "
-            f"not on {twin_dir}") in message
+    assert (
+        f"adapter {tiny_adapter.resolve()} was trained on {tiny_qwen2_dir}, not on {twin_dir}"
+    ) in message
     assert f"use it with {tiny_qwen2_dir}, or train an adapter on {twin_dir}" in message
     # the fix the message names: record the base it is meant for
     renamed = with_recorded_base(tiny_adapter, tmp_path / "renamed", str(twin_dir))
@@ -163,7 +188,8 @@ def test_an_adapter_of_another_base_with_the_same_shapes_is_refused_naming_both(
 
 
 def test_without_a_recorded_base_the_run_folder_config_names_it(
-        tiny_qwen2_dir: Path, twin_dir: Path, tiny_adapter: Path, tmp_path: Path) -> None:
+    tiny_qwen2_dir: Path, twin_dir: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
     run_dir = tmp_path / "runs" / "sft-1"
     run_dir.mkdir(parents=True)
     adapter = with_recorded_base(tiny_adapter, run_dir / "adapter", None)
@@ -178,41 +204,70 @@ def test_without_a_recorded_base_the_run_folder_config_names_it(
 
 @pytest.mark.builtin
 def test_an_adapter_of_other_shapes_is_refused_before_any_weight_loads(
-        tiny_adapter: Path, builtin_model_dir: Path, tiny_qwen2_dir: Path) -> None:
+    tiny_adapter: Path, builtin_model_dir: Path, tiny_qwen2_dir: Path
+) -> None:
     with pytest.raises(StudioError) as error:
         load_model(DEFAULT_MODEL, adapters=[tiny_adapter], device="cpu")
     message = str(error.value)
     assert f"adapter {tiny_adapter.resolve()} does not fit {DEFAULT_MODEL}:" in message
     assert "is [4, 64] in the adapter but [4, 896] for this model" in message
-    assert (f"it was trained on {tiny_qwen2_dir}: use it with that model, or train an adapter "
-            f"on {DEFAULT_MODEL}") in message
+    assert (
+        f"it was trained on {tiny_qwen2_dir}: use it with that model, or train an adapter "
+        f"on {DEFAULT_MODEL}"
+    ) in message
 
 
-def test_an_adapter_of_other_modules_is_refused(tiny_qwen2_dir: Path, tiny_qwen3_moe_dir: Path,
-                                                tmp_path: Path) -> None:
+def test_an_adapter_of_other_modules_is_refused(
+    tiny_qwen2_dir: Path, tiny_qwen3_moe_dir: Path, tmp_path: Path
+) -> None:
     moe_adapter = save_adapter(tiny_qwen3_moe_dir, tmp_path / "router", targets=("q_proj", "gate"))
     with pytest.raises(StudioError) as error:
         check_adapters([moe_adapter], str(tiny_qwen2_dir), load_model_config(tiny_qwen2_dir))
-    assert (f"does not fit {tiny_qwen2_dir}: it holds model.layers.0.mlp.gate.lora_A.weight, "
-            "which this model has no module for (4 tensor(s) differ); it was trained on "
-            f"{tiny_qwen3_moe_dir}") in str(error.value)
+    assert (
+        f"does not fit {tiny_qwen2_dir}: it holds model.layers.0.mlp.gate.lora_A.weight, "
+        "which this model has no module for (4 tensor(s) differ); it was trained on "
+        f"{tiny_qwen3_moe_dir}"
+    ) in str(error.value)
     mlp_adapter = save_adapter(tiny_qwen2_dir, tmp_path / "mlp", targets=("gate_proj",))
     moe_config = load_model_config(tiny_qwen3_moe_dir)
-    expected = (f"does not fit {tiny_qwen3_moe_dir}: PEFT cannot apply it .*; it was trained on "
-                f"{tiny_qwen2_dir}: use it with that model")
+    expected = (
+        f"does not fit {tiny_qwen3_moe_dir}: PEFT cannot apply it .*; it was trained on "
+        f"{tiny_qwen2_dir}: use it with that model"
+    )
     with pytest.raises(StudioError, match=expected):
         check_adapters([mlp_adapter], str(tiny_qwen3_moe_dir), moe_config)
 
 
 @pytest.mark.builtin
 def test_a_shape_mismatch_through_the_cli_is_one_line_without_a_traceback(
-        tiny_adapter: Path, builtin_model_dir: Path, tmp_path: Path) -> None:
+    tiny_adapter: Path, builtin_model_dir: Path, tmp_path: Path
+) -> None:
     ws = Workspace.open(tmp_path / "ws")
     result = subprocess.run(
-        [sys.executable, "-m", "studio", "eval", "--dataset", "demo_test", "--model",
-         DEFAULT_MODEL, "--adapter", str(tiny_adapter), "--limit", "1", "--workers", "1",
-         "--workspace", str(ws.root)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "eval",
+            "--dataset",
+            "demo_test",
+            "--model",
+            DEFAULT_MODEL,
+            "--adapter",
+            str(tiny_adapter),
+            "--limit",
+            "1",
+            "--workers",
+            "1",
+            "--workspace",
+            str(ws.root),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
@@ -220,8 +275,9 @@ def test_a_shape_mismatch_through_the_cli_is_one_line_without_a_traceback(
     assert f"does not fit {DEFAULT_MODEL}" in errors[0] and "[4, 896]" in errors[0]
 
 
-def test_broken_adapter_files_are_explained(tiny_qwen2_dir: Path, tiny_adapter: Path,
-                                            tmp_path: Path) -> None:
+def test_broken_adapter_files_are_explained(
+    tiny_qwen2_dir: Path, tiny_adapter: Path, tmp_path: Path
+) -> None:
     config = load_model_config(tiny_qwen2_dir)
     truncated = tmp_path / "truncated"
     shutil.copytree(tiny_adapter, truncated)
@@ -243,8 +299,9 @@ def test_broken_adapter_files_are_explained(tiny_qwen2_dir: Path, tiny_adapter: 
 
 
 @pytest.mark.builtin
-def test_the_builtin_model_and_its_cache_folder_are_one_model(builtin_model_dir: Path,
-                                                              tmp_path: Path) -> None:
+def test_the_builtin_model_and_its_cache_folder_are_one_model(
+    builtin_model_dir: Path, tmp_path: Path
+) -> None:
     assert model_identity(str(builtin_model_dir)) == DEFAULT_MODEL
     assert model_identity(DEFAULT_MODEL) == DEFAULT_MODEL
     # the cache folder recorded on another machine
@@ -257,7 +314,8 @@ def test_the_builtin_model_and_its_cache_folder_are_one_model(builtin_model_dir:
 
 
 def test_a_gguf_file_and_its_cache_folder_are_one_model(
-        builtin_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    builtin_tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))
     gguf_file = save_tiny_gguf(tmp_path / "tiny.gguf", builtin_tokenizer_dir)
     folder = resolve_model_dir(str(gguf_file))

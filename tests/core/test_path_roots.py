@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.train.config import config_from_mapping
 from studio.errors import StudioError
 from studio.project import PROJECT_DIR
+from studio.train.config import config_from_mapping
 from studio.web.path_roots import PathRoots
 
 
@@ -35,8 +35,12 @@ def test_paths_inside_workspace_configs_data_and_data_roots_pass(layout: dict[st
 
 def test_a_path_outside_is_refused_naming_the_roots_and_the_flag(layout: dict[str, Path]) -> None:
     roots = PathRoots.for_workspace(layout["workspace"])
-    for outside in (layout["outside"] / "secret.json", "/etc/passwd",
-                    PROJECT_DIR / "studio" / "cli.py", layout["extra"]):
+    for outside in (
+        layout["outside"] / "secret.json",
+        "/etc/passwd",
+        PROJECT_DIR / "studio" / "cli.py",
+        layout["extra"],
+    ):
         with pytest.raises(StudioError) as refused:
             roots.confine(outside, "Path")
         message = str(refused.value)
@@ -63,8 +67,9 @@ def test_dot_dot_and_symlinks_are_resolved_before_the_check(layout: dict[str, Pa
     assert roots.confine(inward, "Path") == layout["workspace"] / "rows.json"
 
 
-def test_relative_paths_and_home_are_resolved(layout: dict[str, Path],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_and_home_are_resolved(
+    layout: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     roots = PathRoots.for_workspace(layout["workspace"])
     monkeypatch.chdir(layout["workspace"])
     assert roots.confine("rows.json", "Path") == layout["workspace"] / "rows.json"
@@ -99,8 +104,12 @@ def test_every_path_a_training_config_names_is_confined(layout: dict[str, Path])
     confined = roots.confine_train_config(config_from_mapping(base))
     assert confined.adapter_name_or_path == [str(inside)]
     outside = str(layout["outside"] / "x")
-    for key, value in (("model_name_or_path", outside), ("adapter_name_or_path", [outside]),
-                       ("output_dir", outside), ("resume_from_checkpoint", outside)):
+    for key, value in (
+        ("model_name_or_path", outside),
+        ("adapter_name_or_path", [outside]),
+        ("output_dir", outside),
+        ("resume_from_checkpoint", outside),
+    ):
         cfg = config_from_mapping({**base, key: value})
         with pytest.raises(StudioError, match=f"config key '{key}': {outside} is outside"):
             roots.confine_train_config(cfg)

@@ -14,7 +14,14 @@ def test_common_prefix_length() -> None:
 def test_prompts_on_one_schema_share_its_prefix_and_others_stay_apart() -> None:
     header = [1, 2]
     schema_a, schema_b = header + list(range(100, 140)), header + list(range(200, 230))
-    encoded = [schema_a + [5, 6], schema_b + [7], schema_a + [8], schema_b + [9, 9, 9], [42, 43], schema_a + [5, 6]]
+    encoded = [
+        schema_a + [5, 6],
+        schema_b + [7],
+        schema_a + [8],
+        schema_b + [9, 9, 9],
+        [42, 43],
+        schema_a + [5, 6],
+    ]
     groups = group_by_prefix(encoded)
     assert sorted(i for g in groups for i in g.members) == list(range(len(encoded)))
     by_member = {i: g for g in groups for i in g.members}

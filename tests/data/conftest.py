@@ -47,8 +47,12 @@ def qwen3_like_tokenizer(tokenizer):
 def spider_tables_entry(db_path: Path, db_id: str) -> dict:
     """A Spider tables.json entry written from a SQLite file with plain PRAGMAs (test input, not studio code)."""
     connection = sqlite3.connect(db_path)
-    names = [r[0] for r in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+    names = [
+        r[0]
+        for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+        )
+    ]
     columns, types, primary, foreign = [[-1, "*"]], ["text"], [], []
     index_of = {}
     for t, name in enumerate(names):
@@ -60,11 +64,23 @@ def spider_tables_entry(db_path: Path, db_id: str) -> dict:
             types.append((declared or "text").lower())
     for name in names:
         for row in connection.execute(f'PRAGMA foreign_key_list("{name}")'):
-            foreign.append([index_of[(name.lower(), row[3].lower())], index_of[(row[2].lower(), row[4].lower())]])
+            foreign.append(
+                [
+                    index_of[(name.lower(), row[3].lower())],
+                    index_of[(row[2].lower(), row[4].lower())],
+                ]
+            )
     connection.close()
-    return {"db_id": db_id, "table_names_original": names, "table_names": names,
-            "column_names_original": columns, "column_names": columns, "column_types": types,
-            "primary_keys": primary, "foreign_keys": foreign}
+    return {
+        "db_id": db_id,
+        "table_names_original": names,
+        "table_names": names,
+        "column_names_original": columns,
+        "column_names": columns,
+        "column_types": types,
+        "primary_keys": primary,
+        "foreign_keys": foreign,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +98,9 @@ def spider_layout(
     entries = []
     for file_name, db_ids in splits.items():
         picked = [r for r in rows if r["database"] in db_ids]
-        questions = [{"db_id": r["database"], "question": r["question"], "query": r["sql"]} for r in picked]
+        questions = [
+            {"db_id": r["database"], "question": r["question"], "query": r["sql"]} for r in picked
+        ]
         (root / file_name).write_text(json.dumps(questions), encoding="utf-8")
         for db_id in db_ids:
             target = root / "database" / db_id / f"{db_id}.sqlite"
@@ -99,10 +117,19 @@ def run_cli(tmp_path: Path):
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        done = subprocess.run([sys.executable, "-m", "studio", *args], check=False, cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "studio", *args],
+            check=False,
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if check and done.returncode != 0:
-            raise AssertionError(f"studio {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+            raise AssertionError(
+                f"studio {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
         return done
 
     return run
@@ -113,7 +140,9 @@ def scratch_mysql_db(mysql_server_url: str) -> Iterator[str]:
     """A unique database name on the MariaDB server, dropped after the test."""
     name = f"studio_t_data_{uuid.uuid4().hex[:8]}"
     yield name
-    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", autocommit=True)
+    connection = pymysql.connect(
+        host="127.0.0.1", port=3306, user="root", password="", autocommit=True
+    )
     try:
         connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:

@@ -21,11 +21,24 @@ SQL = "SELECT COUNT(*) FROM Activity"
 @pytest.fixture(scope="module")
 def described_activity(spiderman_sqlite_dir: Path):
     schema = introspect(spiderman_sqlite_dir / "activity_1.sqlite", sample_values=3)
-    apply_descriptions(schema, {
-        "activity": {"activity_name": ColumnDescription("the name of the activity", "free text, title case")},
-        "student": {"city_code": ColumnDescription("three-letter code of the home city", "IATA style")},
-        "faculty": {"rank": ColumnDescription("academic rank", "Instructor, AsstProf, AssocProf or Professor")},
-    })
+    apply_descriptions(
+        schema,
+        {
+            "activity": {
+                "activity_name": ColumnDescription(
+                    "the name of the activity", "free text, title case"
+                )
+            },
+            "student": {
+                "city_code": ColumnDescription("three-letter code of the home city", "IATA style")
+            },
+            "faculty": {
+                "rank": ColumnDescription(
+                    "academic rank", "Instructor, AsstProf, AssocProf or Professor"
+                )
+            },
+        },
+    )
     return schema
 
 
@@ -37,11 +50,16 @@ def stage_texts(schema) -> dict[str, str]:
         "descriptions": full.without_samples().without_descriptions(),
         "tables": full.without_samples().without_descriptions().only_tables({"activity"}),
     }
-    return {stage: build_instruction(QUESTION, render_schema(schema, view), "sqlite") for stage, view in views.items()}
+    return {
+        stage: build_instruction(QUESTION, render_schema(schema, view), "sqlite")
+        for stage, view in views.items()
+    }
 
 
 def exact_tokens(budget: TokenBudget, instruction: str) -> int:
-    return budget.prompt_tokens([build_messages({"instruction": instruction, "system": SYSTEM_PROMPT})])[0]
+    return budget.prompt_tokens(
+        [build_messages({"instruction": instruction, "system": SYSTEM_PROMPT})]
+    )[0]
 
 
 def test_shrinks_samples_then_descriptions_then_tables(tokenizer, described_activity) -> None:
@@ -52,10 +70,19 @@ def test_shrinks_samples_then_descriptions_then_tables(tokenizer, described_acti
     answer = probe.answer_tokens([SQL])[0]
     record = SourceRecord(question_id=7, db_id="activity_1", question=QUESTION, sql=SQL)
 
-    expected = [(None, "full"), ("samples", "samples"), ("descriptions", "descriptions"), ("tables", "tables")]
+    expected = [
+        (None, "full"),
+        ("samples", "samples"),
+        ("descriptions", "descriptions"),
+        ("tables", "tables"),
+    ]
     for shrunk, stage in expected:
-        budget = TokenBudget(tokenizer, sizes[stage] + answer)  # fits exactly at this stage, not before
-        result = build_sft_rows([record], {"activity_1": described_activity}, "sqlite", "enriched", budget)
+        budget = TokenBudget(
+            tokenizer, sizes[stage] + answer
+        )  # fits exactly at this stage, not before
+        result = build_sft_rows(
+            [record], {"activity_1": described_activity}, "sqlite", "enriched", budget
+        )
         (row,) = result.rows
         assert row["instruction"] == texts[stage]
         assert row["schema_shrunk"] == shrunk
@@ -68,11 +95,23 @@ def test_shrinks_samples_then_descriptions_then_tables(tokenizer, described_acti
 
 def test_example_that_cannot_fit_is_left_out_and_counted(tokenizer, described_activity) -> None:
     probe = TokenBudget(tokenizer, 10_000)
-    smallest = exact_tokens(probe, stage_texts(described_activity)["tables"]) + probe.answer_tokens([SQL])[0]
-    records = [SourceRecord(question_id=1, db_id="activity_1", question=QUESTION, sql=SQL),
-               SourceRecord(question_id=2, db_id="activity_1", question=QUESTION + " " + "Really? " * 40, sql=SQL)]
-    result = build_sft_rows(records, {"activity_1": described_activity}, "sqlite", "enriched",
-                            TokenBudget(tokenizer, smallest))
+    smallest = (
+        exact_tokens(probe, stage_texts(described_activity)["tables"])
+        + probe.answer_tokens([SQL])[0]
+    )
+    records = [
+        SourceRecord(question_id=1, db_id="activity_1", question=QUESTION, sql=SQL),
+        SourceRecord(
+            question_id=2, db_id="activity_1", question=QUESTION + " " + "Really? " * 40, sql=SQL
+        ),
+    ]
+    result = build_sft_rows(
+        records,
+        {"activity_1": described_activity},
+        "sqlite",
+        "enriched",
+        TokenBudget(tokenizer, smallest),
+    )
     assert [row["question_id"] for row in result.rows] == [1]
     assert result.over_budget == [2]
     assert result.shrunk_by_stage == {"tables": 1}
@@ -80,7 +119,9 @@ def test_example_that_cannot_fit_is_left_out_and_counted(tokenizer, described_ac
 
 def test_no_budget_keeps_the_full_schema(described_activity) -> None:
     record = SourceRecord(question_id=1, db_id="activity_1", question=QUESTION, sql=SQL)
-    result = build_sft_rows([record], {"activity_1": described_activity}, "sqlite", "enriched", None)
+    result = build_sft_rows(
+        [record], {"activity_1": described_activity}, "sqlite", "enriched", None
+    )
     assert result.rows[0]["instruction"] == stage_texts(described_activity)["full"]
     assert result.shrunk == 0
 
@@ -91,12 +132,15 @@ def test_every_kept_prompt_fits_exactly(
     """The fast estimate never lets a prompt through that the exact count would refuse."""
     with open(spiderman_dir / "test_queries.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))[::10]
-    schemas = {db: introspect(spiderman_sqlite_dir / f"{db}.sqlite") for db in {r["database"] for r in rows}}
+    schemas = {
+        db: introspect(spiderman_sqlite_dir / f"{db}.sqlite")
+        for db in {r["database"] for r in rows}
+    }
     records = [SourceRecord(i, r["database"], r["question"], r["sql"]) for i, r in enumerate(rows)]
     budget = TokenBudget(tokenizer, 420)
     result = build_sft_rows(records, schemas, "sqlite", "enriched", budget)
     assert result.shrunk > 0 and result.rows
     exact = budget.prompt_tokens([build_messages(row) for row in result.rows])
     answers = budget.answer_tokens([row["output"] for row in result.rows])
-    assert all(p + a <= 420 for p, a in zip(exact, answers))
+    assert all(p + a <= 420 for p, a in zip(exact, answers, strict=False))
     assert len(result.rows) + len(result.over_budget) == len(records)

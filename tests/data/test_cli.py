@@ -15,9 +15,24 @@ def test_import_spiderman_csv_and_show_enriched_prompts(
 ) -> None:
     ws = str(tmp_path / "ws")
     questions = str(spiderman_dir / "test_queries.csv")
-    done = run_cli("data", "import", "--format", "csv", "--path", questions,
-                   "--db-dir", str(spiderman_sqlite_dir), "--name", "spiderman_test", "--schema-style", "enriched",
-                   "--cutoff-len", "640", "--workspace", ws)  # the slice's longest prompts shrink
+    done = run_cli(
+        "data",
+        "import",
+        "--format",
+        "csv",
+        "--path",
+        questions,
+        "--db-dir",
+        str(spiderman_sqlite_dir),
+        "--name",
+        "spiderman_test",
+        "--schema-style",
+        "enriched",
+        "--cutoff-len",
+        "640",
+        "--workspace",
+        ws,
+    )  # the slice's longest prompts shrink
     assert "registered spiderman_test: 103 rows (sft, sqlite, schema enriched)" in done.stdout
     shrunk = re.search(r"shrunk (\d+) prompts to fit cutoff_len=640 \(samples: (\d+)", done.stdout)
     sidecar = json.loads((tmp_path / "ws" / "studio_datasets.json").read_text())["spiderman_test"]
@@ -31,21 +46,45 @@ def test_import_spiderman_csv_and_show_enriched_prompts(
     first = show.split("=== example 1")[0]
     assert "<|im_start|>user\nWrite one SQLite query that answers the question." in first
     assert "(battle_death) ===" in first  # the CSV's first row
-    assert "CREATE TABLE battle (" in first and "CREATE TABLE ship (" in first and "CREATE TABLE death (" in first
+    assert (
+        "CREATE TABLE battle (" in first
+        and "CREATE TABLE ship (" in first
+        and "CREATE TABLE death (" in first
+    )
     assert "  name TEXT, -- e.g. 'Battle of Adrianople', 'Battle of Serres'" in first
     assert "FOREIGN KEY (lost_in_battle) REFERENCES battle(id)" in first
-    assert first.count("--- gold ---") == 1 and "FROM `ship` WHERE `disposition_of_ship` = 'Captured'" in first
+    assert (
+        first.count("--- gold ---") == 1
+        and "FROM `ship` WHERE `disposition_of_ship` = 'Captured'" in first
+    )
 
 
 def test_import_bird_minidev_without_databases(run_cli, tmp_path: Path, bird_minidev: Path) -> None:
     """(No token budget here, so the import skips loading the tokenizer; budgets are tested above.)"""
     ws = str(tmp_path / "ws")
-    done = run_cli("data", "import", "--format", "bird", "--path", str(bird_minidev / "mini_dev_mysql.json"),
-                   "--name", "bird_mysql", "--schema-style", "enriched", "--cutoff-len", "0", "--workspace", ws)
+    done = run_cli(
+        "data",
+        "import",
+        "--format",
+        "bird",
+        "--path",
+        str(bird_minidev / "mini_dev_mysql.json"),
+        "--name",
+        "bird_mysql",
+        "--schema-style",
+        "enriched",
+        "--cutoff-len",
+        "0",
+        "--workspace",
+        ws,
+    )
     assert "registered bird_mysql: 140 rows (sft, mysql, schema enriched)" in done.stdout
     show = run_cli("data", "show", "bird_mysql", "--n", "1", "--workspace", ws).stdout
     assert "Write one MySQL query that answers the question. The database is MySQL" in show
-    assert "CREATE TABLE customers (\n  CustomerID INTEGER PRIMARY KEY, -- identification of the customer" in show
+    assert (
+        "CREATE TABLE customers (\n  CustomerID INTEGER PRIMARY KEY, -- identification of the customer"
+        in show
+    )
     assert "Price REAL -- values: commonsense evidence: total price = Amount x Price" in show
     assert "External knowledge: ratio of customers who pay in EUR" in show
     assert "(debit_card_specializing, simple)" in show
@@ -59,19 +98,32 @@ def test_validate_and_unregister(run_cli, tmp_path: Path) -> None:
     (ws / "dataset_info.json").write_text(json.dumps(info))
     done = run_cli("data", "validate", "--workspace", str(ws), check=False)
     assert done.returncode == 1
-    assert '[oops] columns.instruction:' in done.stdout and 'Fix: write "prompt": "instruction"' in done.stdout
+    assert (
+        "[oops] columns.instruction:" in done.stdout
+        and 'Fix: write "prompt": "instruction"' in done.stdout
+    )
     assert run_cli("data", "unregister", "oops", "--workspace", str(ws)).returncode == 0
     missing = run_cli("data", "show", "oops", "--workspace", str(ws), check=False)
     assert missing.returncode == 2 and "registered: demo_train, demo_test" in missing.stderr
 
 
-def test_load_mysql_command(run_cli, spiderman_sqlite_dir: Path, scratch_mysql_db: str,
-                            mysql_server_url: str) -> None:
+def test_load_mysql_command(
+    run_cli, spiderman_sqlite_dir: Path, scratch_mysql_db: str, mysql_server_url: str
+) -> None:
     url = mysql_server_url.rsplit("/", 1)[0] + f"/{scratch_mysql_db}"
-    done = run_cli("data", "load-mysql", "--source", str(spiderman_sqlite_dir / "pets_1.sqlite"), "--url", url)
+    done = run_cli(
+        "data", "load-mysql", "--source", str(spiderman_sqlite_dir / "pets_1.sqlite"), "--url", url
+    )
     assert done.stdout.startswith("loaded 3 tables, ") and url in done.stdout
-    again = run_cli("data", "load-mysql", "--source", str(spiderman_sqlite_dir / "pets_1.sqlite"), "--url", url,
-                    check=False)
+    again = run_cli(
+        "data",
+        "load-mysql",
+        "--source",
+        str(spiderman_sqlite_dir / "pets_1.sqlite"),
+        "--url",
+        url,
+        check=False,
+    )
     assert again.returncode == 2 and "pass --replace" in again.stderr
 
 

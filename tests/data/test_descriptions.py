@@ -11,7 +11,10 @@ HEADER = "original_column_name,column_name,column_description,data_format,value_
 
 def test_utf8_bom_file(tmp_path: Path) -> None:
     path = tmp_path / "frpm.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + (HEADER + "CDSCode,,CDSCode,integer,\r\nCounty Code,,County Code,integer ,\r\n").encode())
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + (HEADER + "CDSCode,,CDSCode,integer,\r\nCounty Code,,County Code,integer ,\r\n").encode()
+    )
     assert read_description_csv(path) == {
         "cdscode": ColumnDescription("CDSCode", None),
         "county code": ColumnDescription("County Code", None),
@@ -19,8 +22,11 @@ def test_utf8_bom_file(tmp_path: Path) -> None:
 
 
 def test_cp1252_file_with_blank_and_ragged_rows(tmp_path: Path) -> None:
-    body = (HEADER + "\r\n,,,,\r\nlink_to_event,link,the event \u2013 id,text,\u2022 one\r\nshort,only\r\n"
-            "extra,x,desc,text,values,surplus\r\n")
+    body = (
+        HEADER
+        + "\r\n,,,,\r\nlink_to_event,link,the event \u2013 id,text,\u2022 one\r\nshort,only\r\n"
+        "extra,x,desc,text,values,surplus\r\n"
+    )
     path = tmp_path / "budget.csv"
     path.write_bytes(body.encode("cp1252"))
     assert read_description_csv(path) == {
@@ -37,7 +43,9 @@ def test_real_bird_files_all_read(bird_minidev: Path) -> None:
     schools = read_bird_descriptions(bird_minidev / "california_schools")
     assert set(schools) == {"frpm", "satscores", "schools"}
     assert "cdscode" in schools["frpm"]  # the BOM did not stick to the first header cell
-    described = sum(len(read_bird_descriptions(folder)) for folder in bird_minidev.iterdir() if folder.is_dir())
+    described = sum(
+        len(read_bird_descriptions(folder)) for folder in bird_minidev.iterdir() if folder.is_dir()
+    )
     assert described == 24  # tables described in the slice's four databases
 
 

@@ -22,13 +22,20 @@ DB = "concert_singer"
 
 def sqlite_counts(path: Path) -> dict[str, int]:
     with sqlite3.connect(path) as connection:
-        tables = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        tables = [
+            r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
         return {t: connection.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
-def test_sqlite_database_loads_and_prompts_state_mysql(workspace: Workspace, spiderman_sqlite_dir: Path,
-                                                       spiderman_dir: Path, scratch_mysql_db: str,
-                                                       mysql_server_url: str, tmp_path: Path) -> None:
+def test_sqlite_database_loads_and_prompts_state_mysql(
+    workspace: Workspace,
+    spiderman_sqlite_dir: Path,
+    spiderman_dir: Path,
+    scratch_mysql_db: str,
+    mysql_server_url: str,
+    tmp_path: Path,
+) -> None:
     url = mysql_server_url.rsplit("/", 1)[0] + f"/{scratch_mysql_db}"
     result = load_into_mysql(spiderman_sqlite_dir / f"{DB}.sqlite", url)
     assert result.url == url
@@ -46,11 +53,17 @@ def test_sqlite_database_loads_and_prompts_state_mysql(workspace: Workspace, spi
         writer = csv.DictWriter(handle, fieldnames=["database", "question", "sql"])
         writer.writeheader()
         writer.writerows([{**r, "database": scratch_mysql_db} for r in rows])
-    (dataset,) = import_dataset(workspace, "csv", questions,
-                                ImportOptions(name="on_mysql", mysql_url=url, schema_style="enriched"))
+    (dataset,) = import_dataset(
+        workspace,
+        "csv",
+        questions,
+        ImportOptions(name="on_mysql", mysql_url=url, schema_style="enriched"),
+    )
     assert dataset.dialect == "mysql" and dataset.databases == {scratch_mysql_db: url}
     example = load_examples(workspace, "on_mysql")[0]
-    assert example.prompt.startswith("Write one MySQL query that answers the question. The database is MySQL")
+    assert example.prompt.startswith(
+        "Write one MySQL query that answers the question. The database is MySQL"
+    )
     assert "CREATE TABLE singer (" in example.prompt and "-- e.g." in example.prompt
     connection = open_mysql(parse_database(url))
     try:
@@ -61,13 +74,16 @@ def test_sqlite_database_loads_and_prompts_state_mysql(workspace: Workspace, spi
         connection.close()
 
 
-def test_schema_sql_and_csv_folder_loads(spiderman_mysql_dir: Path, scratch_mysql_db: str,
-                                         mysql_server_url: str) -> None:
+def test_schema_sql_and_csv_folder_loads(
+    spiderman_mysql_dir: Path, scratch_mysql_db: str, mysql_server_url: str
+) -> None:
     folder = spiderman_mysql_dir / DB
     url = mysql_server_url.rsplit("/", 1)[0] + f"/{scratch_mysql_db}"
     result = load_into_mysql(folder, url)
-    expected = {p.stem: sum(1 for _ in csv.reader(p.open(encoding="utf-8"))) - 1
-                for p in (folder / "data").glob("*.csv")}
+    expected = {
+        p.stem: sum(1 for _ in csv.reader(p.open(encoding="utf-8"))) - 1
+        for p in (folder / "data").glob("*.csv")
+    }
     assert result.rows == expected
     foreign_keys = [fk for t in introspect(url).tables for fk in t.foreign_keys]
     assert foreign_keys  # schema.sql's keys arrived, re-targeted at the chosen database

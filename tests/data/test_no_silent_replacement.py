@@ -24,8 +24,10 @@ from studio.workspace import Workspace
 Checksums = Callable[[Path], dict[str, str]]
 RunCli = Callable[..., subprocess.CompletedProcess]
 FIRST = [{"instruction": "How many singers?", "output": "SELECT count(*) FROM singer"}]
-SECOND = [{"instruction": "Name every singer.", "output": "SELECT name FROM singer"},
-          {"instruction": "How many songs?", "output": "SELECT count(*) FROM song"}]
+SECOND = [
+    {"instruction": "Name every singer.", "output": "SELECT name FROM singer"},
+    {"instruction": "How many songs?", "output": "SELECT count(*) FROM song"},
+]
 REPLACE_HINT = 'replace it with --replace (in the studio: tick "Replace an existing dataset")'
 DEMO = ["demo_train", "demo_test"]
 
@@ -36,11 +38,22 @@ def write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
-def import_alpaca(run_cli: RunCli, ws: Path, path: Path,
-                  *extra: str) -> subprocess.CompletedProcess:
+def import_alpaca(
+    run_cli: RunCli, ws: Path, path: Path, *extra: str
+) -> subprocess.CompletedProcess:
     """`python -m studio data import --format alpaca --path PATH ...` (its exit code unchecked)."""
-    return run_cli("data", "import", "--format", "alpaca", "--path", str(path),
-                   "--workspace", str(ws), *extra, check=False)
+    return run_cli(
+        "data",
+        "import",
+        "--format",
+        "alpaca",
+        "--path",
+        str(path),
+        "--workspace",
+        str(ws),
+        *extra,
+        check=False,
+    )
 
 
 def test_names_made_from_file_names_drop_accents_and_given_names_are_never_rewritten() -> None:
@@ -50,11 +63,13 @@ def test_names_made_from_file_names_drop_accents_and_given_names_are_never_rewri
     assert name_problem("spider_dev") is None
     assert name_problem("données") == (
         "dataset name 'données' is not allowed: use 1-100 ASCII letters, digits, '_', '.' or '-', "
-        "starting with a letter or digit (e.g. 'donnees')")
+        "starting with a letter or digit (e.g. 'donnees')"
+    )
 
 
 def test_two_file_names_made_into_one_name_do_not_replace_each_other(
-        run_cli: RunCli, tmp_path: Path, checksums: Checksums) -> None:
+    run_cli: RunCli, tmp_path: Path, checksums: Checksums
+) -> None:
     ws = tmp_path / "ws"
     first = write_rows(tmp_path / "données.json", FIRST)
     done = import_alpaca(run_cli, ws, first)
@@ -64,8 +79,10 @@ def test_two_file_names_made_into_one_name_do_not_replace_each_other(
     second = write_rows(tmp_path / "other" / "donnèes.json", SECOND)
     done = import_alpaca(run_cli, ws, second)
     assert done.returncode == 2
-    assert (f"dataset 'donnees' (the name made from 'donnèes') already exists (sft, 1 rows, "
-            f"imported from {first}); {REPLACE_HINT}, or choose another name") in done.stderr
+    assert (
+        f"dataset 'donnees' (the name made from 'donnèes') already exists (sft, 1 rows, "
+        f"imported from {first}); {REPLACE_HINT}, or choose another name"
+    ) in done.stderr
     done = import_alpaca(run_cli, ws, second, "--name", "donnèes")  # a given name is kept as given
     assert done.returncode == 2 and "dataset name 'donnèes' is not allowed" in done.stderr
     assert checksums(ws) == before
@@ -75,9 +92,16 @@ def test_two_file_names_made_into_one_name_do_not_replace_each_other(
 
 
 def test_one_import_whose_file_names_become_one_name_registers_nothing(
-        workspace: Workspace, tmp_path: Path, checksums: Checksums) -> None:
-    questions = [{"question_id": 1, "db_id": "concert_singer", "question": "How many singers?",
-                  "SQL": "SELECT count(*) FROM singer"}]
+    workspace: Workspace, tmp_path: Path, checksums: Checksums
+) -> None:
+    questions = [
+        {
+            "question_id": 1,
+            "db_id": "concert_singer",
+            "question": "How many singers?",
+            "SQL": "SELECT count(*) FROM singer",
+        }
+    ]
     folder = tmp_path / "bird"
     for name in ("dev set.json", "dev_set.json"):
         write_rows(folder / name, questions)
@@ -89,17 +113,21 @@ def test_one_import_whose_file_names_become_one_name_registers_nothing(
 
 
 def test_a_name_differing_only_in_letter_case_is_refused_even_with_replace(
-        workspace: Workspace, tmp_path: Path) -> None:
+    workspace: Workspace, tmp_path: Path
+) -> None:
     path = write_rows(tmp_path / "rows.json", FIRST)
-    clash = ("dataset name 'Demo_train' and the registered dataset 'demo_train' differ only in "
-             "letter case")
+    clash = (
+        "dataset name 'Demo_train' and the registered dataset 'demo_train' differ only in "
+        "letter case"
+    )
     with pytest.raises(StudioError, match=clash):
         import_dataset(workspace, "alpaca", path, ImportOptions(name="Demo_train", replace=True))
     assert [d.name for d in list_datasets(workspace)] == DEMO
 
 
 def test_an_existing_dataset_is_replaced_only_with_replace(
-        run_cli: RunCli, tmp_path: Path, checksums: Checksums) -> None:
+    run_cli: RunCli, tmp_path: Path, checksums: Checksums
+) -> None:
     ws = tmp_path / "ws"
     older = write_rows(tmp_path / "a.json", FIRST)
     assert import_alpaca(run_cli, ws, older, "--name", "mine").returncode == 0
@@ -107,13 +135,26 @@ def test_an_existing_dataset_is_replaced_only_with_replace(
     newer = write_rows(tmp_path / "b.json", SECOND)
     done = import_alpaca(run_cli, ws, newer, "--name", "mine")
     assert done.returncode == 2
-    assert (f"dataset 'mine' already exists (sft, 1 rows, imported from {older}); "
-            f"{REPLACE_HINT}") in done.stderr
+    assert (
+        f"dataset 'mine' already exists (sft, 1 rows, imported from {older}); {REPLACE_HINT}"
+    ) in done.stderr
     # not even by rows of another kind, over a dataset the studio registered itself
-    pairs = write_rows(tmp_path / "p.json",
-                       [{"instruction": "q", "chosen": "SELECT 1", "rejected": "SELECT 2"}])
-    done = run_cli("data", "import", "--format", "pairs", "--path", str(pairs), "--name",
-                   "demo_train", "--workspace", str(ws), check=False)
+    pairs = write_rows(
+        tmp_path / "p.json", [{"instruction": "q", "chosen": "SELECT 1", "rejected": "SELECT 2"}]
+    )
+    done = run_cli(
+        "data",
+        "import",
+        "--format",
+        "pairs",
+        "--path",
+        str(pairs),
+        "--name",
+        "demo_train",
+        "--workspace",
+        str(ws),
+        check=False,
+    )
     assert done.returncode == 2 and "dataset 'demo_train' already exists (sft, " in done.stderr
     assert checksums(ws) == before
 
@@ -126,7 +167,8 @@ def test_an_existing_dataset_is_replaced_only_with_replace(
 
 
 def test_a_broken_registry_fails_the_import_before_any_file_is_written(
-        run_cli: RunCli, tmp_path: Path, checksums: Checksums) -> None:
+    run_cli: RunCli, tmp_path: Path, checksums: Checksums
+) -> None:
     ws = tmp_path / "ws"
     older = write_rows(tmp_path / "a.json", FIRST)
     assert import_alpaca(run_cli, ws, older, "--name", "mine").returncode == 0
@@ -140,7 +182,8 @@ def test_a_broken_registry_fails_the_import_before_any_file_is_written(
 
 
 def test_a_spider_import_whose_second_split_fails_registers_neither(
-        workspace: Workspace, spider_layout: Path, tmp_path: Path, checksums: Checksums) -> None:
+    workspace: Workspace, spider_layout: Path, tmp_path: Path, checksums: Checksums
+) -> None:
     copy = shutil.copytree(spider_layout, tmp_path / "spider")
     dev = json.loads((copy / "dev.json").read_text())
     del dev[1]["query"]
@@ -164,8 +207,8 @@ def csv_layout(folder: Path, database: Path, test_db: str) -> Path:
 
 
 def test_a_failed_csv_import_removes_the_databases_it_unpacked(
-        workspace: Workspace, tmp_path: Path, spiderman_sqlite_dir: Path,
-        checksums: Checksums) -> None:
+    workspace: Workspace, tmp_path: Path, spiderman_sqlite_dir: Path, checksums: Checksums
+) -> None:
     folder = csv_layout(tmp_path / "sm", spiderman_sqlite_dir / "pets_1.sqlite", "nowhere_db")
     before = checksums(workspace.root)
     with pytest.raises(StudioError, match="test_queries.csv: no SQLite database for nowhere_db"):
@@ -182,8 +225,10 @@ def test_a_failed_csv_import_removes_the_databases_it_unpacked(
     # another archive is never mixed into that folder, even when replacing the datasets
     other = csv_layout(tmp_path / "other", spiderman_sqlite_dir / "activity_1.sqlite", "activity_1")
     before = checksums(workspace.root)
-    mixed = (f"{unpacked} holds the databases of {folder / 'sqlite.tar.xz'}, not of "
-             f"{other / 'sqlite.tar.xz'}; import with another --name")
+    mixed = (
+        f"{unpacked} holds the databases of {folder / 'sqlite.tar.xz'}, not of "
+        f"{other / 'sqlite.tar.xz'}; import with another --name"
+    )
     with pytest.raises(StudioError, match=mixed):
         import_dataset(workspace, "csv", other, ImportOptions(name="sm", replace=True))
     assert checksums(workspace.root) == before

@@ -30,7 +30,10 @@ def financial(bird_minidev: Path):
 def test_ddl_style_is_create_table_with_keys(activity) -> None:
     text = render_schema(activity, view_for_style("ddl"))
     assert text.count("CREATE TABLE") == 5
-    assert "CREATE TABLE Activity (\n  actid INTEGER PRIMARY KEY,\n  activity_name VARCHAR(25)\n);" in text
+    assert (
+        "CREATE TABLE Activity (\n  actid INTEGER PRIMARY KEY,\n  activity_name VARCHAR(25)\n);"
+        in text
+    )
     assert "FOREIGN KEY (stuid) REFERENCES Student(StuID)" in text
     assert "--" not in text  # no samples or descriptions in plain ddl
 
@@ -52,7 +55,9 @@ def test_enriched_style_adds_real_sample_values(activity) -> None:
 
 def test_enriched_style_adds_bird_descriptions(financial) -> None:
     text = render_schema(financial, view_for_style("enriched"))
-    assert "type TEXT, -- type of credit card; values: \"junior\": junior class of credit card;" in text
+    assert (
+        'type TEXT, -- type of credit card; values: "junior": junior class of credit card;' in text
+    )
     assert "account_id INTEGER PRIMARY KEY, -- the id of the account" in text
     # a description that only repeats the column name is left out
     assert "-- account_id" not in text
@@ -71,7 +76,9 @@ def test_unknown_style_names_the_styles() -> None:
 
 
 def test_instruction_states_dialect_and_ends_with_question() -> None:
-    text = build_instruction("How many loans?", "loan(loan_id)", "mysql", evidence="loan means a row of loan")
+    text = build_instruction(
+        "How many loans?", "loan(loan_id)", "mysql", evidence="loan means a row of loan"
+    )
     assert text.startswith("Write one MySQL query that answers the question. The database is MySQL")
     assert "Database schema:\nloan(loan_id)" in text
     assert "External knowledge: loan means a row of loan" in text
@@ -81,10 +88,24 @@ def test_instruction_states_dialect_and_ends_with_question() -> None:
 
 def test_messages_from_row_and_example() -> None:
     row = {"instruction": "Write SQL.", "input": "extra", "system": SYSTEM_PROMPT}
-    assert build_messages(row) == [{"role": "system", "content": SYSTEM_PROMPT},
-                                   {"role": "user", "content": "Write SQL.\nextra"}]
-    example = Example(index=0, system="", prompt="Write SQL.", response="SELECT 1", chosen=None, rejected=None,
-                      question_id=1, db_id="x", question="q", evidence=None, difficulty=None, gold_sql="SELECT 1")
+    assert build_messages(row) == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "Write SQL.\nextra"},
+    ]
+    example = Example(
+        index=0,
+        system="",
+        prompt="Write SQL.",
+        response="SELECT 1",
+        chosen=None,
+        rejected=None,
+        question_id=1,
+        db_id="x",
+        question="q",
+        evidence=None,
+        difficulty=None,
+        gold_sql="SELECT 1",
+    )
     # an empty system line leaves the template's default in place, as LLaMA-Factory does
     assert build_messages(example) == [{"role": "user", "content": "Write SQL."}]
     with pytest.raises(StudioError, match="empty instruction"):
@@ -92,16 +113,23 @@ def test_messages_from_row_and_example() -> None:
 
 
 def test_render_chat_uses_the_model_template(tokenizer) -> None:
-    text = render_chat(tokenizer, build_messages({"instruction": "Question: how many?", "system": "Be brief."}))
-    assert text == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nQuestion: how many?<|im_end|>\n"
-                    "<|im_start|>assistant\n")
+    text = render_chat(
+        tokenizer, build_messages({"instruction": "Question: how many?", "system": "Be brief."})
+    )
+    assert text == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nQuestion: how many?<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
 
 
 def test_render_chat_turns_thinking_off_for_qwen3_templates(qwen3_like_tokenizer) -> None:
     text = render_chat(qwen3_like_tokenizer, build_messages({"instruction": "q", "system": "s"}))
     assert text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
-    without = render_chat(qwen3_like_tokenizer, build_messages({"instruction": "q", "system": "s"}),
-                          add_generation_prompt=False)
+    without = render_chat(
+        qwen3_like_tokenizer,
+        build_messages({"instruction": "q", "system": "s"}),
+        add_generation_prompt=False,
+    )
     assert "assistant" not in without
 
 

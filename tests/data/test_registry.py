@@ -21,19 +21,35 @@ from studio.data.validate import validate_registry
 from studio.errors import StudioError
 from studio.workspace import Workspace
 
-PAIRS = [{"instruction": "How many singers?", "input": "", "system": "", "chosen": "SELECT COUNT(*) FROM singer",
-          "rejected": "SELECT COUNT(*) FROM song", "db_id": "concert_singer"}]
+PAIRS = [
+    {
+        "instruction": "How many singers?",
+        "input": "",
+        "system": "",
+        "chosen": "SELECT COUNT(*) FROM singer",
+        "rejected": "SELECT COUNT(*) FROM song",
+        "db_id": "concert_singer",
+    }
+]
 
 
 def test_demo_is_registered_on_a_fresh_workspace(workspace: Workspace) -> None:
     info = json.loads(workspace.dataset_info_path.read_text())
     assert info["demo_train"] == {
-        "file_name": "datasets/demo_train.json", "formatting": "alpaca",
-        "columns": {"prompt": "instruction", "query": "input", "response": "output", "system": "system"},
+        "file_name": "datasets/demo_train.json",
+        "formatting": "alpaca",
+        "columns": {
+            "prompt": "instruction",
+            "query": "input",
+            "response": "output",
+            "system": "system",
+        },
     }
     train, test = get_dataset(workspace, "demo_train"), get_dataset(workspace, "demo_test")
     assert train.rows >= 100 and test.rows >= 30
-    questions = json.loads((Path(__file__).resolve().parents[2] / "data/demo/questions.json").read_text())
+    questions = json.loads(
+        (Path(__file__).resolve().parents[2] / "data/demo/questions.json").read_text()
+    )
     assert train.rows + test.rows == len(questions)
     # the databases live inside the workspace and answer the gold SQL
     example = load_examples(workspace, "demo_test")[0]
@@ -41,7 +57,9 @@ def test_demo_is_registered_on_a_fresh_workspace(workspace: Workspace) -> None:
     assert Path(ref).is_relative_to(workspace.root / "databases" / "demo")
     with sqlite3.connect(ref) as connection:
         connection.execute(example.gold_sql).fetchall()
-    assert "CREATE TABLE" in example.prompt and example.prompt.endswith(f"Question: {example.question}")
+    assert "CREATE TABLE" in example.prompt and example.prompt.endswith(
+        f"Question: {example.question}"
+    )
 
 
 def test_demo_is_not_registered_again_after_unregistering(workspace: Workspace) -> None:
@@ -70,13 +88,27 @@ def test_two_processes_opening_a_new_workspace_register_the_demo_once(tmp_path: 
 
 
 def test_register_preference_and_read_examples(workspace: Workspace) -> None:
-    dataset = register_dataset(workspace, "my_pairs", PAIRS, "preference",
-                               {"dialect": "sqlite", "databases": {"concert_singer": "/x/concert_singer.sqlite"}})
+    dataset = register_dataset(
+        workspace,
+        "my_pairs",
+        PAIRS,
+        "preference",
+        {"dialect": "sqlite", "databases": {"concert_singer": "/x/concert_singer.sqlite"}},
+    )
     assert dataset.entry["ranking"] is True
-    assert dataset.entry["columns"] == {"prompt": "instruction", "query": "input", "chosen": "chosen",
-                                        "rejected": "rejected", "system": "system"}
+    assert dataset.entry["columns"] == {
+        "prompt": "instruction",
+        "query": "input",
+        "chosen": "chosen",
+        "rejected": "rejected",
+        "system": "system",
+    }
     (example,) = load_examples(workspace, "my_pairs")
-    assert (example.chosen, example.rejected, example.response) == (PAIRS[0]["chosen"], PAIRS[0]["rejected"], None)
+    assert (example.chosen, example.rejected, example.response) == (
+        PAIRS[0]["chosen"],
+        PAIRS[0]["rejected"],
+        None,
+    )
     assert example.db_id == "concert_singer" and example.gold_sql is None
     assert database_ref(workspace, "my_pairs", "concert_singer") == "/x/concert_singer.sqlite"
     assert database_ref(workspace, "my_pairs", "other") is None
@@ -98,11 +130,15 @@ def test_unknown_dataset_names_the_registered_ones(workspace: Workspace) -> None
 
 
 def test_hand_registered_entry_is_listed_and_read(workspace: Workspace) -> None:
-    (workspace.root / "mine.jsonl").write_text('{"q": "How many?", "a": "SELECT 1"}\n{"q": "Two?", "a": "SELECT 2"}\n')
+    (workspace.root / "mine.jsonl").write_text(
+        '{"q": "How many?", "a": "SELECT 1"}\n{"q": "Two?", "a": "SELECT 2"}\n'
+    )
     info = json.loads(workspace.dataset_info_path.read_text())
     info["mine"] = {"file_name": "mine.jsonl", "columns": {"prompt": "q", "response": "a"}}
     workspace.dataset_info_path.write_text(json.dumps(info))
     mine = get_dataset(workspace, "mine")
     assert (mine.kind, mine.rows, mine.meta) == ("sft", None, None)
-    assert [(e.prompt, e.response) for e in load_examples(workspace, "mine")] == [("How many?", "SELECT 1"),
-                                                                                  ("Two?", "SELECT 2")]
+    assert [(e.prompt, e.response) for e in load_examples(workspace, "mine")] == [
+        ("How many?", "SELECT 1"),
+        ("Two?", "SELECT 2"),
+    ]

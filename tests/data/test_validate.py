@@ -14,12 +14,18 @@ SFT_ROWS = [
     {"instruction": "List the names.", "input": "", "output": "SELECT name FROM singer"},
 ]
 PAIR_ROWS = [
-    {"instruction": "How many singers?", "input": "", "chosen": "SELECT COUNT(*) FROM singer",
-     "rejected": "SELECT COUNT(*) FROM song"},
+    {
+        "instruction": "How many singers?",
+        "input": "",
+        "chosen": "SELECT COUNT(*) FROM singer",
+        "rejected": "SELECT COUNT(*) FROM song",
+    },
 ]
 
 
-def add_entry(ws: Workspace, name: str, entry: dict, rows: list | None = None, text: str | None = None) -> Path:
+def add_entry(
+    ws: Workspace, name: str, entry: dict, rows: list | None = None, text: str | None = None
+) -> Path:
     """Hand-register `name` the way a user edits dataset_info.json; returns the data file path."""
     info = json.loads(ws.dataset_info_path.read_text())
     info[name] = entry
@@ -56,8 +62,12 @@ def test_missing_file_names_file_name_and_fix(workspace: Workspace) -> None:
 
 
 def test_dataset_file_that_does_not_parse_gives_line_and_column(workspace: Workspace) -> None:
-    path = add_entry(workspace, "broken", {"file_name": "datasets/broken.json"},
-                     text='[\n {"instruction": "q", "output": "SELECT 1"},\n {"instruction": "q2" "output": "x"}\n]')
+    path = add_entry(
+        workspace,
+        "broken",
+        {"file_name": "datasets/broken.json"},
+        text='[\n {"instruction": "q", "output": "SELECT 1"},\n {"instruction": "q2" "output": "x"}\n]',
+    )
     problem = only_problem(workspace, "broken")
     assert problem.file == str(path)
     assert problem.field == "line 3, column 23"
@@ -66,14 +76,20 @@ def test_dataset_file_that_does_not_parse_gives_line_and_column(workspace: Works
 
 
 def test_jsonl_file_that_does_not_parse_names_its_line(workspace: Workspace) -> None:
-    add_entry(workspace, "lines", {"file_name": "datasets/lines.jsonl"},
-              text='{"instruction": "q", "output": "SELECT 1"}\n{"instruction": "q2", "output": }\n')
+    add_entry(
+        workspace,
+        "lines",
+        {"file_name": "datasets/lines.jsonl"},
+        text='{"instruction": "q", "output": "SELECT 1"}\n{"instruction": "q2", "output": }\n',
+    )
     problem = only_problem(workspace, "lines")
     assert problem.field.startswith("line 2, column")
 
 
 def test_dataset_info_that_does_not_parse_gives_line_and_column(workspace: Workspace) -> None:
-    workspace.dataset_info_path.write_text('{\n  "a": {"file_name": "datasets/a.json"}\n  "b": {}\n}')
+    workspace.dataset_info_path.write_text(
+        '{\n  "a": {"file_name": "datasets/a.json"}\n  "b": {}\n}'
+    )
     (problem,) = validate_registry(workspace)
     assert problem.file == str(workspace.dataset_info_path)
     assert "line 3, column 3" in problem.message
@@ -81,9 +97,16 @@ def test_dataset_info_that_does_not_parse_gives_line_and_column(workspace: Works
 
 
 def test_row_keys_used_as_column_names_is_the_classic_mistake(workspace: Workspace) -> None:
-    add_entry(workspace, "classic", {"file_name": "datasets/classic.json", "formatting": "alpaca",
-                                     "columns": {"instruction": "instruction", "input": "input", "output": "output"}},
-              rows=SFT_ROWS)
+    add_entry(
+        workspace,
+        "classic",
+        {
+            "file_name": "datasets/classic.json",
+            "formatting": "alpaca",
+            "columns": {"instruction": "instruction", "input": "input", "output": "output"},
+        },
+        rows=SFT_ROWS,
+    )
     problems = problems_of(workspace, "classic")
     assert [p.field for p in problems] == ["columns.instruction", "columns.input", "columns.output"]
     assert "row key used as a column name" in problems[0].message
@@ -92,18 +115,33 @@ def test_row_keys_used_as_column_names_is_the_classic_mistake(workspace: Workspa
 
 
 def test_columns_pointing_at_absent_keys_list_the_row_keys(workspace: Workspace) -> None:
-    add_entry(workspace, "absent", {"file_name": "datasets/absent.json",
-                                    "columns": {"prompt": "question", "response": "output"}}, rows=SFT_ROWS)
+    add_entry(
+        workspace,
+        "absent",
+        {
+            "file_name": "datasets/absent.json",
+            "columns": {"prompt": "question", "response": "output"},
+        },
+        rows=SFT_ROWS,
+    )
     problem = only_problem(workspace, "absent")
     assert problem.field == "columns.prompt"
     assert "rows have no key 'question'" in problem.message
     assert "input, instruction, output" in problem.message
-    assert 'map prompt to one of the row keys' in problem.fix
+    assert "map prompt to one of the row keys" in problem.fix
 
 
 def test_preference_rows_without_ranking(workspace: Workspace) -> None:
-    add_entry(workspace, "pairs", {"file_name": "datasets/pairs.json", "formatting": "alpaca",
-                                   "columns": {"prompt": "instruction", "query": "input"}}, rows=PAIR_ROWS)
+    add_entry(
+        workspace,
+        "pairs",
+        {
+            "file_name": "datasets/pairs.json",
+            "formatting": "alpaca",
+            "columns": {"prompt": "instruction", "query": "input"},
+        },
+        rows=PAIR_ROWS,
+    )
     problem = only_problem(workspace, "pairs")
     assert problem.field == "ranking"
     assert "lacks ranking: true" in problem.message
@@ -111,24 +149,44 @@ def test_preference_rows_without_ranking(workspace: Workspace) -> None:
 
 
 def test_ranking_on_sft_rows(workspace: Workspace) -> None:
-    add_entry(workspace, "sft_ranked", {"file_name": "datasets/sft_ranked.json", "ranking": True,
-                                        "columns": {"prompt": "instruction", "query": "input",
-                                                    "chosen": "chosen", "rejected": "rejected"}}, rows=SFT_ROWS)
+    add_entry(
+        workspace,
+        "sft_ranked",
+        {
+            "file_name": "datasets/sft_ranked.json",
+            "ranking": True,
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "chosen": "chosen",
+                "rejected": "rejected",
+            },
+        },
+        rows=SFT_ROWS,
+    )
     problem = only_problem(workspace, "sft_ranked")
     assert problem.field == "ranking"
     assert 'remove "ranking": true' in problem.fix
 
 
 def test_ranking_without_chosen_and_rejected_columns(workspace: Workspace) -> None:
-    add_entry(workspace, "half", {"file_name": "datasets/half.json", "ranking": True,
-                                  "columns": {"prompt": "instruction"}}, rows=PAIR_ROWS)
+    add_entry(
+        workspace,
+        "half",
+        {"file_name": "datasets/half.json", "ranking": True, "columns": {"prompt": "instruction"}},
+        rows=PAIR_ROWS,
+    )
     problem = only_problem(workspace, "half")
     assert problem.field == "columns"
     assert '"chosen": "chosen", "rejected": "rejected"' in problem.fix
 
 
 def test_rows_with_empty_response_are_named(workspace: Workspace) -> None:
-    rows = [*SFT_ROWS, {"instruction": "q3", "input": "", "output": "  "}, {"instruction": "q4", "input": ""}]
+    rows = [
+        *SFT_ROWS,
+        {"instruction": "q3", "input": "", "output": "  "},
+        {"instruction": "q4", "input": ""},
+    ]
     add_entry(workspace, "gaps", {"file_name": "datasets/gaps.json"}, rows=rows)
     problems = problems_of(workspace, "gaps")
     assert [p.field for p in problems] == ["rows[2].output", "rows[3].output"]
@@ -142,7 +200,10 @@ def test_zero_usable_rows(workspace: Workspace) -> None:
     problem = only_problem(workspace, "nothing")
     assert problem.field is None
     assert problem.message.startswith("no usable rows (1 rows")
-    assert "Cannot find valid samples" in problem.fix and "add rows with both a prompt and an answer" in problem.fix
+    assert (
+        "Cannot find valid samples" in problem.fix
+        and "add rows with both a prompt and an answer" in problem.fix
+    )
 
 
 def test_hand_edited_registered_file_is_checked(workspace: Workspace) -> None:

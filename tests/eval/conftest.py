@@ -26,8 +26,11 @@ def spiderman_ws(
 ) -> Workspace:
     """A workspace with the SpiderMan test slice (tests/fixtures) imported as `spiderman`."""
     ws = Workspace.open(tmp_path_factory.mktemp("spiderman-ws") / "ws")
-    import_csv(ws, spiderman_dir / "test_queries.csv",
-               ImportOptions(name="spiderman", db_dir=spiderman_sqlite_dir))
+    import_csv(
+        ws,
+        spiderman_dir / "test_queries.csv",
+        ImportOptions(name="spiderman", db_dir=spiderman_sqlite_dir),
+    )
     return ws
 
 

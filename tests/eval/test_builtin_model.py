@@ -25,8 +25,16 @@ def _rows(db_path: str, sql: str) -> list[tuple] | None:
 
 @pytest.mark.builtin
 def test_builtin_model_gets_some_demo_questions_right(demo_ws, tmp_path: Path) -> None:
-    summary = evaluate(demo_ws, "demo_test", limit=5, out_dir=tmp_path / "run", batch_size=5, max_new_tokens=64,
-                       workers=1, bars=False)
+    summary = evaluate(
+        demo_ws,
+        "demo_test",
+        limit=5,
+        out_dir=tmp_path / "run",
+        batch_size=5,
+        max_new_tokens=64,
+        workers=1,
+        bars=False,
+    )
     assert summary["n"] == 5 and summary["ex"] > 0
     for verdict in read_jsonl(tmp_path / "run" / "verdicts.jsonl"):
         db = database_ref(demo_ws, "demo_test", verdict["db_id"])

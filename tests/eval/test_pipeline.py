@@ -15,10 +15,19 @@ from studio.jobs.runtime import read_jsonl
 FAST = {"batch_size": 2, "max_new_tokens": 4, "workers": 1, "bars": False}
 
 
-def test_interrupted_run_resumes_without_regenerating(demo_ws, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+def test_interrupted_run_resumes_without_regenerating(
+    demo_ws, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
-    stopped = evaluate(demo_ws, "demo_test", model=str(tiny_qwen2_dir), limit=6, out_dir=out,
-                       should_stop=lambda: True, **FAST)
+    stopped = evaluate(
+        demo_ws,
+        "demo_test",
+        model=str(tiny_qwen2_dir),
+        limit=6,
+        out_dir=out,
+        should_stop=lambda: True,
+        **FAST,
+    )
     assert stopped == {"stopped": True, "out_dir": str(out), "total": 6, "predicted": 2}
     first_lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(first_lines) == 2 and not (out / "summary.json").exists()
@@ -26,8 +35,15 @@ def test_interrupted_run_resumes_without_regenerating(demo_ws, tiny_qwen2_dir: P
         handle.write('{"index": 5, "question_id": 4')
 
     records: list[dict] = []
-    summary = evaluate(demo_ws, "demo_test", model=str(tiny_qwen2_dir), limit=6, out_dir=out,
-                       progress=records.append, **FAST)
+    summary = evaluate(
+        demo_ws,
+        "demo_test",
+        model=str(tiny_qwen2_dir),
+        limit=6,
+        out_dir=out,
+        progress=records.append,
+        **FAST,
+    )
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert lines[:2] == first_lines  # kept as generated, not regenerated
     assert sorted(r["index"] for r in read_jsonl(out / "predictions.jsonl")) == list(range(6))
@@ -42,13 +58,18 @@ def test_interrupted_run_resumes_without_regenerating(demo_ws, tiny_qwen2_dir: P
     assert (out / "predictions.jsonl").read_text().splitlines() == lines
 
 
-def test_run_folder_holds_predictions_verdicts_and_summary(demo_ws, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+def test_run_folder_holds_predictions_verdicts_and_summary(
+    demo_ws, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
     examples = load_examples(demo_ws, "demo_test")[:3]
-    summary = evaluate(demo_ws, "demo_test", model=str(tiny_qwen2_dir), limit=3, out_dir=tmp_path / "run", **FAST)
+    summary = evaluate(
+        demo_ws, "demo_test", model=str(tiny_qwen2_dir), limit=3, out_dir=tmp_path / "run", **FAST
+    )
     run = tmp_path / "run"
     predictions = sorted(read_jsonl(run / "predictions.jsonl"), key=lambda r: r["index"])
     assert [(p["index"], p["question_id"], p["db_id"]) for p in predictions] == [
-        (e.index, e.question_id, e.db_id) for e in examples]
+        (e.index, e.question_id, e.db_id) for e in examples
+    ]
     assert all(isinstance(p["output"], str) and isinstance(p["sql"], str) for p in predictions)
     verdicts = read_jsonl(run / "verdicts.jsonl")
     assert [v["index"] for v in verdicts] == [0, 1, 2]
@@ -62,10 +83,14 @@ def test_run_folder_holds_predictions_verdicts_and_summary(demo_ws, tiny_qwen2_d
     assert summary["timings"]["questions_per_s"] > 0
 
 
-def test_a_run_folder_of_another_evaluation_is_refused(demo_ws, tiny_qwen2_dir: Path, tmp_path: Path) -> None:
+def test_a_run_folder_of_another_evaluation_is_refused(
+    demo_ws, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     evaluate(demo_ws, "demo_test", model=str(tiny_qwen2_dir), limit=1, out_dir=out, **FAST)
-    with pytest.raises(StudioError, match="holds another evaluation .*dataset: 'demo_test' there, 'demo_train' now"):
+    with pytest.raises(
+        StudioError, match="holds another evaluation .*dataset: 'demo_test' there, 'demo_train' now"
+    ):
         evaluate(demo_ws, "demo_train", model=str(tiny_qwen2_dir), limit=1, out_dir=out, **FAST)
     assert len(read_jsonl(out / "predictions.jsonl")) == 1
 
@@ -73,10 +98,16 @@ def test_a_run_folder_of_another_evaluation_is_refused(demo_ws, tiny_qwen2_dir: 
 def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path: Path) -> None:
     examples = load_examples(demo_ws, "demo_test")
     gold = jsonl_file("gold.jsonl", ({"index": e.index, "sql": e.gold_sql} for e in examples))
-    half = jsonl_file("half.jsonl", ({"index": e.index, "sql": e.gold_sql if e.index % 2 else "SELECT 0"}
-                                     for e in examples))
-    first = score_predictions(demo_ws, "demo_test", gold, out_dir=tmp_path / "a", workers=1, bars=False)
-    second = score_predictions(demo_ws, "demo_test", half, out_dir=tmp_path / "b", workers=1, bars=False)
+    half = jsonl_file(
+        "half.jsonl",
+        ({"index": e.index, "sql": e.gold_sql if e.index % 2 else "SELECT 0"} for e in examples),
+    )
+    first = score_predictions(
+        demo_ws, "demo_test", gold, out_dir=tmp_path / "a", workers=1, bars=False
+    )
+    second = score_predictions(
+        demo_ws, "demo_test", half, out_dir=tmp_path / "b", workers=1, bars=False
+    )
     table = compare_runs([tmp_path / "a", tmp_path / "b"])
     rows = {row[0]: row[1:] for row in table.rows}
     assert len(table.columns) == 3

@@ -19,9 +19,12 @@ from studio.jobs.runtime import read_jsonl
 def test_gold_sql_of_spiderman_test_scores_100(spiderman_ws, jsonl_file, tmp_path: Path) -> None:
     examples = load_examples(spiderman_ws, "spiderman")
     assert len(examples) == 103
-    predictions = jsonl_file("gold.jsonl", ({"question_id": e.question_id, "sql": e.gold_sql} for e in examples))
-    summary = score_predictions(spiderman_ws, "spiderman", predictions, out_dir=tmp_path / "run", workers=1,
-                                bars=False)
+    predictions = jsonl_file(
+        "gold.jsonl", ({"question_id": e.question_id, "sql": e.gold_sql} for e in examples)
+    )
+    summary = score_predictions(
+        spiderman_ws, "spiderman", predictions, out_dir=tmp_path / "run", workers=1, bars=False
+    )
     assert (summary["ex"], summary["n"], summary["correct"]) == (100.0, 103, 103)
     assert summary["ex_ci95"] == [100.0, 100.0]
     assert summary["categories"] == {"correct": 103}
@@ -47,19 +50,22 @@ def _mixed_prediction(position: int, gold: str) -> str:
     return [
         gold,
         f"SELECT * FROM ({gold}) LIMIT 1",
-        f"SELEC {gold[len('SELECT'):]}",
+        f"SELEC {gold[len('SELECT') :]}",
         "SELECT name FROM no_such_table",
         "DELETE FROM singer",
         f"SELECT COUNT(*) FROM ({gold})",
     ][position % 6]
 
 
-def test_mixed_predictions_match_an_independent_sqlite3_computation(demo_ws, jsonl_file, tmp_path: Path) -> None:
+def test_mixed_predictions_match_an_independent_sqlite3_computation(
+    demo_ws, jsonl_file, tmp_path: Path
+) -> None:
     examples = load_examples(demo_ws, "demo_test")
     predictions = {e.index: _mixed_prediction(e.index, e.gold_sql) for e in examples}
     path = jsonl_file("mixed.jsonl", ({"index": i, "sql": sql} for i, sql in predictions.items()))
-    summary = score_predictions(demo_ws, "demo_test", path, out_dir=tmp_path / "run", workers=2, rule="set",
-                                bars=False)
+    summary = score_predictions(
+        demo_ws, "demo_test", path, out_dir=tmp_path / "run", workers=2, rule="set", bars=False
+    )
 
     expected = {}
     for example in examples:
@@ -77,8 +83,11 @@ def test_mixed_predictions_match_an_independent_sqlite3_computation(demo_ws, jso
     correct = sum(category == "correct" for category in expected.values())
     assert summary["correct"] == correct
     assert summary["ex"] == round(100 * correct / len(examples), 2)
-    assert summary["categories"] == {c: n for c in ("correct", "wrong_result", "pred_error", "pred_refused")
-                                     if (n := list(expected.values()).count(c))}
+    assert summary["categories"] == {
+        c: n
+        for c in ("correct", "wrong_result", "pred_error", "pred_refused")
+        if (n := list(expected.values()).count(c))
+    }
     assert 0 < summary["ex"] < 100  # the mix really is mixed
 
     # breakdowns add up and agree with the verdicts
@@ -88,8 +97,11 @@ def test_mixed_predictions_match_an_independent_sqlite3_computation(demo_ws, jso
         assert sum(g["correct"] for g in groups.values()) == summary["correct"]
         for name, group in groups.items():
             members = [row for row in verdicts.values() if row[key] == name]
-            assert group == {"n": len(members), "correct": sum(r["correct"] for r in members),
-                             "ex": round(100 * sum(r["correct"] for r in members) / len(members), 2)}
+            assert group == {
+                "n": len(members),
+                "correct": sum(r["correct"] for r in members),
+                "ex": round(100 * sum(r["correct"] for r in members) / len(members), 2),
+            }
     assert list(summary["by_difficulty"]) == ["simple", "moderate", "challenging"]
     low, high = summary["ex_ci95"]
     assert low < summary["ex"] < high
@@ -109,9 +121,12 @@ def test_auto_rule_orders_only_when_gold_has_order_by(demo_ws, jsonl_file, tmp_p
     assert candidates, "demo_test needs an ORDER BY question whose rows can be reordered"
     example, reversed_sql = candidates[0]
     path = jsonl_file("ordered.jsonl", [{"index": example.index, "sql": reversed_sql}])
-    auto = score_predictions(demo_ws, "demo_test", path, out_dir=tmp_path / "auto", workers=1, bars=False)
-    set_rule = score_predictions(demo_ws, "demo_test", path, out_dir=tmp_path / "set", workers=1, rule="set",
-                                 bars=False)
+    auto = score_predictions(
+        demo_ws, "demo_test", path, out_dir=tmp_path / "auto", workers=1, bars=False
+    )
+    set_rule = score_predictions(
+        demo_ws, "demo_test", path, out_dir=tmp_path / "set", workers=1, rule="set", bars=False
+    )
     assert auto["categories"] == {"wrong_result": 1} and auto["rule"] == "auto"
     assert set_rule["categories"] == {"correct": 1} and set_rule["rule"] == "set"
     assert read_jsonl(tmp_path / "auto" / "verdicts.jsonl")[0]["order_matters"] is True
@@ -129,20 +144,35 @@ def test_bootstrap_interval_is_deterministic_and_brackets_ex() -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"question_id": 36, "sql": "SELECT 1"}', '{"question_id": 999999, "sql": "SELECT 1"}'],
-         "line 2: unknown question_id 999999"),
+        (
+            [
+                '{"question_id": 36, "sql": "SELECT 1"}',
+                '{"question_id": 999999, "sql": "SELECT 1"}',
+            ],
+            "line 2: unknown question_id 999999",
+        ),
         (['{"question_id": 36}'], "line 1: missing field 'sql'"),
         (['{"sql": "SELECT 1"}'], "line 1: missing field 'question_id' (or 'index'"),
-        (['{"question_id": 36, "sql": "SELECT 1"}', '{"index": 0, "sql": "SELECT 2"}'],
-         "line 2: question index 0 (question_id 36) already predicted on line 1"),
-        (['{"index": 48, "sql": "SELECT 1"}'], "line 1: field 'index' must be an integer from 0 to 47, not 48"),
-        (['{"question_id": 36, "index": 1, "sql": "SELECT 1"}'], "question_id 36 is row 0, but 'index' says 1"),
+        (
+            ['{"question_id": 36, "sql": "SELECT 1"}', '{"index": 0, "sql": "SELECT 2"}'],
+            "line 2: question index 0 (question_id 36) already predicted on line 1",
+        ),
+        (
+            ['{"index": 48, "sql": "SELECT 1"}'],
+            "line 1: field 'index' must be an integer from 0 to 47, not 48",
+        ),
+        (
+            ['{"question_id": 36, "index": 1, "sql": "SELECT 1"}'],
+            "question_id 36 is row 0, but 'index' says 1",
+        ),
         (['{"question_id": 36, "sql": 5}'], "line 1: field 'sql' must be a string, not int"),
-        (['{"question_id": 36, "sql": "SELECT 1"', '[1, 2]'], "line 1: not valid JSON"),
+        (['{"question_id": 36, "sql": "SELECT 1"', "[1, 2]"], "line 1: not valid JSON"),
         ([""], "holds no predictions"),
     ],
 )
-def test_bad_predictions_files_are_clear_errors(demo_ws, tmp_path: Path, lines: list[str], message: str) -> None:
+def test_bad_predictions_files_are_clear_errors(
+    demo_ws, tmp_path: Path, lines: list[str], message: str
+) -> None:
     assert load_examples(demo_ws, "demo_test")[0].question_id == 36
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -154,7 +184,14 @@ def test_bad_predictions_files_are_clear_errors(demo_ws, tmp_path: Path, lines: 
 
 
 def test_all_bad_lines_are_listed_at_once(demo_ws, jsonl_file, tmp_path: Path) -> None:
-    path = jsonl_file("bad.jsonl", [{"question_id": 1, "sql": "SELECT 1"}, {"question_id": 36, "sql": "SELECT 1"}, {"index": -1}])
+    path = jsonl_file(
+        "bad.jsonl",
+        [
+            {"question_id": 1, "sql": "SELECT 1"},
+            {"question_id": 36, "sql": "SELECT 1"},
+            {"index": -1},
+        ],
+    )
     with pytest.raises(StudioError, match="2 bad prediction line") as error:
         score_predictions(demo_ws, "demo_test", path, bars=False)
     assert "line 1: unknown question_id 1" in str(error.value)

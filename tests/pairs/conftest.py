@@ -29,8 +29,15 @@ def demo_workspace(root: Path) -> Workspace:
 
 def tiny_mining_config(tiny_dir: Path, **keys: object) -> MiningConfig:
     """Settings for the tiny random model: short garbage answers, so every candidate is an error."""
-    settings = {"model": str(tiny_dir), "dataset": "demo_train", "n": 2, "limit": TINY_LIMIT, "batch_size": 2,
-                "max_new_tokens": 12, **keys}
+    settings = {
+        "model": str(tiny_dir),
+        "dataset": "demo_train",
+        "n": 2,
+        "limit": TINY_LIMIT,
+        "batch_size": 2,
+        "max_new_tokens": 12,
+        **keys,
+    }
     return MiningConfig(**settings)
 
 
@@ -46,7 +53,9 @@ def demo_ws(tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture(scope="session")
-def mined_template(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def mined_template(
+    tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
     """A demo workspace holding one finished gold-strategy run of the tiny model (root, run name)."""
     ws = demo_workspace(tmp_path_factory.mktemp("mined") / "workspace")
     run_dir = ws.new_run_dir("pairs")
@@ -68,11 +77,24 @@ def mined(mined_template: tuple[Path, str], tmp_path: Path) -> tuple[Workspace, 
 @pytest.fixture
 def studio_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """`studio_cli(ws, *args)`: `python -m studio ARGS --workspace WS` as a subprocess."""
-    def run(ws: Workspace, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+
+    def run(
+        ws: Workspace, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        result = subprocess.run([sys.executable, "-m", "studio", *args, "--workspace", str(ws.root)], cwd=REPO_ROOT,
-                                env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "studio", *args, "--workspace", str(ws.root)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+            )
         return result
+
     return run

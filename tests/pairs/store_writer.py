@@ -20,12 +20,28 @@ def insert(ws: Workspace, count: int) -> int:
     register_run(ws, "concurrent", config)
     template = list_pairs(ws, limit=1)[0]
     for index in range(count):
-        question = Question(index, str(index), "demo_train", template.db_id, template.database, template.system,
-                            template.prompt, template.gold_sql)
+        question = Question(
+            index,
+            str(index),
+            "demo_train",
+            template.db_id,
+            template.database,
+            template.system,
+            template.prompt,
+            template.gold_sql,
+        )
         chosen = Side(template.gold_sql, "gold", "correct", template.gold_execution)
         rejected = Side(f"SELECT {index}", f"sample:{index}", "wrong_result", {"ok": True})
-        record_question(ws, "concurrent", question, "gold", [], QuestionPlan("paired", [(chosen, rejected)]),
-                        template.gold_execution, config)
+        record_question(
+            ws,
+            "concurrent",
+            question,
+            "gold",
+            [],
+            QuestionPlan("paired", [(chosen, rejected)]),
+            template.gold_execution,
+            config,
+        )
     return count
 
 

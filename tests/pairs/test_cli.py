@@ -16,9 +16,13 @@ from .conftest import TINY_LIMIT
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def test_list_show_set_export_summary_and_build(mined: tuple[Workspace, Path], studio_cli: Cli) -> None:
+def test_list_show_set_export_summary_and_build(
+    mined: tuple[Workspace, Path], studio_cli: Cli
+) -> None:
     ws, run_dir = mined
-    listed = [json.loads(line) for line in studio_cli(ws, "pairs", "list", "--json").stdout.splitlines()]
+    listed = [
+        json.loads(line) for line in studio_cli(ws, "pairs", "list", "--json").stdout.splitlines()
+    ]
     assert [p["status"] for p in listed] == ["pending"] * TINY_LIMIT
     first, second = listed[0]["id"], listed[1]["id"]
     assert studio_cli(ws, "pairs", "list", "--status", "accepted", "--json").stdout == ""
@@ -27,10 +31,22 @@ def test_list_show_set_export_summary_and_build(mined: tuple[Workspace, Path], s
     assert shown["gold_sql"] == listed[0]["gold_sql"] and shown["history"] == []
 
     gold_again = f"SELECT * FROM ({listed[1]['gold_sql']}) AS t"
-    refused = studio_cli(ws, "pairs", "set", str(second), "--rejected", gold_again, "--status", "accepted", check=False)
+    refused = studio_cli(
+        ws,
+        "pairs",
+        "set",
+        str(second),
+        "--rejected",
+        gold_again,
+        "--status",
+        "accepted",
+        check=False,
+    )
     assert refused.returncode == 2 and "stays needs_review" in refused.stderr
     assert get_pair(ws, second).status == "needs_review"
-    edited = json.loads(studio_cli(ws, "pairs", "set", str(second), "--rejected", "SELECT 0").stdout)
+    edited = json.loads(
+        studio_cli(ws, "pairs", "set", str(second), "--rejected", "SELECT 0").stdout
+    )
     assert (edited["status"], edited["rejected_label"]) == ("edited", "wrong_result")
     studio_cli(ws, "pairs", "set", str(first), "--status", "accepted")
     assert [h.actor for h in pair_history(ws, first)] == ["cli"]
@@ -42,8 +58,14 @@ def test_list_show_set_export_summary_and_build(mined: tuple[Workspace, Path], s
     exported = json.loads(studio_cli(ws, "pairs", "export", "--name", "cli_pairs").stdout)
     assert exported["rows"] == 2
     assert json.loads(ws.dataset_info_path.read_text())["cli_pairs"]["ranking"] is True
-    assert json.loads(studio_cli(ws, "pairs", "export", "--name", "cli_all", "--include-pending").stdout)["rows"] == \
-        TINY_LIMIT
+    assert (
+        json.loads(
+            studio_cli(ws, "pairs", "export", "--name", "cli_all", "--include-pending").stdout
+        )["rows"]
+        == TINY_LIMIT
+    )
 
-    built = json.loads(studio_cli(ws, "pairs", "build", run_dir.name, "--strategy", "onpolicy").stdout)
+    built = json.loads(
+        studio_cli(ws, "pairs", "build", run_dir.name, "--strategy", "onpolicy").stdout
+    )
     assert built["skipped"]["onpolicy"] == {"no_correct_candidate": TINY_LIMIT}

@@ -21,20 +21,30 @@ def test_concurrent_writers_leave_a_consistent_store(mined: tuple[Workspace, Pat
     ws, run_dir = mined
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     inserted, curated = 40, 30
-    procs = [subprocess.Popen([sys.executable, str(WRITER), str(ws.root), role, str(count)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for role, count in (("insert", inserted), ("curate", curated))]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WRITER), str(ws.root), role, str(count)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for role, count in (("insert", inserted), ("curate", curated))
+    ]
     bulk_changes, rounds = 0, 0
     while any(proc.poll() is None for proc in procs) or rounds < 2:
         rounds += 1
-        bulk_changes += bulk_set_status(ws, PairFilter(run_id="concurrent"), ("accepted", "rejected")[rounds % 2],
-                                        actor="cli")
+        bulk_changes += bulk_set_status(
+            ws, PairFilter(run_id="concurrent"), ("accepted", "rejected")[rounds % 2], actor="cli"
+        )
     for proc in procs:
         _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err
     pairs = list_pairs(ws, limit=1000)
     assert len(pairs) == TINY_LIMIT + inserted
-    outcomes = store_rows(ws, "SELECT count(*), sum(pairs) FROM pair_questions WHERE run_id = 'concurrent'")[0]
+    outcomes = store_rows(
+        ws, "SELECT count(*), sum(pairs) FROM pair_questions WHERE run_id = 'concurrent'"
+    )[0]
     assert tuple(outcomes) == (inserted, inserted)
     edits = store_rows(ws, "SELECT count(*) FROM pair_edits")[0][0]
     assert edits == curated + bulk_changes

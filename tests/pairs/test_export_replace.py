@@ -20,16 +20,18 @@ Checksums = Callable[[Path], dict[str, str]]
 
 
 def test_export_over_an_existing_dataset_needs_replace(
-        mined: tuple[Workspace, Path], studio_cli: Callable[..., object],
-        checksums: Checksums) -> None:
+    mined: tuple[Workspace, Path], studio_cli: Callable[..., object], checksums: Checksums
+) -> None:
     ws, _ = mined
     bulk_set_status(ws, PairFilter(), "accepted")
     train = get_dataset(ws, "demo_train")
     before = checksums(ws.root)
     done = studio_cli(ws, "pairs", "export", "--name", "demo_train", check=False)
     assert done.returncode == 2
-    assert (f"dataset 'demo_train' already exists (sft, {train.rows} rows, imported from "
-            f"{train.meta.source_path}); replace it with --replace") in done.stderr
+    assert (
+        f"dataset 'demo_train' already exists (sft, {train.rows} rows, imported from "
+        f"{train.meta.source_path}); replace it with --replace"
+    ) in done.stderr
     assert checksums(ws.root) == before
 
     done = studio_cli(ws, "pairs", "export", "--name", "demo_train", "--replace")
@@ -46,16 +48,19 @@ def test_export_over_an_existing_dataset_needs_replace(
     assert not list(ws.datasets_dir.glob("demo_train.*"))
 
 
-def test_an_export_never_takes_the_files_of_another_dataset(mined: tuple[Workspace, Path],
-                                                            checksums: Checksums) -> None:
+def test_an_export_never_takes_the_files_of_another_dataset(
+    mined: tuple[Workspace, Path], checksums: Checksums
+) -> None:
     ws, _ = mined
     bulk_set_status(ws, PairFilter(), "accepted")
     rows = [{"instruction": "How many?", "input": "", "system": "", "output": "SELECT 1"}]
     register_dataset(ws, "mine.summary", rows, "sft")
     before = checksums(ws.root)
     for replace in (False, True):
-        taken = ("datasets/mine.summary.json is a file of dataset 'mine.summary'; "
-                 "choose another name for 'mine'")
+        taken = (
+            "datasets/mine.summary.json is a file of dataset 'mine.summary'; "
+            "choose another name for 'mine'"
+        )
         with pytest.raises(StudioError, match=taken):
             export_pairs(ws, "mine", replace=replace)
     assert checksums(ws.root) == before

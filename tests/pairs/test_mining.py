@@ -27,9 +27,15 @@ from .conftest import TINY_LIMIT, store_rows, tiny_mining_config
 
 def test_a_run_stores_every_sample_and_reports_progress(mined: tuple[Workspace, Path]) -> None:
     ws, run_dir = mined
-    rows = store_rows(ws, "SELECT question_index, sample, label, completion, sql FROM pair_candidates "
-                          "WHERE run_id = ? ORDER BY question_index, sample", (run_dir.name,))
-    assert [(r["question_index"], r["sample"]) for r in rows] == [(q, s) for q in range(TINY_LIMIT) for s in (0, 1)]
+    rows = store_rows(
+        ws,
+        "SELECT question_index, sample, label, completion, sql FROM pair_candidates "
+        "WHERE run_id = ? ORDER BY question_index, sample",
+        (run_dir.name,),
+    )
+    assert [(r["question_index"], r["sample"]) for r in rows] == [
+        (q, s) for q in range(TINY_LIMIT) for s in (0, 1)
+    ]
     assert all(r["label"] == "error" and r["completion"] for r in rows)
     summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "completed" and summary["questions_done"] == TINY_LIMIT
@@ -43,16 +49,24 @@ def test_a_run_stores_every_sample_and_reports_progress(mined: tuple[Workspace, 
 
 def test_a_finished_run_mined_again_generates_nothing(mined: tuple[Workspace, Path]) -> None:
     ws, run_dir = mined
-    before = store_rows(ws, "SELECT count(*) FROM pair_candidates")[0][0], store_rows(ws, "SELECT count(*) FROM pairs")[0][0]
+    before = (
+        store_rows(ws, "SELECT count(*) FROM pair_candidates")[0][0],
+        store_rows(ws, "SELECT count(*) FROM pairs")[0][0],
+    )
     summary = mine(ws, run_dir, read_config(run_dir))
     assert summary["questions_generated_now"] == 0 and summary["questions_done"] == TINY_LIMIT
-    after = store_rows(ws, "SELECT count(*) FROM pair_candidates")[0][0], store_rows(ws, "SELECT count(*) FROM pairs")[0][0]
+    after = (
+        store_rows(ws, "SELECT count(*) FROM pair_candidates")[0][0],
+        store_rows(ws, "SELECT count(*) FROM pairs")[0][0],
+    )
     assert after == before
     with pytest.raises(StudioError, match="other settings.*n=2"):
         mine(ws, run_dir, dataclasses.replace(read_config(run_dir), n=3))
 
 
-def test_rebuilding_under_onpolicy_counts_questions_without_a_correct_sample(mined: tuple[Workspace, Path]) -> None:
+def test_rebuilding_under_onpolicy_counts_questions_without_a_correct_sample(
+    mined: tuple[Workspace, Path],
+) -> None:
     ws, run_dir = mined
     counts = rebuild_pairs(ws, run_dir, "onpolicy")
     assert counts["skipped"]["onpolicy"] == {"no_correct_candidate": TINY_LIMIT}
@@ -65,7 +79,13 @@ def test_skipped_questions_are_counted_by_reason(demo_ws: Workspace, tiny_qwen2_
     rows[1]["db_id"] = "atlantis"
     rows[2]["output"] = "SELECT x FROM nowhere"
     database = database_ref(demo_ws, "demo_train", "concert_singer")
-    register_dataset(demo_ws, "mixed", rows, "sft", DatasetMeta(dialect="sqlite", databases={"concert_singer": database}))
+    register_dataset(
+        demo_ws,
+        "mixed",
+        rows,
+        "sft",
+        DatasetMeta(dialect="sqlite", databases={"concert_singer": database}),
+    )
     config = tiny_mining_config(tiny_qwen2_dir, dataset="mixed", limit=None)
     run_dir = demo_ws.new_run_dir("pairs")
     write_config(run_dir, config)
@@ -73,58 +93,123 @@ def test_skipped_questions_are_counted_by_reason(demo_ws: Workspace, tiny_qwen2_
     assert summary["questions_total"] == 3 and summary["questions_usable"] == 2
     assert summary["skipped"] == {"gold": {"no_database": 1, "gold_error": 1}}
     assert summary["pairs"] == {"gold": 1}
-    assert set(summary["candidates"]) == {"error", "gold_error"}  # the broken gold's samples cannot be judged
+    assert set(summary["candidates"]) == {
+        "error",
+        "gold_error",
+    }  # the broken gold's samples cannot be judged
     assert sum(summary["candidates"].values()) + summary["duplicates"] == 4
 
 
 def test_killed_generation_resumes_without_loss_or_duplicates(
-        demo_ws: Workspace, tiny_qwen2_dir: Path, studio_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    demo_ws: Workspace,
+    tiny_qwen2_dir: Path,
+    studio_cli: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     questions = 8
-    started = studio_cli(demo_ws, "pairs", "generate", "--model", str(tiny_qwen2_dir), "--dataset", "demo_train",
-                         "--n", "2", "--limit", str(questions), "--batch-size", "1", "--max-new-tokens", "12",
-                         "--detach")
+    started = studio_cli(
+        demo_ws,
+        "pairs",
+        "generate",
+        "--model",
+        str(tiny_qwen2_dir),
+        "--dataset",
+        "demo_train",
+        "--n",
+        "2",
+        "--limit",
+        str(questions),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "12",
+        "--detach",
+    )
     job_id = int(started.stdout.split()[1])
     job = get_job(demo_ws, job_id)
     run_id = job.run_dir.name
     deadline = time.monotonic() + 240
     answered = 0
     while answered < 2:
-        assert time.monotonic() < deadline, f"no batches stored in time; log:\n{job.log_path.read_text()}"
+        assert time.monotonic() < deadline, (
+            f"no batches stored in time; log:\n{job.log_path.read_text()}"
+        )
         time.sleep(0.05)
-        answered = store_rows(demo_ws, "SELECT count(DISTINCT question_index) FROM pair_candidates WHERE run_id = ?",
-                              (run_id,))[0][0]
+        answered = store_rows(
+            demo_ws,
+            "SELECT count(DISTINCT question_index) FROM pair_candidates WHERE run_id = ?",
+            (run_id,),
+        )[0][0]
     os.kill(get_job(demo_ws, job_id).pid, signal.SIGKILL)
     killed = wait(demo_ws, job_id)
     assert killed.state == "failed"
-    kept = store_rows(demo_ws, "SELECT question_index, sample, completion FROM pair_candidates WHERE run_id = ?",
-                      (run_id,))
+    kept = store_rows(
+        demo_ws,
+        "SELECT question_index, sample, completion FROM pair_candidates WHERE run_id = ?",
+        (run_id,),
+    )
     assert 2 <= len({r["question_index"] for r in kept}) < questions, "the kill must land halfway"
 
     resumed = studio_cli(demo_ws, "pairs", "generate", "--resume", run_id)
     assert "succeeded" in resumed.stderr
-    rows = store_rows(demo_ws, "SELECT question_index, sample, completion FROM pair_candidates WHERE run_id = ? "
-                               "ORDER BY question_index, sample", (run_id,))
-    assert [(r["question_index"], r["sample"]) for r in rows] == [(q, s) for q in range(questions) for s in (0, 1)]
-    assert {tuple(r) for r in kept} <= {tuple(r) for r in rows}  # nothing generated before the kill was replaced
-    outcomes = store_rows(demo_ws, "SELECT question_index, outcome, pairs FROM pair_questions WHERE run_id = ?",
-                          (run_id,))
+    rows = store_rows(
+        demo_ws,
+        "SELECT question_index, sample, completion FROM pair_candidates WHERE run_id = ? "
+        "ORDER BY question_index, sample",
+        (run_id,),
+    )
+    assert [(r["question_index"], r["sample"]) for r in rows] == [
+        (q, s) for q in range(questions) for s in (0, 1)
+    ]
+    assert {tuple(r) for r in kept} <= {
+        tuple(r) for r in rows
+    }  # nothing generated before the kill was replaced
+    outcomes = store_rows(
+        demo_ws,
+        "SELECT question_index, outcome, pairs FROM pair_questions WHERE run_id = ?",
+        (run_id,),
+    )
     assert sorted(r["question_index"] for r in outcomes) == list(range(questions))
-    pairs = store_rows(demo_ws, "SELECT question_index, chosen_sql, rejected_sql FROM pairs WHERE run_id = ?", (run_id,))
-    assert len(pairs) == sum(r["pairs"] for r in outcomes) == len({tuple(p) for p in pairs}) == questions
+    pairs = store_rows(
+        demo_ws,
+        "SELECT question_index, chosen_sql, rejected_sql FROM pairs WHERE run_id = ?",
+        (run_id,),
+    )
+    assert (
+        len(pairs)
+        == sum(r["pairs"] for r in outcomes)
+        == len({tuple(p) for p in pairs})
+        == questions
+    )
     summary = json.loads((job.run_dir / SUMMARY_FILE).read_text())
     assert summary["status"] == "completed" and summary["questions_done"] == questions
     assert 0 < summary["questions_generated_now"] < questions
 
 
-def test_rebuilding_reuses_the_stored_verification_instead_of_executing_again(mined: tuple[Workspace, Path]) -> None:
+def test_rebuilding_reuses_the_stored_verification_instead_of_executing_again(
+    mined: tuple[Workspace, Path],
+) -> None:
     ws, run_dir = mined
-    first = store_rows(ws, "SELECT sample FROM pair_candidates WHERE run_id = ? AND question_index = 0 "
-                           "AND duplicate_of IS NULL ORDER BY sample LIMIT 1", (run_dir.name,))[0]["sample"]
+    first = store_rows(
+        ws,
+        "SELECT sample FROM pair_candidates WHERE run_id = ? AND question_index = 0 "
+        "AND duplicate_of IS NULL ORDER BY sample LIMIT 1",
+        (run_dir.name,),
+    )[0]["sample"]
     # relabel one stored candidate: executing it again would label it "error" like every tiny-model answer
     with writing(ws) as conn:
-        conn.execute("UPDATE pair_candidates SET label = 'correct' WHERE run_id = ? AND question_index = 0 "
-                     "AND sample = ?", (run_dir.name, first))
+        conn.execute(
+            "UPDATE pair_candidates SET label = 'correct' WHERE run_id = ? AND question_index = 0 "
+            "AND sample = ?",
+            (run_dir.name, first),
+        )
     counts = rebuild_pairs(ws, run_dir, "onpolicy")
     assert counts["pairs"] == {"gold": TINY_LIMIT, "onpolicy": 1}
-    [pair] = store_rows(ws, "SELECT question_index, chosen_origin, chosen_label FROM pairs WHERE strategy = 'onpolicy'")
-    assert (pair["question_index"], pair["chosen_origin"], pair["chosen_label"]) == (0, f"sample:{first}", "correct")
+    [pair] = store_rows(
+        ws,
+        "SELECT question_index, chosen_origin, chosen_label FROM pairs WHERE strategy = 'onpolicy'",
+    )
+    assert (pair["question_index"], pair["chosen_origin"], pair["chosen_label"]) == (
+        0,
+        f"sample:{first}",
+        "correct",
+    )

@@ -24,7 +24,9 @@ def tiny_adapter_dir(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFact
 
     torch.manual_seed(1)
     model = AutoModelForCausalLM.from_pretrained(tiny_qwen2_dir)
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
     out = tmp_path_factory.mktemp("tiny-adapter") / "adapter"
     get_peft_model(model, config).save_pretrained(out)
     return out

@@ -36,8 +36,13 @@ def test_prompt_is_the_one_the_dataset_trains_on(demo_workspace: Workspace) -> N
     example = load_examples(demo_workspace, "demo_test")[0]
     database = database_ref(demo_workspace, "demo_test", example.db_id)
     messages = build_messages_for(example.question, database, example.evidence)
-    assert messages == [{"role": "system", "content": example.system}, {"role": "user", "content": example.prompt}]
-    with_evidence = build_messages_for(QUESTION, database, evidence="France means country = 'France'")
+    assert messages == [
+        {"role": "system", "content": example.system},
+        {"role": "user", "content": example.prompt},
+    ]
+    with_evidence = build_messages_for(
+        QUESTION, database, evidence="France means country = 'France'"
+    )
     assert "External knowledge: France means country = 'France'" in with_evidence[1]["content"]
     assert "CREATE TABLE singer" in with_evidence[1]["content"]
 
@@ -81,15 +86,23 @@ def test_a_variant_that_cannot_load_reports_why_and_the_others_answer(
     demo_workspace: Workspace, tiny_qwen2_dir: Path, tmp_path: Path
 ) -> None:
     missing = Variant(str(tmp_path / "no-such-model"))
-    answers = answer(QUESTION, concert_singer(demo_workspace), [missing, Variant(str(tiny_qwen2_dir))],
-                     pool=ModelPool(), max_new_tokens=8)
+    answers = answer(
+        QUESTION,
+        concert_singer(demo_workspace),
+        [missing, Variant(str(tiny_qwen2_dir))],
+        pool=ModelPool(),
+        max_new_tokens=8,
+    )
     assert answers[0].error and "not found" in answers[0].error and answers[0].execution is None
     assert answers[1].error is None and answers[1].execution is not None
 
 
 def test_verdicts_follow_execution(demo_workspace: Workspace) -> None:
     database = concert_singer(demo_workspace)
-    assert judge_sql(database, "SELECT count(singer_id) FROM singer WHERE country = 'France'", GOLD) == "correct"
+    assert (
+        judge_sql(database, "SELECT count(singer_id) FROM singer WHERE country = 'France'", GOLD)
+        == "correct"
+    )
     assert judge_sql(database, "SELECT COUNT(*) FROM singer", GOLD) == "wrong_result"
     assert judge_sql(database, "SELECT nothing FROM nowhere", GOLD) == "pred_error"
     assert judge_sql(database, "DELETE FROM singer", GOLD) == "pred_refused"
@@ -108,7 +121,9 @@ def test_bad_variant_lists_are_refused(tiny_qwen2_dir: Path, tmp_path: Path) -> 
         build_messages_for("  ", str(tmp_path / "x.sqlite"))
 
 
-def test_adapters_of_the_workspace_runs_are_listed(demo_workspace: Workspace, tiny_adapter_dir: Path) -> None:
+def test_adapters_of_the_workspace_runs_are_listed(
+    demo_workspace: Workspace, tiny_adapter_dir: Path
+) -> None:
     import shutil
 
     run_adapter = demo_workspace.runs_dir / "sft-0001" / "adapter"
@@ -123,26 +138,62 @@ def test_builtin_model_answers_a_demo_question(demo_workspace: Workspace) -> Non
     from studio.models.references import DEFAULT_MODEL
 
     database = concert_singer(demo_workspace)
-    reply = answer("How many singers are there?", database, [Variant(DEFAULT_MODEL)],
-                   gold_sql="SELECT COUNT(*) FROM singer", pool=ModelPool(), max_new_tokens=48)[0]
+    reply = answer(
+        "How many singers are there?",
+        database,
+        [Variant(DEFAULT_MODEL)],
+        gold_sql="SELECT COUNT(*) FROM singer",
+        pool=ModelPool(),
+        max_new_tokens=48,
+    )[0]
     assert reply.error is None
     assert reply.sql.upper().startswith("SELECT")
     assert reply.execution.ok
     assert reply.verdict == "correct"
 
 
-def test_model_ask_cli_answers_with_each_variant_and_a_verdict(tiny_qwen2_dir, tiny_adapter_dir) -> None:
-    database = Path(__file__).resolve().parents[2] / "data" / "demo" / "databases" / "concert_singer.sqlite"
+def test_model_ask_cli_answers_with_each_variant_and_a_verdict(
+    tiny_qwen2_dir, tiny_adapter_dir
+) -> None:
+    database = (
+        Path(__file__).resolve().parents[2]
+        / "data"
+        / "demo"
+        / "databases"
+        / "concert_singer.sqlite"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "studio", "model", "ask", "--db", str(database),
-         "--question", "How many singers are from France?",
-         "--gold", "SELECT COUNT(*) FROM singer WHERE country = 'France'",
-         "--variant", str(tiny_qwen2_dir), "--variant", f"{tiny_qwen2_dir}+{tiny_adapter_dir}"],
-        check=False, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "model",
+            "ask",
+            "--db",
+            str(database),
+            "--question",
+            "How many singers are from France?",
+            "--gold",
+            "SELECT COUNT(*) FROM singer WHERE country = 'France'",
+            "--variant",
+            str(tiny_qwen2_dir),
+            "--variant",
+            f"{tiny_qwen2_dir}+{tiny_adapter_dir}",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
     assert [a["variant"].count("+") for a in answers] == [0, 1]
     for item in answers:
-        assert item["verdict"] in {"correct", "wrong_result", "pred_error", "pred_timeout", "pred_refused"}
+        assert item["verdict"] in {
+            "correct",
+            "wrong_result",
+            "pred_error",
+            "pred_timeout",
+            "pred_refused",
+        }
         assert item["result"] is not None

@@ -44,18 +44,33 @@ WRITES = [
         "DELETE FROM singer",
         "REPLACE INTO singer (singer_id, name) VALUES (1, 'evil')",
         "INSERT INTO singer SELECT * FROM singer",
-        ("WITH d AS (SELECT singer_id FROM singer) DELETE FROM singer WHERE singer_id IN "
-        "(SELECT singer_id FROM d)"),
+        (
+            "WITH d AS (SELECT singer_id FROM singer) DELETE FROM singer WHERE singer_id IN "
+            "(SELECT singer_id FROM d)"
+        ),
         "WITH x AS (SELECT 1) UPDATE singer SET name = 'evil'",
         "update singer set age = age + 1 where singer_id = 1",
     )
 ] + [
-    Attack("write", "INSERT OR REPLACE INTO singer (singer_id, name) VALUES (1, 'evil')", SQLITE,
-           "refused"),
-    Attack("write", "INSERT INTO singer (singer_id, name) VALUES (1, 'e') ON CONFLICT DO NOTHING",
-           SQLITE, "refused"),
-    Attack("write", "INSERT INTO singer (singer_id, name) VALUES (1, 'e') ON DUPLICATE KEY UPDATE "
-           "name = 'evil'", MYSQL, "refused"),
+    Attack(
+        "write",
+        "INSERT OR REPLACE INTO singer (singer_id, name) VALUES (1, 'evil')",
+        SQLITE,
+        "refused",
+    ),
+    Attack(
+        "write",
+        "INSERT INTO singer (singer_id, name) VALUES (1, 'e') ON CONFLICT DO NOTHING",
+        SQLITE,
+        "refused",
+    ),
+    Attack(
+        "write",
+        "INSERT INTO singer (singer_id, name) VALUES (1, 'e') ON DUPLICATE KEY UPDATE "
+        "name = 'evil'",
+        MYSQL,
+        "refused",
+    ),
     Attack("write", "DELETE singer FROM singer JOIN concert ON 1 = 1", MYSQL, "refused"),
     Attack("write", "UPDATE singer, concert SET singer.name = 'evil'", MYSQL, "refused"),
 ]
@@ -74,8 +89,12 @@ DDL = [
     )
 ] + [
     Attack("ddl", "CREATE TEMP TABLE evil AS SELECT * FROM singer", SQLITE, "refused"),
-    Attack("ddl", "CREATE TRIGGER evil AFTER INSERT ON singer BEGIN DELETE FROM singer; END",
-           SQLITE, "refused"),
+    Attack(
+        "ddl",
+        "CREATE TRIGGER evil AFTER INSERT ON singer BEGIN DELETE FROM singer; END",
+        SQLITE,
+        "refused",
+    ),
     Attack("ddl", "VACUUM", SQLITE, "refused"),
     Attack("ddl", "REINDEX", SQLITE, "refused"),
     Attack("ddl", "CREATE TEMPORARY TABLE evil AS SELECT * FROM singer", MYSQL, "refused"),
@@ -91,12 +110,17 @@ DDL = [
 FILES = [
     Attack("file", "SELECT * FROM singer INTO OUTFILE '{tmp}/outfile.txt'", MYSQL, "refused"),
     Attack("file", "SELECT * INTO DUMPFILE '{tmp}/dump.txt' FROM singer", MYSQL, "refused"),
-    Attack("file", "select name from singer into outfile '{tmp}/lower.txt' fields terminated by ','",
-           MYSQL, "refused"),
+    Attack(
+        "file",
+        "select name from singer into outfile '{tmp}/lower.txt' fields terminated by ','",
+        MYSQL,
+        "refused",
+    ),
     Attack("file", "SELECT name FROM singer INTO OUTFILE 'relative_evil.txt'", MYSQL, "refused"),
     Attack("file", "SELECT LOAD_FILE('/etc/passwd')", MYSQL, "refused"),
-    Attack("file", "SELECT name FROM singer WHERE name = load_file('/etc/hostname')", MYSQL,
-           "refused"),
+    Attack(
+        "file", "SELECT name FROM singer WHERE name = load_file('/etc/hostname')", MYSQL, "refused"
+    ),
     Attack("file", "LOAD DATA INFILE '/etc/passwd' INTO TABLE singer", MYSQL, "refused"),
     Attack("file", "LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE singer", MYSQL, "refused"),
     Attack("file", "SELECT name INTO @stolen FROM singer LIMIT 1", MYSQL, "refused"),
@@ -126,32 +150,50 @@ LOCKS = [
     Attack("lock", "PRAGMA locking_mode = EXCLUSIVE", SQLITE, "refused"),
 ]
 
-EXECUTABLE_COMMENTS = [
-    Attack("comment", f"SELECT name --{space}/*! INTO OUTFILE '{{tmp}}/space_{index}.txt' */\n"
-           "FROM singer", BOTH, "refused")
-    for index, space in enumerate(UNICODE_SPACES)
-] + [
-    Attack("comment", f"SELECT name --{space}, LOAD_FILE('/etc/passwd')\nFROM singer", MYSQL,
-           "refused")
-    for space in ("\u00a0", "\u3000", "\u2028")
-] + [
-    Attack("comment", s, BOTH, "refused")
-    for s in (
-        "SELECT 1 /*! , LOAD_FILE('/etc/passwd') */",
-        "SELECT 1 /*!50000 , (SELECT 1) */ FROM singer",
-        "/*!DROP TABLE singer*/",
-        "SELECT 1 /*M!100000 ; DELETE FROM singer */",
-        "SELECT /*+ MAX_EXECUTION_TIME(100000000) */ COUNT(*) FROM singer",
-        "SELECT name FROM singer -- plain comment /*! INTO OUTFILE '{tmp}/in_comment.txt' */",
-        "SELECT name FROM singer WHERE name = '/*!' OR 1 = 1",
-        "SELECT name\u00a0FROM singer",
-        "SELECT name FROM singer\u3000WHERE 1 = 1",
-    )
-] + [
-    Attack("comment", "SELECT 1 --1, LOAD_FILE('/etc/passwd')", MYSQL, "refused"),
-    Attack("comment", "SELECT 1 --", MYSQL, "refused"),
-    Attack("comment", "SELECT 1 #\u00a0x\n, 2 /* a /* nested */ DROP TABLE singer */", MYSQL, "refused"),
-]
+EXECUTABLE_COMMENTS = (
+    [
+        Attack(
+            "comment",
+            f"SELECT name --{space}/*! INTO OUTFILE '{{tmp}}/space_{index}.txt' */\nFROM singer",
+            BOTH,
+            "refused",
+        )
+        for index, space in enumerate(UNICODE_SPACES)
+    ]
+    + [
+        Attack(
+            "comment",
+            f"SELECT name --{space}, LOAD_FILE('/etc/passwd')\nFROM singer",
+            MYSQL,
+            "refused",
+        )
+        for space in ("\u00a0", "\u3000", "\u2028")
+    ]
+    + [
+        Attack("comment", s, BOTH, "refused")
+        for s in (
+            "SELECT 1 /*! , LOAD_FILE('/etc/passwd') */",
+            "SELECT 1 /*!50000 , (SELECT 1) */ FROM singer",
+            "/*!DROP TABLE singer*/",
+            "SELECT 1 /*M!100000 ; DELETE FROM singer */",
+            "SELECT /*+ MAX_EXECUTION_TIME(100000000) */ COUNT(*) FROM singer",
+            "SELECT name FROM singer -- plain comment /*! INTO OUTFILE '{tmp}/in_comment.txt' */",
+            "SELECT name FROM singer WHERE name = '/*!' OR 1 = 1",
+            "SELECT name\u00a0FROM singer",
+            "SELECT name FROM singer\u3000WHERE 1 = 1",
+        )
+    ]
+    + [
+        Attack("comment", "SELECT 1 --1, LOAD_FILE('/etc/passwd')", MYSQL, "refused"),
+        Attack("comment", "SELECT 1 --", MYSQL, "refused"),
+        Attack(
+            "comment",
+            "SELECT 1 #\u00a0x\n, 2 /* a /* nested */ DROP TABLE singer */",
+            MYSQL,
+            "refused",
+        ),
+    ]
+)
 
 STACKED = [
     Attack("stacked", s, BOTH, "refused")
@@ -194,27 +236,58 @@ SETTINGS = [
 ]
 
 SLOW = [
-    Attack("slow", "SELECT COUNT(*) FROM singer a, singer b, singer c, singer d, singer e, singer f",
-           BOTH, "bounded"),
-    Attack("slow", "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
-           "SELECT COUNT(*) FROM r", BOTH, "bounded"),
+    Attack(
+        "slow",
+        "SELECT COUNT(*) FROM singer a, singer b, singer c, singer d, singer e, singer f",
+        BOTH,
+        "bounded",
+    ),
+    Attack(
+        "slow",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT COUNT(*) FROM r",
+        BOTH,
+        "bounded",
+    ),
     Attack("slow", "SELECT SLEEP(100)", MYSQL, "bounded"),
     Attack("slow", "SELECT BENCHMARK(100000000000, MD5('studio'))", MYSQL, "bounded"),
     Attack("slow", "SELECT name FROM singer WHERE SLEEP(1) = 0", MYSQL, "bounded"),
-    Attack("slow", "SELECT COUNT(*) FROM singer a, singer b, singer c, singer d, singer e "
-           "WHERE a.name LIKE '%a%b%c%d%e%'", SQLITE, "bounded"),
+    Attack(
+        "slow",
+        "SELECT COUNT(*) FROM singer a, singer b, singer c, singer d, singer e "
+        "WHERE a.name LIKE '%a%b%c%d%e%'",
+        SQLITE,
+        "bounded",
+    ),
 ]
 
 RECURSION = [
-    Attack("recursion", "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
-           "SELECT n FROM r", BOTH, "bounded"),
-    Attack("recursion", "WITH RECURSIVE r(s) AS (SELECT 'x' UNION ALL SELECT s || s FROM r) "
-           "SELECT length(s) FROM r", SQLITE, "bounded"),
-    Attack("recursion", "WITH RECURSIVE r(n, s) AS (SELECT 1, CAST('x' AS CHAR(1000000)) UNION ALL "
-           "SELECT n + 1, CONCAT(s, s) FROM r WHERE n < 40) SELECT n, LENGTH(s) FROM r", MYSQL,
-           "bounded"),
-    Attack("recursion", "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r, singer) "
-           "SELECT COUNT(*) FROM r", BOTH, "bounded"),
+    Attack(
+        "recursion",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r",
+        BOTH,
+        "bounded",
+    ),
+    Attack(
+        "recursion",
+        "WITH RECURSIVE r(s) AS (SELECT 'x' UNION ALL SELECT s || s FROM r) "
+        "SELECT length(s) FROM r",
+        SQLITE,
+        "bounded",
+    ),
+    Attack(
+        "recursion",
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, CAST('x' AS CHAR(1000000)) UNION ALL "
+        "SELECT n + 1, CONCAT(s, s) FROM r WHERE n < 40) SELECT n, LENGTH(s) FROM r",
+        MYSQL,
+        "bounded",
+    ),
+    Attack(
+        "recursion",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r, singer) "
+        "SELECT COUNT(*) FROM r",
+        BOTH,
+        "bounded",
+    ),
 ]
 
 MEMORY = [
@@ -248,8 +321,10 @@ DEEP = [
         "SELECT " + "CASE WHEN 1 = 1 THEN " * 100 + "1" + " END" * 100,
         "SELECT " + "NOT " * 2000 + "1",
         "SELECT " + "- " * 5000 + "1",
-        "SELECT name FROM singer WHERE name IN " + "(SELECT name FROM singer WHERE name IN " * 30
-        + "('x')" + ")" * 30,
+        "SELECT name FROM singer WHERE name IN "
+        + "(SELECT name FROM singer WHERE name IN " * 30
+        + "('x')"
+        + ")" * 30,
         "SELECT " + "abs(" * 60 + "1" + ")" * 60,
     )
 ]
@@ -257,9 +332,13 @@ DEEP = [
 HUGE = [
     Attack("huge", s, BOTH, "refused")
     for s in (
-        "SELECT name FROM singer WHERE name IN (" + ", ".join(f"'{i:05}'" for i in range(8_500)) + ")",
+        "SELECT name FROM singer WHERE name IN ("
+        + ", ".join(f"'{i:05}'" for i in range(8_500))
+        + ")",
         "SELECT " + " + ".join(["1"] * 100_000),
-        "SELECT name FROM singer WHERE name IN (" + ", ".join(f"'n{i}'" for i in range(20_000)) + ")",
+        "SELECT name FROM singer WHERE name IN ("
+        + ", ".join(f"'n{i}'" for i in range(20_000))
+        + ")",
         "SELECT '" + "x" * 500_000 + "'",
         "SELECT name FROM singer /* " + "c" * 1_000_000 + " */",
         " UNION ".join(["SELECT 1"] * 10_000),
@@ -267,8 +346,18 @@ HUGE = [
 ]
 
 ATTACKS = (
-    WRITES + DDL + FILES + LOCKS + EXECUTABLE_COMMENTS + STACKED + SETTINGS + SLOW + RECURSION
-    + MEMORY + DEEP + HUGE
+    WRITES
+    + DDL
+    + FILES
+    + LOCKS
+    + EXECUTABLE_COMMENTS
+    + STACKED
+    + SETTINGS
+    + SLOW
+    + RECURSION
+    + MEMORY
+    + DEEP
+    + HUGE
 )
 
 

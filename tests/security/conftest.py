@@ -106,7 +106,8 @@ def mysql_fingerprint(url: str) -> tuple:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
-                "ORDER BY TABLE_NAME", (name,)
+                "ORDER BY TABLE_NAME",
+                (name,),
             )
             tables = [row[0] for row in cursor.fetchall()]
             state: list = [tables]

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from studio.cli import main as studio_main
+from studio.jobs.runtime import read_jsonl
 from studio.sql.execute import execute_sql
 from studio.sql.sandbox import GRACE_S
-from studio.jobs.runtime import read_jsonl
 from studio.workspace import Workspace
 
 catalogue = sys.modules["studio_hostile_catalogue"]  # loaded by conftest.py
@@ -54,11 +54,13 @@ def test_execute_sql(engine, attack, target, fill, fingerprint, watched_dir: Pat
     assert execute_sql(target, "SELECT COUNT(*) FROM singer").rows == [(60,)]
 
 
-def test_sql_run_command(engine, attack, target, fill, fingerprint, watched_dir: Path,
-                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_sql_run_command(
+    engine, attack, target, fill, fingerprint, watched_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = fingerprint()
-    code = studio_main(["sql", "run", "--db", target, "--sql", fill(attack.sql),
-                        "--timeout", str(TIMEOUT_S)])
+    code = studio_main(
+        ["sql", "run", "--db", target, "--sql", fill(attack.sql), "--timeout", str(TIMEOUT_S)]
+    )
     printed = capsys.readouterr()
     result = json.loads(printed.out)
     check_outcome(attack, result["error_kind"])
@@ -81,27 +83,56 @@ def hostile_workspace(engine: str, target: str, tmp_path: Path) -> tuple[Workspa
         writer.writerow(["database", "question", "sql"])
         for index, _ in enumerate(catalogue.attacks_for(engine)):
             writer.writerow([db_id, f"How many singers are there? ({index})", GOLD_SQL])
-    options = (ImportOptions(name="hostile", db_dir=Path(target).parent) if engine == "sqlite"
-               else ImportOptions(name="hostile", mysql_url=target))
+    options = (
+        ImportOptions(name="hostile", db_dir=Path(target).parent)
+        if engine == "sqlite"
+        else ImportOptions(name="hostile", mysql_url=target)
+    )
     (dataset,) = import_csv(ws, questions, options)
     return ws, dataset.name
 
 
-def test_eval_predictions_command(engine: str, target: str, hostile_workspace, fill, fingerprint,
-                                  watched_dir: Path, tmp_path: Path) -> None:
+def test_eval_predictions_command(
+    engine: str,
+    target: str,
+    hostile_workspace,
+    fill,
+    fingerprint,
+    watched_dir: Path,
+    tmp_path: Path,
+) -> None:
     """Every attack as a prediction of one `eval --predictions` run: every question gets a
     verdict and the run finishes; nothing is written anywhere."""
     ws, dataset = hostile_workspace
     attacks = catalogue.attacks_for(engine)
     predictions = tmp_path / "predictions.jsonl"
-    predictions.write_text("".join(json.dumps({"index": i, "sql": fill(a.sql)}) + "\n"
-                                   for i, a in enumerate(attacks)), encoding="utf-8")
+    predictions.write_text(
+        "".join(json.dumps({"index": i, "sql": fill(a.sql)}) + "\n" for i, a in enumerate(attacks)),
+        encoding="utf-8",
+    )
     before = fingerprint()
     done = subprocess.run(
-        [sys.executable, "-m", "studio", "eval", "--dataset", dataset, "--predictions",
-         str(predictions), "--timeout", str(TIMEOUT_S), "--out", str(tmp_path / "run"),
-         "--workspace", str(ws.root)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200, check=False,
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "eval",
+            "--dataset",
+            dataset,
+            "--predictions",
+            str(predictions),
+            "--timeout",
+            str(TIMEOUT_S),
+            "--out",
+            str(tmp_path / "run"),
+            "--workspace",
+            str(ws.root),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
     )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
     verdicts = read_jsonl(tmp_path / "run" / "verdicts.jsonl")
@@ -128,23 +159,51 @@ def hostile_pair(engine: str, target: str, tmp_path: Path) -> tuple[Workspace, i
     config = MiningConfig(model="hostile", dataset="demo_train", n=1, temperature=0.0)
     register_run(ws, "hostile", config)
     gold = execute_sql(target, GOLD_SQL).to_dict()
-    question = Question(0, "0", "demo_train", "concert_singer", target, "system", "prompt", GOLD_SQL)
+    question = Question(
+        0, "0", "demo_train", "concert_singer", target, "system", "prompt", GOLD_SQL
+    )
     chosen = Side(GOLD_SQL, "gold", "correct", gold)
     rejected = Side("SELECT 0", "sample:0", "wrong_result", {"ok": True})
-    record_question(ws, "hostile", question, "gold", [], QuestionPlan("paired", [(chosen, rejected)]),
-                    gold, config)
+    record_question(
+        ws,
+        "hostile",
+        question,
+        "gold",
+        [],
+        QuestionPlan("paired", [(chosen, rejected)]),
+        gold,
+        config,
+    )
     return ws, list_pairs(ws)[0].id
 
 
-def test_pairs_set_command(engine, attack, hostile_pair, fill, fingerprint, watched_dir: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_pairs_set_command(
+    engine,
+    attack,
+    hostile_pair,
+    fill,
+    fingerprint,
+    watched_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """An edit's SQL is executed against the gold: the attack is labelled, never run."""
     from studio.pairs.curate import get_pair
 
     ws, pair_id = hostile_pair
     before = fingerprint()
-    code = studio_main(["pairs", "set", str(pair_id), "--rejected", fill(attack.sql),
-                        "--timeout", str(TIMEOUT_S), "--workspace", str(ws.root)])
+    code = studio_main(
+        [
+            "pairs",
+            "set",
+            str(pair_id),
+            "--rejected",
+            fill(attack.sql),
+            "--timeout",
+            str(TIMEOUT_S),
+            "--workspace",
+            str(ws.root),
+        ]
+    )
     capsys.readouterr()
     assert code == 0
     pair = get_pair(ws, pair_id)
@@ -182,8 +241,9 @@ PEAK_REPORTING_STUDIO = (
 )
 
 
-def test_sql_run_processes_stay_bounded(engine: str, target: str, fill, fingerprint,
-                                        watched_dir: Path, tmp_path: Path) -> None:
+def test_sql_run_processes_stay_bounded(
+    engine: str, target: str, fill, fingerprint, watched_dir: Path, tmp_path: Path
+) -> None:
     """One attack of each category as a user runs it: a real `sql run` process that prints a
     verdict and no traceback, and whose own peak memory stays bounded (its executors run
     under their own limit, checked below)."""
@@ -196,9 +256,24 @@ def test_sql_run_processes_stay_bounded(engine: str, target: str, fill, fingerpr
             continue
         seen.add(attack.category)
         done = subprocess.run(
-            [sys.executable, "-c", PEAK_REPORTING_STUDIO, "sql", "run", "--db", target,
-             "--sql", fill(attack.sql), "--timeout", str(TIMEOUT_S)],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False,
+            [
+                sys.executable,
+                "-c",
+                PEAK_REPORTING_STUDIO,
+                "sql",
+                "run",
+                "--db",
+                target,
+                "--sql",
+                fill(attack.sql),
+                "--timeout",
+                str(TIMEOUT_S),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
             env={**os.environ, **bounds, "PEAK_FILE": str(peak_file)},
         )
         assert "Traceback" not in done.stderr, done.stderr
@@ -221,8 +296,9 @@ def test_executors_run_under_their_memory_limit(hostile_sqlite: Path) -> None:
     assert line.split()[3] == str(QueryBounds.from_env().memory_bytes)
 
 
-def test_mining_labels_every_candidate(engine: str, target: str, fill, fingerprint,
-                                       watched_dir: Path) -> None:
+def test_mining_labels_every_candidate(
+    engine: str, target: str, fill, fingerprint, watched_dir: Path
+) -> None:
     """A mining question whose samples are all the attacks: each is labelled (never the gold's
     result), so the question settles instead of failing its job; a refused sample is never
     taken for a duplicate of a harmless one that differs only in comments."""

@@ -79,9 +79,7 @@ def scratch_sqlite(concert_singer_sqlite: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def spiderman_test_queries(spiderman_dir: Path) -> list[dict[str, str]]:
     """The slice's SpiderMan test rows: database, question, sql (MySQL dialect)."""
-    with (spiderman_dir / "test_queries.csv").open(
-        newline="", encoding="utf-8"
-    ) as handle:
+    with (spiderman_dir / "test_queries.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -53,7 +53,13 @@ def test_row_cap_holds_over_the_query_own_limit(database: str) -> None:
 def test_result_bound_refuses_a_large_result(database: str) -> None:
     text = "printf('%.*c', 200000, 'x')" if database.endswith(".sqlite") else "REPEAT('x', 200000)"
     done = studio_sql(
-        "run", "--db", database, "--sql", f"SELECT {text} {CROSS_JOIN}", "--max-rows", "100000",
+        "run",
+        "--db",
+        database,
+        "--sql",
+        f"SELECT {text} {CROSS_JOIN}",
+        "--max-rows",
+        "100000",
         STUDIO_SQL_RESULT_MB="1",
     )
     result = json.loads(done.stdout)
@@ -70,8 +76,12 @@ def test_cell_bound_refuses_a_large_cell(database: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "sql", ["SELECT randomblob(1000000000)", "SELECT zeroblob(1000000000)",
-            "SELECT length(printf('%.*c', 900000000, 'x'))"]
+    "sql",
+    [
+        "SELECT randomblob(1000000000)",
+        "SELECT zeroblob(1000000000)",
+        "SELECT length(printf('%.*c', 900000000, 'x'))",
+    ],
 )
 def test_sqlite_single_row_bombs_are_bounded(concert_singer_sqlite: Path, sql: str) -> None:
     result = execute_sql(concert_singer_sqlite, sql, timeout_s=5)
@@ -81,7 +91,8 @@ def test_sqlite_single_row_bombs_are_bounded(concert_singer_sqlite: Path, sql: s
 
 def test_mysql_wide_rows_stop_at_the_result_bound(concert_singer_mysql: str) -> None:
     result = execute_sql(
-        concert_singer_mysql, "SELECT REPEAT('a', 16000000) FROM singer a, singer b, singer c",
+        concert_singer_mysql,
+        "SELECT REPEAT('a', 16000000) FROM singer a, singer b, singer c",
         timeout_s=30,
     )
     assert result.error_kind == "too_large" and "MiB" in result.error, result
@@ -142,9 +153,9 @@ def test_grants_that_only_read_are_not_risky(read_only_account: str) -> None:
         grants = [row[0] for row in cursor.fetchall()]
     connection.close()
     assert risky_privileges(grants) == []
-    assert risky_privileges(["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"]) == [
-        "ALL PRIVILEGES"
-    ]
+    assert risky_privileges(
+        ["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"]
+    ) == ["ALL PRIVILEGES"]
     assert risky_privileges(["GRANT SELECT, INSERT, FILE ON *.* TO `u`@`%`"]) == ["INSERT", "FILE"]
 
 
@@ -153,7 +164,9 @@ def test_quoting_modes_the_guard_does_not_read_are_dropped(concert_singer_mysql:
 
     connection = open_mysql(parse_database(concert_singer_mysql))
     with connection.cursor() as cursor:
-        cursor.execute("SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES'")
+        cursor.execute(
+            "SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES'"
+        )
         settle_quoting(connection)
         cursor.execute("SELECT @@SESSION.sql_mode, 'a\\'b', \"x\"")
         mode, escaped, double_quoted = cursor.fetchone()

@@ -168,10 +168,16 @@ def test_sql_is_settled_once_its_sql_block_closes() -> None:
     assert not sql_settled("Here it is:\n```sql\nSELECT name FROM sin")
     assert sql_settled(reply)
     # whatever follows a settled reply, the extracted SQL stays the same
-    assert extract_sql(reply + "\n\nOr:\n```sql\nSELECT 1\n```") == extract_sql(reply) == "SELECT name FROM singer"
+    assert (
+        extract_sql(reply + "\n\nOr:\n```sql\nSELECT 1\n```")
+        == extract_sql(reply)
+        == "SELECT name FROM singer"
+    )
 
 
 def test_bare_sql_untagged_blocks_and_think_sections_are_not_settled() -> None:
     assert not sql_settled("SELECT name FROM singer;")  # a later ```sql block would win
     assert not sql_settled("```\nSELECT 1\n```")  # likewise
-    assert not sql_settled("<think>\n```sql\nSELECT 1\n```")  # the think section may not be closed yet
+    assert not sql_settled(
+        "<think>\n```sql\nSELECT 1\n```"
+    )  # the think section may not be closed yet

@@ -10,24 +10,44 @@ from typing import Any
 
 import pytest
 
-from studio.train.config import TrainConfig, config_from_mapping
 from studio.data.registry import register_dataset
+from studio.train.config import TrainConfig, config_from_mapping
 from studio.train.worker import train, write_run_config
 from studio.workspace import Workspace
 
 SYSTEM = "You write SQLite queries."
-QUESTIONS = [(f"How many singers are older than {age}?", f"SELECT count(*) FROM singer WHERE age > {age}")
-             for age in range(20, 32)]
-TINY_RUN = {"max_steps": 3, "per_device_train_batch_size": 2, "cutoff_len": 256, "logging_steps": 1,
-            "save_steps": 100, "learning_rate": 5e-3, "lr_scheduler_type": "constant"}
+QUESTIONS = [
+    (f"How many singers are older than {age}?", f"SELECT count(*) FROM singer WHERE age > {age}")
+    for age in range(20, 32)
+]
+TINY_RUN = {
+    "max_steps": 3,
+    "per_device_train_batch_size": 2,
+    "cutoff_len": 256,
+    "logging_steps": 1,
+    "save_steps": 100,
+    "learning_rate": 5e-3,
+    "lr_scheduler_type": "constant",
+}
 
 
 def register_toy_datasets(ws: Workspace) -> None:
     """`toy_sft` (12 Alpaca rows) and `toy_pairs` (12 preference rows) in the workspace."""
-    rows = [{"instruction": question, "input": "", "system": SYSTEM, "output": sql} for question, sql in QUESTIONS]
+    rows = [
+        {"instruction": question, "input": "", "system": SYSTEM, "output": sql}
+        for question, sql in QUESTIONS
+    ]
     register_dataset(ws, "toy_sft", rows, "sft")
-    pairs = [{"instruction": question, "input": "", "system": SYSTEM, "chosen": sql,
-              "rejected": "SELECT name FROM singer"} for question, sql in QUESTIONS]
+    pairs = [
+        {
+            "instruction": question,
+            "input": "",
+            "system": SYSTEM,
+            "chosen": sql,
+            "rejected": "SELECT name FROM singer",
+        }
+        for question, sql in QUESTIONS
+    ]
     register_dataset(ws, "toy_pairs", pairs, "preference")
 
 
@@ -49,9 +69,12 @@ def toy_workspace(workspace: Workspace) -> Workspace:
 @pytest.fixture(scope="session")
 def tiny_config(tiny_qwen2_dir: Path) -> Callable[..., TrainConfig]:
     """`tiny_config(**keys)`: a validated config for the tiny model (SFT on toy_sft unless overridden)."""
+
     def make(**keys: Any) -> TrainConfig:
-        return config_from_mapping({"model_name_or_path": str(tiny_qwen2_dir), "dataset": "toy_sft",
-                                    **TINY_RUN, **keys})
+        return config_from_mapping(
+            {"model_name_or_path": str(tiny_qwen2_dir), "dataset": "toy_sft", **TINY_RUN, **keys}
+        )
+
     return make
 
 
@@ -63,7 +86,9 @@ def new_run(ws: Workspace, cfg: TrainConfig) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sft_run(tiny_config: Callable[..., TrainConfig], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sft_run(
+    tiny_config: Callable[..., TrainConfig], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A finished 3-step SFT run of the tiny model (its adapter is what DPO continues from)."""
     ws = Workspace.open(tmp_path_factory.mktemp("sft-ws"))
     register_toy_datasets(ws)

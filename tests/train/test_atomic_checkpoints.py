@@ -22,9 +22,9 @@ from transformers import Trainer, TrainerCallback
 from trl import DPOTrainer, SFTTrainer
 
 from studio.cli import main
-from studio.train.config import TrainConfig
 from studio.jobs import ensure_background_supervisor, get_job, submit, wait
 from studio.patches.trainer_checkpoints import TrainerInternalsChanged, check_trainer_internals
+from studio.train.config import TrainConfig
 from studio.train.resume import COMPLETE_MARKER, STAGING_DIR, find_resume_point, incomplete_reason
 from studio.train.worker import train
 from studio.workspace import Workspace
@@ -55,8 +55,10 @@ def complete_checkpoints(run_dir: Path) -> list[str]:
 
 
 def test_a_worker_killed_halfway_through_a_save_resumes_from_the_checkpoint_before(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Callable[..., TrainConfig],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ws = toy_workspace
     run_dir = new_run(ws, tiny_config(max_steps=3, save_steps=1))
     argv = [sys.executable, str(PAUSED_WORKER), "--pause-at", "2", str(run_dir)]
@@ -79,8 +81,9 @@ def test_a_worker_killed_halfway_through_a_save_resumes_from_the_checkpoint_befo
     assert not (run_dir / "checkpoint-2").exists()
 
     out = resume_cli(ws, run_dir, capsys)
-    assert (f"discarded {STAGING_DIR}/checkpoint-2: {INTERRUPTED}\n"
-            "resuming from checkpoint-1\n") in out
+    assert (
+        f"discarded {STAGING_DIR}/checkpoint-2: {INTERRUPTED}\nresuming from checkpoint-1\n"
+    ) in out
     summary = read_summary(run_dir)
     assert summary["status"] == "succeeded"
     assert summary["resumed_from"] == str(run_dir / "checkpoint-1")
@@ -91,11 +94,19 @@ def test_a_worker_killed_halfway_through_a_save_resumes_from_the_checkpoint_befo
 
 
 def test_dpo_resume_skips_an_incomplete_checkpoint_of_an_older_studio(
-        sft_run: Path, tiny_config: Callable[..., TrainConfig], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    sft_run: Path,
+    tiny_config: Callable[..., TrainConfig],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     ws = Workspace.open(sft_run.parents[1])
-    cfg = tiny_config(stage="dpo", dataset="toy_pairs", max_steps=3, save_steps=1,
-                      adapter_name_or_path=str(sft_run / "adapter"))
+    cfg = tiny_config(
+        stage="dpo",
+        dataset="toy_pairs",
+        max_steps=3,
+        save_steps=1,
+        adapter_name_or_path=str(sft_run / "adapter"),
+    )
     assert main(["train", str(write_config(tmp_path, cfg)), "--workspace", str(ws.root)]) == 0
     run_dir = get_job(ws, int(capsys.readouterr().out.split()[1])).run_dir
     for step in (1, 2, 3):
@@ -109,9 +120,11 @@ def test_dpo_resume_skips_an_incomplete_checkpoint_of_an_older_studio(
     (run_dir / STAGING_DIR / "checkpoint-4").mkdir(parents=True)
 
     out = resume_cli(ws, run_dir, capsys)
-    assert ("skipped checkpoint-3: incomplete, no trainer_state.json (its save was interrupted)\n"
-            f"discarded {STAGING_DIR}/checkpoint-4: {INTERRUPTED}\n"
-            "resuming from checkpoint-2\n") in out
+    assert (
+        "skipped checkpoint-3: incomplete, no trainer_state.json (its save was interrupted)\n"
+        f"discarded {STAGING_DIR}/checkpoint-4: {INTERRUPTED}\n"
+        "resuming from checkpoint-2\n"
+    ) in out
     summary = read_summary(run_dir)
     assert summary["status"] == "succeeded"
     assert summary["resumed_from"] == str(run_dir / "checkpoint-2")
@@ -129,16 +142,39 @@ def _free_port() -> int:
 
 
 def test_two_ranks_publish_each_checkpoint_with_both_ranks_files(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=2, save_steps=1))
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-              "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-              "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
-              "-m", "studio.train.worker", str(run_dir)]
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        "studio.train.worker",
+        str(run_dir),
+    ]
     # DDP over gloo: accelerate's multi-GPU launcher with transformers told to use the CPU
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run(launch, check=False, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=JOB_TIMEOUT_S)
+    done = subprocess.run(
+        launch,
+        check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=JOB_TIMEOUT_S,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert read_summary(run_dir)["status"] == "succeeded"
     for step in (1, 2):
@@ -163,7 +199,8 @@ class SeesPublishedCheckpoints(TrainerCallback):
 
 
 def test_on_save_callbacks_see_the_published_checkpoint(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=2, save_steps=1))
     callback = SeesPublishedCheckpoints()
     train(run_dir, extra_callbacks=[callback])
@@ -180,7 +217,9 @@ class RenamedSave(Trainer):
 def test_the_internals_check_names_what_changed() -> None:
     check_trainer_internals(SFTTrainer)
     check_trainer_internals(DPOTrainer)
-    changed = (r"RenamedSave._save_checkpoint takes \('self', 'model', 'trial', 'extra'\), "
-               r"where studio/patches/trainer_checkpoints.py expects")
+    changed = (
+        r"RenamedSave._save_checkpoint takes \('self', 'model', 'trial', 'extra'\), "
+        r"where studio/patches/trainer_checkpoints.py expects"
+    )
     with pytest.raises(TrainerInternalsChanged, match=changed):
         check_trainer_internals(RenamedSave)

@@ -28,25 +28,47 @@ def _bench_module() -> ModuleType:
 
 
 def test_both_modes_train_the_tiny_moe_at_every_length_on_cpu(builtin_tokenizer_dir: Path) -> None:
-    command = [sys.executable, str(SCRIPT), "--arch", "tiny-qwen3-moe", "--device", "cpu",
-               "--lengths", ",".join(map(str, LENGTHS)), "--steps", "3", "--mode", "both",
-               "--skip-layers", "0,1", "--tokenizer", str(builtin_tokenizer_dir)]
-    done = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--arch",
+        "tiny-qwen3-moe",
+        "--device",
+        "cpu",
+        "--lengths",
+        ",".join(map(str, LENGTHS)),
+        "--steps",
+        "3",
+        "--mode",
+        "both",
+        "--skip-layers",
+        "0,1",
+        "--tokenizer",
+        str(builtin_tokenizer_dir),
+    ]
+    done = subprocess.run(
+        command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     assert [(line["mode"], line["length"], line["skip_layers"]) for line in lines] == [
         *(("studio", length, skip) for length in LENGTHS for skip in (0, 1)),
-        *(("plain", length, 0) for length in LENGTHS)]
+        *(("plain", length, 0) for length in LENGTHS),
+    ]
     # once per studio run with skip 1 (the tiny model has 2 decoder layers)
-    assert done.stderr.count("gradient checkpointing: 1 of 2 layers recompute, the last 1 keep their "
-                             "activations") == len(LENGTHS)
+    assert done.stderr.count(
+        "gradient checkpointing: 1 of 2 layers recompute, the last 1 keep their activations"
+    ) == len(LENGTHS)
     for line in lines:
         assert line["figure"] == "moe_sft" and line["arch"] == "tiny-qwen3-moe"
         assert line["status"] == "ok", line
         assert line["tokens_per_s"] > 0 and line["steps"] == 3 and len(line["step_s"]) == 3
         assert line["device"] == "cpu" and line["peak_gib"] is None
         assert line["config"]["lora_target"] == ["q_proj", "k_proj"]
-        assert line["experts_implementation"] == {"studio": "studio_grouped_mm", "plain": "grouped_mm"}[line["mode"]]
+        assert (
+            line["experts_implementation"]
+            == {"studio": "studio_grouped_mm", "plain": "grouped_mm"}[line["mode"]]
+        )
 
 
 def test_an_out_of_memory_run_is_recorded_and_the_next_goes_on() -> None:
@@ -59,19 +81,45 @@ def test_an_out_of_memory_run_is_recorded_and_the_next_goes_on() -> None:
     assert failed["status"] == "oom" and failed["tokens_per_s"] is None
     assert "out of memory" in failed["error"]
     fine = bench.measure(lambda: [9.0, 1.0, 2.0], 300, "cpu")
-    assert fine["status"] == "ok" and fine["tokens_per_s"] == 200.0  # the first (warm-up) step is left out
+    assert (
+        fine["status"] == "ok" and fine["tokens_per_s"] == 200.0
+    )  # the first (warm-up) step is left out
 
 
 def test_profile_reports_the_last_steps_top_operators_and_leaves_it_out_of_the_times(
-        builtin_tokenizer_dir: Path) -> None:
-    command = [sys.executable, str(SCRIPT), "--arch", "tiny-qwen3-moe", "--device", "cpu", "--lengths", "64",
-               "--steps", "3", "--mode", "studio", "--profile", "5",
-               "--tokenizer", str(builtin_tokenizer_dir)]
-    done = subprocess.run(command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    builtin_tokenizer_dir: Path,
+) -> None:
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--arch",
+        "tiny-qwen3-moe",
+        "--device",
+        "cpu",
+        "--lengths",
+        "64",
+        "--steps",
+        "3",
+        "--mode",
+        "studio",
+        "--profile",
+        "5",
+        "--tokenizer",
+        str(builtin_tokenizer_dir),
+    ]
+    done = subprocess.run(
+        command, check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run, profile = (json.loads(line) for line in done.stdout.splitlines() if line.strip())
-    assert run["figure"] == "moe_sft" and run["status"] == "ok" and len(run["step_s"]) == 2  # the third profiled
-    assert profile["figure"] == "moe_profile" and profile["length"] == 64 and profile["skip_layers"] == 0
+    assert (
+        run["figure"] == "moe_sft" and run["status"] == "ok" and len(run["step_s"]) == 2
+    )  # the third profiled
+    assert (
+        profile["figure"] == "moe_profile"
+        and profile["length"] == 64
+        and profile["skip_layers"] == 0
+    )
     total, *top = profile["top"]
     assert total["op"] == "all" and len(top) == 5
     assert [row["ms"] for row in top] == sorted((row["ms"] for row in top), reverse=True)

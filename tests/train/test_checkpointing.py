@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from transformers import TrainerCallback
 
-from studio.train.config import TrainConfig, config_from_mapping
 from studio.errors import StudioError
 from studio.patches.partial_checkpointing import decoder_layers
+from studio.train.config import TrainConfig, config_from_mapping
 from studio.train.worker import train
 from studio.workspace import Workspace
 
@@ -32,7 +32,9 @@ class LayerCalls(TrainerCallback):
         self.calls: list[int] = []
         self.steps: list[list[int]] = []
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any, **kwargs: Any
+    ) -> None:
         layers = decoder_layers(model)
         self.calls = [0] * len(layers)
         for index, layer in enumerate(layers):
@@ -53,39 +55,65 @@ def calls_per_step(ws: Workspace, cfg: TrainConfig) -> tuple[list[list[int]], Pa
     return counter.steps, run_dir
 
 
-@pytest.mark.parametrize(("skip", "per_layer", "split"), [
-    (0, [2, 2], {"recompute_layers": 2, "keep_activations_layers": 0}),
-    (1, [2, 1], {"recompute_layers": 1, "keep_activations_layers": 1}),
-    (5, [1, 1], {"recompute_layers": 0, "keep_activations_layers": 2}),
-])
+@pytest.mark.parametrize(
+    ("skip", "per_layer", "split"),
+    [
+        (0, [2, 2], {"recompute_layers": 2, "keep_activations_layers": 0}),
+        (1, [2, 1], {"recompute_layers": 1, "keep_activations_layers": 1}),
+        (5, [1, 1], {"recompute_layers": 0, "keep_activations_layers": 2}),
+    ],
+)
 def test_sft_recomputes_all_but_the_last_skip_layers(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig], tiny_qwen3_moe_dir: Path,
-        capsys: pytest.CaptureFixture[str], skip: int, per_layer: list[int], split: dict[str, int]) -> None:
-    cfg = tiny_config(model_name_or_path=str(tiny_qwen3_moe_dir), max_steps=2, gradient_checkpointing=True,
-                      gradient_checkpointing_skip_layers=skip)
+    toy_workspace: Workspace,
+    tiny_config: Callable[..., TrainConfig],
+    tiny_qwen3_moe_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    skip: int,
+    per_layer: list[int],
+    split: dict[str, int],
+) -> None:
+    cfg = tiny_config(
+        model_name_or_path=str(tiny_qwen3_moe_dir),
+        max_steps=2,
+        gradient_checkpointing=True,
+        gradient_checkpointing_skip_layers=skip,
+    )
     steps, run_dir = calls_per_step(toy_workspace, cfg)
     assert steps == [per_layer, per_layer]
     summary = read_summary(run_dir)
     assert summary["status"] == "succeeded" and summary["gradient_checkpointing"] == split
-    line = (f"gradient checkpointing: {split['recompute_layers']} of 2 layers recompute, "
-            f"the last {split['keep_activations_layers']} keep their activations")
+    line = (
+        f"gradient checkpointing: {split['recompute_layers']} of 2 layers recompute, "
+        f"the last {split['keep_activations_layers']} keep their activations"
+    )
     assert (line in capsys.readouterr().out) == (skip > 0)
 
 
 def test_dpo_keeps_the_split_after_each_reference_forward(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     """TRL re-enables checkpointing on every layer after the reference forward; the split must hold
     for every micro-batch of every step: policy forward + reference forward (+ the recompute)."""
-    cfg = tiny_config(stage="dpo", dataset="toy_pairs", max_steps=2, per_device_train_batch_size=1,
-                      gradient_accumulation_steps=2, gradient_checkpointing=True,
-                      gradient_checkpointing_skip_layers=1)
+    cfg = tiny_config(
+        stage="dpo",
+        dataset="toy_pairs",
+        max_steps=2,
+        per_device_train_batch_size=1,
+        gradient_accumulation_steps=2,
+        gradient_checkpointing=True,
+        gradient_checkpointing_skip_layers=1,
+    )
     steps, run_dir = calls_per_step(toy_workspace, cfg)
     assert steps == [[6, 4], [6, 4]]
-    assert read_summary(run_dir)["gradient_checkpointing"] == {"recompute_layers": 1, "keep_activations_layers": 1}
+    assert read_summary(run_dir)["gradient_checkpointing"] == {
+        "recompute_layers": 1,
+        "keep_activations_layers": 1,
+    }
 
 
 def test_runs_without_checkpointing_record_none(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     steps, run_dir = calls_per_step(toy_workspace, tiny_config(max_steps=1))
     assert steps == [[1, 1]]
     assert read_summary(run_dir)["gradient_checkpointing"] is None
@@ -96,11 +124,18 @@ def test_skip_layers_must_be_a_count_and_needs_gradient_checkpointing() -> None:
     assert config_from_mapping({"dataset": "a"}).gradient_checkpointing_skip_layers == 0
     cfg = config_from_mapping({**base, "gradient_checkpointing_skip_layers": "3"})
     assert cfg.gradient_checkpointing_skip_layers == 3
-    with pytest.raises(StudioError, match="config key 'gradient_checkpointing_skip_layers': -1 is out of range; "
-                                          "accepted: >= 0"):
+    with pytest.raises(
+        StudioError,
+        match="config key 'gradient_checkpointing_skip_layers': -1 is out of range; accepted: >= 0",
+    ):
         config_from_mapping({**base, "gradient_checkpointing_skip_layers": -1})
     with pytest.raises(StudioError, match="expected an integer >= 0, got 1.5"):
         config_from_mapping({**base, "gradient_checkpointing_skip_layers": 1.5})
-    with pytest.raises(StudioError, match="config key 'gradient_checkpointing_skip_layers' .* gradient "
-                                          "checkpointing, which is off; set gradient_checkpointing: true"):
-        config_from_mapping({"dataset": "a", "stage": "dpo", "gradient_checkpointing_skip_layers": 2})
+    with pytest.raises(
+        StudioError,
+        match="config key 'gradient_checkpointing_skip_layers' .* gradient "
+        "checkpointing, which is off; set gradient_checkpointing: true",
+    ):
+        config_from_mapping(
+            {"dataset": "a", "stage": "dpo", "gradient_checkpointing_skip_layers": 2}
+        )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.errors import StudioError
 from studio.train.config import (
     KNOWN_KEYS,
     VALIDATORS,
@@ -14,7 +15,6 @@ from studio.train.config import (
     dump_config,
     load_config,
 )
-from studio.errors import StudioError
 from studio.train.strict_yaml import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,9 @@ def test_every_known_key_has_a_validator() -> None:
 
 
 def test_llama_factory_file_loads_with_overrides_and_round_trips(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 model_name_or_path: builtin:qwen2.5-coder-0.5b-instruct
 stage: sft
 do_train: true
@@ -45,7 +47,8 @@ learning_rate: 1.0e-4
 num_train_epochs: 1.0
 bf16: true
 plot_loss: true
-""")
+""",
+    )
     cfg = load_config(path, ["learning_rate=2e-4", "max_steps=5", "adapter_name_or_path=x,y"])
     assert cfg.lora_target == ["q_proj", "k_proj"]
     assert cfg.dataset == ["a", "b"]
@@ -57,41 +60,77 @@ plot_loss: true
     assert again.to_dict() == cfg.to_dict()
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    ({"dataset": "a", "learning_rte": 1e-4}, "unknown config key 'learning_rte'; did you mean 'learning_rate'"),
-    ({"dataset": "a", "lora_rnak": 8}, "did you mean 'lora_rank'"),
-    ({"dataset": "a", "zzz": 1}, "unknown config key 'zzz'; known keys:"),
-    ({"dataset": "a", "stage": "ppo"}, "'stage': 'ppo' is not accepted; use one of sft, dpo"),
-    ({"dataset": "a", "finetuning_type": "full"}, "use one of lora"),
-    ({"dataset": "a", "lora_rank": 0}, "'lora_rank': 0 is out of range; accepted: >= 1"),
-    ({"dataset": "a", "lora_rank": 2.5}, "'lora_rank': expected an integer"),
-    ({"dataset": "a", "lora_dropout": 1.0}, "'lora_dropout': 1.0 is out of range; accepted: >= 0 and < 1"),
-    ({"dataset": "a", "learning_rate": 0}, "'learning_rate': 0.0 is out of range; accepted: > 0"),
-    ({"dataset": "a", "learning_rate": "fast"}, "'learning_rate': expected a number"),
-    ({"dataset": "a", "cutoff_len": 4}, "'cutoff_len': 4 is out of range"),
-    ({"dataset": "a", "val_size": 1.5}, "'val_size': 1.5 is neither a fraction"),
-    ({"dataset": "a", "val_size": -0.1}, "'val_size'"),
-    ({"dataset": "a", "warmup_ratio": 1}, "'warmup_ratio'"),
-    ({"dataset": "a", "lr_scheduler_type": "cosyne"}, "'lr_scheduler_type': 'cosyne' is not accepted; use one of linear, cosine"),
-    ({"dataset": "a", "bf16": "maybe"}, "'bf16': expected true or false"),
-    ({"dataset": "a", "pref_loss": "orpo"}, "'pref_loss': 'orpo' is not accepted; use one of sigmoid, hinge, ipo"),
-    ({"dataset": "a", "pref_beta": 0}, "'pref_beta'"),
-    ({"dataset": "a", "dpo_reference": "base"}, "'dpo_reference': 'base' is not accepted; use one of sft_adapter, merged_sft"),
-    ({"dataset": "a", "max_nonfinite_steps": 0}, "'max_nonfinite_steps': 0 is out of range"),
-    ({"dataset": "a", "distributed_backend": "ddp"}, "use one of fsdp, deepspeed_zero3"),
-    ({"dataset": "a", "num_gpus": 0}, "'num_gpus'"),
-    ({"dataset": "a", "max_steps": 0}, "'max_steps': 0 trains nothing"),
-    ({"dataset": "a", "lora_target": "all,q_proj"}, "'lora_target': 'all' already means every linear layer"),
-    ({"dataset": "a", "lora_target": "q proj"}, "'lora_target': 'q proj' is not a module name"),
-    ({"dataset": "a", "lora_target": 5}, "'lora_target': expected a comma-separated string or a list"),
-    ({"dataset": "a", "model_name_or_path": ""}, "'model_name_or_path': expected a non-empty string"),
-    ({"dataset": "a", "precompute_ref_log_probs": True}, "'precompute_ref_log_probs' applies to stage: dpo only"),
-    ({"dataset": "a", "pref_ftx": 0.5}, "'pref_ftx' applies to stage: dpo only"),
-    ({"dataset": "a", "stage": "dpo", "pref_ftx": -1}, "'pref_ftx'"),
-    ({"dataset": "a", "stage": "dpo", "pref_ftx": 1, "pref_loss": "sft"}, "already 'sft'"),
-    ({"stage": "sft"}, "config key 'dataset' is required"),
-    ({"dataset": "a", "flash_attn": "fa3"}, "'flash_attn': 'fa3' is not accepted; use one of auto, disabled, sdpa, fa2"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            {"dataset": "a", "learning_rte": 1e-4},
+            "unknown config key 'learning_rte'; did you mean 'learning_rate'",
+        ),
+        ({"dataset": "a", "lora_rnak": 8}, "did you mean 'lora_rank'"),
+        ({"dataset": "a", "zzz": 1}, "unknown config key 'zzz'; known keys:"),
+        ({"dataset": "a", "stage": "ppo"}, "'stage': 'ppo' is not accepted; use one of sft, dpo"),
+        ({"dataset": "a", "finetuning_type": "full"}, "use one of lora"),
+        ({"dataset": "a", "lora_rank": 0}, "'lora_rank': 0 is out of range; accepted: >= 1"),
+        ({"dataset": "a", "lora_rank": 2.5}, "'lora_rank': expected an integer"),
+        (
+            {"dataset": "a", "lora_dropout": 1.0},
+            "'lora_dropout': 1.0 is out of range; accepted: >= 0 and < 1",
+        ),
+        (
+            {"dataset": "a", "learning_rate": 0},
+            "'learning_rate': 0.0 is out of range; accepted: > 0",
+        ),
+        ({"dataset": "a", "learning_rate": "fast"}, "'learning_rate': expected a number"),
+        ({"dataset": "a", "cutoff_len": 4}, "'cutoff_len': 4 is out of range"),
+        ({"dataset": "a", "val_size": 1.5}, "'val_size': 1.5 is neither a fraction"),
+        ({"dataset": "a", "val_size": -0.1}, "'val_size'"),
+        ({"dataset": "a", "warmup_ratio": 1}, "'warmup_ratio'"),
+        (
+            {"dataset": "a", "lr_scheduler_type": "cosyne"},
+            "'lr_scheduler_type': 'cosyne' is not accepted; use one of linear, cosine",
+        ),
+        ({"dataset": "a", "bf16": "maybe"}, "'bf16': expected true or false"),
+        (
+            {"dataset": "a", "pref_loss": "orpo"},
+            "'pref_loss': 'orpo' is not accepted; use one of sigmoid, hinge, ipo",
+        ),
+        ({"dataset": "a", "pref_beta": 0}, "'pref_beta'"),
+        (
+            {"dataset": "a", "dpo_reference": "base"},
+            "'dpo_reference': 'base' is not accepted; use one of sft_adapter, merged_sft",
+        ),
+        ({"dataset": "a", "max_nonfinite_steps": 0}, "'max_nonfinite_steps': 0 is out of range"),
+        ({"dataset": "a", "distributed_backend": "ddp"}, "use one of fsdp, deepspeed_zero3"),
+        ({"dataset": "a", "num_gpus": 0}, "'num_gpus'"),
+        ({"dataset": "a", "max_steps": 0}, "'max_steps': 0 trains nothing"),
+        (
+            {"dataset": "a", "lora_target": "all,q_proj"},
+            "'lora_target': 'all' already means every linear layer",
+        ),
+        ({"dataset": "a", "lora_target": "q proj"}, "'lora_target': 'q proj' is not a module name"),
+        (
+            {"dataset": "a", "lora_target": 5},
+            "'lora_target': expected a comma-separated string or a list",
+        ),
+        (
+            {"dataset": "a", "model_name_or_path": ""},
+            "'model_name_or_path': expected a non-empty string",
+        ),
+        (
+            {"dataset": "a", "precompute_ref_log_probs": True},
+            "'precompute_ref_log_probs' applies to stage: dpo only",
+        ),
+        ({"dataset": "a", "pref_ftx": 0.5}, "'pref_ftx' applies to stage: dpo only"),
+        ({"dataset": "a", "stage": "dpo", "pref_ftx": -1}, "'pref_ftx'"),
+        ({"dataset": "a", "stage": "dpo", "pref_ftx": 1, "pref_loss": "sft"}, "already 'sft'"),
+        ({"stage": "sft"}, "config key 'dataset' is required"),
+        (
+            {"dataset": "a", "flash_attn": "fa3"},
+            "'flash_attn': 'fa3' is not accepted; use one of auto, disabled, sdpa, fa2",
+        ),
+    ],
+)
 def test_bad_configs_name_the_key_and_the_fix(data: dict, expected: str) -> None:
     with pytest.raises(StudioError) as error:
         config_from_mapping(data, source="my.yaml")
@@ -99,10 +138,16 @@ def test_bad_configs_name_the_key_and_the_fix(data: dict, expected: str) -> None
     assert str(error.value).startswith("my.yaml: ")
 
 
-@pytest.mark.parametrize(("flash_attn", "bf16", "expected"), [
-    ("auto", True, "eager"), ("auto", False, "sdpa"), ("sdpa", True, "sdpa"),
-    ("disabled", False, "eager"), ("fa2", True, "flash_attention_2"),
-])
+@pytest.mark.parametrize(
+    ("flash_attn", "bf16", "expected"),
+    [
+        ("auto", True, "eager"),
+        ("auto", False, "sdpa"),
+        ("sdpa", True, "sdpa"),
+        ("disabled", False, "eager"),
+        ("fa2", True, "flash_attention_2"),
+    ],
+)
 def test_flash_attn_picks_the_attention_kernel(flash_attn: str, bf16: bool, expected: str) -> None:
     cfg = config_from_mapping({"dataset": "a", "flash_attn": flash_attn, "bf16": bf16})
     assert cfg.attn_implementation == expected
@@ -113,10 +158,19 @@ FLOAT_KEYS = sorted(key for key, kind in FIELD_TYPES.items() if kind in ("float"
 INT_KEYS = sorted(key for key, kind in FIELD_TYPES.items() if kind in ("int", "int | None"))
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    *((key, value) for key in FLOAT_KEYS for value in (".nan", ".inf", "-.inf", "nan", "'inf'")),
-    *((key, value) for key in INT_KEYS for value in (".nan", ".inf")),  # YAML floats, not integers
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        *(
+            (key, value)
+            for key in FLOAT_KEYS
+            for value in (".nan", ".inf", "-.inf", "nan", "'inf'")
+        ),
+        *(
+            (key, value) for key in INT_KEYS for value in (".nan", ".inf")
+        ),  # YAML floats, not integers
+    ],
+)
 def test_numbers_must_be_finite(tmp_path: Path, key: str, value: str) -> None:
     expected = f"config key '{key}': -?(nan|inf) is not a finite number; give (a number|an integer)"
     with pytest.raises(StudioError, match=expected):
@@ -124,8 +178,16 @@ def test_numbers_must_be_finite(tmp_path: Path, key: str, value: str) -> None:
 
 
 def test_float_keys_are_the_numbers_a_run_uses() -> None:
-    assert {"learning_rate", "pref_beta", "max_grad_norm", "warmup_ratio", "lora_dropout",
-            "num_train_epochs", "pref_ftx", "val_size"} <= set(FLOAT_KEYS)
+    assert {
+        "learning_rate",
+        "pref_beta",
+        "max_grad_norm",
+        "warmup_ratio",
+        "lora_dropout",
+        "num_train_epochs",
+        "pref_ftx",
+        "val_size",
+    } <= set(FLOAT_KEYS)
 
 
 def test_an_override_must_be_finite_too(tmp_path: Path) -> None:
@@ -137,8 +199,10 @@ def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path: Path) -> None:
     text = "dataset: a\nlearning_rate: 1.0e-4\nlora_rank: 8\nlearning_rate: 2.0e-4\n"
     with pytest.raises(StudioError) as error:
         load_config(write(tmp_path, text))
-    assert str(error.value) == (f"{tmp_path / 'cfg.yaml'}: key 'learning_rate' is given twice "
-                                "(lines 2 and 4); keep one of them")
+    assert str(error.value) == (
+        f"{tmp_path / 'cfg.yaml'}: key 'learning_rate' is given twice "
+        "(lines 2 and 4); keep one of them"
+    )
     with pytest.raises(StudioError, match="key 'a' is given twice \\(lines 3 and 4\\)"):
         load_config(write(tmp_path, "dataset: a\nextra:\n  a: 1\n  a: 2\n"))
     with pytest.raises(StudioError, match="key 'x' is given twice \\(lines 1 and 1\\)"):

@@ -28,7 +28,9 @@ class PoisonGradients(TrainerCallback):
         self.steps = steps
         self.state: Any = None
 
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_train_begin(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
         self.state = state
         parameter = next(p for p in model.parameters() if p.requires_grad)
         parameter.register_hook(self.poison)
@@ -43,8 +45,12 @@ class SnapshotWeights(TrainerCallback):
     def __init__(self) -> None:
         self.after: dict[int, list[torch.Tensor]] = {}
 
-    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        self.after[state.global_step] = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+    def on_step_end(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
+        self.after[state.global_step] = [
+            p.detach().clone() for p in model.parameters() if p.requires_grad
+        ]
 
 
 class PoisonWeightAt(TrainerCallback):
@@ -53,7 +59,9 @@ class PoisonWeightAt(TrainerCallback):
     def __init__(self, step: int) -> None:
         self.step = step
 
-    def on_optimizer_step(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+    def on_optimizer_step(
+        self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any
+    ) -> None:
         if state.global_step + 1 == self.step:
             with torch.no_grad():
                 next(p for p in model.parameters() if p.requires_grad)[0, 0] = float("nan")
@@ -64,7 +72,8 @@ def unchanged(before: list[torch.Tensor], after: list[torch.Tensor]) -> bool:
 
 
 def test_a_nonfinite_step_is_skipped_counted_and_training_goes_on(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=4))
     snapshots = SnapshotWeights()
     train(run_dir, extra_callbacks=[PoisonGradients({2}), snapshots])
@@ -79,7 +88,8 @@ def test_a_nonfinite_step_is_skipped_counted_and_training_goes_on(
 
 
 def test_too_many_nonfinite_steps_in_a_row_fail_naming_the_step(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=8, max_nonfinite_steps=3))
     with pytest.raises(NonFiniteTrainingError) as error:
         train(run_dir, extra_callbacks=[PoisonGradients({2, 3, 4, 5, 6})])
@@ -91,9 +101,12 @@ def test_too_many_nonfinite_steps_in_a_row_fail_naming_the_step(
 
 
 def test_an_adapter_with_nonfinite_weights_is_never_saved(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=2, save_steps=100))
-    with pytest.raises(NonFiniteWeightsError, match="refusing to save checkpoint-2: 1 weight tensor"):
+    with pytest.raises(
+        NonFiniteWeightsError, match="refusing to save checkpoint-2: 1 weight tensor"
+    ):
         train(run_dir, extra_callbacks=[PoisonWeightAt(2)])
     assert not (run_dir / "adapter").exists() and not (run_dir / "checkpoint-2").exists()
 
@@ -106,5 +119,7 @@ def test_a_saved_adapter_with_nan_is_refused(sft_run: Path, tmp_path: Path) -> N
     name = min(tensors)
     tensors[name] = torch.full_like(tensors[name], float("nan"))
     save_file(tensors, weights)
-    with pytest.raises(NonFiniteWeightsError, match=f"holds NaN or infinite weights in 1 tensor.*{name}"):
+    with pytest.raises(
+        NonFiniteWeightsError, match=f"holds NaN or infinite weights in 1 tensor.*{name}"
+    ):
         assert_finite_adapter(adapter)

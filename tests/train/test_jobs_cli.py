@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from studio.cli import main
-from studio.train.config import TrainConfig
 from studio.errors import StudioError
 from studio.jobs import cancel, get_job, wait
+from studio.train.config import TrainConfig
 from studio.train.preflight import preflight
 from studio.workspace import Workspace
 
@@ -28,20 +28,37 @@ def write_config(tmp_path: Path, cfg: TrainConfig, **keys: object) -> Path:
     return path
 
 
-def test_check_validates_without_training(toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig],
-                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_validates_without_training(
+    toy_workspace: Workspace,
+    tiny_config: Callable[..., TrainConfig],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = write_config(tmp_path, tiny_config())
     assert main(["train", "--check", str(path), "--workspace", str(toy_workspace.root)]) == 0
     assert "valid (sft" in capsys.readouterr().out
-    code = main(["train", "--check", str(path), "--set", "dataset=toy_pairs", "--workspace", str(toy_workspace.root)])
+    code = main(
+        [
+            "train",
+            "--check",
+            str(path),
+            "--set",
+            "dataset=toy_pairs",
+            "--workspace",
+            str(toy_workspace.root),
+        ]
+    )
     assert code == 2
     assert "'toy_pairs' is a preference dataset" in capsys.readouterr().err
     assert not any(toy_workspace.runs_dir.iterdir())
 
 
 def test_cancel_saves_a_checkpoint_and_resume_continues(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Callable[..., TrainConfig],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = write_config(tmp_path, tiny_config(max_steps=16, save_steps=1000, learning_rate=1e-3))
     assert main(["train", str(path), "--detach", "--workspace", str(toy_workspace.root)]) == 0
     job_id = int(capsys.readouterr().out.split()[1])
@@ -64,13 +81,19 @@ def test_cancel_saves_a_checkpoint_and_resume_continues(
     steps = [m["step"] for m in read_metrics(run_dir)]
     assert steps == list(range(1, 17))  # the step counter continued from the checkpoint
     summary = read_summary(run_dir)
-    assert summary["status"] == "succeeded" and summary["resumed_from"] == str(run_dir / f"checkpoint-{stopped}")
+    assert summary["status"] == "succeeded" and summary["resumed_from"] == str(
+        run_dir / f"checkpoint-{stopped}"
+    )
     assert "job" in capsys.readouterr().err
 
 
 def test_a_crashing_worker_is_reported_failed_with_its_message(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path,
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Callable[..., TrainConfig],
+    tiny_qwen2_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text((tiny_qwen2_dir / "config.json").read_text())
@@ -88,16 +111,32 @@ def test_a_crashing_worker_is_reported_failed_with_its_message(
 
 
 def test_resume_from_checkpoint_at_an_sft_output_is_explained(
-        sft_run: Path, tiny_config: Callable[..., TrainConfig]) -> None:
+    sft_run: Path, tiny_config: Callable[..., TrainConfig]
+) -> None:
     ws = Workspace.open(sft_run.parents[1])
     adapter = sft_run / "adapter"
     dpo = {"stage": "dpo", "dataset": "toy_pairs"}
-    with pytest.raises(StudioError, match=f"is an SFT adapter.*set adapter_name_or_path: {adapter}"):
-        preflight(ws, tiny_config(**dpo, adapter_name_or_path=str(adapter), resume_from_checkpoint=str(adapter)))
+    with pytest.raises(
+        StudioError, match=f"is an SFT adapter.*set adapter_name_or_path: {adapter}"
+    ):
+        preflight(
+            ws,
+            tiny_config(
+                **dpo, adapter_name_or_path=str(adapter), resume_from_checkpoint=str(adapter)
+            ),
+        )
     checkpoint = sft_run / "checkpoint-3"
     with pytest.raises(StudioError, match=f"set adapter_name_or_path: {checkpoint}"):
-        preflight(ws, tiny_config(**dpo, adapter_name_or_path=str(adapter), resume_from_checkpoint=str(checkpoint)))
-    with pytest.raises(StudioError, match="has no trainer_state.json.*to continue training it set adapter_name_or_path"):
+        preflight(
+            ws,
+            tiny_config(
+                **dpo, adapter_name_or_path=str(adapter), resume_from_checkpoint=str(checkpoint)
+            ),
+        )
+    with pytest.raises(
+        StudioError,
+        match="has no trainer_state.json.*to continue training it set adapter_name_or_path",
+    ):
         preflight(ws, tiny_config(resume_from_checkpoint=str(adapter)))
     with pytest.raises(StudioError, match="is not a folder"):
         preflight(ws, tiny_config(resume_from_checkpoint=str(sft_run / "nope")))

@@ -12,8 +12,7 @@ from transformers import AutoModelForCausalLM
 from transformers.models.qwen2.modeling_qwen2 import Qwen2RMSNorm
 from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeRMSNorm
 
-from studio.train.config import TrainConfig
-from studio.testing.random_models import random_config
+from studio.patches.moe_experts import RECOMPUTE_INPUT_PROJECTION
 from studio.patches.partial_checkpointing import decoder_layers, keep_activations
 from studio.patches.rms_norm import (
     QWEN_RMS_NORMS,
@@ -22,12 +21,14 @@ from studio.patches.rms_norm import (
     lean_rms_norms,
     rms_norm,
 )
-from studio.patches.moe_experts import RECOMPUTE_INPUT_PROJECTION
+from studio.testing.random_models import random_config
+from studio.train.config import TrainConfig
 from studio.train.policy import load_base
 
 
-def forward_and_grads(norm: torch.nn.Module, x: torch.Tensor,
-                      grad_out: torch.Tensor) -> tuple[list[torch.Tensor], int]:
+def forward_and_grads(
+    norm: torch.nn.Module, x: torch.Tensor, grad_out: torch.Tensor
+) -> tuple[list[torch.Tensor], int]:
     """Output, input gradient, weight gradient, and the bytes autograd kept (the weight left out)."""
     kept: list[int] = []
 
@@ -46,7 +47,9 @@ def forward_and_grads(norm: torch.nn.Module, x: torch.Tensor,
 
 @pytest.mark.parametrize("norm_class", [Qwen2RMSNorm, Qwen3MoeRMSNorm])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-def test_lean_norm_is_bit_identical_and_keeps_only_its_input(norm_class: type, dtype: torch.dtype) -> None:
+def test_lean_norm_is_bit_identical_and_keeps_only_its_input(
+    norm_class: type, dtype: torch.dtype
+) -> None:
     torch.manual_seed(0)
     hidden = 256
     norm = norm_class(hidden, eps=1e-6).to(dtype)
@@ -71,13 +74,16 @@ def test_only_the_kept_layers_recompute_their_experts_projection() -> None:
     model.gradient_checkpointing_enable()
     layers = decoder_layers(model)
     assert keep_activations(model, 1) == (len(layers) - 1, layers[-1:])
-    recomputing = [getattr(layer.mlp.experts, RECOMPUTE_INPUT_PROJECTION, False) for layer in layers]
+    recomputing = [
+        getattr(layer.mlp.experts, RECOMPUTE_INPUT_PROJECTION, False) for layer in layers
+    ]
     assert recomputing == [False] * (len(layers) - 1) + [True]
 
 
 @pytest.mark.parametrize("model_dir", ["tiny_qwen3_moe_dir", "tiny_qwen2_dir"])
 def test_every_norm_of_a_model_loaded_for_training_is_lean(
-        model_dir: str, tiny_config: Callable[..., TrainConfig], request: pytest.FixtureRequest) -> None:
+    model_dir: str, tiny_config: Callable[..., TrainConfig], request: pytest.FixtureRequest
+) -> None:
     model = load_base(tiny_config(model_name_or_path=str(request.getfixturevalue(model_dir))))
     norms = [module for module in model.modules() if type(module).__name__ in QWEN_RMS_NORMS]
     assert norms and all(norm.forward.__func__ is _lean_forward for norm in norms)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from studio.train.config import TrainConfig
 from studio.errors import StudioError
 from studio.patches.packed_attention import BOUNDS_KEY, PACKED_ATTENTION, register_packed_attention
+from studio.train.config import TrainConfig
 from studio.train.worker import train
 from studio.workspace import Workspace
 
@@ -22,7 +22,9 @@ from .conftest import new_run, read_metrics, read_summary
 
 def _model(model_dir: Path, attention: str) -> torch.nn.Module:
     register_packed_attention()
-    return AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, attn_implementation=attention).eval()
+    return AutoModelForCausalLM.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation=attention
+    ).eval()
 
 
 def test_packed_row_gives_each_example_exactly_its_own_logits(tiny_qwen2_dir: Path) -> None:
@@ -50,8 +52,9 @@ def test_packed_attention_refuses_padded_batches(tiny_qwen2_dir: Path) -> None:
         packed(ids, attention_mask=torch.ones_like(ids))
 
 
-def test_packed_sft_run_trains_on_every_token_without_padding(toy_workspace: Workspace,
-                                                              tiny_config: Callable[..., TrainConfig]) -> None:
+def test_packed_sft_run_trains_on_every_token_without_padding(
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     cfg = tiny_config(packing=True, per_device_train_batch_size=2, max_steps=2)
     assert cfg.attn_implementation == PACKED_ATTENTION
     run_dir = new_run(toy_workspace, cfg)
@@ -60,7 +63,9 @@ def test_packed_sft_run_trains_on_every_token_without_padding(toy_workspace: Wor
     assert summary["status"] == "succeeded" and summary["attn_implementation"] == PACKED_ATTENTION
     metrics = read_metrics(run_dir)
     assert [m["step"] for m in metrics] == [1, 2]
-    assert all(m["loss"] > 0 and m["tokens_per_s"] > 0 and m["nonfinite_steps"] == 0 for m in metrics)
+    assert all(
+        m["loss"] > 0 and m["tokens_per_s"] > 0 and m["nonfinite_steps"] == 0 for m in metrics
+    )
     # 12 toy examples of ~40 tokens fit 256-token bins ~6 at a time: two steps of 2 bins see them all
     assert metrics[-1]["epoch"] >= 1.0
 

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from safetensors.torch import load_file, save_file
 
-from studio.models.adapters import NonFiniteWeightsError
 from studio.cli import main
-from studio.train.config import TrainConfig
 from studio.errors import StudioError
+from studio.models.adapters import NonFiniteWeightsError
 from studio.testing.random_models import save_random_model
+from studio.train.config import TrainConfig
 from studio.train.policy import dpo_policy, sft_policy
 from studio.train.worker import train
 from studio.workspace import Workspace
@@ -47,8 +47,9 @@ def check(ws: Workspace, path: Path, capsys: Capture) -> tuple[int, str]:
     return code, out.out + out.err
 
 
-def check_config(ws: Workspace, tmp_path: Path, cfg: TrainConfig, capsys: Capture,
-                 **keys: object) -> tuple[int, str]:
+def check_config(
+    ws: Workspace, tmp_path: Path, cfg: TrainConfig, capsys: Capture, **keys: object
+) -> tuple[int, str]:
     """`train --check` of `cfg` (with `keys` written over it)."""
     return check(ws, write_yaml(tmp_path, cfg, **keys), capsys)
 
@@ -78,22 +79,29 @@ def twin_dir(builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFacto
     return save_random_model("tiny-qwen2", folder, str(builtin_tokenizer_dir), seed=1)
 
 
-def test_a_sound_config_is_valid(toy_workspace: Workspace, tiny_config: Configs, sft_run: Path,
-                                 tmp_path: Path, capsys: Capture) -> None:
+def test_a_sound_config_is_valid(
+    toy_workspace: Workspace, tiny_config: Configs, sft_run: Path, tmp_path: Path, capsys: Capture
+) -> None:
     path = write_yaml(tmp_path, tiny_config(lora_target=["q_proj", "v_proj"]))
     valid = f"{path}: valid (sft, {tiny_config().model_name_or_path}, datasets toy_sft)\n"
     assert check(toy_workspace, path, capsys) == (0, valid)
-    dpo = tiny_config(stage="dpo", dataset="toy_pairs",
-                      adapter_name_or_path=str(sft_run / "adapter"))
+    dpo = tiny_config(
+        stage="dpo", dataset="toy_pairs", adapter_name_or_path=str(sft_run / "adapter")
+    )
     assert check_config(toy_workspace, tmp_path, dpo, capsys)[0] == 0
 
 
 def test_the_model_folder_and_its_config_are_checked(
-        toy_workspace: Workspace, tiny_config: Configs, tiny_qwen2_dir: Path, tmp_path: Path,
-        capsys: Capture) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Configs,
+    tiny_qwen2_dir: Path,
+    tmp_path: Path,
+    capsys: Capture,
+) -> None:
     def check_model(folder: Path) -> tuple[int, str]:
-        return check_config(toy_workspace, tmp_path, tiny_config(), capsys,
-                            model_name_or_path=str(folder))
+        return check_config(
+            toy_workspace, tmp_path, tiny_config(), capsys, model_name_or_path=str(folder)
+        )
 
     missing = tmp_path / "no-such-model"
     code, out = check_model(missing)
@@ -112,21 +120,33 @@ def test_the_model_folder_and_its_config_are_checked(
     assert f"{unknown / 'config.json'} is not a config transformers can build a model from" in out
 
 
-def test_numbers_must_be_finite(toy_workspace: Workspace, tiny_config: Configs, tmp_path: Path,
-                                capsys: Capture) -> None:
+def test_numbers_must_be_finite(
+    toy_workspace: Workspace, tiny_config: Configs, tmp_path: Path, capsys: Capture
+) -> None:
     path = write_yaml(tmp_path, tiny_config())
     path.write_text(path.read_text().replace("learning_rate: 0.005", "learning_rate: .nan"))
     code, out = check(toy_workspace, path, capsys)
     assert code == 2
-    assert ("config key 'learning_rate': nan is not a finite number; give a number > 0 "
-            "and <= 1") in out
-    code = main(["train", "--check", str(write_yaml(tmp_path, tiny_config())),
-                 "--set", "max_grad_norm=inf", "--workspace", str(toy_workspace.root)])
+    assert (
+        "config key 'learning_rate': nan is not a finite number; give a number > 0 and <= 1"
+    ) in out
+    code = main(
+        [
+            "train",
+            "--check",
+            str(write_yaml(tmp_path, tiny_config())),
+            "--set",
+            "max_grad_norm=inf",
+            "--workspace",
+            str(toy_workspace.root),
+        ]
+    )
     assert code == 2 and "'max_grad_norm': inf is not a finite number" in capsys.readouterr().err
 
 
-def test_a_key_given_twice_is_refused(toy_workspace: Workspace, tiny_config: Configs,
-                                      tmp_path: Path, capsys: Capture) -> None:
+def test_a_key_given_twice_is_refused(
+    toy_workspace: Workspace, tiny_config: Configs, tmp_path: Path, capsys: Capture
+) -> None:
     path = write_yaml(tmp_path, tiny_config())
     path.write_text(path.read_text() + "learning_rate: 1.0\n")
     lines = path.read_text().splitlines()
@@ -137,14 +157,17 @@ def test_a_key_given_twice_is_refused(toy_workspace: Workspace, tiny_config: Con
 
 
 def test_lora_target_must_name_modules_of_the_model(
-        toy_workspace: Workspace, tiny_config: Configs, tmp_path: Path, capsys: Capture) -> None:
+    toy_workspace: Workspace, tiny_config: Configs, tmp_path: Path, capsys: Capture
+) -> None:
     def check_targets(*targets: str) -> tuple[int, str]:
         return check_config(toy_workspace, tmp_path, tiny_config(lora_target=list(targets)), capsys)
 
     code, out = check_targets("q_proj", "qv_proj")
     assert code == 2 and "config key 'lora_target': 'qv_proj' matches no module of" in out
-    assert ("(qwen2); its linear layers are down_proj, gate_proj, k_proj, o_proj, q_proj, "
-            "up_proj, v_proj; name some of them, or 'all'") in out
+    assert (
+        "(qwen2); its linear layers are down_proj, gate_proj, k_proj, o_proj, q_proj, "
+        "up_proj, v_proj; name some of them, or 'all'"
+    ) in out
     code, out = check_targets("q_proj", "self_attn.q_proj")
     assert code == 2 and "'q_proj' only repeats modules the other names already cover" in out
     code, out = check_targets("input_layernorm")
@@ -153,8 +176,12 @@ def test_lora_target_must_name_modules_of_the_model(
 
 
 def test_lora_target_on_a_moe_model_follows_peft_s_expert_names(
-        toy_workspace: Workspace, tiny_config: Configs, tiny_qwen3_moe_dir: Path, tmp_path: Path,
-        capsys: Capture) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Configs,
+    tiny_qwen3_moe_dir: Path,
+    tmp_path: Path,
+    capsys: Capture,
+) -> None:
     def check_targets(*targets: str) -> tuple[int, str]:
         cfg = tiny_config(model_name_or_path=str(tiny_qwen3_moe_dir), lora_target=list(targets))
         return check_config(toy_workspace, tmp_path, cfg, capsys)
@@ -172,30 +199,48 @@ def test_lora_target_on_a_moe_model_follows_peft_s_expert_names(
 
 @pytest.mark.parametrize(("stage", "dataset"), [("sft", "toy_sft"), ("dpo", "toy_pairs")])
 def test_cutoff_len_must_leave_an_example_to_train_on(
-        toy_workspace: Workspace, tiny_config: Configs, tiny_qwen2_dir: Path, tmp_path: Path,
-        capsys: Capture, stage: str, dataset: str) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Configs,
+    tiny_qwen2_dir: Path,
+    tmp_path: Path,
+    capsys: Capture,
+    stage: str,
+    dataset: str,
+) -> None:
     from studio.models.references import load_tokenizer
 
     tokenizer = load_tokenizer(str(tiny_qwen2_dir))
-    messages = [{"role": "system", "content": "You write SQLite queries."},
-                {"role": "user", "content": "How many singers are older than 20?"}]
-    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                           enable_thinking=False, tokenize=False)
+    messages = [
+        {"role": "system", "content": "You write SQLite queries."},
+        {"role": "user", "content": "How many singers are older than 20?"},
+    ]
+    prompt = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, enable_thinking=False, tokenize=False
+    )
     # every toy prompt has this length
     shortest = len(tokenizer(prompt, add_special_tokens=False).input_ids)
     too_short = tiny_config(stage=stage, dataset=dataset, cutoff_len=shortest)
     code, out = check_config(toy_workspace, tmp_path, too_short, capsys)
     assert code == 2
-    assert (f"config key 'cutoff_len': {shortest} tokens leave no training example: the shortest "
-            f"of the 12 prompts of {dataset} is {shortest} tokens") in out
+    assert (
+        f"config key 'cutoff_len': {shortest} tokens leave no training example: the shortest "
+        f"of the 12 prompts of {dataset} is {shortest} tokens"
+    ) in out
     assert f"raise cutoff_len above {shortest}" in out
     enough = tiny_config(stage=stage, dataset=dataset, cutoff_len=shortest + 1)
     assert check_config(toy_workspace, tmp_path, enough, capsys)[0] == 0
 
 
 def test_adapters_are_checked_against_the_model(
-        toy_workspace: Workspace, tiny_config: Configs, sft_run: Path, nan_adapter: Path,
-        twin_dir: Path, tiny_qwen2_dir: Path, tmp_path: Path, capsys: Capture) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Configs,
+    sft_run: Path,
+    nan_adapter: Path,
+    twin_dir: Path,
+    tiny_qwen2_dir: Path,
+    tmp_path: Path,
+    capsys: Capture,
+) -> None:
     def check_adapter(adapter: Path, **keys: object) -> tuple[int, str]:
         cfg = tiny_config(adapter_name_or_path=str(adapter), **keys)
         return check_config(toy_workspace, tmp_path, cfg, capsys)
@@ -214,16 +259,33 @@ def test_adapters_are_checked_against_the_model(
 
 @pytest.mark.builtin
 def test_a_shape_mismatch_is_one_line_from_the_real_cli(
-        toy_workspace: Workspace, tiny_config: Configs, sft_run: Path, builtin_model_dir: Path,
-        tmp_path: Path) -> None:
+    toy_workspace: Workspace,
+    tiny_config: Configs,
+    sft_run: Path,
+    builtin_model_dir: Path,
+    tmp_path: Path,
+) -> None:
     adapter = sft_run / "adapter"
     cfg = tiny_config(model_name_or_path=BUILTIN, adapter_name_or_path=str(adapter))
     path = write_yaml(tmp_path, cfg)
     for extra in (["--check"], []):
         result = subprocess.run(
-            [sys.executable, "-m", "studio", "train", str(path), *extra,
-             "--workspace", str(toy_workspace.root)],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+            [
+                sys.executable,
+                "-m",
+                "studio",
+                "train",
+                str(path),
+                *extra,
+                "--workspace",
+                str(toy_workspace.root),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.startswith(f"error: adapter {adapter} does not fit {BUILTIN}:")
         assert len(result.stderr.splitlines()) == 1
@@ -232,8 +294,8 @@ def test_a_shape_mismatch_is_one_line_from_the_real_cli(
 
 
 def test_a_starting_job_runs_the_checks_before_any_weight_loads(
-        toy_workspace: Workspace, tiny_config: Configs, tiny_qwen2_dir: Path,
-        tmp_path: Path) -> None:
+    toy_workspace: Workspace, tiny_config: Configs, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
     unreadable = copy_model(tiny_qwen2_dir, tmp_path / "unreadable", weights=False)
     (unreadable / "model.safetensors").write_bytes(b"not a safetensors file")
     cfg = tiny_config(model_name_or_path=str(unreadable), lora_target=["qv_proj"])
@@ -245,14 +307,19 @@ def test_a_starting_job_runs_the_checks_before_any_weight_loads(
 
 
 def test_every_training_load_path_refuses_a_nan_adapter(
-        toy_workspace: Workspace, tiny_config: Configs, nan_adapter: Path) -> None:
+    toy_workspace: Workspace, tiny_config: Configs, nan_adapter: Path
+) -> None:
     sft = tiny_config(adapter_name_or_path=str(nan_adapter))
     with pytest.raises(NonFiniteWeightsError, match=f"adapter {nan_adapter} holds NaN"):
         train(new_run(toy_workspace, sft))
     with pytest.raises(NonFiniteWeightsError):
         sft_policy(sft)
     for reference in ("sft_adapter", "merged_sft"):
-        dpo = tiny_config(stage="dpo", dataset="toy_pairs", adapter_name_or_path=str(nan_adapter),
-                          dpo_reference=reference)
+        dpo = tiny_config(
+            stage="dpo",
+            dataset="toy_pairs",
+            adapter_name_or_path=str(nan_adapter),
+            dpo_reference=reference,
+        )
         with pytest.raises(NonFiniteWeightsError):
             dpo_policy(dpo)

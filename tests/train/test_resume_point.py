@@ -81,8 +81,9 @@ def test_a_marked_checkpoint_still_needs_its_trainer_state(saved: Path, tmp_path
     assert incomplete_reason(folder) == f"no trainer_state.json {INTERRUPTED}"
 
 
-def test_resume_picks_the_newest_complete_checkpoint_and_names_the_rest(saved: Path,
-                                                                         tmp_path: Path) -> None:
+def test_resume_picks_the_newest_complete_checkpoint_and_names_the_rest(
+    saved: Path, tmp_path: Path
+) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     copy_checkpoint(saved, run_dir, 2, marked=False)  # saved before checkpoints were atomic
@@ -111,8 +112,11 @@ def test_resume_picks_the_newest_complete_checkpoint_and_names_the_rest(saved: P
 
 def test_a_run_without_a_complete_checkpoint_names_each_one(tmp_path: Path) -> None:
     (tmp_path / "checkpoint-5").mkdir()
-    with pytest.raises(StudioError, match=r"no complete checkpoint to resume from "
-                                          r"\(checkpoint-5: no trainer_state.json .*\); start"):
+    with pytest.raises(
+        StudioError,
+        match=r"no complete checkpoint to resume from "
+        r"\(checkpoint-5: no trainer_state.json .*\); start",
+    ):
         find_resume_point(tmp_path)
     shutil.rmtree(tmp_path / "checkpoint-5")
     with pytest.raises(StudioError, match=r"\(no checkpoint-\* folder\)"):

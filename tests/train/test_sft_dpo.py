@@ -9,25 +9,42 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.train.config import TrainConfig
 from studio.models.references import load_model
+from studio.train.config import TrainConfig
 from studio.train.guard import assert_finite_adapter
 from studio.train.worker import train
 from studio.workspace import Workspace
 
 from .conftest import QUESTIONS, SYSTEM, new_run, read_metrics, read_summary
 
-TRAIN_KEYS = {"step", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_s", "eta_s", "elapsed_s",
-              "nonfinite_steps"}
-DPO_KEYS = {"rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
-            "logps/rejected"}
+TRAIN_KEYS = {
+    "step",
+    "epoch",
+    "loss",
+    "learning_rate",
+    "grad_norm",
+    "tokens_per_s",
+    "eta_s",
+    "elapsed_s",
+    "nonfinite_steps",
+}
+DPO_KEYS = {
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+}
 
 
 def completion_logprob(model_dir: Path, adapters: list[str], answer: str) -> float:
     """Summed log-probability of `answer` after the first toy prompt, via the chat template."""
     loaded = load_model(str(model_dir), adapters=adapters, device="cpu")
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTIONS[0][0]}]
-    prompt = loaded.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt = loaded.tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, tokenize=False
+    )
     prompt_ids = loaded.tokenizer(prompt, return_tensors="pt").input_ids
     answer_ids = loaded.tokenizer(answer, return_tensors="pt").input_ids
     ids = torch.cat([prompt_ids, answer_ids], dim=1)
@@ -57,8 +74,9 @@ def test_sft_writes_metrics_and_a_loadable_adapter(sft_run: Path, tiny_qwen2_dir
     assert tuned > base + 1.0
 
 
-def test_sft_holds_out_val_size_and_logs_eval_loss(toy_workspace: Workspace,
-                                                   tiny_config: Callable[..., TrainConfig]) -> None:
+def test_sft_holds_out_val_size_and_logs_eval_loss(
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=2, val_size=0.25, eval_steps=2))
     train(run_dir)
     metrics = read_metrics(run_dir)
@@ -67,14 +85,26 @@ def test_sft_holds_out_val_size_and_logs_eval_loss(toy_workspace: Workspace,
 
 
 def test_dpo_continues_from_sft_adapter_with_frozen_sft_reference(
-        sft_run: Path, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path) -> None:
+    sft_run: Path, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path
+) -> None:
     ws = Workspace.open(sft_run.parents[1])
     sft_adapter = str(sft_run / "adapter")
-    run_dir = new_run(ws, tiny_config(stage="dpo", dataset="toy_pairs", adapter_name_or_path=sft_adapter,
-                                      learning_rate=5e-3, pref_beta=0.5, max_steps=2))
+    run_dir = new_run(
+        ws,
+        tiny_config(
+            stage="dpo",
+            dataset="toy_pairs",
+            adapter_name_or_path=sft_adapter,
+            learning_rate=5e-3,
+            pref_beta=0.5,
+            max_steps=2,
+        ),
+    )
     train(run_dir)
     summary = read_summary(run_dir)
-    assert summary["reference_model"].startswith(f"frozen SFT policy: copy of adapter {sft_adapter}")
+    assert summary["reference_model"].startswith(
+        f"frozen SFT policy: copy of adapter {sft_adapter}"
+    )
     assert summary["inference_adapters"] == [str(run_dir / "adapter")]
     assert not (run_dir / "adapter" / "ref").exists()
     metrics = read_metrics(run_dir)
@@ -83,21 +113,31 @@ def test_dpo_continues_from_sft_adapter_with_frozen_sft_reference(
     first = metrics[0]
     assert abs(first["rewards/chosen"]) < 1e-4 and abs(first["rewards/margins"]) < 1e-4
     # against the base model (the silent TRL default) the reward would have been far from 0
-    sft_vs_base = (completion_logprob(tiny_qwen2_dir, [sft_adapter], QUESTIONS[0][1])
-                   - completion_logprob(tiny_qwen2_dir, [], QUESTIONS[0][1]))
+    sft_vs_base = completion_logprob(
+        tiny_qwen2_dir, [sft_adapter], QUESTIONS[0][1]
+    ) - completion_logprob(tiny_qwen2_dir, [], QUESTIONS[0][1])
     assert abs(0.5 * sft_vs_base) > 0.5
     # and DPO moved the policy: margins grow
     assert metrics[-1]["rewards/margins"] > 1e-3
     assert_finite_adapter(run_dir / "adapter")
 
 
-def test_pref_ftx_adds_the_chosen_nll_with_its_weight(sft_run: Path,
-                                                     tiny_config: Callable[..., TrainConfig]) -> None:
+def test_pref_ftx_adds_the_chosen_nll_with_its_weight(
+    sft_run: Path, tiny_config: Callable[..., TrainConfig]
+) -> None:
     ws = Workspace.open(sft_run.parents[1])
     first_losses = {}
     for ftx in (1.0, 2.0):
-        run_dir = new_run(ws, tiny_config(stage="dpo", dataset="toy_pairs", pref_ftx=ftx, max_steps=1,
-                                          adapter_name_or_path=str(sft_run / "adapter")))
+        run_dir = new_run(
+            ws,
+            tiny_config(
+                stage="dpo",
+                dataset="toy_pairs",
+                pref_ftx=ftx,
+                max_steps=1,
+                adapter_name_or_path=str(sft_run / "adapter"),
+            ),
+        )
         train(run_dir)
         first_losses[ftx] = read_metrics(run_dir)[0]["loss"]
     # step 1 is measured before any update, so the sigmoid DPO term is exactly ln 2 and the rest is
@@ -108,11 +148,20 @@ def test_pref_ftx_adds_the_chosen_nll_with_its_weight(sft_run: Path,
 
 
 def test_dpo_merged_sft_trains_a_new_adapter_on_the_merged_model(
-        sft_run: Path, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path) -> None:
+    sft_run: Path, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path
+) -> None:
     ws = Workspace.open(sft_run.parents[1])
     sft_adapter = str(sft_run / "adapter")
-    run_dir = new_run(ws, tiny_config(stage="dpo", dataset="toy_pairs", adapter_name_or_path=sft_adapter,
-                                      dpo_reference="merged_sft", max_steps=2))
+    run_dir = new_run(
+        ws,
+        tiny_config(
+            stage="dpo",
+            dataset="toy_pairs",
+            adapter_name_or_path=sft_adapter,
+            dpo_reference="merged_sft",
+            max_steps=2,
+        ),
+    )
     train(run_dir)
     summary = read_summary(run_dir)
     assert summary["reference_model"].startswith("merged SFT model")
@@ -126,11 +175,14 @@ def test_dpo_merged_sft_trains_a_new_adapter_on_the_merged_model(
 
 
 def test_dpo_refuses_an_sft_dataset_and_sft_a_preference_dataset(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     from studio.errors import StudioError
     from studio.train.preflight import preflight
 
-    with pytest.raises(StudioError, match="'toy_sft' is a sft dataset but stage: dpo trains on preference"):
+    with pytest.raises(
+        StudioError, match="'toy_sft' is a sft dataset but stage: dpo trains on preference"
+    ):
         preflight(toy_workspace, tiny_config(stage="dpo", dataset="toy_sft"))
     with pytest.raises(StudioError, match="'toy_pairs' is a preference dataset but stage: sft"):
         preflight(toy_workspace, tiny_config(dataset="toy_pairs"))
@@ -139,7 +191,8 @@ def test_dpo_refuses_an_sft_dataset_and_sft_a_preference_dataset(
 
 
 def test_records_are_conversational_and_val_size_must_leave_training_rows(
-        toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]) -> None:
+    toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
+) -> None:
     from studio.errors import StudioError
     from studio.train.dataset import build_datasets
 

@@ -43,17 +43,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_studio(workspace: Path, log_path: Path, extra_env: dict[str, str] | None = None,
-                 extra_args: Sequence[str] = ()) -> Studio:
+def start_studio(
+    workspace: Path,
+    log_path: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+) -> Studio:
     """Start `python app.py` on a free port and wait until it answers (a 401 of a studio that
     asks for a login counts)."""
     port = _free_port()
     env = {**os.environ, "STUDIO_WORKSPACE": str(workspace), **(extra_env or {})}
-    command = [sys.executable, "app.py", "--port", str(port), "--workspace", str(workspace),
-               *extra_args]
+    command = [
+        sys.executable,
+        "app.py",
+        "--port",
+        str(port),
+        "--workspace",
+        str(workspace),
+        *extra_args,
+    ]
     with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+            command,
+            cwd=REPO_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -67,7 +82,9 @@ def start_studio(workspace: Path, log_path: Path, extra_env: dict[str, str] | No
             pytest.fail(f"/config answered HTTP {error.code}; log:\n{log_path.read_text()}")
         except OSError:
             if process.poll() is not None:
-                pytest.fail(f"studio exited with {process.returncode}; log:\n{log_path.read_text()}")
+                pytest.fail(
+                    f"studio exited with {process.returncode}; log:\n{log_path.read_text()}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"studio did not answer within 180 s; log:\n{log_path.read_text()}")
             time.sleep(1)
@@ -118,7 +135,9 @@ def browser() -> Iterator[object]:
     if not Path(executable).exists():
         pytest.fail("Debian's chromium is needed for browser tests: apt-get install -y chromium")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
         yield launched
         launched.close()
 

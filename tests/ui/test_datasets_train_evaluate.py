@@ -27,8 +27,9 @@ JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
 
 
-def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(studio, page, screenshot,
-                                                                        tiny_qwen2_dir: Path) -> None:
+def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(
+    studio, page, screenshot, tiny_qwen2_dir: Path
+) -> None:
     page.goto(studio.url)
     table = page.locator("#datasets-table")
     expect(table).to_contain_text("demo_train")
@@ -49,10 +50,22 @@ def test_fresh_workspace_lists_demo_data_and_previews_a_rendered_prompt(studio, 
     screenshot(page, "datasets")
 
 
-def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, tmp_path: Path) -> None:
+def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(
+    studio, page, tmp_path: Path
+) -> None:
     good = tmp_path / "my_sft.json"
-    good.write_text(json.dumps([{"instruction": f"Count table t{i}.", "input": "", "output": f"SELECT COUNT(*) FROM t{i}"}
-                                for i in range(3)]))
+    good.write_text(
+        json.dumps(
+            [
+                {
+                    "instruction": f"Count table t{i}.",
+                    "input": "",
+                    "output": f"SELECT COUNT(*) FROM t{i}",
+                }
+                for i in range(3)
+            ]
+        )
+    )
     bad = tmp_path / "broken.json"
     bad.write_text(json.dumps([{"instruction": "Count the singers."}]))
     page.goto(studio.url)
@@ -65,7 +78,11 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, 
     assert "Imported ui_alpaca (3 rows)" in element_text(page, "datasets-status")
     row = table_row(page, "datasets-table", "ui_alpaca")
     expect(row).to_have_count(1)
-    assert [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()][:3] == ["ui_alpaca", "sft", "3"]
+    assert [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()][:3] == [
+        "ui_alpaca",
+        "sft",
+        "3",
+    ]
 
     # the same name again: refused until "Replace an existing dataset" is ticked
     shorter = tmp_path / "shorter.json"
@@ -91,8 +108,9 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(studio, page, 
     assert "ui_broken" not in page.locator("#datasets-table").inner_text()
 
 
-def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page, screenshot,
-                                                                    tiny_qwen2_dir: Path) -> None:
+def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
+    studio, page, screenshot, tiny_qwen2_dir: Path
+) -> None:
     page.goto(studio.url)
     open_tab(page, "Train")
     fill(page, "train-model", tiny_qwen2_dir)
@@ -101,7 +119,9 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
     fill(page, "train-batch", 1)
     yaml_box = page.locator("#train-yaml")
     expect(yaml_box).to_contain_text("max_steps: 3")
-    assert "cutoff_len: 256" in yaml_box.inner_text() and str(tiny_qwen2_dir) in yaml_box.inner_text()
+    assert (
+        "cutoff_len: 256" in yaml_box.inner_text() and str(tiny_qwen2_dir) in yaml_box.inner_text()
+    )
     assert "demo_train" in yaml_box.inner_text()
 
     page.locator("#train-start").click()
@@ -119,14 +139,17 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(studio, page
     page.wait_for_function(f"({LOSS_POINTS_JS})() >= {points_before_reload}")
     screenshot(page, "train")
 
-    expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    expect(table_row(page, "train-history", run_name)).to_contain_text(
+        "succeeded", timeout=JOB_TIMEOUT_MS
+    )
     assert loss_points(page) == 3
     assert re.search(r"Step\s*3\s*/\s*3", element_text(page, "train-step"))
     assert (studio.workspace / "runs" / run_name / "adapter" / "adapter_config.json").is_file()
 
 
-def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(studio, page, screenshot,
-                                                                         tiny_qwen2_dir: Path) -> None:
+def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
+    studio, page, screenshot, tiny_qwen2_dir: Path
+) -> None:
     page.goto(studio.url)
     open_tab(page, "Evaluate")
     fill(page, "eval-model", tiny_qwen2_dir)
@@ -148,15 +171,25 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(studio,
     expect(comparison).to_contain_text("EX (%)")
     assert run_name in comparison.inner_text()
     # the chart renders after the table: wait for plotly to hold at least one bar trace
-    page.wait_for_function("() => { const plot = document.querySelector('#eval-chart .js-plotly-plot');"
-                           " return plot && plot.data && plot.data.length >= 1; }", timeout=60_000)
+    page.wait_for_function(
+        "() => { const plot = document.querySelector('#eval-chart .js-plotly-plot');"
+        " return plot && plot.data && plot.data.length >= 1; }",
+        timeout=60_000,
+    )
 
     wrong = 4 - summary["correct"]
     choose(page, "eval-drill-run", run_name)
-    expect(page.locator("#eval-status")).to_contain_text(f"{wrong} question(s) wrong" if wrong else "Every question")
+    expect(page.locator("#eval-status")).to_contain_text(
+        f"{wrong} question(s) wrong" if wrong else "Every question"
+    )
     if wrong:
-        verdict = next(json.loads(line) for line in (studio.workspace / "runs" / run_name / "verdicts.jsonl")
-                       .read_text().splitlines() if not json.loads(line)["correct"])
+        verdict = next(
+            json.loads(line)
+            for line in (studio.workspace / "runs" / run_name / "verdicts.jsonl")
+            .read_text()
+            .splitlines()
+            if not json.loads(line)["correct"]
+        )
         page.locator("#eval-question input").first.click()
         page.get_by_role("option").first.click()
         expect(page.locator("#eval-question-text")).to_contain_text(verdict["question"])

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.ui.evaluate_tab import POLL_S
 from studio.testing.gestures import LOSS_POINTS_JS, choose, element_text, fill, open_tab, table_row
+from studio.ui.evaluate_tab import POLL_S
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +51,9 @@ class TimerTicks:
         page.on("request", self._record)
 
     def _record(self, request) -> None:
-        if request.method == "POST" and request.url.split("?")[0].endswith("/gradio_api/queue/join"):
+        if request.method == "POST" and request.url.split("?")[0].endswith(
+            "/gradio_api/queue/join"
+        ):
             trigger = json.loads(request.post_data or "{}").get("trigger_id")
             if trigger in self.tabs:
                 self.ticks.append((time.monotonic(), self.tabs[trigger]))
@@ -63,7 +65,9 @@ class TimerTicks:
         """Wait until `tab`'s timer ticked after `since`."""
         deadline = time.monotonic() + timeout_s
         while not self.of(tab, since):
-            assert time.monotonic() < deadline, f"the {tab} timer did not tick within {timeout_s:.0f} s"
+            assert time.monotonic() < deadline, (
+                f"the {tab} timer did not tick within {timeout_s:.0f} s"
+            )
             page.wait_for_timeout(200)  # lets Playwright deliver the request events
 
 
@@ -102,17 +106,23 @@ def test_timers_tick_only_while_an_evaluation_runs(studio, page, tiny_qwen2_dir:
     started = time.monotonic()
     first = start_evaluation(page)
     ticks.wait_for(page, "eval", started)  # the Run click turned the Evaluate timer on
-    second = start_evaluation(page)  # queued behind the first (one job at a time): live for a while yet
+    second = start_evaluation(
+        page
+    )  # queued behind the first (one job at a time): live for a while yet
 
     reloaded = time.monotonic()
     page.reload()  # a reopened page re-attaches to the queued or running evaluations
     open_tab(page, "Evaluate")
     ticks.wait_for(page, "eval", reloaded)
     for run_name in (first, second):
-        expect(table_row(page, "eval-runs", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+        expect(table_row(page, "eval-runs", run_name)).to_contain_text(
+            "succeeded", timeout=JOB_TIMEOUT_MS
+        )
     expect(page.locator("#eval-progress")).to_contain_text("No evaluation running.")
     expect(page.locator("#eval-comparison")).to_contain_text(second)
-    assert ticks.of("train") == [] and ticks.of("pairs") == []  # no training or mining job: never on
+    assert (
+        ticks.of("train") == [] and ticks.of("pairs") == []
+    )  # no training or mining job: never on
     assert_ticking_stopped(page, ticks, "eval")
 
 
@@ -130,7 +140,9 @@ def test_train_timer_follows_a_training_run_then_stops(studio, page, tiny_qwen2_
     run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     ticks.wait_for(page, "train", started)  # the Start click turned the Train timer on
 
-    expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    expect(table_row(page, "train-history", run_name)).to_contain_text(
+        "succeeded", timeout=JOB_TIMEOUT_MS
+    )
     page.wait_for_function(f"({LOSS_POINTS_JS})() === 2")  # the last refresh drew the final points
     expect(page.locator("#train-run")).to_contain_text("succeeded")
     assert ticks.of("eval") == [] and ticks.of("pairs") == []

@@ -43,10 +43,20 @@ def _gated(login_check_status: int | None) -> LoginGate:
 
 def _request(app: LoginGate, path: str, method: str = "GET", cookie: str = "") -> tuple[int, str]:
     """(status, body) of one HTTP request sent straight to the ASGI app."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "root_path": "", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
-             "headers": [(b"cookie", cookie.encode())] if cookie else []}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+        "headers": [(b"cookie", cookie.encode())] if cookie else [],
+    }
     answer: dict = {"body": b""}
 
     async def receive() -> dict:

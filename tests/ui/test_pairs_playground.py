@@ -50,8 +50,13 @@ def press(page, key: str) -> None:
 def test_sql_diff_marks_what_each_side_has_alone() -> None:
     spans = sql_diff("SELECT name FROM singer", "SELECT COUNT(*) FROM singer")
     assert ("name", "only in rejected") in spans and ("COUNT(*)", "only in chosen") in spans
-    assert "".join(text for text, tag in spans if tag != "only in chosen") == "SELECT name FROM singer"
-    assert "".join(text for text, tag in spans if tag != "only in rejected") == "SELECT COUNT(*) FROM singer"
+    assert (
+        "".join(text for text, tag in spans if tag != "only in chosen") == "SELECT name FROM singer"
+    )
+    assert (
+        "".join(text for text, tag in spans if tag != "only in rejected")
+        == "SELECT COUNT(*) FROM singer"
+    )
 
 
 def test_prompt_parts_and_navigation() -> None:
@@ -61,13 +66,21 @@ def test_prompt_parts_and_navigation() -> None:
     assert prompt_parts(prompt) == ("How many?", "a is a count", "CREATE TABLE t (a INT);")
     assert prompt_parts("free text") == ("", "", "free text")
     assert neighbour([2, 5, 9], 5, 1) == 9 and neighbour([2, 5, 9], 5, -1) == 2
-    assert neighbour([2, 9], 5, 1) == 9 and neighbour([2, 5, 9], 9, 1) == 9 and neighbour([], 5, 1) is None
+    assert (
+        neighbour([2, 9], 5, 1) == 9
+        and neighbour([2, 5, 9], 9, 1) == 9
+        and neighbour([], 5, 1) is None
+    )
     assert bulk_filter(PairFilter()).status == "pending"
-    assert bulk_filter(PairFilter(status="rejected", db_id="shop")) == PairFilter(status="rejected", db_id="shop")
+    assert bulk_filter(PairFilter(status="rejected", db_id="shop")) == PairFilter(
+        status="rejected", db_id="shop"
+    )
 
 
 @pytest.mark.browser
-def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screenshot, tiny_qwen2_dir: Path) -> None:
+def test_mine_curate_with_keyboard_edit_bulk_accept_export(
+    studio, page, screenshot, tiny_qwen2_dir: Path
+) -> None:
     ws = Workspace.open(studio.workspace)
     page.goto(studio.url)
     page.get_by_role("tab", name="Pairs").click()
@@ -79,7 +92,9 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screens
     page.locator("#pairs-mining").get_by_text("succeeded").wait_for(timeout=MINING_TIMEOUT_MS)
     mined = list_pairs(ws)
     assert len(mined) >= 3, page.locator("#pairs-mining").inner_text()
-    assert {p.strategy for p in mined} == {"gold"} and all(p.chosen_sql == p.gold_sql for p in mined)
+    assert {p.strategy for p in mined} == {"gold"} and all(
+        p.chosen_sql == p.gold_sql for p in mined
+    )
     first, second, third = (p.id for p in mined[:3])
     wait_for_pair(page, first)
     assert f"0 of {len(mined)} reviewed" in page.locator("#pairs-progress").inner_text()
@@ -94,7 +109,9 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screens
     wait_for_pair(page, second)
     press(page, "n")
     wait_for_pair(page, third)
-    page.locator("#pairs-export-name input, #pairs-export-name textarea").first.press("a")  # typing, not a shortcut
+    page.locator("#pairs-export-name input, #pairs-export-name textarea").first.press(
+        "a"
+    )  # typing, not a shortcut
     assert get_pair(ws, third).status == "pending" and pair_on_screen(page) == third
     assert "2 of" in page.locator("#pairs-progress").inner_text()
 
@@ -114,7 +131,11 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screens
     page.locator("#pairs-status").get_by_text("Accepted").wait_for()
     counts = pair_counts(ws)["by_status"]
     assert counts.get("pending", 0) == 0
-    assert counts["accepted"] == len(mined) - 2 and counts["rejected"] == 1 and counts["needs_review"] == 1
+    assert (
+        counts["accepted"] == len(mined) - 2
+        and counts["rejected"] == 1
+        and counts["needs_review"] == 1
+    )
 
     page.locator("#pairs-export-name input, #pairs-export-name textarea").first.fill("ui_pairs")
     page.locator("#pairs-export").click()
@@ -137,8 +158,9 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(studio, page, screens
 
 
 @pytest.mark.browser
-def test_playground_compares_two_models_side_by_side(studio, page, screenshot, tiny_qwen2_dir: Path,
-                                                      tiny_qwen3_moe_dir: Path) -> None:
+def test_playground_compares_two_models_side_by_side(
+    studio, page, screenshot, tiny_qwen2_dir: Path, tiny_qwen3_moe_dir: Path
+) -> None:
     page.goto(studio.url)
     page.get_by_role("tab", name="Playground").click()
     set_number(page, "pg-row", 0)

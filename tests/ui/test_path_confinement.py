@@ -43,9 +43,9 @@ def _refused(page, status_id: str, path: Path | str, what: str) -> str:
     return message
 
 
-def test_import_refuses_files_and_database_folders_outside_the_roots(studio, page, screenshot,
-                                                                    outside: Path,
-                                                                    tmp_path: Path) -> None:
+def test_import_refuses_files_and_database_folders_outside_the_roots(
+    studio, page, screenshot, outside: Path, tmp_path: Path
+) -> None:
     secret = outside / "rows.json"
     secret.write_text(json.dumps([{"instruction": SECRET, "input": "", "output": "SELECT 1"}]))
     page.goto(studio.url)
@@ -113,8 +113,10 @@ def test_start_refuses_a_config_writing_outside_the_roots(studio, page, outside:
     page.goto(studio.url)
     open_tab(page, "Train")
     expect(page.locator("#train-yaml")).to_contain_text("dataset:")
-    text = page.evaluate("() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
-                         ".map(line => line.textContent).join('\\n')")
+    text = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
+        ".map(line => line.textContent).join('\\n')"
+    )
     page.locator("#train-yaml .cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(text.replace("output_dir: null", f"output_dir: {outside}/adapter"))

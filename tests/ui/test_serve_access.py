@@ -28,14 +28,28 @@ from studio.testing.gestures import table_row
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "ana", "pw-7Hq2-not-on-argv"
 # what the login page needs before a login (everything else must answer 401 without one)
-OPEN_ROUTES = {("GET", "/"), ("HEAD", "/"), ("POST", "/login"), ("POST", "/login/"),
-               ("GET", "/favicon.ico"), ("GET", "/theme.css"), ("GET", "/assets/{path}"),
-               ("GET", "/static/{path}"), ("GET", "/gradio_api/startup-events")}
+OPEN_ROUTES = {
+    ("GET", "/"),
+    ("HEAD", "/"),
+    ("POST", "/login"),
+    ("POST", "/login/"),
+    ("GET", "/favicon.ico"),
+    ("GET", "/theme.css"),
+    ("GET", "/assets/{path}"),
+    ("GET", "/static/{path}"),
+    ("GET", "/gradio_api/startup-events"),
+}
 # routes the enumeration must find, so that it is not vacuous
-REPRESENTATIVE = {("POST", "/gradio_api/cancel"), ("POST", "/gradio_api/queue/join"),
-                  ("GET", "/gradio_api/queue/data"), ("POST", "/gradio_api/upload"),
-                  ("GET", "/gradio_api/file={path_or_url}"), ("GET", "/config"),
-                  ("GET", "/gradio_api/info"), ("POST", "/gradio_api/run/{api_name}")}
+REPRESENTATIVE = {
+    ("POST", "/gradio_api/cancel"),
+    ("POST", "/gradio_api/queue/join"),
+    ("GET", "/gradio_api/queue/data"),
+    ("POST", "/gradio_api/upload"),
+    ("GET", "/gradio_api/file={path_or_url}"),
+    ("GET", "/config"),
+    ("GET", "/gradio_api/info"),
+    ("POST", "/gradio_api/run/{api_name}"),
+}
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
 
 
@@ -55,8 +69,9 @@ def _refused(command: list[str], tmp_path: Path) -> tuple[str, int]:
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if key != "STUDIO_AUTH"}
     argv = [sys.executable, *command, "--port", str(port), "--workspace", str(tmp_path / "ws")]
-    result = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert not _listening(port)
@@ -87,18 +102,27 @@ def authed(launch_studio, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_binding_beyond_this_machine_without_a_login_is_refused(tmp_path: Path) -> None:
-    for command in (["app.py", "--host", "0.0.0.0"], ["-m", "studio", "serve", "--host", "::"],
-                    ["app.py", "--host", "192.168.7.7"]):
+    for command in (
+        ["app.py", "--host", "0.0.0.0"],
+        ["-m", "studio", "serve", "--host", "::"],
+        ["app.py", "--host", "192.168.7.7"],
+    ):
         stderr, port = _refused(command, tmp_path)
         assert f"error: --host {command[-1]} serves the studio beyond this machine" in stderr
-        for fix in ("STUDIO_AUTH=USER:PASS", "--auth-file FILE", "bind 127.0.0.1",
-                    f"--insecure-no-auth if every machine that can reach port {port} is trusted"):
+        for fix in (
+            "STUDIO_AUTH=USER:PASS",
+            "--auth-file FILE",
+            "bind 127.0.0.1",
+            f"--insecure-no-auth if every machine that can reach port {port} is trusted",
+        ):
             assert fix in stderr
 
 
 def test_a_password_on_the_command_line_is_refused(tmp_path: Path) -> None:
-    for command in (["app.py", "--auth", f"{USER}:{PASSWORD}"],
-                    ["-m", "studio", "serve", "--host", "0.0.0.0", "--auth", f"{USER}:{PASSWORD}"]):
+    for command in (
+        ["app.py", "--auth", f"{USER}:{PASSWORD}"],
+        ["-m", "studio", "serve", "--host", "0.0.0.0", "--auth", f"{USER}:{PASSWORD}"],
+    ):
         stderr, _port = _refused(command, tmp_path)
         assert "error: --auth is refused: a password on the command line is shown" in stderr
         assert "set STUDIO_AUTH=USER:PASS in the environment" in stderr
@@ -122,15 +146,17 @@ def test_insecure_no_auth_serves_without_a_login_after_a_loud_warning(launch_stu
 
 
 def test_the_login_from_the_environment_or_a_file_is_not_on_the_command_line(
-        launch_studio, authed) -> None:
+    launch_studio, authed
+) -> None:
     from_env = launch_studio("--host", "0.0.0.0", env={"STUDIO_AUTH": f"bob:{PASSWORD}-env"})
     for studio, user, password in ((authed, USER, PASSWORD), (from_env, "bob", f"{PASSWORD}-env")):
         cmdline = Path(f"/proc/{studio.process.pid}/cmdline").read_bytes().split(b"\0")
         assert b"app.py" in cmdline and b"--host" in cmdline
         assert not any(PASSWORD.encode() in argument for argument in cmdline), cmdline
         assert httpx.get(f"{studio.url}/config", timeout=60).status_code == 401
-        refused = httpx.post(f"{studio.url}/login", data={"username": user, "password": "wrong"},
-                             timeout=60)
+        refused = httpx.post(
+            f"{studio.url}/login", data={"username": user, "password": "wrong"}, timeout=60
+        )
         assert refused.status_code == 400
         with _logged_in(studio.url, user, password) as client:
             assert client.get("/config").status_code == 200
@@ -196,16 +222,26 @@ def test_the_login_cookie_opens_config_queue_cancel_upload_and_files(authed) -> 
         assert refused.status_code == 401
 
         validate = _dependency_id(config, "do_validate")
-        event = {"data": [], "event_data": None, "fn_index": validate, "trigger_id": None,
-                 "session_hash": "gate-test"}
+        event = {
+            "data": [],
+            "event_data": None,
+            "fn_index": validate,
+            "trigger_id": None,
+            "session_hash": "gate-test",
+        }
         assert anonymous.post("/gradio_api/queue/join", json=event).status_code == 401
         joined = client.post("/gradio_api/queue/join", json=event)
         assert joined.status_code == 200 and joined.json()["event_id"]
-        assert anonymous.get("/gradio_api/queue/data",
-                             params={"session_hash": "gate-test"}).status_code == 401
+        assert (
+            anonymous.get(
+                "/gradio_api/queue/data", params={"session_hash": "gate-test"}
+            ).status_code
+            == 401
+        )
         messages = []
-        with client.stream("GET", "/gradio_api/queue/data",
-                           params={"session_hash": "gate-test"}) as stream:
+        with client.stream(
+            "GET", "/gradio_api/queue/data", params={"session_hash": "gate-test"}
+        ) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data:"):
                     messages.append(json.loads(line[5:]))
@@ -214,8 +250,11 @@ def test_the_login_cookie_opens_config_queue_cancel_upload_and_files(authed) -> 
         assert messages[-1]["success"], messages[-1]
         assert "Every dataset is valid." in json.dumps(messages[-1]["output"])
 
-        cancel = {"session_hash": "gate-test", "fn_index": event["fn_index"],
-                  "event_id": joined.json()["event_id"]}
+        cancel = {
+            "session_hash": "gate-test",
+            "fn_index": event["fn_index"],
+            "event_id": joined.json()["event_id"],
+        }
         assert anonymous.post("/gradio_api/cancel", json=cancel).status_code == 401
         assert client.post("/gradio_api/cancel", json=cancel).status_code == 200
 

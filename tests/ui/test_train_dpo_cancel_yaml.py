@@ -17,9 +17,9 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from studio.testing.gestures import choose, element_text, field_value, fill, open_tab, table_row
 from studio.train.config import config_from_mapping
 from studio.train.worker import train, write_run_config
-from studio.testing.gestures import choose, element_text, field_value, fill, open_tab, table_row
 from studio.workspace import Workspace
 
 pytestmark = pytest.mark.browser
@@ -50,12 +50,16 @@ def trace_points(page, elem_id: str) -> dict[str, int]:
     return page.evaluate(TRACE_POINTS, f"#{elem_id}")
 
 
-def wait_for_points(page, elem_id: str, names: tuple[str, ...], at_least: int, timeout: int = JOB_TIMEOUT_MS) -> None:
+def wait_for_points(
+    page, elem_id: str, names: tuple[str, ...], at_least: int, timeout: int = JOB_TIMEOUT_MS
+) -> None:
     """Poll until every trace in `names` of the plot `elem_id` has `at_least` points."""
     page.wait_for_function(
         f"""([selector, names, n]) => {{ const counts = ({TRACE_POINTS})(selector);
               return names.every(name => (counts[name] || 0) >= n); }}""",
-        arg=[f"#{elem_id}", list(names), at_least], timeout=timeout)
+        arg=[f"#{elem_id}", list(names), at_least],
+        timeout=timeout,
+    )
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -71,30 +75,47 @@ def set_yaml(page, text: str) -> None:
 
 def yaml_shown(page) -> str:
     """The YAML editor's text, line by line (the editor holds under 50 lines: all rendered)."""
-    return page.evaluate("() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
-                         ".map(line => line.textContent).join('\\n')")
+    return page.evaluate(
+        "() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
+        ".map(line => line.textContent).join('\\n')"
+    )
 
 
 @pytest.fixture(scope="module")
 def sft_adapter(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-step SFT adapter of the tiny model on demo_train (what the DPO run continues from)."""
     ws = Workspace.open(tmp_path_factory.mktemp("sft-ws") / "workspace")
-    cfg = config_from_mapping({"model_name_or_path": str(tiny_qwen2_dir), "dataset": "demo_train", "max_steps": 2,
-                               "per_device_train_batch_size": 1, "cutoff_len": 256, "logging_steps": 1,
-                               "save_steps": 100})
+    cfg = config_from_mapping(
+        {
+            "model_name_or_path": str(tiny_qwen2_dir),
+            "dataset": "demo_train",
+            "max_steps": 2,
+            "per_device_train_batch_size": 1,
+            "cutoff_len": 256,
+            "logging_steps": 1,
+            "save_steps": 100,
+        }
+    )
     run_dir = ws.new_run_dir("sft")
     write_run_config(run_dir, cfg)
     train(run_dir)
     return run_dir / "adapter"
 
 
-def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, page, screenshot, tmp_path: Path,
-                                                                     tiny_qwen2_dir: Path,
-                                                                     sft_adapter: Path) -> None:
+def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
+    studio, page, screenshot, tmp_path: Path, tiny_qwen2_dir: Path, sft_adapter: Path
+) -> None:
     pairs_file = tmp_path / "ui_pairs.jsonl"
-    rows = [{"instruction": f"How many singers are older than {age}?", "input": "", "system": SYSTEM,
-             "chosen": f"SELECT count(*) FROM singer WHERE age > {age}", "rejected": "SELECT name FROM singer"}
-            for age in range(20, 28)]
+    rows = [
+        {
+            "instruction": f"How many singers are older than {age}?",
+            "input": "",
+            "system": SYSTEM,
+            "chosen": f"SELECT count(*) FROM singer WHERE age > {age}",
+            "rejected": "SELECT name FROM singer",
+        }
+        for age in range(20, 28)
+    ]
     pairs_file.write_text("".join(json.dumps(row) + "\n" for row in rows))
     page.goto(studio.url)
     expect(page.locator("#datasets-table")).to_contain_text("demo_train")
@@ -103,7 +124,9 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, pag
     fill(page, "import-name", "ui_pairs")
     page.locator("#import-button").click()
     expect(page.locator("#datasets-status")).to_contain_text("Imported ui_pairs (8 rows)")
-    cells = table_row(page, "datasets-table", "ui_pairs").locator("[role=gridcell]").all_inner_texts()
+    cells = (
+        table_row(page, "datasets-table", "ui_pairs").locator("[role=gridcell]").all_inner_texts()
+    )
     assert [cell.strip() for cell in cells][:3] == ["ui_pairs", "preference", "8"]
 
     open_tab(page, "Train")
@@ -119,7 +142,10 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, pag
     expect(yaml_box).to_contain_text("max_steps: 3")
     config = yaml.safe_load(yaml_shown(page))
     assert config["stage"] == "dpo" and config["dataset"] == ["ui_pairs"]
-    assert config["adapter_name_or_path"] == [str(sft_adapter)] and config["dpo_reference"] == "sft_adapter"
+    assert (
+        config["adapter_name_or_path"] == [str(sft_adapter)]
+        and config["dpo_reference"] == "sft_adapter"
+    )
 
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
@@ -131,7 +157,9 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, pag
     page.locator("#train-dpo-curves").scroll_into_view_if_needed()
     screenshot(page, "train-dpo")
 
-    expect(table_row(page, "train-history", run_name)).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    expect(table_row(page, "train-history", run_name)).to_contain_text(
+        "succeeded", timeout=JOB_TIMEOUT_MS
+    )
     wait_for_points(page, "train-dpo-curves", DPO_TRACES, 3, timeout=60_000)
     counts = trace_points(page, "train-dpo-curves")
     assert {name: counts[name] for name in DPO_TRACES} == dict.fromkeys(DPO_TRACES, 3)
@@ -143,15 +171,23 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(studio, pag
         assert shown["y"] == pytest.approx([m[name] for m in metrics]), name
     # policy = frozen copy of the SFT adapter at step 1: no reward yet on either side
     assert metrics[0]["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
-    cells = [cell.strip() for cell in table_row(page, "train-history", run_name).locator("[role=gridcell]")
-             .all_inner_texts()]
+    cells = [
+        cell.strip()
+        for cell in table_row(page, "train-history", run_name)
+        .locator("[role=gridcell]")
+        .all_inner_texts()
+    ]
     assert cells[2:5] == ["dpo", "succeeded", "ui_pairs"]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["reference_model"].startswith(f"frozen SFT policy: copy of adapter {sft_adapter}")
+    assert summary["reference_model"].startswith(
+        f"frozen SFT policy: copy of adapter {sft_adapter}"
+    )
     assert re.search(r"Step\s*3\s*/\s*3", element_text(page, "train-step"))
 
 
-def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, page, tiny_qwen2_dir: Path) -> None:
+def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
+    studio, page, tiny_qwen2_dir: Path
+) -> None:
     total = 20
     page.goto(studio.url)
     open_tab(page, "Train")
@@ -192,11 +228,15 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(studio, pag
     resumed_job = int(re.search(r"job (\d+)", header.inner_text()).group(1))
     assert resumed_job != first_job
     expect(row).to_have_count(1)  # a resumed run is one row, shown with its latest job
-    assert str(resumed_job) in [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()]
+    assert str(resumed_job) in [
+        cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()
+    ]
     assert trace_points(page, "train-curves")["loss"] == total
     assert [m["step"] for m in read_metrics(run_dir)] == list(range(1, total + 1))
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "succeeded" and summary["resumed_from"] == str(run_dir / f"checkpoint-{stopped}")
+    assert summary["status"] == "succeeded" and summary["resumed_from"] == str(
+        run_dir / f"checkpoint-{stopped}"
+    )
 
 
 def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_path: Path) -> None:
@@ -210,8 +250,9 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     expect(page.locator("#train-yaml")).to_contain_text("max_steps: 99")
 
     choose(page, "train-ready", "configs/demo_sft.yaml")
-    expect(page.locator("#train-config-path textarea, #train-config-path input").first).to_have_value(
-        "configs/demo_sft.yaml")
+    expect(
+        page.locator("#train-config-path textarea, #train-config-path input").first
+    ).to_have_value("configs/demo_sft.yaml")
     page.locator("#train-load").click()
     expect(page.locator("#train-status")).to_contain_text("Loaded configs/demo_sft.yaml")
     expect(page.locator("#train-max-steps input")).to_have_value(str(demo["max_steps"]))
@@ -223,7 +264,9 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     assert field_value(page, "train-model") == demo["model_name_or_path"]
     assert "demo_train" in page.locator("#train-dataset").inner_text()
     loaded = yaml.safe_load(yaml_shown(page))
-    assert loaded["max_steps"] == demo["max_steps"] and loaded["warmup_ratio"] == demo["warmup_ratio"]
+    assert (
+        loaded["max_steps"] == demo["max_steps"] and loaded["warmup_ratio"] == demo["warmup_ratio"]
+    )
 
     # edit the YAML: a form field (max_steps, learning_rate) and a key the form does not show (warmup_ratio)
     edited = re.sub(r"(?m)^max_steps: .*$", "max_steps: 12", yaml_shown(page))
@@ -244,7 +287,8 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     page.locator("#train-apply-yaml").click()
     first = lines.index("max_steps: 12") + 1
     expect(page.locator("#train-status")).to_contain_text(
-        f"key 'max_steps' is given twice (lines {first} and {len(lines) + 1})")
+        f"key 'max_steps' is given twice (lines {first} and {len(lines) + 1})"
+    )
     expect(page.locator("#train-max-steps input")).to_have_value("12")
 
     # a form edit after Apply goes into the saved file too
@@ -255,9 +299,16 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     page.locator("#train-save").click()
     expect(page.locator("#train-status")).to_contain_text("Saved")
     saved = yaml.safe_load(target.read_text())
-    assert saved["max_steps"] == 12 and saved["learning_rate"] == 0.0003 and saved["cutoff_len"] == 512
-    assert saved["warmup_ratio"] == 0.25  # kept from the applied YAML though the form has no field for it
-    assert saved["dataset"] == ["demo_train"] and saved["lr_scheduler_type"] == demo["lr_scheduler_type"]
+    assert (
+        saved["max_steps"] == 12 and saved["learning_rate"] == 0.0003 and saved["cutoff_len"] == 512
+    )
+    assert (
+        saved["warmup_ratio"] == 0.25
+    )  # kept from the applied YAML though the form has no field for it
+    assert (
+        saved["dataset"] == ["demo_train"]
+        and saved["lr_scheduler_type"] == demo["lr_scheduler_type"]
+    )
     assert config_from_mapping(saved).max_steps == 12  # the file is a valid training config
 
     # a misspelt key is refused with the closest known key named, and the form keeps its values

@@ -33,7 +33,9 @@ IMPORTERS = {
 PROMPT_BUILDING_FORMATS = ("bird", "spider", "csv")
 
 
-def import_dataset(ws: Workspace, fmt: str, path: Path, options: ImportOptions) -> list[DatasetInfo]:
+def import_dataset(
+    ws: Workspace, fmt: str, path: Path, options: ImportOptions
+) -> list[DatasetInfo]:
     """Import `path` in format `fmt`; returns the datasets registered (one per split)."""
     if fmt not in IMPORTERS:
         raise StudioError(f"unknown import format {fmt!r}; use one of {', '.join(IMPORTERS)}")

@@ -53,10 +53,18 @@ def _question_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise StudioError(f"BIRD data not found at {path}; pass a question file (dev.json) or its folder")
-    files = [f for f in sorted(path.glob("*.json")) if not f.stem.endswith("tables") and _is_question_file(f)]
+        raise StudioError(
+            f"BIRD data not found at {path}; pass a question file (dev.json) or its folder"
+        )
+    files = [
+        f
+        for f in sorted(path.glob("*.json"))
+        if not f.stem.endswith("tables") and _is_question_file(f)
+    ]
     if not files:
-        raise StudioError(f"{path} holds no BIRD question file (*.json rows with question, SQL and db_id)")
+        raise StudioError(
+            f"{path} holds no BIRD question file (*.json rows with question, SQL and db_id)"
+        )
     return files
 
 
@@ -69,11 +77,17 @@ def _is_question_file(path: Path) -> bool:
 def _file_dataset(file: Path, name: ImportName, options: ImportOptions) -> NewDataset:
     dialect = _dialect_of(file)
     if options.mysql_url and dialect != "mysql":
-        raise StudioError(f"{file} holds {dialect} SQL, so its databases cannot be the MySQL ones at --mysql-url; "
-                          "import the MySQL question file (e.g. mini_dev_mysql.json) or drop --mysql-url")
+        raise StudioError(
+            f"{file} holds {dialect} SQL, so its databases cannot be the MySQL ones at --mysql-url; "
+            "import the MySQL question file (e.g. mini_dev_mysql.json) or drop --mysql-url"
+        )
     records = [_record(file, i, row) for i, row in enumerate(_read_questions(file))]
     db_ids = sorted({r.db_id for r in records})
-    folders = [options.db_dir] if options.db_dir else [file.parent, *sorted(file.parent.glob("*_databases"))]
+    folders = (
+        [options.db_dir]
+        if options.db_dir
+        else [file.parent, *sorted(file.parent.glob("*_databases"))]
+    )
     folders = [folder for folder in folders if folder.is_dir()]
     if dialect == "sqlite" or options.mysql_url:
         refs = database_refs(db_ids, options, folders)
@@ -97,10 +111,21 @@ def _read_questions(file: Path) -> list[dict[str, Any]]:
 
 
 def _record(file: Path, index: int, row: Any) -> SourceRecord:
-    sql = text(row.get("SQL") or row.get("sql") or row.get("query")) if isinstance(row, dict) else None
-    if not isinstance(row, dict) or not text(row.get("question")) or not text(row.get("db_id")) or not sql:
-        raise StudioError(f"{file}: question {index} lacks question, db_id or SQL; every BIRD row needs all three "
-                          "(fix or remove the row)")
+    sql = (
+        text(row.get("SQL") or row.get("sql") or row.get("query"))
+        if isinstance(row, dict)
+        else None
+    )
+    if (
+        not isinstance(row, dict)
+        or not text(row.get("question"))
+        or not text(row.get("db_id"))
+        or not sql
+    ):
+        raise StudioError(
+            f"{file}: question {index} lacks question, db_id or SQL; every BIRD row needs all three "
+            "(fix or remove the row)"
+        )
     return SourceRecord(
         question_id=row.get("question_id", index),
         db_id=str(row["db_id"]).strip(),

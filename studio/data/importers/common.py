@@ -59,7 +59,9 @@ class ImportOptions:
         if not self.cutoff_len:
             return None
         if self.tokenizer is None:
-            raise StudioError("a token budget (cutoff_len) needs the model's tokenizer; pass --model")
+            raise StudioError(
+                "a token budget (cutoff_len) needs the model's tokenizer; pass --model"
+            )
         return TokenBudget(self.tokenizer, self.cutoff_len)
 
 
@@ -101,11 +103,15 @@ def mysql_database_url(server_url: str, db_id: str) -> str:
     """`server_url` with its database replaced by `db_id` (user, password, host and port kept)."""
     parts = urlsplit(server_url)
     if not parts.scheme:
-        raise StudioError(f"--mysql-url {server_url!r} is not a URL; write mysql://user:pass@host:3306/any")
+        raise StudioError(
+            f"--mysql-url {server_url!r} is not a URL; write mysql://user:pass@host:3306/any"
+        )
     return urlunsplit((parts.scheme, parts.netloc, "/" + quote(db_id), "", ""))
 
 
-def database_refs(db_ids: Sequence[str], options: ImportOptions, folders: Sequence[Path]) -> dict[str, str | None]:
+def database_refs(
+    db_ids: Sequence[str], options: ImportOptions, folders: Sequence[Path]
+) -> dict[str, str | None]:
     """db_id -> SQLite path or MySQL URL (None where no database was found)."""
     if options.mysql_url:
         return {db_id: mysql_database_url(options.mysql_url, db_id) for db_id in db_ids}
@@ -116,20 +122,31 @@ def database_refs(db_ids: Sequence[str], options: ImportOptions, folders: Sequen
     return refs
 
 
-def require_databases(refs: Mapping[str, str | None], folders: Sequence[Path], source: Path) -> None:
+def require_databases(
+    refs: Mapping[str, str | None], folders: Sequence[Path], source: Path
+) -> None:
     """A StudioError naming the db_ids without a database file and where they were looked for."""
     missing = sorted(db_id for db_id, ref in refs.items() if ref is None)
     if missing:
-        raise StudioError(f"{source}: no SQLite database for {_some(missing)} (looked in "
-                          f"{_folders(folders)} for <db_id>.sqlite or <db_id>/<db_id>.sqlite); pass --db-dir "
-                          "with the database folder, or --mysql-url for databases on a MySQL server")
+        raise StudioError(
+            f"{source}: no SQLite database for {_some(missing)} (looked in "
+            f"{_folders(folders)} for <db_id>.sqlite or <db_id>/<db_id>.sqlite); pass --db-dir "
+            "with the database folder, or --mysql-url for databases on a MySQL server"
+        )
 
 
-def load_schemas(refs: Mapping[str, str | None], tables_files: Sequence[Path], dialect: str,
-                 options: ImportOptions, folders: Sequence[Path], source: Path) -> dict[str, Schema]:
+def load_schemas(
+    refs: Mapping[str, str | None],
+    tables_files: Sequence[Path],
+    dialect: str,
+    options: ImportOptions,
+    folders: Sequence[Path],
+    source: Path,
+) -> dict[str, Schema]:
     """db_id -> Schema: introspected where a database exists, else from the first tables file describing it."""
-    schemas = introspect_all({db_id: ref for db_id, ref in refs.items() if ref}, options.sample_values,
-                             options.progress)
+    schemas = introspect_all(
+        {db_id: ref for db_id, ref in refs.items() if ref}, options.sample_values, options.progress
+    )
     for tables_file in tables_files:
         missing = [db_id for db_id in refs if db_id not in schemas]
         if not missing:
@@ -139,9 +156,11 @@ def load_schemas(refs: Mapping[str, str | None], tables_files: Sequence[Path], d
     missing = sorted(db_id for db_id in refs if db_id not in schemas)
     if missing:
         looked = ", ".join(str(p) for p in tables_files) or "no tables file found"
-        raise StudioError(f"{source}: no database and no schema for {_some(missing)} (databases looked for in "
-                          f"{_folders(folders)}; schemas in {looked}); pass --db-dir with <db_id>/<db_id>.sqlite "
-                          "files, or put a Spider-style tables.json describing them beside the questions")
+        raise StudioError(
+            f"{source}: no database and no schema for {_some(missing)} (databases looked for in "
+            f"{_folders(folders)}; schemas in {looked}); pass --db-dir with <db_id>/<db_id>.sqlite "
+            "files, or put a Spider-style tables.json describing them beside the questions"
+        )
     return schemas
 
 
@@ -153,27 +172,42 @@ def _folders(folders: Sequence[Path]) -> str:
     return ", ".join(str(folder) for folder in folders) or "no folder"
 
 
-def introspect_all(refs: Mapping[str, str], sample_values: int, progress: bool) -> dict[str, Schema]:
+def introspect_all(
+    refs: Mapping[str, str], sample_values: int, progress: bool
+) -> dict[str, Schema]:
     """db_id -> Schema, introspecting each database once."""
     schemas = {}
-    for db_id, ref in tqdm(sorted(refs.items()), desc="reading schemas", unit="db", disable=not progress or not refs):
+    for db_id, ref in tqdm(
+        sorted(refs.items()), desc="reading schemas", unit="db", disable=not progress or not refs
+    ):
         schema = introspect(ref, sample_values=sample_values)
         schema.database = db_id
         schemas[db_id] = schema
     return schemas
 
 
-def records_dataset(name: ImportName, records: Sequence[SourceRecord],
-                    schemas: Mapping[str, Schema], refs: Mapping[str, str | None], dialect: str,
-                    options: ImportOptions, source_format: str, source_path: Path) -> NewDataset:
+def records_dataset(
+    name: ImportName,
+    records: Sequence[SourceRecord],
+    schemas: Mapping[str, Schema],
+    refs: Mapping[str, str | None],
+    dialect: str,
+    options: ImportOptions,
+    source_format: str,
+    source_path: Path,
+) -> NewDataset:
     """The SFT dataset `name` holding the prompts of `records`."""
     if not records:
         raise StudioError(f"{source_path}: no questions to import for dataset '{name.name}'")
     budget = options.budget()
-    result = build_sft_rows(records, schemas, dialect, options.schema_style, budget, options.progress)
+    result = build_sft_rows(
+        records, schemas, dialect, options.schema_style, budget, options.progress
+    )
     if not result.rows:
-        raise StudioError(f"{source_path}: none of the {len(records)} prompts fits cutoff_len={options.cutoff_len} "
-                          "even with the schema shrunk to the tables the SQL uses; raise --cutoff-len")
+        raise StudioError(
+            f"{source_path}: none of the {len(records)} prompts fits cutoff_len={options.cutoff_len} "
+            "even with the schema shrunk to the tables the SQL uses; raise --cutoff-len"
+        )
     used = sorted({record.db_id for record in records})
     meta = DatasetMeta(
         dialect=dialect,
@@ -190,8 +224,14 @@ def records_dataset(name: ImportName, records: Sequence[SourceRecord],
     return NewDataset(name.name, result.rows, "sft", meta, made_from=name.made_from)
 
 
-def user_rows_dataset(name: ImportName, path: Path, kind: str, keys: Sequence[str],
-                      source_format: str, options: ImportOptions) -> NewDataset:
+def user_rows_dataset(
+    name: ImportName,
+    path: Path,
+    kind: str,
+    keys: Sequence[str],
+    source_format: str,
+    options: ImportOptions,
+) -> NewDataset:
     """A user's own rows as they are (`input`/`system` default to "", other keys kept), as
     dataset `name`."""
     try:
@@ -200,8 +240,10 @@ def user_rows_dataset(name: ImportName, path: Path, kind: str, keys: Sequence[st
         raise StudioError(f"{error}; correct the file there") from None
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise StudioError(f"{path}: row {index} is not a JSON object; write each row as "
-                              f"{{{', '.join(repr(k) for k in keys)}}}")
+            raise StudioError(
+                f"{path}: row {index} is not a JSON object; write each row as "
+                f"{{{', '.join(repr(k) for k in keys)}}}"
+            )
         for optional in ("input", "system"):
             row.setdefault(optional, "")
     entry = {**registry_entry(name.name, kind), "file_name": path.name}
@@ -209,10 +251,18 @@ def user_rows_dataset(name: ImportName, path: Path, kind: str, keys: Sequence[st
     if problems:
         raise StudioError(f"{path} was not imported:\n{format_problems(problems)}")
     db_ids = sorted({str(row["db_id"]) for row in rows if row.get("db_id")})
-    refs = database_refs(db_ids, options, [options.db_dir]) if options.db_dir or options.mysql_url else {}
+    refs = (
+        database_refs(db_ids, options, [options.db_dir])
+        if options.db_dir or options.mysql_url
+        else {}
+    )
     dialect = "mysql" if options.mysql_url else "sqlite" if options.db_dir else None
-    meta = DatasetMeta(dialect=dialect, databases=refs, source_format=source_format,
-                       source_path=str(path.resolve()))
+    meta = DatasetMeta(
+        dialect=dialect,
+        databases=refs,
+        source_format=source_format,
+        source_path=str(path.resolve()),
+    )
     return NewDataset(name.name, rows, kind, meta, made_from=name.made_from)
 
 

@@ -61,8 +61,9 @@ def import_csv(ws: Workspace, path: Path, options: ImportOptions) -> list[Datase
             refs = database_refs(sorted({r.db_id for r in file_records}), options, db_folders)
             require_databases(refs, db_folders, file)
             schemas = introspect_all(refs, options.sample_values, options.progress)
-            datasets.append(records_dataset(name, file_records, schemas, refs, dialect, options,
-                                            "csv", file))
+            datasets.append(
+                records_dataset(name, file_records, schemas, refs, dialect, options, "csv", file)
+            )
         return register_datasets(ws, datasets, options.replace)
 
 
@@ -83,7 +84,9 @@ def _csv_files(path: Path) -> list[Path]:
         return [path]
     files = sorted(path.glob("*.csv")) if path.is_dir() else []
     if not files:
-        raise StudioError(f"no CSV of database,question,sql found at {path}; pass a .csv file or its folder")
+        raise StudioError(
+            f"no CSV of database,question,sql found at {path}; pass a .csv file or its folder"
+        )
     return files
 
 
@@ -99,7 +102,9 @@ def _database_folders(folder: Path, unpacked: Path, options: ImportOptions) -> l
     beside the CSVs)."""
     if options.db_dir:
         if not options.db_dir.is_dir():
-            raise StudioError(f"--db-dir {options.db_dir} is not a folder; pass the folder of .sqlite files")
+            raise StudioError(
+                f"--db-dir {options.db_dir} is not a folder; pass the folder of .sqlite files"
+            )
         return [options.db_dir]
     archive = folder / ARCHIVE_NAME
     if options.mysql_url or not archive.is_file():
@@ -121,12 +126,18 @@ def _check_same_archive(unpacked: Path, archive: Path) -> None:
     source = unpacked / SOURCE_FILE
     if not source.is_file():
         return
-    recorded = read_json(source, dict, "expected the archive it was unpacked from",
-                         fix=f"delete {unpacked} to unpack the archive again")
+    recorded = read_json(
+        source,
+        dict,
+        "expected the archive it was unpacked from",
+        fix=f"delete {unpacked} to unpack the archive again",
+    )
     if recorded != _archive_identity(archive):
-        raise StudioError(f"{unpacked} holds the databases of {recorded.get('archive')}, not of "
-                          f"{archive}; import with another --name so each archive keeps its own "
-                          "folder")
+        raise StudioError(
+            f"{unpacked} holds the databases of {recorded.get('archive')}, not of "
+            f"{archive}; import with another --name so each archive keeps its own "
+            "folder"
+        )
 
 
 def _unpack(archive: Path, target: Path) -> None:
@@ -149,8 +160,10 @@ def _read_records(file: Path, split: str | None) -> list[SourceRecord]:
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
-        raise StudioError(f"{file}: the header lacks {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
-                          "the first row must name the columns database,question,sql")
+        raise StudioError(
+            f"{file}: the header lacks {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
+            "the first row must name the columns database,question,sql"
+        )
     records = []
     for line, row in enumerate(reader, start=2):
         cells = {(key or "").strip().lower(): value for key, value in row.items()}
@@ -158,8 +171,17 @@ def _read_records(file: Path, split: str | None) -> list[SourceRecord]:
         if not (db_id or question or sql):
             continue  # blank line
         if not (db_id and question and sql):
-            raise StudioError(f"{file}: line {line} lacks a database, question or sql value; fill or delete it")
+            raise StudioError(
+                f"{file}: line {line} lacks a database, question or sql value; fill or delete it"
+            )
         question_id = f"{split}_{line - 1}" if split else line - 1
-        records.append(SourceRecord(question_id=question_id, db_id=db_id, question=question, sql=sql,
-                                    difficulty=text(cells.get("difficulty"))))
+        records.append(
+            SourceRecord(
+                question_id=question_id,
+                db_id=db_id,
+                question=question,
+                sql=sql,
+                difficulty=text(cells.get("difficulty")),
+            )
+        )
     return records

@@ -6,11 +6,12 @@ alone; the questions become `demo_train` and `demo_test` (DDL schema, SQLite dia
 
 from __future__ import annotations
 
-from studio.project import DATA_DIR
 import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from studio.project import DATA_DIR
 
 if TYPE_CHECKING:
     from studio.data.registry import DatasetInfo
@@ -52,20 +53,36 @@ def _register_demo(ws: Workspace) -> list[DatasetInfo]:
 
     questions_path = DEMO_DIR / "questions.json"
     if not questions_path.is_file():
-        raise StudioError(f"the demo questions are missing at {questions_path}; restore data/demo from the repository")
+        raise StudioError(
+            f"the demo questions are missing at {questions_path}; restore data/demo from the repository"
+        )
     questions = json.loads(questions_path.read_text(encoding="utf-8"))
-    refs = {db_id: str(_copy_database(ws, db_id)) for db_id in sorted({q["db_id"] for q in questions})}
+    refs = {
+        db_id: str(_copy_database(ws, db_id)) for db_id in sorted({q["db_id"] for q in questions})
+    }
     schemas = introspect_all(refs, sample_values=3, progress=False)
     datasets = []
     for split in DEMO_SPLITS:
         records = [
-            SourceRecord(question_id=q["question_id"], db_id=q["db_id"], question=q["question"], sql=q["sql"],
-                         evidence=text(q.get("evidence")), difficulty=q.get("difficulty"))
-            for q in questions if q["split"] == split
+            SourceRecord(
+                question_id=q["question_id"],
+                db_id=q["db_id"],
+                question=q["question"],
+                sql=q["sql"],
+                evidence=text(q.get("evidence")),
+                difficulty=q.get("difficulty"),
+            )
+            for q in questions
+            if q["split"] == split
         ]
         rows = build_sft_rows(records, schemas, "sqlite", DEMO_STYLE).rows
-        meta = DatasetMeta(dialect="sqlite", databases={r.db_id: refs[r.db_id] for r in records},
-                           schema_style=DEMO_STYLE, source_format="demo", source_path=str(questions_path))
+        meta = DatasetMeta(
+            dialect="sqlite",
+            databases={r.db_id: refs[r.db_id] for r in records},
+            schema_style=DEMO_STYLE,
+            source_format="demo",
+            source_path=str(questions_path),
+        )
         datasets.append(NewDataset(f"demo_{split}", rows, "sft", meta))
     return register_datasets_unlocked(ws, datasets)
 
@@ -75,7 +92,9 @@ def _copy_database(ws: Workspace, db_id: str) -> Path:
 
     source = DEMO_DIR / "databases" / f"{db_id}.sqlite"
     if not source.is_file():
-        raise StudioError(f"the demo database {source} is missing; rebuild it with `python data/build_demo.py`")
+        raise StudioError(
+            f"the demo database {source} is missing; rebuild it with `python data/build_demo.py`"
+        )
     target = ws.root / "databases" / "demo" / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")

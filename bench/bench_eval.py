@@ -21,6 +21,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from studio.data.importers.demo import open_workspace
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -29,9 +31,9 @@ from spiderman_data import add_data_argument, checked_data_dir
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
 from studio.evaluate import evaluate
-from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
-from studio.models.references import DEFAULT_MODEL, default_device
-from studio.workspace import Workspace
+from studio.inference.settings import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
+from studio.models.loading import default_device
+from studio.models.references import DEFAULT_MODEL
 
 CPU_LIMIT = 40
 GPU_BATCH_SIZE = 2048
@@ -72,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(data_dir / "sqlite.tar.xz") as archive:
             archive.extractall(tmp, filter="data")
-        ws = Workspace.open(Path(tmp) / "workspace")
+        ws = open_workspace(Path(tmp) / "workspace")
         import_csv(
             ws,
             data_dir / "test_queries.csv",

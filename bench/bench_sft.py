@@ -19,6 +19,8 @@ import os
 import sys
 from pathlib import Path
 
+from studio.data.importers.demo import open_workspace
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
@@ -27,7 +29,6 @@ from step_profile import LastStepProfile
 
 from studio.train.config import load_config
 from studio.train.worker import METRICS_FILE, train, write_run_config
-from studio.workspace import Workspace
 
 
 def main() -> None:
@@ -59,7 +60,7 @@ def main() -> None:
             f"save_steps={args.steps + 1}",
         ],
     )
-    ws = Workspace.open(args.workspace)
+    ws = open_workspace(args.workspace)
     run_dir = ws.new_run_dir("bench-sft")
     write_run_config(run_dir, cfg)
     device = "cuda" if torch.cuda.is_available() else "cpu"

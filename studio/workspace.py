@@ -65,9 +65,6 @@ class Workspace:
         # switching a new studio.db to WAL needs it alone: concurrent openers take turns
         with self.lock("workspace-init"), contextlib.closing(self.connect()) as conn:
             conn.execute("PRAGMA journal_mode=WAL")
-        from studio.data.importers.demo import register_demo_on_fresh_workspace
-
-        register_demo_on_fresh_workspace(self)
 
     @property
     def datasets_dir(self) -> Path:

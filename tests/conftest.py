@@ -16,6 +16,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from studio.data.importers.demo import open_workspace
 from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def mysql_server_url() -> str:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh workspace in a temporary folder."""
-    return Workspace.open(tmp_path / "workspace")
+    return open_workspace(tmp_path / "workspace")
 
 
 @pytest.fixture(scope="session")

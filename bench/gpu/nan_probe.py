@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
+from studio.data.importers.demo import open_workspace
 from studio.train.config import load_config
 from studio.train.worker import train, write_run_config
-from studio.workspace import Workspace
 
 
 def grads_finite(model: torch.nn.Module) -> bool:
@@ -138,7 +138,7 @@ def main() -> None:
     from studio.models.references import load_tokenizer
 
     cfg = load_config(args.config, args.overrides)
-    ws = Workspace.open()
+    ws = open_workspace()
     run_dir = ws.new_run_dir("probe")
     write_run_config(run_dir, cfg)
     probe = NonFiniteProbe(args.out, args.stop_after, load_tokenizer(cfg.model_name_or_path))

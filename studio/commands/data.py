@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from studio.data.importers.demo import open_workspace
+
 HELP = (
     "datasets: import benchmarks, list, show rendered prompts, validate, load databases into MySQL"
 )
@@ -99,9 +101,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _import(args: argparse.Namespace) -> int:
     from studio.data.importers import PROMPT_BUILDING_FORMATS, import_dataset
     from studio.data.importers.common import ImportOptions
-    from studio.workspace import Workspace
 
-    ws = Workspace.open(args.workspace)
+    ws = open_workspace(args.workspace)
     tokenizer = None
     if args.format in PROMPT_BUILDING_FORMATS and args.cutoff_len > 0:
         from studio.models.references import load_tokenizer
@@ -140,9 +141,8 @@ def _import(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from studio.data.registry import list_datasets
-    from studio.workspace import Workspace
 
-    datasets = list_datasets(Workspace.open(args.workspace))
+    datasets = list_datasets(open_workspace(args.workspace))
     if not datasets:
         print("no datasets registered; add one with `python -m studio data import`")
         return 0
@@ -163,7 +163,9 @@ def _list(args: argparse.Namespace) -> int:
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        )
     return 0
 
 
@@ -171,9 +173,8 @@ def _show(args: argparse.Namespace) -> int:
     from studio.data.prompts import build_messages, render_chat
     from studio.data.registry import get_dataset, load_examples
     from studio.models.references import load_tokenizer
-    from studio.workspace import Workspace
 
-    ws = Workspace.open(args.workspace)
+    ws = open_workspace(args.workspace)
     dataset = get_dataset(ws, args.name)
     examples = load_examples(ws, args.name)[: max(args.n, 0)]
     tokenizer = load_tokenizer(args.model)
@@ -199,9 +200,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from studio.data.validate import format_problems, validate_registry
-    from studio.workspace import Workspace
 
-    ws = Workspace.open(args.workspace)
+    ws = open_workspace(args.workspace)
     problems = validate_registry(ws)
     if problems:
         print(f"{len(problems)} problem(s) in {ws.dataset_info_path} and its datasets:")
@@ -226,8 +226,7 @@ def _load_mysql(args: argparse.Namespace) -> int:
 
 def _unregister(args: argparse.Namespace) -> int:
     from studio.data.registry import unregister_dataset
-    from studio.workspace import Workspace
 
-    unregister_dataset(Workspace.open(args.workspace), args.name)
+    unregister_dataset(open_workspace(args.workspace), args.name)
     print(f"unregistered {args.name}")
     return 0

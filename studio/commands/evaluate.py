@@ -18,8 +18,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
-from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+from studio.inference.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_NEW_TOKENS,
+    ENGINE_HELP,
+    ENGINES,
+)
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
 GENERATION_DEFAULTS = {
@@ -27,7 +34,7 @@ GENERATION_DEFAULTS = {
     "adapters": [],
     "limit": None,
     "batch_size": DEFAULT_BATCH_SIZE,
-    "max_new_tokens": 256,
+    "max_new_tokens": DEFAULT_MAX_NEW_TOKENS,
     "engine": DEFAULT_ENGINE,
     "no_merge": False,
     "detach": False,
@@ -126,9 +133,8 @@ def _given(args: argparse.Namespace, defaults: dict[str, Any]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from studio.workspace import Workspace
 
-    ws = Workspace.open(args.workspace)
+    ws = open_workspace(args.workspace)
     if args.compare:
         stray = _given(
             args, {**GENERATION_DEFAULTS, "dataset": None, "predictions": None, "out": None}

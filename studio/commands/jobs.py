@@ -8,6 +8,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from studio.data.importers.demo import open_workspace
+
 if TYPE_CHECKING:
     from studio.workspace import Workspace
 
@@ -69,9 +71,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _workspace(args: argparse.Namespace) -> Workspace:
-    from studio.workspace import Workspace
 
-    return Workspace.open(args.workspace)
+    return open_workspace(args.workspace)
 
 
 def _when(timestamp: float | None) -> str:
@@ -117,7 +118,11 @@ def run_list(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[-1]
+        )
     return 0
 
 

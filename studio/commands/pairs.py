@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
+from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
-from studio.inference.generate import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+from studio.inference.settings import DEFAULT_ENGINE, DEFAULT_MAX_NEW_TOKENS, ENGINE_HELP, ENGINES
 from studio.pairs.store import STATUSES, STRATEGIES
 
 HELP = "mine execution-verified DPO pairs from a model, review and edit them, export a preference dataset"
@@ -55,7 +56,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, default=16, help="prompts per generation batch (default 16)"
     )
     generate.add_argument(
-        "--max-new-tokens", type=int, default=256, help="per answer (default 256)"
+        "--max-new-tokens",
+        type=int,
+        default=DEFAULT_MAX_NEW_TOKENS,
+        help=f"per answer (default {DEFAULT_MAX_NEW_TOKENS})",
     )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
@@ -136,9 +140,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _workspace(args: argparse.Namespace) -> Any:
-    from studio.workspace import Workspace
 
-    return Workspace.open(args.workspace)
+    return open_workspace(args.workspace)
 
 
 def _print_json(data: Any) -> None:

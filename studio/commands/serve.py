@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
 from studio.web.access import (
     ARGV_PASSWORD_REFUSED,
@@ -70,9 +71,8 @@ def run(args: argparse.Namespace) -> int:
     warning = check_binding(args.host, args.port, credentials, args.insecure_no_auth)
 
     from studio.web.path_roots import PathRoots
-    from studio.workspace import Workspace
 
-    workspace = Workspace.open(args.workspace)
+    workspace = open_workspace(args.workspace)
     roots = PathRoots.for_workspace(workspace.root, args.data_root)
     if warning:
         print(warning, file=sys.stderr, flush=True)

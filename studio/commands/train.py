@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -93,9 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from studio.jobs import exit_code, follow_in_terminal
     from studio.train.config import load_config
     from studio.train.preflight import preflight
-    from studio.workspace import Workspace
 
-    ws = Workspace.open(args.workspace)
+    ws = open_workspace(args.workspace)
     if args.resume:
         job, point = resume_training(ws, args.resume)
         print("\n".join(point.report()), flush=True)

@@ -10,52 +10,12 @@ answered alike.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.evaluate.report import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from studio.evaluate.scoring import VERDICTS_FILE
-
-
-def paired_difference(
-    first: Sequence[bool],
-    second: Sequence[bool],
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> dict[str, Any]:
-    """EX(second) - EX(first) in points, its 95 % paired-bootstrap interval, the questions each
-    model alone got right, and McNemar's exact two-sided p-value."""
-    import numpy as np
-
-    if len(first) != len(second) or not first:
-        raise StudioError(
-            "a paired comparison needs the same, non-empty list of questions in both runs"
-        )
-    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    samples = rng.integers(0, len(a), size=(resamples, len(a)))
-    differences = (b[samples] - a[samples]).mean(axis=1)
-    low, high = np.percentile(differences, [2.5, 97.5])
-    gained, lost = int(((b == 1) & (a == 0)).sum()), int(((b == 0) & (a == 1)).sum())
-    return {
-        "difference": round(100.0 * float(b.mean() - a.mean()), 2),
-        "ci95": [round(100.0 * float(low), 2), round(100.0 * float(high), 2)],
-        "gained": gained,
-        "lost": lost,
-        "mcnemar_p": mcnemar_exact_p(gained, lost),
-    }
-
-
-def mcnemar_exact_p(gained: int, lost: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial(gained + lost, 1/2) test of the discordant pairs."""
-    total = gained + lost
-    if total == 0:
-        return 1.0
-    tail = sum(math.comb(total, k) for k in range(min(gained, lost) + 1)) / 2.0**total
-    return round(min(1.0, 2.0 * tail), 4)
+from studio.evaluate.statistics import paired_difference
 
 
 def paired_runs(first_dir: str | Path, second_dir: str | Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.evaluate.statistics import bootstrap_ci95, percentage
 
 SUMMARY_FILE = "summary.json"
 UNKNOWN_DIFFICULTY = "unknown"
@@ -25,29 +26,6 @@ DIFFICULTY_ORDER = (
     "extra",
     UNKNOWN_DIFFICULTY,
 )
-BOOTSTRAP_RESAMPLES = 1000
-BOOTSTRAP_SEED = 0
-
-
-def percentage(correct: int, total: int) -> float:
-    """correct / total as a percentage rounded to 2 decimals (0.0 when total is 0)."""
-    return round(100.0 * correct / total, 2) if total else 0.0
-
-
-def bootstrap_ci95(
-    correct: Sequence[bool], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED
-) -> list[float]:
-    """95 % percentile-bootstrap interval of EX (in %) over questions: `resamples` resamples of
-    the questions with replacement, fixed seed, so the same verdicts give the same interval."""
-    import numpy as np
-
-    if not correct:
-        return [0.0, 0.0]
-    values = np.asarray(correct, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return [round(100.0 * float(low), 2), round(100.0 * float(high), 2)]
 
 
 def _group(
@@ -126,7 +104,8 @@ class ComparisonTable:
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
         lines = [
             "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=False))
             )
             for row in cells
         ]

@@ -32,7 +32,12 @@ from studio.evaluate.scoring import (
     write_verdicts,
 )
 from studio.fsutil import atomic_write_json, atomic_write_text
-from studio.inference.generate import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
+from studio.inference.settings import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_NEW_TOKENS,
+    ENGINES,
+)
 from studio.models.references import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -51,7 +56,7 @@ class EvalConfig:
     adapters: tuple[str, ...] = ()
     limit: int | None = None
     batch_size: int = DEFAULT_BATCH_SIZE
-    max_new_tokens: int = 256
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     workers: int | None = None
     merge_adapters: bool = True
     timeout_s: float = 30.0
@@ -137,7 +142,7 @@ def evaluate(
     limit: int | None = None,
     out_dir: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_new_tokens: int = 256,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     workers: int | None = None,
     merge_adapters: bool = True,
     timeout_s: float = 30.0,
@@ -327,8 +332,9 @@ def _generate(
     if not pending:
         return stats
     from studio.data.prompts import build_messages, render_chat
-    from studio.inference.generate import GenerationSettings, generate
-    from studio.models.references import load_model
+    from studio.inference.generate import generate
+    from studio.inference.settings import GenerationSettings
+    from studio.models.loading import load_model
     from studio.sql.extract import extract_sql, sql_settled
 
     started = time.monotonic()

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
+from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
 from studio.sql.execute import ExecResult
 
 if TYPE_CHECKING:
-    from studio.models.references import LoadedModel
+    from studio.models.loading import LoadedModel
     from studio.workspace import Workspace
 
 MAX_VARIANTS = 3
 DISPLAY_MAX_ROWS = 200
-DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_TIMEOUT_S = 30.0
 VERDICT_TEXT = {
     "correct": "correct: same result as the gold SQL",
@@ -90,7 +90,7 @@ class ModelPool:
 
     def get(self, variant: Variant) -> LoadedModel:
         """The loaded model of `variant`, loading it (adapters merged) on first use."""
-        from studio.models.references import load_model
+        from studio.models.loading import load_model
 
         with self._lock:
             if variant in self._models:
@@ -187,7 +187,8 @@ def answer_variant(
     """One variant's greedy answer to `messages`, its SQL run on `database` and judged against `gold_sql`.
     A model that cannot be loaded gives an answer whose `error` says why."""
     from studio.data.prompts import render_chat
-    from studio.inference.generate import GenerationSettings, generate
+    from studio.inference.generate import generate
+    from studio.inference.settings import GenerationSettings
     from studio.sql.execute import execute_sql
     from studio.sql.extract import extract_sql
 

@@ -28,8 +28,8 @@ from studio.patches.decode_attention import DECODE_ATTENTION, register_decode_at
 if TYPE_CHECKING:
     import torch
 
-    from studio.inference.generate import GenerationSettings
-    from studio.models.references import LoadedModel
+    from studio.inference.settings import GenerationSettings
+    from studio.models.loading import LoadedModel
 
 PREFIX_TOKENS_PER_FORWARD = 16384  # prefill budget of one forward over shared prefixes
 SETTLED_CHECK_EVERY = 4  # decode steps between `settled` checks
@@ -272,7 +272,9 @@ class _Decoder:
         by_prefix: dict[int, tuple[_Prefix, list[int]]] = {}
         for row, (prefix, _) in enumerate(rows):
             by_prefix.setdefault(id(prefix), (prefix, []))[1].append(row)
-        for layer, (key_template, value_template) in enumerate(zip(template.keys, template.values, strict=False)):
+        for layer, (key_template, value_template) in enumerate(
+            zip(template.keys, template.values, strict=False)
+        ):
             shape = (len(rows), key_template.shape[1], longest_prefix, key_template.shape[3])
             keys, values = key_template.new_zeros(shape), value_template.new_zeros(shape)
             for prefix, members in by_prefix.values():

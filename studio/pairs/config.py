@@ -9,7 +9,7 @@ from typing import Any
 from studio.data.rowfiles import read_json
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
-from studio.inference.generate import DEFAULT_ENGINE, ENGINES
+from studio.inference.settings import DEFAULT_ENGINE, DEFAULT_MAX_NEW_TOKENS, ENGINES
 from studio.pairs.store import STRATEGIES
 
 CONFIG_FILE = "config.json"
@@ -33,7 +33,7 @@ class MiningConfig:
     pairs_per_question: int = 1
     limit: int | None = None
     batch_size: int = 16
-    max_new_tokens: int = 256
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     seed: int = 0
     timeout_s: float = 30.0
     engine: str = DEFAULT_ENGINE

@@ -288,7 +288,11 @@ def edit_pair(
         ws, pair_id
     )  # database and gold never change, so checks can run outside the transaction
     checks = dict(
-        zip(edits, check_sql(pair.database, pair.gold_sql, list(edits.values()), timeout_s), strict=False)
+        zip(
+            edits,
+            check_sql(pair.database, pair.gold_sql, list(edits.values()), timeout_s),
+            strict=False,
+        )
     )
     with writing(ws) as conn:
         row = conn.execute("SELECT * FROM pairs WHERE id = ?", (pair_id,)).fetchone()

@@ -131,8 +131,9 @@ def _settle_leftovers(
 def _generate(
     ws: Workspace, run_id: str, todo: list[Question], config: MiningConfig, progress: MiningProgress
 ) -> None:
-    from studio.inference.generate import GenerationSettings, generate
-    from studio.models.references import load_model
+    from studio.inference.generate import generate
+    from studio.inference.settings import GenerationSettings
+    from studio.models.loading import load_model
 
     loaded = load_model(config.model, adapters=config.adapters, merge=True)
     prompts = [

@@ -76,11 +76,14 @@ def verify_samples(
         normals.append(normal)
         keys.append(key)
         first_of.setdefault(key, sample)
-    unique = [(s, sql) for (s, _c, sql), key in zip(samples, keys, strict=False) if first_of[key] == s]
+    unique = [
+        (s, sql) for (s, _c, sql), key in zip(samples, keys, strict=False) if first_of[key] == s
+    ]
     checks = dict(
         zip(
             (s for s, _ in unique),
-            check_sql(database, gold_sql, [sql for _, sql in unique], timeout_s), strict=False,
+            check_sql(database, gold_sql, [sql for _, sql in unique], timeout_s),
+            strict=False,
         )
     )
     candidates = []

@@ -60,7 +60,7 @@ def build_app(workspace: Workspace, roots: PathRoots) -> gr.Blocks:
 
 
 def prepare_workspace(workspace: Workspace) -> None:
-    """Settle the jobs a previous studio left (the demo data is registered by Workspace.open)."""
+    """Settle the jobs a previous studio left (the demo data is registered by open_workspace)."""
     from studio.jobs import reconcile
 
     reconcile(workspace)

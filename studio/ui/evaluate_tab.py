@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from studio.data.registry import list_datasets
-from studio.inference.generate import DEFAULT_BATCH_SIZE
+from studio.inference.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
 from studio.jobs.runs import (
     EVAL_KIND,
     active_job,
@@ -135,7 +135,11 @@ def build(
         )
         batch_size = gr.Number(DEFAULT_BATCH_SIZE, label="Batch size", precision=0, minimum=1)
         max_new_tokens = gr.Number(
-            256, label="Max new tokens", precision=0, minimum=1, elem_id="eval-max-new"
+            DEFAULT_MAX_NEW_TOKENS,
+            label="Max new tokens",
+            precision=0,
+            minimum=1,
+            elem_id="eval-max-new",
         )
         run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         cancel_button = gr.Button("Cancel running evaluations", variant="stop")
@@ -296,7 +300,7 @@ def build(
             adapters=adapters,
             limit=int(limit_value or 0) or None,
             batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
-            max_new_tokens=int(tokens_value or 256),
+            max_new_tokens=int(tokens_value or DEFAULT_MAX_NEW_TOKENS),
         )
         job = submit_evaluation(ws, config)
         return {

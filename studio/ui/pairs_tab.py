@@ -15,6 +15,7 @@ from studio.data.clashes import REPLACE_LABEL
 from studio.data.registry import list_datasets
 from studio.errors import StudioError
 from studio.inference.playground import list_adapters
+from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
 from studio.models.references import DEFAULT_MODEL
 from studio.pairs.curate import (
     VERDICTS,
@@ -270,7 +271,11 @@ def build(ws: Workspace, roots: PathRoots) -> None:
                 0, precision=0, minimum=0, label="Questions (0 = all)", elem_id="pairs-limit"
             )
             max_new_tokens = gr.Number(
-                256, precision=0, minimum=1, label="Max new tokens", elem_id="pairs-max-new-tokens"
+                DEFAULT_MAX_NEW_TOKENS,
+                precision=0,
+                minimum=1,
+                label="Max new tokens",
+                elem_id="pairs-max-new-tokens",
             )
         mine_button = gr.Button("Start mining", variant="primary", elem_id="pairs-mine")
         mining = gr.Markdown(elem_id="pairs-mining")
@@ -532,7 +537,7 @@ def build(ws: Workspace, roots: PathRoots) -> None:
                 "n": int(samples or 1),
                 "temperature": float(temp or 0.0),
                 "limit": int(questions) if questions else None,
-                "max_new_tokens": int(tokens or 256),
+                "max_new_tokens": int(tokens or DEFAULT_MAX_NEW_TOKENS),
             }
         )
         job = start_mining(ws, config)

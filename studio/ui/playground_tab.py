@@ -21,6 +21,7 @@ from studio.inference.playground import (
     default_pool,
     list_adapters,
 )
+from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
 from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import error_markdown, frame, readable
 from studio.ui.pairs_tab import result_table
@@ -145,7 +146,11 @@ def build(ws: Workspace, roots: PathRoots) -> None:
                 variant_inputs += [model, adapters]
                 adapter_boxes.append(adapters)
     max_new_tokens = gr.Number(
-        256, precision=0, minimum=1, label="Max new tokens", elem_id="pg-max-new-tokens"
+        DEFAULT_MAX_NEW_TOKENS,
+        precision=0,
+        minimum=1,
+        label="Max new tokens",
+        elem_id="pg-max-new-tokens",
     )
     ask = gr.Button("Ask", variant="primary", elem_id="pg-ask")
 
@@ -229,7 +234,9 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         if gold_sql:
             gold_table = result_table(database_path, gold_sql)
         yield {**cleared, gold_result: gold_table, status: f"Asking {len(variants)} variant(s)…"}
-        for k, (variant, (title, sql, result)) in enumerate(zip(variants, panels, strict=False), start=1):
+        for k, (variant, (title, sql, result)) in enumerate(
+            zip(variants, panels, strict=False), start=1
+        ):
             doing = (
                 "answering"
                 if pool.is_loaded(variant)
@@ -241,7 +248,12 @@ def build(ws: Workspace, roots: PathRoots) -> None:
             }
             try:
                 reply = answer_variant(
-                    pool, variant, messages, database_path, gold_sql, int(tokens or 256)
+                    pool,
+                    variant,
+                    messages,
+                    database_path,
+                    gold_sql,
+                    int(tokens or DEFAULT_MAX_NEW_TOKENS),
                 )
             except Exception as error:  # noqa: BLE001
                 reply = VariantAnswer(variant, error=readable(error))

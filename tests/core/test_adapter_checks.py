@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
+from studio.data.importers.demo import open_workspace
 from studio.data.registry import database_ref
 from studio.errors import StudioError
 from studio.evaluate import evaluate
 from studio.inference.playground import ModelPool, Variant, answer
 from studio.jobs.runtime import read_jsonl
 from studio.models.adapters import NonFiniteWeightsError, check_adapters
+from studio.models.loading import load_model
 from studio.models.references import (
     DEFAULT_MODEL,
-    load_model,
     load_model_config,
     model_identity,
     resolve_model_dir,
@@ -30,7 +31,6 @@ from studio.models.references import (
 from studio.pairs.config import MiningConfig, write_config
 from studio.pairs.mine import mine
 from studio.testing.random_models import save_random_model, save_tiny_gguf
-from studio.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = "adapter_model.safetensors"
@@ -118,7 +118,7 @@ def test_a_nan_adapter_is_refused_by_load_model_naming_its_tensors(
 def test_a_nan_adapter_is_refused_in_the_playground(
     tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
-    ws = Workspace.open(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     pool = ModelPool()
     base = Variant(str(tiny_qwen2_dir))
     poisoned = Variant(str(tiny_qwen2_dir), (str(nan_adapter[0]),))
@@ -135,7 +135,7 @@ def test_a_nan_adapter_is_refused_in_the_playground(
 def test_a_nan_adapter_is_refused_by_evaluation(
     tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
-    ws = Workspace.open(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     out = tmp_path / "eval-run"
     with pytest.raises(NonFiniteWeightsError, match="holds NaN or infinite weights"):
         evaluate(
@@ -155,7 +155,7 @@ def test_a_nan_adapter_is_refused_by_evaluation(
 def test_a_nan_adapter_is_refused_by_pair_mining(
     tiny_qwen2_dir: Path, nan_adapter: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
-    ws = Workspace.open(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     run_dir = ws.new_run_dir("pairs")
     config = MiningConfig(
         model=str(tiny_qwen2_dir),
@@ -242,7 +242,7 @@ def test_an_adapter_of_other_modules_is_refused(
 def test_a_shape_mismatch_through_the_cli_is_one_line_without_a_traceback(
     tiny_adapter: Path, builtin_model_dir: Path, tmp_path: Path
 ) -> None:
-    ws = Workspace.open(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     result = subprocess.run(
         [
             sys.executable,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from studio.cli import VERBS, build_parser
-from studio.workspace import Workspace
+from studio.data.importers.demo import open_workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ def test_help_lists_every_verb_and_each_leaf_takes_workspace() -> None:
 
 
 def test_workspace_is_created_on_first_use_with_its_layout(tmp_path: Path) -> None:
-    ws = Workspace.open(tmp_path / "new" / "ws")
+    ws = open_workspace(tmp_path / "new" / "ws")
     for folder in (ws.root, ws.datasets_dir, ws.runs_dir):
         assert folder.is_dir()
     with contextlib.closing(ws.connect()) as conn:
@@ -42,11 +42,11 @@ def test_workspace_default_comes_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STUDIO_WORKSPACE", str(tmp_path / "from-env"))
-    assert Workspace.open().root == (tmp_path / "from-env").resolve()
+    assert open_workspace().root == (tmp_path / "from-env").resolve()
 
 
 def _count_writes(root: str, worker: int, count: int) -> None:
-    ws = Workspace.open(root)
+    ws = open_workspace(root)
     for i in range(count):
         with contextlib.closing(ws.connect()) as conn, conn:
             conn.execute("CREATE TABLE IF NOT EXISTS counter (worker INTEGER, i INTEGER)")
@@ -64,7 +64,7 @@ def test_two_processes_share_a_workspace_without_losing_writes(tmp_path: Path) -
     for process in workers:
         process.join(timeout=120)
         assert process.exitcode == 0
-    ws = Workspace.open(root)
+    ws = open_workspace(root)
     with contextlib.closing(ws.connect()) as conn:
         assert conn.execute("SELECT COUNT(*) FROM counter").fetchone()[0] == 80
     assert len(list(ws.runs_dir.iterdir())) == 80

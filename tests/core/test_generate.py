@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from studio.data.prompts import render_chat
-from studio.inference.generate import GenerationSettings, generate, length_sorted_batches
-from studio.models.references import DEFAULT_MODEL, load_model
+from studio.inference.generate import generate, length_sorted_batches
+from studio.inference.settings import GenerationSettings
+from studio.models.loading import load_model
+from studio.models.references import DEFAULT_MODEL
 
 
 def test_length_sorted_batches_put_similar_lengths_together_longest_first() -> None:

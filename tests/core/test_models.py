@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.inference.generate import GenerationSettings, generate
+from studio.inference.generate import generate
+from studio.inference.settings import GenerationSettings
 from studio.models.builtin import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
 from studio.models.cache import folder_problem, read_manifest, write_manifest
+from studio.models.loading import load_model
 from studio.models.references import (
     DEFAULT_MODEL,
-    load_model,
     load_tokenizer,
     model_info,
     resolve_model_dir,

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from studio.data.prompts import build_instruction, build_messages, render_chat
-from studio.inference.generate import GenerationSettings, generate
+from studio.inference.generate import generate
 from studio.inference.prefix_engine import SETTLED_CHECK_EVERY
-from studio.models.references import DEFAULT_MODEL, load_model
+from studio.inference.settings import GenerationSettings
+from studio.models.loading import load_model
+from studio.models.references import DEFAULT_MODEL
 from studio.sql.extract import extract_sql, sql_settled
 
 SINGER_SCHEMA = "CREATE TABLE singer (singer_id INT PRIMARY KEY, name TEXT, country TEXT, age INT)"

@@ -16,6 +16,7 @@ import pytest
 
 from studio.data.importers import import_dataset
 from studio.data.importers.common import ImportOptions
+from studio.data.importers.demo import open_workspace
 from studio.data.names import name_from, name_problem
 from studio.data.registry import get_dataset, list_datasets, load_examples
 from studio.errors import StudioError
@@ -87,7 +88,7 @@ def test_two_file_names_made_into_one_name_do_not_replace_each_other(
     assert done.returncode == 2 and "dataset name 'donnèes' is not allowed" in done.stderr
     assert checksums(ws) == before
     assert import_alpaca(run_cli, ws, second, "--name", "donnees_2").returncode == 0
-    first_rows = load_examples(Workspace.open(ws), "donnees")
+    first_rows = load_examples(open_workspace(ws), "donnees")
     assert [example.prompt for example in first_rows] == ["How many singers?"]
 
 
@@ -160,9 +161,9 @@ def test_an_existing_dataset_is_replaced_only_with_replace(
 
     done = import_alpaca(run_cli, ws, newer, "--name", "mine", "--replace")
     assert done.returncode == 0 and "registered mine: 2 rows (sft)" in done.stdout
-    replaced = get_dataset(Workspace.open(ws), "mine")
+    replaced = get_dataset(open_workspace(ws), "mine")
     assert replaced.rows == 2 and replaced.meta.source_path == str(newer)
-    prompts = [example.prompt for example in load_examples(Workspace.open(ws), "mine")]
+    prompts = [example.prompt for example in load_examples(open_workspace(ws), "mine")]
     assert prompts == [row["instruction"] for row in SECOND]
 
 

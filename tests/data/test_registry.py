@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.data.importers.demo import open_workspace
 from studio.data.registry import (
     database_ref,
     get_dataset,
@@ -64,13 +65,13 @@ def test_demo_is_registered_on_a_fresh_workspace(workspace: Workspace) -> None:
 
 def test_demo_is_not_registered_again_after_unregistering(workspace: Workspace) -> None:
     unregister_dataset(workspace, "demo_test")
-    reopened = Workspace.open(workspace.root)
+    reopened = open_workspace(workspace.root)
     assert [d.name for d in list_datasets(reopened)] == ["demo_train"]
     assert not (workspace.datasets_dir / "demo_test.json").exists()
 
 
 def _open_workspace(path: str) -> None:
-    Workspace.open(path)
+    open_workspace(path)
 
 
 def test_two_processes_opening_a_new_workspace_register_the_demo_once(tmp_path: Path) -> None:
@@ -82,7 +83,7 @@ def test_two_processes_opening_a_new_workspace_register_the_demo_once(tmp_path: 
     for process in processes:
         process.join(120)
     assert [p.exitcode for p in processes] == [0, 0]
-    ws = Workspace.open(target)
+    ws = open_workspace(target)
     assert [d.name for d in list_datasets(ws)] == ["demo_train", "demo_test"]
     assert validate_registry(ws) == []
 

@@ -11,13 +11,14 @@ import pytest
 
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
+from studio.data.importers.demo import open_workspace
 from studio.workspace import Workspace
 
 
 @pytest.fixture
 def demo_ws(tmp_path: Path) -> Workspace:
     """A fresh workspace: Workspace.open registers demo_train and demo_test."""
-    return Workspace.open(tmp_path / "ws")
+    return open_workspace(tmp_path / "ws")
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,7 @@ def spiderman_ws(
     spiderman_dir: Path, spiderman_sqlite_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Workspace:
     """A workspace with the SpiderMan test slice (tests/fixtures) imported as `spiderman`."""
-    ws = Workspace.open(tmp_path_factory.mktemp("spiderman-ws") / "ws")
+    ws = open_workspace(tmp_path_factory.mktemp("spiderman-ws") / "ws")
     import_csv(
         ws,
         spiderman_dir / "test_queries.csv",

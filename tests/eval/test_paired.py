@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.errors import StudioError
-from studio.evaluate.paired import mcnemar_exact_p, paired_difference
+from studio.evaluate.statistics import mcnemar_exact_p, paired_difference
 
 
 def test_mcnemar_exact_p_matches_the_binomial_tail() -> None:

@@ -12,7 +12,7 @@ import pytest
 from studio.data.registry import database_ref, load_examples
 from studio.errors import StudioError
 from studio.evaluate import score_predictions
-from studio.evaluate.report import bootstrap_ci95
+from studio.evaluate.statistics import bootstrap_ci95
 from studio.jobs.runtime import read_jsonl
 
 

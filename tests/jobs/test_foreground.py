@@ -16,7 +16,7 @@ from .conftest import REPO_ROOT
 FOLLOW = (
     "import sys; from studio.jobs import exit_code, follow_in_terminal; "
     "from studio.workspace import Workspace; "
-    "sys.exit(exit_code(follow_in_terminal(Workspace.open(sys.argv[1]), int(sys.argv[2]))))"
+    "sys.exit(exit_code(follow_in_terminal(open_workspace(sys.argv[1]), int(sys.argv[2]))))"
 )
 
 

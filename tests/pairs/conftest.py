@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.data.importers.demo import open_workspace
 from studio.pairs.config import MiningConfig, write_config
 from studio.pairs.mine import mine
 from studio.pairs.store import reading
@@ -24,7 +25,7 @@ TINY_LIMIT = 4
 
 def demo_workspace(root: Path) -> Workspace:
     """A fresh workspace: Workspace.open registers the demo datasets (demo_train, demo_test)."""
-    return Workspace.open(root)
+    return open_workspace(root)
 
 
 def tiny_mining_config(tiny_dir: Path, **keys: object) -> MiningConfig:
@@ -71,7 +72,7 @@ def mined(mined_template: tuple[Path, str], tmp_path: Path) -> tuple[Workspace, 
     root, run_name = mined_template
     copy = tmp_path / "workspace"
     shutil.copytree(root, copy)
-    return Workspace.open(copy), copy / "runs" / run_name
+    return open_workspace(copy), copy / "runs" / run_name
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from studio.data.importers.demo import open_workspace
 from studio.pairs.build import QuestionPlan, Side
 from studio.pairs.config import MiningConfig
 from studio.pairs.curate import edit_pair, get_pair, list_pairs, set_status
@@ -59,4 +60,4 @@ def curate(ws: Workspace, count: int) -> int:
 
 if __name__ == "__main__":
     root, role, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    print((insert if role == "insert" else curate)(Workspace.open(root), count))
+    print((insert if role == "insert" else curate)(open_workspace(root), count))

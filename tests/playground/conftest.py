@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from studio.data.importers.demo import open_workspace
 from studio.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
 def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """A fresh workspace: Workspace.open registers demo_train and demo_test (databases copied in)."""
-    return Workspace.open(tmp_path_factory.mktemp("playground") / "workspace")
+    return open_workspace(tmp_path_factory.mktemp("playground") / "workspace")
 
 
 @pytest.fixture(scope="session")

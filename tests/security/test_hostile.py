@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from studio.cli import main as studio_main
+from studio.data.importers.demo import open_workspace
 from studio.jobs.runtime import read_jsonl
 from studio.sql.execute import execute_sql
 from studio.sql.sandbox import GRACE_S
@@ -75,7 +76,7 @@ def hostile_workspace(engine: str, target: str, tmp_path: Path) -> tuple[Workspa
     from studio.data.importers.common import ImportOptions
     from studio.data.importers.csv_sqlite import import_csv
 
-    ws = Workspace.open(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     db_id = Path(target).stem if engine == "sqlite" else target.rsplit("/", 1)[1]
     questions = tmp_path / "hostile.csv"
     with questions.open("w", newline="", encoding="utf-8") as handle:
@@ -155,7 +156,7 @@ def hostile_pair(engine: str, target: str, tmp_path: Path) -> tuple[Workspace, i
     from studio.pairs.curate import list_pairs
     from studio.pairs.records import Question, record_question, register_run
 
-    ws = Workspace.open(tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
     config = MiningConfig(model="hostile", dataset="demo_train", n=1, temperature=0.0)
     register_run(ws, "hostile", config)
     gold = execute_sql(target, GOLD_SQL).to_dict()

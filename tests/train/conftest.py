@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from studio.data.importers.demo import open_workspace
 from studio.data.registry import register_dataset
 from studio.train.config import TrainConfig, config_from_mapping
 from studio.train.worker import train, write_run_config
@@ -90,7 +91,7 @@ def sft_run(
     tiny_config: Callable[..., TrainConfig], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A finished 3-step SFT run of the tiny model (its adapter is what DPO continues from)."""
-    ws = Workspace.open(tmp_path_factory.mktemp("sft-ws"))
+    ws = open_workspace(tmp_path_factory.mktemp("sft-ws"))
     register_toy_datasets(ws)
     run_dir = new_run(ws, tiny_config(learning_rate=2e-2))
     train(run_dir)

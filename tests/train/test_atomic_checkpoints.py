@@ -22,6 +22,7 @@ from transformers import Trainer, TrainerCallback
 from trl import DPOTrainer, SFTTrainer
 
 from studio.cli import main
+from studio.data.importers.demo import open_workspace
 from studio.jobs import ensure_background_supervisor, get_job, submit, wait
 from studio.patches.trainer_checkpoints import TrainerInternalsChanged, check_trainer_internals
 from studio.train.config import TrainConfig
@@ -99,7 +100,7 @@ def test_dpo_resume_skips_an_incomplete_checkpoint_of_an_older_studio(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ws = Workspace.open(sft_run.parents[1])
+    ws = open_workspace(sft_run.parents[1])
     cfg = tiny_config(
         stage="dpo",
         dataset="toy_pairs",

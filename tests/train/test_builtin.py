@@ -10,7 +10,8 @@ import pytest
 
 from studio.cli import main
 from studio.models.adapters import check_adapters
-from studio.models.references import DEFAULT_MODEL, load_model, load_model_config
+from studio.models.loading import load_model
+from studio.models.references import DEFAULT_MODEL, load_model_config
 from studio.workspace import Workspace
 
 from .conftest import read_metrics, read_summary

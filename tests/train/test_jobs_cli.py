@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from studio.cli import main
+from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
 from studio.jobs import cancel, get_job, wait
 from studio.train.config import TrainConfig
@@ -113,7 +114,7 @@ def test_a_crashing_worker_is_reported_failed_with_its_message(
 def test_resume_from_checkpoint_at_an_sft_output_is_explained(
     sft_run: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
-    ws = Workspace.open(sft_run.parents[1])
+    ws = open_workspace(sft_run.parents[1])
     adapter = sft_run / "adapter"
     dpo = {"stage": "dpo", "dataset": "toy_pairs"}
     with pytest.raises(

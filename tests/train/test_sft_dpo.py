@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.models.references import load_model
+from studio.data.importers.demo import open_workspace
+from studio.models.loading import load_model
 from studio.train.config import TrainConfig
 from studio.train.guard import assert_finite_adapter
 from studio.train.worker import train
@@ -87,7 +88,7 @@ def test_sft_holds_out_val_size_and_logs_eval_loss(
 def test_dpo_continues_from_sft_adapter_with_frozen_sft_reference(
     sft_run: Path, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path
 ) -> None:
-    ws = Workspace.open(sft_run.parents[1])
+    ws = open_workspace(sft_run.parents[1])
     sft_adapter = str(sft_run / "adapter")
     run_dir = new_run(
         ws,
@@ -125,7 +126,7 @@ def test_dpo_continues_from_sft_adapter_with_frozen_sft_reference(
 def test_pref_ftx_adds_the_chosen_nll_with_its_weight(
     sft_run: Path, tiny_config: Callable[..., TrainConfig]
 ) -> None:
-    ws = Workspace.open(sft_run.parents[1])
+    ws = open_workspace(sft_run.parents[1])
     first_losses = {}
     for ftx in (1.0, 2.0):
         run_dir = new_run(
@@ -150,7 +151,7 @@ def test_pref_ftx_adds_the_chosen_nll_with_its_weight(
 def test_dpo_merged_sft_trains_a_new_adapter_on_the_merged_model(
     sft_run: Path, tiny_config: Callable[..., TrainConfig], tiny_qwen2_dir: Path
 ) -> None:
-    ws = Workspace.open(sft_run.parents[1])
+    ws = open_workspace(sft_run.parents[1])
     sft_adapter = str(sft_run / "adapter")
     run_dir = new_run(
         ws,

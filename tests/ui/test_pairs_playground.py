@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from studio.data.importers.demo import open_workspace
 from studio.data.registry import database_ref, get_dataset, load_examples
 from studio.pairs.curate import PairFilter, get_pair, list_pairs, pair_counts
 from studio.sql.execute import execute_sql
 from studio.ui.pairs_tab import bulk_filter, neighbour, prompt_parts, sql_diff
-from studio.workspace import Workspace
 
 MINING_TIMEOUT_MS = 240_000
 
@@ -81,7 +81,7 @@ def test_prompt_parts_and_navigation() -> None:
 def test_mine_curate_with_keyboard_edit_bulk_accept_export(
     studio, page, screenshot, tiny_qwen2_dir: Path
 ) -> None:
-    ws = Workspace.open(studio.workspace)
+    ws = open_workspace(studio.workspace)
     page.goto(studio.url)
     page.get_by_role("tab", name="Pairs").click()
     choose_custom(page, "pairs-model", str(tiny_qwen2_dir))
@@ -178,7 +178,7 @@ def test_playground_compares_two_models_side_by_side(
         assert str(model_dir) in title
         assert re.search(r"correct|wrong|error|timeout|refused", title), title
         assert page.locator(f"#pg-result-{k}").is_visible()
-    ws = Workspace.open(studio.workspace)
+    ws = open_workspace(studio.workspace)
     example = load_examples(ws, "demo_train")[0]
     gold_rows = execute_sql(database_ref(ws, "demo_train", example.db_id), example.gold_sql).rows
     assert question.input_value() == example.question

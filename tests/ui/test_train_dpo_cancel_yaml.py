@@ -17,10 +17,10 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from studio.data.importers.demo import open_workspace
 from studio.testing.gestures import choose, element_text, field_value, fill, open_tab, table_row
 from studio.train.config import config_from_mapping
 from studio.train.worker import train, write_run_config
-from studio.workspace import Workspace
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +84,7 @@ def yaml_shown(page) -> str:
 @pytest.fixture(scope="module")
 def sft_adapter(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-step SFT adapter of the tiny model on demo_train (what the DPO run continues from)."""
-    ws = Workspace.open(tmp_path_factory.mktemp("sft-ws") / "workspace")
+    ws = open_workspace(tmp_path_factory.mktemp("sft-ws") / "workspace")
     cfg = config_from_mapping(
         {
             "model_name_or_path": str(tiny_qwen2_dir),

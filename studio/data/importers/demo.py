@@ -22,6 +22,16 @@ DEMO_SPLITS = ("train", "test")
 DEMO_STYLE = "ddl"
 
 
+def open_workspace(path: str | Path | None = None) -> Workspace:
+    """Open (creating on first use) the workspace at `path` or the default location, with the
+    demo datasets registered when it is new: how the CLI and the studio open a workspace."""
+    from studio.workspace import Workspace
+
+    ws = Workspace.open(path)
+    register_demo_on_fresh_workspace(ws)
+    return ws
+
+
 def register_demo_on_fresh_workspace(ws: Workspace) -> None:
     """Register the demo datasets when the workspace has no dataset_info.json yet (cheap otherwise).
 

@@ -104,10 +104,6 @@ def write_manifest(folder: Path, source: dict) -> None:
     atomic_write_json(folder / MANIFEST_NAME, {"source": source, "files": files})
 
 
-def read_manifest(folder: Path) -> dict:
-    return json.loads((folder / MANIFEST_NAME).read_text())
-
-
 def convert_gguf(gguf_path: Path, target: Path, source: dict, log: Log = log_to_stderr) -> Path:
     """Dequantize `gguf_path` into a safetensors model + tokenizer folder at `target`.
 

@@ -23,13 +23,6 @@ from studio.pairs.store import PAIRED
 from studio.pairs.verify import Candidate
 
 REJECTABLE = ("wrong_result", "error")  # in order of preference
-SKIP_REASONS = (
-    "no_gold",
-    "no_database",
-    "gold_error",
-    "no_correct_candidate",
-    "no_wrong_candidate",
-)
 
 
 @dataclass(frozen=True)

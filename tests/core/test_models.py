@@ -16,7 +16,7 @@ from studio.errors import StudioError
 from studio.inference.generate import generate
 from studio.inference.settings import GenerationSettings
 from studio.models.builtin import BUILTIN_MODELS, BuiltinModel, join_parts, part_paths
-from studio.models.cache import folder_problem, read_manifest, write_manifest
+from studio.models.cache import MANIFEST_NAME, folder_problem, write_manifest
 from studio.models.loading import load_model
 from studio.models.references import (
     DEFAULT_MODEL,
@@ -185,7 +185,9 @@ def test_gguf_file_is_converted_once_and_a_damaged_cache_is_rebuilt(
     assert (folder / "model.safetensors").stat().st_mtime_ns == converted_at, (
         "second use must not convert"
     )
-    first_weights = read_manifest(folder)["files"]["model.safetensors"]["sha256"]
+    first_weights = json.loads((folder / MANIFEST_NAME).read_text())["files"]["model.safetensors"][
+        "sha256"
+    ]
     greedy = GenerationSettings(max_new_tokens=3)
     before = generate(load_model(str(gguf_file)), ["SELECT"], greedy)
 
@@ -194,7 +196,10 @@ def test_gguf_file_is_converted_once_and_a_damaged_cache_is_rebuilt(
         handle.truncate(weights.stat().st_size // 2)
     assert resolve_model_dir(str(gguf_file)) == folder
     assert folder_problem(folder, full=True) is None
-    assert read_manifest(folder)["files"]["model.safetensors"]["sha256"] == first_weights
+    assert (
+        json.loads((folder / MANIFEST_NAME).read_text())["files"]["model.safetensors"]["sha256"]
+        == first_weights
+    )
     assert generate(load_model(str(gguf_file)), ["SELECT"], greedy) == before  # the same model
 
 

@@ -327,9 +327,7 @@ def build(
 
     @reports_errors(status)
     def do_drill(name: str | None) -> dict:
-        if not name:
-            return {}
-        rows = wrong_verdicts(ws.runs_dir / name)
+        rows = wrong_verdicts(ws.runs_dir / name) if name else []
         table = [
             [
                 r["index"],
@@ -342,7 +340,9 @@ def build(
         ]
         choices = [(f"{r['index']}: {(r.get('question') or '')[:80]}", r["index"]) for r in rows]
         message = (
-            f"{len(rows)} question(s) wrong in `{name}`."
+            ""
+            if not name
+            else f"{len(rows)} question(s) wrong in `{name}`."
             if rows
             else f"Every question in `{name}` is right."
         )
@@ -354,9 +354,19 @@ def build(
 
     @reports_errors(status)
     def do_question(name: str | None, index: int | None) -> dict:
-        if not name or index is None:
-            return {}
-        row = next(r for r in wrong_verdicts(ws.runs_dir / name) if r["index"] == index)
+        row = None
+        if name and index is not None:
+            row = next((r for r in wrong_verdicts(ws.runs_dir / name) if r["index"] == index), None)
+        if row is None:  # no question picked, or one of the run shown before a run switch
+            return {
+                question_text: "",
+                gold_sql: "",
+                pred_sql: "",
+                gold_info: "",
+                pred_info: "",
+                gold_rows: _result_table({}),
+                pred_rows: _result_table({}),
+            }
         return {
             question_text: f"**Q{row['index']}** ({row.get('db_id')}, {row.get('category')}): {row.get('question')}",
             gold_sql: row.get("gold_sql") or "",

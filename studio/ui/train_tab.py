@@ -470,13 +470,13 @@ def build(
     def on_stage(base_value: dict[str, Any], *values: Any) -> dict:
         stage_value = values[0]
         names, info = dataset_choices(ws, stage_value)
-        chosen = [
-            name
-            for name in (values[3] or [])
-            if name in names or name in base_value.get("dataset", [])
-        ]
+        # datasets of another kind leave; those a loaded YAML names stay while its stage does
+        from_yaml = base_value.get("dataset", []) if base_value.get("stage") == stage_value else []
+        chosen = [name for name in (values[3] or []) if name in names or name in from_yaml]
         update = {
-            datasets: gr.Dropdown(choices=names, value=chosen, info=info),
+            datasets: gr.Dropdown(
+                choices=sorted(set(names) | set(chosen)), value=chosen, info=info
+            ),
             dpo_row: gr.Row(visible=stage_value == "dpo"),
             packing: gr.Checkbox(visible=stage_value == "sft"),
         }

@@ -194,3 +194,17 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
         page.get_by_role("option").first.click()
         expect(page.locator("#eval-question-text")).to_contain_text(verdict["question"])
     screenshot(page, "evaluate")
+
+    # a second run: switching the drill-down to it clears the question, with no error badge
+    fill(page, "eval-limit", 2)
+    page.locator("#eval-run").click()
+    expect(page.locator("#eval-status")).to_contain_text("queued")
+    second = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status")).group(1)
+    expect(table_row(page, "eval-runs", second)).to_contain_text(
+        "succeeded", timeout=JOB_TIMEOUT_MS
+    )
+    choose(page, "eval-drill-run", second)
+    expect(page.locator("#eval-status")).to_contain_text(second)
+    if wrong:
+        expect(page.locator("#eval-question-text")).not_to_contain_text(verdict["question"])
+    expect(page.locator(".toast-body.error, span.error")).to_have_count(0)

@@ -269,8 +269,9 @@ def edit_pair(
     """Replace a pair's chosen and/or rejected SQL, re-executing each against the gold.
 
     The pair becomes `edited` when it verifies (chosen returns the gold result, rejected is
-    wrong), else `needs_review` with the reason in `flag` (e.g. an edited rejected SQL that
-    returns the gold result). Labels and executions are stored either way.
+    wrong, and no edited SQL is a syntax error), else `needs_review` with the reason in `flag`
+    (e.g. an edited rejected SQL that returns the gold result). Labels and executions are
+    stored either way.
     """
     _check_actor(actor)
     edits = {
@@ -301,6 +302,12 @@ def edit_pair(
             for side in ("chosen", "rejected")
         }
         verdict, flag = pair_verdict(labels["chosen"], labels["rejected"])
+        unparsed = [side for side in edits if checks[side].execution.get("error_kind") == "syntax"]
+        if unparsed and verdict == "valid":  # a typo is no wrong answer a model would write
+            verdict = "flagged"
+            flag = (
+                f"the edited {' and '.join(unparsed)} SQL does not parse; fix it or reject the pair"
+            )
         status = EDITED if verdict == "valid" else "needs_review"
         assignments, values = ["verdict = ?", "flag = ?", "status = ?"], [verdict, flag, status]
         history: dict[str, str | None] = {}

@@ -103,6 +103,23 @@ def test_edited_chosen_that_is_wrong_is_flagged(mined: tuple[Workspace, Path]) -
     assert set_status(ws, pair.id, "rejected").status == "rejected"
 
 
+def test_edited_sql_that_does_not_parse_is_flagged_not_verified(
+    mined: tuple[Workspace, Path],
+) -> None:
+    ws, _ = mined
+    pair = list_pairs(ws)[2]
+    typo = "SELEC name FROM singer"
+    flagged = edit_pair(ws, pair.id, rejected=typo)
+    assert (flagged.status, flagged.verdict, flagged.rejected_label) == (
+        "needs_review",
+        "flagged",
+        "error",
+    )
+    assert flagged.rejected_execution["error_kind"] == "syntax"
+    assert flagged.flag == "the edited rejected SQL does not parse; fix it or reject the pair"
+    assert edit_pair(ws, pair.id, rejected=WRONG).status == "edited"
+
+
 def test_status_rules_bulk_changes_and_counts(mined: tuple[Workspace, Path]) -> None:
     ws, _ = mined
     first, second, *_ = list_pairs(ws)

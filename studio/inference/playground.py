@@ -111,6 +111,20 @@ class ModelPool:
         with self._lock:
             return list(self._models)
 
+    def unload(self) -> list[Variant]:
+        """Drop every loaded variant and give its memory back; returns the variants dropped."""
+        import gc
+
+        import torch
+
+        with self._lock:
+            dropped = list(self._models)
+            self._models.clear()
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return dropped
+
 
 _DEFAULT_POOL: ModelPool | None = None
 _DEFAULT_POOL_LOCK = threading.Lock()

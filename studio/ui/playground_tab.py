@@ -152,7 +152,9 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         label="Max new tokens",
         elem_id="pg-max-new-tokens",
     )
-    ask = gr.Button("Ask", variant="primary", elem_id="pg-ask")
+    with gr.Row():
+        ask = gr.Button("Ask", variant="primary", elem_id="pg-ask")
+        unload = gr.Button("Unload models", elem_id="pg-unload")
 
     panels: list[tuple[Any, Any, Any]] = []
     with gr.Row():
@@ -264,6 +266,15 @@ def build(ws: Workspace, roots: PathRoots) -> None:
             }
         yield {status: f"Done: {len(variants)} variant(s) answered."}
 
+    def do_unload() -> dict:
+        dropped = default_pool().unload()
+        if not dropped:
+            return {status: "No model is loaded."}
+        names = ", ".join(variant.label for variant in dropped)
+        return {
+            status: f"Unloaded {len(dropped)} model(s): {names}. The next question loads again."
+        }
+
     def on_load() -> dict:
         names = playground_datasets(ws)
         choices = list_adapters(ws)
@@ -281,6 +292,7 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         concurrency_limit=1,
         concurrency_id="playground",
     )
+    unload.click(do_unload, None, status, concurrency_limit=1, concurrency_id="playground")
     root = gr.context.Context.root_block
     if root is not None:
         root.load(on_load, None, [dataset, *adapter_boxes], show_progress="hidden")

@@ -80,6 +80,9 @@ def test_pool_drops_the_least_recently_used(tiny_qwen2_dir: Path, tiny_adapter_d
     pool.get(tuned)
     assert pool.loaded() == [tuned]
     assert not pool.is_loaded(base)
+    assert pool.unload() == [tuned]
+    assert pool.loaded() == [] and not pool.is_loaded(tuned)
+    assert pool.unload() == []
 
 
 def test_a_variant_that_cannot_load_reports_why_and_the_others_answer(

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from studio.data.importers.demo import open_workspace
 from studio.data.registry import database_ref, get_dataset, load_examples
@@ -184,3 +185,7 @@ def test_playground_compares_two_models_side_by_side(
     assert question.input_value() == example.question
     assert str(gold_rows[0][0]) in page.locator("#pg-gold-result").inner_text()
     screenshot(page, "playground")
+    page.locator("#pg-unload").click()
+    expect(page.locator("#pg-status")).to_contain_text("Unloaded 2 model(s)")
+    page.locator("#pg-unload").click()
+    expect(page.locator("#pg-status")).to_contain_text("No model is loaded.")

@@ -48,10 +48,12 @@ def build_app(workspace: Workspace, roots: PathRoots) -> gr.Blocks:
             with gr.Tab("Train", id="train") as tab:
                 refreshers = train_tab.build(workspace, roots)
             _wire(app, tab, refreshers)
-            with gr.Tab("Pairs", id="pairs"):
-                pairs_tab.build(workspace, roots)
-            with gr.Tab("Playground", id="playground"):
-                playground_tab.build(workspace, roots)
+            with gr.Tab("Pairs", id="pairs") as tab:
+                refreshers = pairs_tab.build(workspace, roots)
+            _wire(app, tab, refreshers)
+            with gr.Tab("Playground", id="playground") as tab:
+                refreshers = playground_tab.build(workspace, roots)
+            _wire(app, tab, refreshers)
             with gr.Tab("Evaluate", id="evaluate") as tab:
                 refreshers = evaluate_tab.build(workspace, roots)
             _wire(app, tab, refreshers)

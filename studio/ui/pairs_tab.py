@@ -215,9 +215,9 @@ def _sft_datasets(ws: Workspace) -> list[str]:
     return [info.name for info in list_datasets(ws) if info.kind == "sft"]
 
 
-def build(ws: Workspace, roots: PathRoots) -> None:
+def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     """Build the Pairs tab's components inside the caller's `gr.Tab` context; the model and
-    adapter folders typed in it must lie inside `roots`."""
+    adapter folders typed in it must lie inside `roots`. Returns the tab's refreshers."""
     gr.Markdown(
         "Mine DPO pairs from a model's answers (execution-verified), review them one at a time, "
         "export the accepted ones as a preference dataset. CLI: `python -m studio pairs ...`."
@@ -593,10 +593,10 @@ def build(ws: Workspace, roots: PathRoots) -> None:
     bulk_button.click(bulk_accept, [current, *filters], everything)
     export_inputs = [export_name, include_pending, replace_existing]
     export_button.click(export, export_inputs, [export_summary, status])
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(
+    return [
+        (
             on_load,
             [current, *filters],
             [*everything, job_state, mining, timer, dataset, db_filter, adapters],
         )
+    ]

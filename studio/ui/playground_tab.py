@@ -91,7 +91,7 @@ def result_frame(reply: VariantAnswer | None) -> Any:
     return frame(result.rows, result.columns)
 
 
-def build(ws: Workspace, roots: PathRoots) -> None:
+def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     """Build the Playground tab's components inside the caller's `gr.Tab` context; the model
     and adapter folders typed in it must lie inside `roots`."""
     gr.Markdown(
@@ -275,12 +275,19 @@ def build(ws: Workspace, roots: PathRoots) -> None:
             status: f"Unloaded {len(dropped)} model(s): {names}. The next question loads again."
         }
 
-    def on_load() -> dict:
+    def on_load(chosen: str | None, *picked: list[str] | None) -> dict:
+        """Fresh dataset and adapter choices, keeping what is picked (page load, tab shown)."""
         names = playground_datasets(ws)
         choices = list_adapters(ws)
         return {
-            dataset: gr.Dropdown(choices=names),
-            **{box: gr.Dropdown(choices=choices) for box in adapter_boxes},
+            dataset: gr.Dropdown(choices=names, value=chosen if chosen in names else None),
+            **{
+                box: gr.Dropdown(
+                    choices=choices + [a for a in value or [] if a not in choices],
+                    value=value or [],
+                )
+                for box, value in zip(adapter_boxes, picked, strict=True)
+            },
         }
 
     dataset.change(pick_dataset, [dataset], [database])
@@ -293,6 +300,4 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         concurrency_id="playground",
     )
     unload.click(do_unload, None, status, concurrency_limit=1, concurrency_id="playground")
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(on_load, None, [dataset, *adapter_boxes], show_progress="hidden")
+    return [(on_load, [dataset, *adapter_boxes], [dataset, *adapter_boxes])]

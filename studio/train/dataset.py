@@ -33,9 +33,9 @@ def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
         info = get_dataset(ws, name)
         if info.kind != wanted:
             fix = (
-                "give a preference dataset (instruction/chosen/rejected) or set stage: dpo"
+                "give an SFT dataset (instruction/output) or set stage: dpo"
                 if info.kind == "preference"
-                else "give an SFT dataset (instruction/output) or set stage: sft"
+                else "give a preference dataset (instruction/chosen/rejected) or set stage: sft"
             )
             raise StudioError(
                 f"config key 'dataset': '{name}' is a {info.kind} dataset but stage: {cfg.stage} "

@@ -50,11 +50,14 @@ def build_instruction(
 
 
 def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[str, str]]:
-    """System and user messages for an Example or an Alpaca row (instruction, input, system).
+    """System, earlier turns and user message for an Example or an Alpaca row (instruction,
+    input, system).
 
     A missing system line (None) becomes SYSTEM_PROMPT; an empty one leaves the system
-    message out, so the chat template applies its own default, as LLaMA-Factory does.
+    message out, so the chat template applies its own default, as LLaMA-Factory does. An
+    Example's history comes before its prompt as user and assistant messages.
     """
+    history: tuple[tuple[str, str], ...] = ()
     if isinstance(example_or_fields, Mapping):
         prompt = str(example_or_fields.get("instruction") or "")
         query = example_or_fields.get("input")
@@ -63,6 +66,7 @@ def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[
         system = example_or_fields.get("system")
     else:
         prompt, system = example_or_fields.prompt, example_or_fields.system
+        history = example_or_fields.history
     if not prompt.strip():
         raise StudioError(
             "cannot build a prompt from an empty instruction; fill the row's instruction"
@@ -70,6 +74,9 @@ def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[
     if system is None:
         system = SYSTEM_PROMPT
     messages = [{"role": "system", "content": system}] if system else []
+    for question, answer in history:
+        messages.append({"role": "user", "content": question})
+        messages.append({"role": "assistant", "content": answer})
     return messages + [{"role": "user", "content": prompt}]
 
 

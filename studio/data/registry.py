@@ -1,10 +1,16 @@
 """The dataset registry: LLaMA-Factory's `dataset_info.json` plus the studio's sidecar.
 
-    <workspace>/dataset_info.json     {"NAME": {"file_name": "datasets/NAME.json", "formatting": "alpaca",
-                                                "columns": {...}, ["ranking": true]}}
-    <workspace>/datasets/NAME.json    Alpaca rows (SFT) or instruction/input/chosen/rejected rows (preference)
-    <workspace>/studio_datasets.json  per dataset: kind, dialect, database of every db_id, schema style,
-                                      cutoff_len, source, row count, shrunk prompts, companion files
+    <workspace>/dataset_info.json     {"NAME": {"file_name": "datasets/NAME.json",
+                                                "formatting": "alpaca", "columns": {...},
+                                                ["ranking": true]}}
+    <workspace>/datasets/NAME.json    Alpaca rows (SFT) or instruction/input/chosen/rejected
+                                      rows (preference)
+    <workspace>/studio_datasets.json  per dataset: kind, dialect, database of every db_id, schema
+                                      style, cutoff_len, source, row count, shrunk prompts,
+                                      companion files
+
+The studio writes alpaca entries; entries added by hand may be any local LLaMA-Factory entry
+(alpaca or sharegpt, a file or a folder; studio.data.entry).
 
 Registering checks everything first and writes last: a failure changes no file. A dataset
 name that exists is replaced only when asked (`replace`), and names that clash are refused
@@ -21,9 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.data.clashes import COMPANIONS_KEY, NameClaim, clashes
+from studio.data.conversation import RowProblem, Turns, convert_row
+from studio.data.entry import parse_entry
 from studio.data.names import rows_file
-from studio.data.rowfiles import RowFileError, read_json, read_rows, write_rows_json
-from studio.data.validate import DEFAULT_COLUMNS, SIDECAR_NAME, format_problems, validate_entry
+from studio.data.rowfiles import RowFileError, read_entry_rows, read_json, write_rows_json
+from studio.data.validate import SIDECAR_NAME, format_problems, validate_entry
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json, atomic_write_text
 
@@ -77,10 +85,18 @@ class DatasetInfo:
     def databases(self) -> dict[str, str | None]:
         return dict(self.meta.databases) if self.meta else {}
 
+    @property
+    def num_samples(self) -> int | None:
+        """The entry's num_samples (rows training draws), None when absent or not a number."""
+        value = self.entry.get("num_samples")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
 
 @dataclass(frozen=True)
 class Example:
-    """One row, read through the entry's `columns`: what evaluation, pair mining and training use."""
+    """One row, read through the entry's formatting and `columns`: what evaluation, pair mining
+    and training use. `prompt` is the last user turn; `history` holds the (user, assistant)
+    turns before it."""
 
     index: int
     system: str | None
@@ -94,6 +110,7 @@ class Example:
     evidence: str | None
     difficulty: str | None
     gold_sql: str | None
+    history: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -249,16 +266,27 @@ def _companions(record: Mapping[str, Any] | None) -> list[str]:
 
 
 def load_examples(ws: Workspace, name: str) -> list[Example]:
-    """The rows of dataset `name` as Examples (read through its columns mapping)."""
+    """The rows of dataset `name` as Examples (read by its formatting, columns and tags)."""
     dataset = get_dataset(ws, name)
+    fix = "run `python -m studio data validate`"
     try:
-        rows = read_rows(dataset.path)
+        attr = parse_entry(dataset.entry)
+    except StudioError as error:
+        raise StudioError(f"dataset '{name}': {error}") from None
+    try:
+        rows = read_entry_rows(ws.root / attr.file_name)
     except RowFileError as error:
-        raise StudioError(
-            f"dataset '{name}': {error}; run `python -m studio data validate`"
-        ) from None
-    columns = {**DEFAULT_COLUMNS, **dataset.entry.get("columns", {})}
-    return [_example(i, row, columns, dataset.kind) for i, row in enumerate(rows)]
+        raise StudioError(f"dataset '{name}': {error}; {fix}") from None
+    examples = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise StudioError(f"dataset '{name}' row {index} is not an object; {fix}")
+        try:
+            turns = convert_row(attr, row)
+        except RowProblem as problem:
+            raise StudioError(f"dataset '{name}' row {index}: {problem}") from None
+        examples.append(_example(index, row, turns))
+    return examples
 
 
 def database_ref(ws: Workspace, name: str, db_id: str) -> str | None:
@@ -267,29 +295,21 @@ def database_ref(ws: Workspace, name: str, db_id: str) -> str | None:
     return (record.get("databases") or {}).get(db_id)
 
 
-def _example(index: int, row: dict[str, Any], columns: Mapping[str, str], kind: str) -> Example:
-    def column(name: str) -> Any:
-        key = columns.get(name)
-        return row.get(key) if key else None
-
-    prompt = column("prompt") or ""
-    query = column("query")
-    if query:
-        prompt = f"{prompt}\n{query}"
-    response = column("response") if kind == "sft" else None
+def _example(index: int, row: dict[str, Any], turns: Turns) -> Example:
     return Example(
         index=index,
-        system=column("system"),
-        prompt=prompt,
-        response=response,
-        chosen=column("chosen") if kind == "preference" else None,
-        rejected=column("rejected") if kind == "preference" else None,
+        system=turns.system,
+        prompt=turns.prompt,
+        response=turns.response,
+        chosen=turns.chosen,
+        rejected=turns.rejected,
         question_id=row.get("question_id"),
         db_id=row.get("db_id"),
         question=row.get("question"),
         evidence=row.get("evidence"),
         difficulty=row.get("difficulty"),
-        gold_sql=row.get("gold_sql") or response,
+        gold_sql=row.get("gold_sql") or turns.response,
+        history=turns.history,
     )
 
 

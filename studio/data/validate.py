@@ -12,29 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.data.rowfiles import RowFileError, read_rows
+from studio.data.conversation import RowProblem, Turns, convert_row
+from studio.data.entry import EntryAttr, check_entry
+from studio.data.rowfiles import RowFileError, data_files, read_rows
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace
 
-# LLaMA-Factory's alpaca column names (the KEYS of "columns") and its defaults.
-ALPACA_COLUMNS = (
-    "prompt",
-    "query",
-    "response",
-    "system",
-    "history",
-    "chosen",
-    "rejected",
-    "kto_tag",
-    "tools",
-    "images",
-    "videos",
-    "audios",
-)
-DEFAULT_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
-ROW_KEYS_MISTAKEN_FOR_COLUMNS = {"instruction": "prompt", "input": "query", "output": "response"}
-REMOTE_SOURCE_KEYS = ("hf_hub_url", "ms_hub_url", "om_hub_url", "script_url", "cloud_file_name")
 MAX_ROW_PROBLEMS = 5
 SIDECAR_NAME = "studio_datasets.json"
 
@@ -101,6 +85,26 @@ def _load_dataset_info(path: Path) -> tuple[dict[str, Any], Problem | None]:
     return info, None
 
 
+def validate_dataset(ws: Workspace, name: str) -> list[Problem]:
+    """Every problem of the registered dataset `name`: what `data validate` reports for it and
+    what `train --check` refuses (a dataset absent from dataset_info.json is one problem)."""
+    info_path = ws.dataset_info_path
+    info, problem = _load_dataset_info(info_path) if info_path.exists() else ({}, None)
+    if problem is not None:
+        return [problem]
+    if name not in info:
+        return [
+            Problem(
+                str(info_path),
+                name,
+                None,
+                "no such dataset",
+                "import it with `python -m studio data import`, or add its entry",
+            )
+        ]
+    return validate_entry(ws.root, name, info[name], info_file=info_path)
+
+
 def validate_entry(
     root: Path, name: str, entry: Any, info_file: Path | None = None, rows: list[Any] | None = None
 ) -> list[Problem]:
@@ -109,88 +113,38 @@ def validate_entry(
     `rows`, when given, are checked instead of the file (before the studio writes it).
     """
     info = str(info_file or root / "dataset_info.json")
-    if not isinstance(entry, dict):
-        return [
-            Problem(
-                info,
-                name,
-                None,
-                f"the entry is a JSON {type(entry).__name__}",
-                'make it an object such as {"file_name": "datasets/NAME.json", "formatting": "alpaca"}',
-            )
-        ]
-    if "file_name" not in entry:
-        if any(key in entry for key in REMOTE_SOURCE_KEYS):
-            return []
-        return [
-            Problem(
-                info,
-                name,
-                "file_name",
-                "no file_name",
-                'add "file_name": "datasets/NAME.json" '
-                "(relative to the folder holding dataset_info.json)",
-            )
-        ]
-    formatting = entry.get("formatting", "alpaca")
-    if formatting != "alpaca":
-        return [
-            Problem(
-                info,
-                name,
-                "formatting",
-                f"formatting is {formatting!r}; the studio reads alpaca data",
-                'convert the rows to instruction/input/output and set "formatting": "alpaca"',
-            )
-        ]
-    problems = _column_key_problems(info, name, entry)
-    if problems:
-        return problems
-    data_path = root / str(entry["file_name"])
+    attr, entry_problems = check_entry(entry)
+    if attr is None:
+        return [Problem(info, name, p.field, p.message, p.fix) for p in entry_problems]
+    data_path = root / attr.file_name
     if rows is None:
         rows, problem = _read_entry_rows(info, name, data_path)
         if problem is not None:
             return [problem]
-    return _row_problems(str(data_path), name, entry, rows)
+    return _row_problems(info, str(data_path), name, attr, rows)
 
 
-def _column_key_problems(info: str, name: str, entry: dict[str, Any]) -> list[Problem]:
-    columns = entry.get("columns", {})
-    if not isinstance(columns, dict):
-        return [
-            Problem(
-                info,
-                name,
-                "columns",
-                "columns is not an object",
-                'write it as {"prompt": "instruction", "query": "input", "response": "output"}',
-            )
-        ]
-    problems = []
-    for key in columns:
-        if key in ROW_KEYS_MISTAKEN_FOR_COLUMNS:
-            problems.append(
-                Problem(
-                    info,
-                    name,
-                    f"columns.{key}",
-                    f"'{key}' is a row key used as a column name; the keys of columns are "
-                    "LLaMA-Factory's names and the values are your row keys",
-                    f'write "{ROW_KEYS_MISTAKEN_FOR_COLUMNS[key]}": "{key}" instead of "{key}": ... '
-                    '(alpaca: {"prompt": "instruction", "query": "input", "response": "output"})',
-                )
-            )
-        elif key not in ALPACA_COLUMNS:
-            problems.append(
-                Problem(
-                    info,
-                    name,
-                    f"columns.{key}",
-                    f"'{key}' is not a LLaMA-Factory column name",
-                    f"use one of {', '.join(ALPACA_COLUMNS[:7])} as the keys of columns",
-                )
-            )
-    if entry.get("ranking") and not {"chosen", "rejected"} <= set(columns):
+def _column_key_problems(info: str, name: str, attr: EntryAttr) -> list[Problem]:
+    """Columns LLaMA-Factory needs for this formatting and kind but the entry leaves out."""
+    if attr.formatting == "sharegpt":
+        needed = {"messages": "conversations"}
+    else:
+        needed = {"prompt": "instruction"}
+        if not attr.ranking:
+            needed["response"] = "output"
+    missing = {column: key for column, key in needed.items() if attr.column(column) is None}
+    problems = [
+        Problem(
+            info,
+            name,
+            "columns",
+            f"columns leaves out {column}, so LLaMA-Factory reads no {column} (a column "
+            "that columns does not name has no default)",
+            f'add "{column}": "{key}" (the row key) to columns',
+        )
+        for column, key in missing.items()
+    ]
+    if attr.ranking and (attr.column("chosen") is None or attr.column("rejected") is None):
         problems.append(
             Problem(
                 info,
@@ -213,27 +167,33 @@ def _read_entry_rows(info: str, name: str, path: Path) -> tuple[list[Any], Probl
             "create the file, or correct file_name (relative to the folder holding "
             "dataset_info.json), or unregister the dataset with `python -m studio data unregister`",
         )
-    if path.is_dir():
+    try:
+        files = data_files(path)
+    except RowFileError as error:
         return [], Problem(
             info,
             name,
             "file_name",
-            f"{path} is a folder",
-            "point file_name at one .json or .jsonl file",
+            f"{error.path}: {error.location} {error.detail}",
+            "point file_name at a json, jsonl, csv, parquet or arrow file, or a folder of "
+            "files of one of those types",
         )
     try:
-        return read_rows(path), None
+        return [row for file in files for row in read_rows(file)], None
     except RowFileError as error:
         return [], Problem(
-            str(path),
+            str(error.path),
             name,
             error.location,
             f"the file does not parse: {error.detail}",
-            f"correct the JSON at {error.location} (or re-export the file), then validate again",
+            f"correct the {'JSON' if 'json' in error.path.suffix else 'file'} at "
+            f"{error.location} (or re-export it), then validate again",
         )
 
 
-def _row_problems(file: str, name: str, entry: dict[str, Any], rows: list[Any]) -> list[Problem]:
+def _row_problems(
+    info: str, file: str, name: str, attr: EntryAttr, rows: list[Any]
+) -> list[Problem]:
     objects = [row for row in rows if isinstance(row, dict)]
     if len(objects) != len(rows):
         first = next(i for i, row in enumerate(rows) if not isinstance(row, dict))
@@ -246,22 +206,32 @@ def _row_problems(file: str, name: str, entry: dict[str, Any], rows: list[Any]) 
                 'write every row as {"instruction": ..., "input": ..., "output": ...}',
             )
         ]
-    columns = {**DEFAULT_COLUMNS, **entry.get("columns", {})}
     row_keys = set().union(*(row.keys() for row in objects)) if objects else set()
-    problems = _ranking_problems(file, name, entry, row_keys) or _mapping_problems(
-        file, name, entry, columns, row_keys
+    problems = (
+        _ranking_problems(file, name, attr, row_keys)
+        or _column_key_problems(info, name, attr)
+        or _mapping_problems(file, name, attr, row_keys)
     )
     if problems:
         return problems
-    targets = ("chosen", "rejected") if entry.get("ranking") else ("response",)
-    empty = [
-        (i, columns[t])
-        for i, row in enumerate(objects)
-        for t in targets
-        if not _text(row.get(columns[t]))
-    ]
-    for index, key in empty[:MAX_ROW_PROBLEMS]:
-        problems.append(
+    found: list[Problem] = []
+    usable = 0
+    for index, row in enumerate(objects):
+        try:
+            turns = convert_row(attr, row)
+        except RowProblem as problem:
+            found.append(
+                Problem(
+                    file,
+                    name,
+                    f"rows[{index}].{problem.field}",
+                    f"row {index}: {problem.message}",
+                    problem.fix,
+                )
+            )
+            continue
+        empty = [key for key, answer in _answers(attr, turns) if not _text(answer)]
+        found.extend(
             Problem(
                 file,
                 name,
@@ -269,22 +239,20 @@ def _row_problems(file: str, name: str, entry: dict[str, Any], rows: list[Any]) 
                 f"row {index} has an empty {key}",
                 f"write the expected answer in {key}, or delete the row",
             )
+            for key in empty
         )
-    if len(empty) > MAX_ROW_PROBLEMS:
+        usable += bool(_text(turns.prompt) and not empty)
+    problems = found[:MAX_ROW_PROBLEMS]
+    if len(found) > MAX_ROW_PROBLEMS:
         problems.append(
             Problem(
                 file,
                 name,
                 None,
-                f"{len(empty) - MAX_ROW_PROBLEMS} more rows have an empty answer",
-                "fill or delete them as above",
+                f"{len(found) - MAX_ROW_PROBLEMS} more row problems like these",
+                "fix or delete those rows as above",
             )
         )
-    usable = [
-        row
-        for row in objects
-        if _text(row.get(columns["prompt"])) and all(_text(row.get(columns[t])) for t in targets)
-    ]
     if not usable:
         problems.append(
             Problem(
@@ -292,7 +260,7 @@ def _row_problems(file: str, name: str, entry: dict[str, Any], rows: list[Any]) 
                 name,
                 None,
                 f"no usable rows ({len(objects)} rows, none with a non-empty "
-                f"{columns['prompt']} and {' and '.join(columns[t] for t in targets)})",
+                f"{_prompt_name(attr)} and {' and '.join(key for key, _ in _answers(attr, None))})",
                 "add rows with both a prompt and an answer; LLaMA-Factory would stop with "
                 "'Cannot find valid samples'",
             )
@@ -300,39 +268,56 @@ def _row_problems(file: str, name: str, entry: dict[str, Any], rows: list[Any]) 
     return problems
 
 
-def _mapping_problems(
-    file: str, name: str, entry: dict[str, Any], columns: Mapping[str, Any], row_keys: set[str]
-) -> list[Problem]:
+def _answers(attr: EntryAttr, turns: Turns | None) -> list[tuple[str, str | None]]:
+    """(row key, answer) of each answer a row of `attr` needs (answers None without `turns`)."""
+    names = ("chosen", "rejected") if attr.ranking else ("response",)
+    if attr.formatting == "sharegpt" and not attr.ranking:
+        return [(str(attr.column("messages")), turns.response if turns else None)]
+    return [(str(attr.column(n)), getattr(turns, n) if turns else None) for n in names]
+
+
+def _prompt_name(attr: EntryAttr) -> str:
+    if attr.formatting == "sharegpt":
+        return f"user turn in {attr.column('messages')}"
+    return str(attr.column("prompt"))
+
+
+def _mapping_problems(file: str, name: str, attr: EntryAttr, row_keys: set[str]) -> list[Problem]:
+    if not row_keys:
+        return []
+    if attr.formatting == "sharegpt":
+        read = ["messages", "system"]
+    else:
+        read = ["prompt", "query", "system", "history"]
+        read += [] if attr.ranking else ["response"]
+    read += ["chosen", "rejected"] if attr.ranking else []
     problems = []
-    explicit = entry.get("columns", {})
-    for column, key in columns.items():
-        if key is None or column not in ALPACA_COLUMNS or not row_keys:
+    for column in read:
+        key = attr.column(column)
+        if key is None or key in row_keys:
             continue
-        if column == "query" and column not in explicit:
+        if column == "query" and column not in attr.explicit_columns:
             continue  # LLaMA-Factory treats a missing default "input" key as empty
-        if column == "response" and entry.get("ranking"):
-            continue
-        if key not in row_keys:
-            origin = (
-                "columns." + column if column in explicit else f"columns.{column} (default '{key}')"
+        origin = (
+            f"columns.{column}"
+            if column in attr.explicit_columns
+            else f"columns.{column} (default '{key}')"
+        )
+        problems.append(
+            Problem(
+                file,
+                name,
+                origin,
+                f"rows have no key '{key}'; their keys are {', '.join(sorted(row_keys))}",
+                f'map {column} to one of the row keys, e.g. "{column}": "<row key>"',
             )
-            problems.append(
-                Problem(
-                    file,
-                    name,
-                    origin,
-                    f"rows have no key '{key}'; their keys are {', '.join(sorted(row_keys))}",
-                    f'map {column} to one of the row keys, e.g. "{column}": "<row key>"',
-                )
-            )
+        )
     return problems
 
 
-def _ranking_problems(
-    file: str, name: str, entry: dict[str, Any], row_keys: set[str]
-) -> list[Problem]:
+def _ranking_problems(file: str, name: str, attr: EntryAttr, row_keys: set[str]) -> list[Problem]:
     has_pairs = {"chosen", "rejected"} <= row_keys
-    if has_pairs and not entry.get("ranking"):
+    if has_pairs and not attr.ranking:
         return [
             Problem(
                 file,
@@ -343,14 +328,23 @@ def _ranking_problems(
                 '"chosen": "chosen", "rejected": "rejected"}',
             )
         ]
-    if entry.get("ranking") and not has_pairs:
+    if (
+        attr.ranking
+        and not has_pairs
+        and {attr.column("chosen"), attr.column("rejected")}
+        == {
+            "chosen",
+            "rejected",
+        }
+    ):
         return [
             Problem(
                 file,
                 name,
                 "ranking",
                 "ranking is true but the rows have no chosen/rejected answers",
-                'remove "ranking": true for SFT rows, or give every row "chosen" and "rejected" strings',
+                'remove "ranking": true for SFT rows, or give every row "chosen" and '
+                '"rejected" answers',
             )
         ]
     return []

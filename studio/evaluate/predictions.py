@@ -1,23 +1,32 @@
-"""Prediction files: the run's own `predictions.jsonl` (appended batch by batch, resumable)
-and a user's predictions file for scoring only (validated, with errors naming line and fix).
+"""Prediction files: the run's own `predictions.jsonl` (appended batch by batch, resumable),
+LLaMA-Factory's `generated_predictions.jsonl` written beside it, and a user's predictions
+file for scoring only (validated, with errors naming line and fix).
+
+A user's file is either the studio's shape (`question_id` or `index`, and `sql`, per line) or
+LLaMA-Factory's (`prompt`, `predict`, `label` per line, line N answering dataset row N, as its
+`do_predict` writes them); `predict` goes through the same SQL extraction as a model's reply.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
+from studio.fsutil import atomic_write_text
 from studio.jobs.runtime import append_jsonl, read_jsonl
 
 if TYPE_CHECKING:
     from studio.data.registry import Example
 
 PREDICTIONS_FILE = "predictions.jsonl"
+GENERATED_PREDICTIONS_FILE = "generated_predictions.jsonl"
 MAX_LISTED_PROBLEMS = 10
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
 def trim_torn_tail(path: Path) -> None:
@@ -56,8 +65,26 @@ def append_predictions(path: Path, records: Iterable[dict[str, Any]]) -> None:
         append_jsonl(path, record)
 
 
+def write_generated_predictions(
+    path: Path, examples: Sequence[Example], records: dict[int, dict[str, Any]]
+) -> None:
+    """LLaMA-Factory's generated_predictions.jsonl for `examples`: `prompt` (the user message),
+    `predict` (the model's reply, or the SQL when scored from a file) and `label` (the gold
+    answer), one line per example in dataset order."""
+    lines = []
+    for example in sorted(examples, key=lambda e: e.index):
+        record = records[example.index]
+        predict = record["output"] if record.get("output") is not None else record["sql"]
+        line = {"prompt": example.prompt, "predict": predict, "label": example.gold_sql or ""}
+        lines.append(json.dumps(line, ensure_ascii=False) + "\n")
+    atomic_write_text(path, "".join(lines))
+
+
 def read_predictions_file(path: Path, examples: Sequence[Example]) -> dict[int, str]:
     """Question index -> SQL from a user's JSONL file; a StudioError lists every bad line.
+
+    A file whose first record has `predict` and no `sql` is LLaMA-Factory's
+    generated_predictions.jsonl (see `_read_generated_predictions`).
 
     Each line is a JSON object with `sql` (a string) and `question_id` (matched against the
     dataset's question ids, as written or as text) or `index` (the 0-based row of the
@@ -66,6 +93,8 @@ def read_predictions_file(path: Path, examples: Sequence[Example]) -> dict[int, 
     path = Path(path)
     if not path.is_file():
         raise StudioError(f"predictions file not found: {path}")
+    if _is_generated_predictions(path):
+        return _read_generated_predictions(path, examples)
     by_id, ambiguous_ids = _question_ids(examples)
     predictions: dict[int, str] = {}
     first_line: dict[int, int] = {}
@@ -102,6 +131,65 @@ def read_predictions_file(path: Path, examples: Sequence[Example]) -> dict[int, 
             "(or index) and sql"
         )
     return predictions
+
+
+def _is_generated_predictions(path: Path) -> bool:
+    with open(path, encoding="utf-8-sig") as handle:
+        first = next((line for line in handle if line.strip()), "")
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and "predict" in record and "sql" not in record
+
+
+def _read_generated_predictions(path: Path, examples: Sequence[Example]) -> dict[int, str]:
+    """Index -> SQL from LLaMA-Factory's generated_predictions.jsonl: the N-th record answers
+    dataset row N; a `label` that differs from that row's gold answer means another dataset
+    (or order), and is refused."""
+    from studio.sql.extract import extract_sql
+
+    predictions: dict[int, str] = {}
+    problems: list[str] = []
+    with open(path, encoding="utf-8-sig") as handle:
+        lines = [(n, line) for n, line in enumerate(handle, start=1) if line.strip()]
+    if len(lines) > len(examples):
+        raise StudioError(
+            f"{path}: {len(lines)} predictions for a dataset of {len(examples)} rows; "
+            "LLaMA-Factory's generated_predictions.jsonl answers the rows in order, so score it "
+            "against the dataset it was predicted on"
+        )
+    for index, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.append(f"line {number}: not valid JSON ({error.msg} at column {error.colno})")
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("predict"), str):
+            problems.append(f"line {number}: field 'predict' must be a string")
+            continue
+        label, gold = record.get("label"), examples[index].gold_sql
+        if isinstance(label, str) and gold is not None and _words(label) != _words(gold):
+            problems.append(
+                f"line {number}: label {label[:60]!r} is not row {index}'s answer "
+                f"{gold[:60]!r}; the file was predicted on another dataset or order"
+            )
+            continue
+        predictions[index] = extract_sql(record["predict"])
+    if problems:
+        shown = "\n  ".join(problems[:MAX_LISTED_PROBLEMS])
+        raise StudioError(
+            f"{path}: {len(problems)} bad line(s) in LLaMA-Factory's generated_predictions.jsonl "
+            f"shape (prompt, predict, label per line, row by row):\n  {shown}"
+        )
+    if not predictions:
+        raise StudioError(f"{path} holds no predictions")
+    return predictions
+
+
+def _words(text: str) -> str:
+    """`text` with an empty or full think block dropped and whitespace runs made one space."""
+    return " ".join(_THINK_BLOCK.sub("", text).split())
 
 
 def _question_ids(examples: Sequence[Example]) -> tuple[dict[str, int], set[str]]:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
 from studio.evaluate.predictions import (
+    GENERATED_PREDICTIONS_FILE,
     PREDICTIONS_FILE,
     append_predictions,
     prediction_record,
     read_predictions_file,
     read_run_predictions,
+    write_generated_predictions,
 )
 from studio.evaluate.report import SUMMARY_FILE, summarize_verdicts
 from studio.evaluate.rundir import prepare_run_dir
@@ -420,6 +422,11 @@ def _score_and_report(
     )
     scoring_s = time.monotonic() - started
     write_verdicts(run_dir / VERDICTS_FILE, rows)
+    write_generated_predictions(
+        run_dir / GENERATED_PREDICTIONS_FILE,
+        examples,
+        read_run_predictions(run_dir / PREDICTIONS_FILE),
+    )
     summary = {
         **header,
         "rule": rule,

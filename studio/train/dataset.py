@@ -1,17 +1,21 @@
 """Registered datasets -> TRL conversational records.
 
-SFT rows become prompt/completion records (TRL puts the loss on the completion only);
-preference rows become prompt/chosen/rejected records. The prompt messages come from
+SFT rows become prompt/completion records (TRL puts the loss on the completion only, so
+the answers of earlier turns are context, not targets); preference rows become
+prompt/chosen/rejected records. An entry's `num_samples` draws that many rows first, then
+`max_samples` keeps the first ones, as in LLaMA-Factory. The prompt messages come from
 `studio.data.prompts.build_messages`, the same function inference uses, and every record
 asks the chat template for `enable_thinking=False` (Qwen3 templates; others ignore it).
 """
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from studio.data.prompts import build_messages
 from studio.data.registry import DatasetInfo, Example, get_dataset, load_examples
+from studio.data.validate import format_problems, validate_dataset
 from studio.errors import StudioError
 from studio.train.config import TrainConfig
 
@@ -26,16 +30,24 @@ CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
 
 
 def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
-    """The config's datasets, each registered and of the kind its stage trains on."""
+    """The config's datasets, each registered, of the kind its stage trains on, and free of
+    the problems `data validate` reports (the same checks)."""
     wanted = STAGE_KIND[cfg.stage]
     infos = []
     for name in cfg.dataset:
         info = get_dataset(ws, name)
+        problems = validate_dataset(ws, name)
+        if problems:
+            raise StudioError(
+                f"config key 'dataset': '{name}' cannot be trained on:\n"
+                f"{format_problems(problems)}\n"
+                "fix these, then check again with `python -m studio data validate`"
+            )
         if info.kind != wanted:
             fix = (
-                "give a preference dataset (instruction/chosen/rejected) or set stage: dpo"
+                "give an SFT dataset (instruction/output) or set stage: dpo"
                 if info.kind == "preference"
-                else "give an SFT dataset (instruction/output) or set stage: sft"
+                else "give a preference dataset (instruction/chosen/rejected) or set stage: sft"
             )
             raise StudioError(
                 f"config key 'dataset': '{name}' is a {info.kind} dataset but stage: {cfg.stage} "
@@ -70,15 +82,26 @@ def _record(example: Example, stage: str, dataset: str) -> dict[str, Any]:
     }
 
 
+def sampled(examples: list[Example], num_samples: int | None, seed: int) -> list[Example]:
+    """`num_samples` examples drawn as LLaMA-Factory's loader draws them: a shuffled selection
+    without repeats, then (when more are asked for than there are) repeats drawn at random;
+    all of them, in order, without `num_samples`."""
+    if num_samples is None or not examples:
+        return examples
+    rng = random.Random(seed)
+    order = rng.sample(range(len(examples)), min(num_samples, len(examples)))
+    order += [rng.randrange(len(examples)) for _ in range(num_samples - len(order))]
+    return [examples[i] for i in order]
+
+
 def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
     """The config's TRL records, max_samples per dataset (a StudioError when there are none)."""
-    check_datasets(ws, cfg)
     records: list[dict[str, Any]] = []
-    for name in cfg.dataset:
-        examples = load_examples(ws, name)
+    for info in check_datasets(ws, cfg):
+        examples = sampled(load_examples(ws, info.name), info.num_samples, cfg.seed)
         if cfg.max_samples is not None:
             examples = examples[: cfg.max_samples]
-        records.extend(_record(example, cfg.stage, name) for example in examples)
+        records.extend(_record(example, cfg.stage, info.name) for example in examples)
     if not records:
         raise StudioError(f"datasets {', '.join(cfg.dataset)} hold no rows; import data first")
     return records

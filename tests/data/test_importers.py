@@ -47,6 +47,22 @@ def test_spider_database_missing_falls_back_to_tables_json(
     assert "CREATE TABLE Has_Allergy" in load_examples(workspace, "s_dev")[0].prompt
 
 
+def test_spider_question_files_of_any_name_import(
+    workspace: Workspace, spider_layout: Path, tmp_path: Path
+) -> None:
+    copy = shutil.copytree(spider_layout, tmp_path / "spider")
+    dev = json.loads((copy / "dev.json").read_text())
+    (copy / "spider_realistic.json").write_text(json.dumps(dev[:3]))
+    opts = ImportOptions(name="sp", cutoff_len=None)
+    datasets = import_dataset(workspace, "spider", copy, opts)
+    assert [d.name for d in datasets] == ["sp_train", "sp_dev", "sp_spider_realistic"]
+    (one,) = import_dataset(workspace, "spider", copy / "spider_realistic.json", ImportOptions())
+    assert (one.name, one.rows) == ("spider_realistic", 3)
+    assert one.databases == {"allergy_1": str(copy / "database/allergy_1/allergy_1.sqlite")}
+    example = load_examples(workspace, "spider_realistic")[2]
+    assert example.question == dev[2]["question"] and example.gold_sql == dev[2]["query"]
+
+
 def test_bird_layout_with_databases_and_descriptions(
     workspace: Workspace, spiderman_sqlite_dir: Path, tmp_path: Path
 ) -> None:

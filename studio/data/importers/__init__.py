@@ -1,7 +1,7 @@
 """Importers: one module per source format, each registering datasets with database references.
 
     bird    BIRD layout (question files, databases or tables.json, description CSVs)
-    spider  Spider layout (train*/dev/test.json, tables.json, database/)
+    spider  Spider layout (question files of any name, tables.json, database/)
     csv     CSV of database,question,sql plus SQLite files (SpiderMan)
     alpaca  existing Alpaca JSON/JSONL
     pairs   existing preference JSONL (instruction, input, chosen, rejected)

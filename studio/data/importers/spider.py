@@ -1,9 +1,12 @@
-"""Spider layout: `train*.json` / `dev.json` / `test.json` rows (db_id, question, query),
-`tables.json` (`test_tables.json`) and `database/<db>/<db>.sqlite` (`test_database/`).
-Databases are introspected (with sample values); a database that is absent is described
-from tables.json instead.
+"""Spider layout: question files of rows (db_id, question, query), `tables.json`
+(`test_tables.json`) and `database/<db>/<db>.sqlite` (`test_database/`). Databases are
+introspected (with sample values); a database that is absent is described from tables.json
+instead.
 
-One dataset per split: NAME_train (all train*.json files), NAME_dev, NAME_test.
+--path is the folder or one question file of any name (Spider variants are published as one
+JSON file each; its tables.json and database/ are looked for beside it). A folder gives one
+dataset per split: NAME_train (all train*.json files), NAME_dev, NAME_test, and NAME_<stem>
+for every other question file in it.
 """
 
 from __future__ import annotations
@@ -33,24 +36,51 @@ SPLITS = {"train": "train*.json", "dev": "dev.json", "test": "test.json"}
 
 
 def import_spider(ws: Workspace, path: Path, options: ImportOptions) -> list[DatasetInfo]:
-    """Register one SFT dataset per split found in the Spider folder `path`."""
-    if not path.is_dir():
+    """Register one SFT dataset per split found at `path` (a Spider folder or question file)."""
+    if path.is_file():
+        root = path.parent
+        splits = {path.stem: [path]}
+        names = {path.stem: dataset_name(options, path.stem)}
+    elif path.is_dir():
+        root = path
+        splits = _folder_splits(path)
+        names = {split: dataset_name(options, path.name, split) for split in splits}
+    else:
         raise StudioError(
-            f"Spider folder not found at {path}; pass the folder holding dev.json and tables.json"
+            f"Spider data not found at {path}; pass the folder holding dev.json and tables.json, "
+            "or one question file"
         )
+    check_import_names(ws, list(names.values()), options)
+    datasets = [
+        _split_dataset(root, split, files, names[split], options) for split, files in splits.items()
+    ]
+    return register_datasets(ws, datasets, options.replace)
+
+
+def _folder_splits(path: Path) -> dict[str, list[Path]]:
+    """Split -> question files: the standard splits, then every other question file by stem."""
     found = {
         split: sorted(f for f in path.glob(pattern) if not f.stem.endswith("tables"))
         for split, pattern in SPLITS.items()
     }
     splits = {split: files for split, files in found.items() if files}
+    known = {file for files in splits.values() for file in files}
+    for file in sorted(path.glob("*.json")):
+        if file not in known and not file.stem.endswith("tables") and _is_question_file(file):
+            splits[file.stem] = [file]
     if not splits:
-        raise StudioError(f"{path} holds no Spider split (train*.json, dev.json or test.json)")
-    names = {split: dataset_name(options, path.name, split) for split in splits}
-    check_import_names(ws, list(names.values()), options)
-    datasets = [
-        _split_dataset(path, split, files, names[split], options) for split, files in splits.items()
-    ]
-    return register_datasets(ws, datasets, options.replace)
+        raise StudioError(
+            f"{path} holds no Spider question file (train*.json, dev.json, test.json, or any "
+            "JSON array of rows with db_id, question and query)"
+        )
+    return splits
+
+
+def _is_question_file(path: Path) -> bool:
+    """True for a JSON array whose first rows carry db_id and question (read from its head)."""
+    with path.open(encoding="utf-8-sig") as handle:
+        head = handle.read(4096)
+    return head.lstrip().startswith("[") and '"question"' in head and '"db_id"' in head
 
 
 def _split_dataset(

@@ -1,7 +1,7 @@
 """The whole post-training loop timed from the browser alone: base → SFT → pairs → DPO → evaluate.
 
-    python bench/bench_browser_loop.py [--pairs-limit 16] [--pairs-n 4] [--accept 8] [--eval-limit 48]
-                                       [--keep DIR]
+    python bench/bench_browser_loop.py [--pairs-limit 16] [--pairs-n 4] [--accept 8]
+                                       [--eval-limit 48] [--keep DIR]
 
 A studio (`python app.py`, as tests/ui/conftest.py starts it) serves a fresh temporary
 workspace (demo data registered) on a free port; Playwright drives Debian's chromium
@@ -132,7 +132,8 @@ def cpu_split(studio_pid: int) -> dict[str, float]:
 
 
 def wait_for_run(page, table_id: str, run_name: str) -> list[str]:
-    """Wait until the runs table `table_id` shows `run_name` finished; its cells (fails unless succeeded)."""
+    """Wait until the runs table `table_id` shows `run_name` finished; its cells (fails unless
+    succeeded)."""
     from playwright.sync_api import expect
 
     row = page.locator(f"#{table_id} [role=row]", has_text=run_name)

@@ -21,8 +21,6 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from studio.data.importers.demo import open_workspace
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
@@ -30,6 +28,7 @@ from spiderman_data import add_data_argument, checked_data_dir
 
 from studio.data.importers.common import ImportOptions
 from studio.data.importers.csv_sqlite import import_csv
+from studio.data.importers.demo import open_workspace
 from studio.evaluate import evaluate
 from studio.inference.settings import DEFAULT_BATCH_SIZE, DEFAULT_ENGINE, ENGINES
 from studio.models.loading import default_device
@@ -58,7 +57,8 @@ def main() -> None:
     parser.add_argument(
         "--batch-size",
         type=int,
-        help=f"default: {DEFAULT_BATCH_SIZE} on CPU, {GPU_BATCH_SIZE} on GPU (all SpiderMan test at once)",
+        help=f"default: {DEFAULT_BATCH_SIZE} on CPU, {GPU_BATCH_SIZE} on GPU "
+        "(all SpiderMan test at once)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--workers", type=int, help="scoring processes (default: one per CPU)")

@@ -65,7 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def one_layer_model(arch: str, lora_dropout: float = 0.0) -> Any:
-    """The architecture cut to one decoder layer, random bf16 weights, frozen, LoRA r8 on q_proj,k_proj."""
+    """The architecture cut to one decoder layer, random bf16 weights, frozen, LoRA r8 on
+    q_proj,k_proj."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 

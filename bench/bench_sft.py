@@ -1,6 +1,7 @@
 """SFT throughput of the studio's training path: a config for a few steps, one JSON line.
 
-    python bench/bench_sft.py configs/spiderman_sft.yaml --steps 60 [--set KEY=VALUE ...] [--workspace DIR]
+    python bench/bench_sft.py configs/spiderman_sft.yaml --steps 60 [--set KEY=VALUE ...]
+                              [--workspace DIR]
     python bench/bench_sft.py configs/spiderman_sft.yaml --steps 20 --profile 40
 
 Runs `studio.train.worker.train` in this process on a fresh run folder of the workspace
@@ -19,14 +20,13 @@ import os
 import sys
 from pathlib import Path
 
-from studio.data.importers.demo import open_workspace
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 
 from step_profile import LastStepProfile
 
+from studio.data.importers.demo import open_workspace
 from studio.train.config import load_config
 from studio.train.worker import METRICS_FILE, train, write_run_config
 

@@ -35,7 +35,8 @@ def default_workspace_path() -> Path:
 @contextlib.contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction taken up front (`BEGIN IMMEDIATE`) on an autocommit connection:
-    committed on success, rolled back on any error; read-then-write inside is atomic across processes."""
+    committed on success, rolled back on any error; read-then-write inside is atomic across
+    processes."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -99,7 +100,8 @@ class Workspace:
         return conn
 
     def connect_with_schema(self, schema: str) -> sqlite3.Connection:
-        """An autocommit connection (transactions by explicit BEGIN) with `schema`'s idempotent DDL applied."""
+        """An autocommit connection (transactions by explicit BEGIN) with `schema`'s idempotent DDL
+        applied."""
         conn = self.connect()
         conn.isolation_level = None
         conn.executescript(schema)

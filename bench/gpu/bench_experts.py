@@ -80,7 +80,8 @@ def sync(device: torch.device) -> None:
 
 
 def build_block(arch: str, device: torch.device) -> tuple[torch.nn.Module, Any]:
-    """The frozen bf16 sparse block (random weights) and its config, whose experts setting picks the function."""
+    """The frozen bf16 sparse block (random weights) and its config, whose experts setting picks the
+    function."""
     from transformers.models.qwen3_moe.modeling_qwen3_moe import Qwen3MoeSparseMoeBlock
 
     from studio.testing.random_models import random_config

@@ -6,9 +6,11 @@ head) train this model on one 80 GB H100 at long context, and how fast, compared
 reference's plain transformers + PEFT loop on the same device?
 
     python bench/gpu/bench_moe.py --lengths 4096,8192,16384,32768,65536 --steps 4 --mode both
-    python bench/gpu/bench_moe.py --arch tiny-qwen3-moe --device cpu --lengths 64,128 --steps 3 --mode both
+    python bench/gpu/bench_moe.py --arch tiny-qwen3-moe --device cpu --lengths 64,128 --steps 3 \
+                                  --mode both
     python bench/gpu/bench_moe.py --lengths 8192,32768 --mode studio --skip-layers 0,8,16
-    python bench/gpu/bench_moe.py --lengths 8192 --steps 4 --mode studio --skip-layers 48 --profile 30
+    python bench/gpu/bench_moe.py --lengths 8192 --steps 4 --mode studio --skip-layers 48 \
+                                  --profile 30
 
 The model is built once per process, directly on the device with random weights (never
 saved: 57 GB), and reused for every (mode, length, skip): each run adds a fresh LoRA
@@ -116,7 +118,8 @@ def sync(device: str) -> None:
 
 
 def build_model(arch: str, device: str) -> torch.nn.Module:
-    """The random-weight bf16 model, made directly on `device` (sdpa; grouped_mm experts on CUDA)."""
+    """The random-weight bf16 model, made directly on `device` (sdpa; grouped_mm experts on
+    CUDA)."""
     from transformers import AutoModelForCausalLM
 
     from studio.testing.random_models import random_config
@@ -143,7 +146,8 @@ def random_examples(count: int, length: int, vocab: int, seed: int) -> list[list
 
 
 class StepTimer(TrainerCallback):
-    """Wall time of each optimizer step (device synchronized); keeps the run from saving checkpoints."""
+    """Wall time of each optimizer step (device synchronized); keeps the run from saving
+    checkpoints."""
 
     def __init__(self, device: str) -> None:
         self.device = device
@@ -205,7 +209,8 @@ def restored_model_state(model: torch.nn.Module, experts: str | None = None) -> 
 
 
 def unwrap_lora(wrapped: Any, base: torch.nn.Module) -> None:
-    """Remove the LoRA layers PEFT put into `base` (the same module object is trained again next)."""
+    """Remove the LoRA layers PEFT put into `base` (the same module object is trained again
+    next)."""
     from peft import PeftModel
 
     if isinstance(wrapped, PeftModel):
@@ -220,9 +225,9 @@ def unwrap_lora(wrapped: Any, base: torch.nn.Module) -> None:
 def studio_config(
     length: int, steps: int, offload: bool, bf16: bool = True, skip_layers: int = 0
 ) -> Any:
-    """The run's TrainConfig, the last `skip_layers` decoder layers kept out of gradient checkpointing.
-    `bf16` is off only on CPU, where transformers refuses bf16 autocast unless `use_cpu` is set,
-    which the studio's TrainingArguments never do (the weights stay bf16)."""
+    """The run's TrainConfig, the last `skip_layers` decoder layers kept out of gradient
+    checkpointing. `bf16` is off only on CPU, where transformers refuses bf16 autocast unless
+    `use_cpu` is set, which the studio's TrainingArguments never do (the weights stay bf16)."""
     from studio.train.config import config_from_mapping
 
     return config_from_mapping(
@@ -416,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     modes = ("studio", "plain") if args.mode == "both" else (args.mode,)
-    # the plain loop keeps transformers' fastest experts kernel; None: the model has no experts to choose
+    # the plain loop keeps transformers' fastest experts kernel; None: the model has no
+    # experts to choose
     plain_experts = "grouped_mm" if experts_in_use(model) is not None else None
     for mode in modes:
         # the plain loop checkpoints every layer: one run per length

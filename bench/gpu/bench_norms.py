@@ -1,4 +1,5 @@
-"""Forward and forward+backward time of one Qwen RMSNorm, transformers' against the studio's lean one.
+"""Forward and forward+backward time of one Qwen RMSNorm, transformers' against the studio's lean
+one.
 
 The norms of a Qwen3-30B-A3B decoder layer at 8 k tokens: input and post-attention norms over
 [8192, 2048], the per-head query and key norms over [8192, 32, 128] and [8192, 4, 128]. The

@@ -27,7 +27,8 @@ BATCH_SIZE = 512
 
 @dataclass
 class TokenBudget:
-    """Prompts rendered with `tokenizer`'s chat template must leave room for their answer in `cutoff_len`."""
+    """Prompts rendered with `tokenizer`'s chat template must leave room for their answer in
+    `cutoff_len`."""
 
     tokenizer: PreTrainedTokenizerBase
     cutoff_len: int
@@ -54,7 +55,8 @@ class TokenBudget:
         return [count + ANSWER_END_TOKENS for count in self.count(answers)]
 
     def chat_overhead(self, system: str) -> int:
-        """Tokens the chat template adds around a user message (system line and generation prompt)."""
+        """Tokens the chat template adds around a user message (system line and generation
+        prompt)."""
         if system not in self._overheads:
             self._overheads[system] = self.prompt_tokens([self._messages("", system)])[0]
         return self._overheads[system]
@@ -70,7 +72,8 @@ class TokenBudget:
         answers: Sequence[int],
         system: str,
     ) -> list[bool]:
-        """Whether each prompt plus answer fits: by its estimate, or exactly when the estimate is close."""
+        """Whether each prompt plus answer fits: by its estimate, or exactly when the estimate is
+        close."""
         verdicts: list[bool | None] = []
         for estimate, answer in zip(estimates, answers, strict=False):
             total = estimate + answer

@@ -39,8 +39,8 @@ def build_instruction(
     """The user message: the dialect, the schema, the evidence (when any) and the question, last."""
     name = dialect_name(dialect)
     task = (
-        f"Write one {name} query that answers the question. The database is {name}, so use {name} syntax "
-        "and functions."
+        f"Write one {name} query that answers the question. The database is {name}, so use {name} "
+        "syntax and functions."
     )
     parts = [task, f"Database schema:\n{schema_text}"]
     if evidence and evidence.strip():
@@ -85,7 +85,8 @@ def render_chat(
     messages: list[dict[str, str]],
     add_generation_prompt: bool = True,
 ) -> str:
-    """The chat text through the model's template; `enable_thinking=False` reaches templates that read it."""
+    """The chat text through the model's template; `enable_thinking=False` reaches templates that
+    read it."""
     if not tokenizer.chat_template:
         raise StudioError(
             f"the tokenizer {tokenizer.name_or_path} has no chat template; "

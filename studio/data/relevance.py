@@ -13,7 +13,8 @@ from studio.sql.schema import Schema
 
 
 def referenced_tables(sql: str, dialect: str) -> set[str] | None:
-    """Lowercase names of the tables `sql` reads (CTE names excluded); None when it does not parse."""
+    """Lowercase names of the tables `sql` reads (CTE names excluded); None when it does not
+    parse."""
     try:
         statements = parse_statements(sql, SQLGLOT_DIALECTS.get(dialect, dialect))
     except (ParseError, TokenError):
@@ -30,7 +31,8 @@ def referenced_tables(sql: str, dialect: str) -> set[str] | None:
 
 
 def mentioned_tables(schema: Schema, text: str) -> set[str]:
-    """Lowercase names of the tables whose name (underscores read as spaces) appears as words in `text`."""
+    """Lowercase names of the tables whose name (underscores read as spaces) appears as words in
+    `text`."""
     lowered = " ".join(re.findall(r"\w+", text.lower()))
     found = set()
     for table in schema.tables:

@@ -19,7 +19,8 @@ from studio.evaluate.statistics import paired_difference
 
 
 def paired_runs(first_dir: str | Path, second_dir: str | Path) -> dict[str, Any]:
-    """paired_difference of two run folders, matched by the questions' dataset index (the sets must be equal)."""
+    """paired_difference of two run folders, matched by the questions' dataset index (the sets must
+    be equal)."""
     first, second = _verdicts(Path(first_dir)), _verdicts(Path(second_dir))
     if set(first) != set(second):
         raise StudioError(

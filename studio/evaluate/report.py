@@ -157,7 +157,8 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
 
 
 def _paired_rows(run_dirs: Sequence[str | Path]) -> list[list[Any]]:
-    """Each later run against the first on the same questions (None where they differ or lack verdicts)."""
+    """Each later run against the first on the same questions (None where they differ or lack
+    verdicts)."""
     from studio.evaluate.paired import paired_runs
 
     if len(run_dirs) < 2:

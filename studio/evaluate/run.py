@@ -312,10 +312,10 @@ def _checked_predictions(path: Path, examples: Sequence[Example]) -> dict[int, d
             record.get("db_id") != example.db_id or record.get("question_id") != example.question_id
         ):
             raise StudioError(
-                f"{path}: the prediction for row {index} is for question {record.get('question_id')!r} "
-                f"on {record.get('db_id')!r}, but the dataset's row {index} is "
-                f"{example.question_id!r} on {example.db_id!r}; the dataset changed since this run "
-                "started, so evaluate into a new --out folder"
+                f"{path}: the prediction for row {index} is for question "
+                f"{record.get('question_id')!r} on {record.get('db_id')!r}, but the dataset's "
+                f"row {index} is {example.question_id!r} on {example.db_id!r}; the dataset "
+                "changed since this run started, so evaluate into a new --out folder"
             )
     return done
 

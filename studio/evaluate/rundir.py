@@ -54,8 +54,8 @@ def prepare_run_dir(ws: Workspace, out_dir: str | Path | None, settings: dict[st
                 for key in differing
             )
             raise StudioError(
-                f"{run_dir} holds another evaluation ({changes}); continue it with the same settings "
-                "or choose a new --out folder"
+                f"{run_dir} holds another evaluation ({changes}); continue it with the same "
+                "settings or choose a new --out folder"
             )
     atomic_write_json(run_dir / RUN_CONFIG_FILE, {**settings, "workspace": str(ws.root)})
     return run_dir

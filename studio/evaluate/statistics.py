@@ -64,7 +64,8 @@ def paired_difference(
 
 
 def mcnemar_exact_p(gained: int, lost: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial(gained + lost, 1/2) test of the discordant pairs."""
+    """Two-sided exact McNemar p-value: a binomial(gained + lost, 1/2) test of the discordant
+    pairs."""
     total = gained + lost
     if total == 0:
         return 1.0

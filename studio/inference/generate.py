@@ -1,8 +1,8 @@
 """Generation for evaluation and pair mining: greedy or sampled, n answers per prompt.
 
-Three engines: `prefix` (the default, `studio.inference.prefix_engine`: prompts that share a schema share
-one prefill, finished answers leave the batch, settled answers stop), `batched` (Hugging
-Face `generate` on length-sorted, left-padded batches) and `continuous` (transformers'
+Three engines: `prefix` (the default, `studio.inference.prefix_engine`: prompts that share a
+schema share one prefill, finished answers leave the batch, settled answers stop), `batched`
+(Hugging Face `generate` on length-sorted, left-padded batches) and `continuous` (transformers'
 continuous batching: a paged KV cache where finished answers leave the batch at once and
 waiting prompts take their place). All return the same answers for greedy decoding.
 """
@@ -15,6 +15,7 @@ from studio.inference.settings import GenerationSettings
 from studio.models.loading import LoadedModel
 
 CPU_BLOCK = 64  # paged-cache block size (tokens) of the continuous engine off the GPU
+DEFAULT_SETTINGS = GenerationSettings()  # greedy, one answer per prompt, the default engine
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -26,7 +27,7 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
 def generate(
     loaded: LoadedModel,
     prompts: Sequence[str],
-    settings: GenerationSettings = GenerationSettings(),
+    settings: GenerationSettings = DEFAULT_SETTINGS,
     on_batch: Callable[[list[int], list[list[str]]], None] | None = None,
     settled: Callable[[str], bool] | None = None,
 ) -> list[list[str]]:
@@ -114,8 +115,9 @@ def _generate_continuous(
         for start in range(0, len(encoded), settings.batch_size):
             indices = list(range(start, min(start + settings.batch_size, len(encoded))))
             requests = [encoded[i] for i in indices for _ in range(settings.n)]
-            # a GPU sizes the paged cache from free memory and keeps its CUDA graphs across chunks;
-            # elsewhere the cache is sized to the chunk (the memory-based default takes a share of RAM)
+            # a GPU sizes the paged cache from free memory and keeps its CUDA graphs across
+            # chunks; elsewhere the cache is sized to the chunk (the memory-based default takes
+            # a share of RAM)
             sizing = (
                 ContinuousBatchingConfig()
                 if on_gpu

@@ -41,14 +41,16 @@ VERDICT_TEXT = {
 
 @dataclass(frozen=True)
 class Variant:
-    """A model to ask: a reference (builtin:..., a model folder, a .gguf file) and LoRA adapters in order."""
+    """A model to ask: a reference (builtin:..., a model folder, a .gguf file) and LoRA adapters in
+    order."""
 
     ref: str
     adapters: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
-        """A short display name: the model, then each adapter's folder name (its run id for studio runs)."""
+        """A short display name: the model, then each adapter's folder name (its run id for studio
+        runs)."""
         names = [_adapter_name(a) for a in self.adapters]
         return " + ".join([self.ref, *names])
 
@@ -140,7 +142,8 @@ def default_pool() -> ModelPool:
 
 
 def list_adapters(ws: Workspace) -> list[str]:
-    """The LoRA adapter folders the workspace's runs saved (`runs/<id>/adapter`), newest run first."""
+    """The LoRA adapter folders the workspace's runs saved (`runs/<id>/adapter`), newest run
+    first."""
     folders = [config.parent for config in ws.runs_dir.glob("*/adapter/adapter_config.json")]
     return [
         str(folder) for folder in sorted(folders, key=lambda f: f.stat().st_mtime, reverse=True)
@@ -148,7 +151,8 @@ def list_adapters(ws: Workspace) -> list[str]:
 
 
 def check_variants(variants: Sequence[Variant]) -> list[Variant]:
-    """The variants without repeats, in order; a StudioError for none, too many, or a bad adapter."""
+    """The variants without repeats, in order; a StudioError for none, too many, or a bad
+    adapter."""
     unique = list(dict.fromkeys(variants))
     if not unique:
         raise StudioError(
@@ -161,7 +165,8 @@ def check_variants(variants: Sequence[Variant]) -> list[Variant]:
     for variant in unique:
         if not variant.ref.strip():
             raise StudioError(
-                "a variant has no model reference; use builtin:<name>, a model folder or a .gguf file"
+                "a variant has no model reference; use builtin:<name>, a model folder or a "
+                ".gguf file"
             )
         for adapter in variant.adapters:
             if not (Path(adapter) / "adapter_config.json").is_file():
@@ -198,8 +203,8 @@ def answer_variant(
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> VariantAnswer:
-    """One variant's greedy answer to `messages`, its SQL run on `database` and judged against `gold_sql`.
-    A model that cannot be loaded gives an answer whose `error` says why."""
+    """One variant's greedy answer to `messages`, its SQL run on `database` and judged against
+    `gold_sql`. A model that cannot be loaded gives an answer whose `error` says why."""
     from studio.data.prompts import render_chat
     from studio.inference.generate import generate
     from studio.inference.settings import GenerationSettings

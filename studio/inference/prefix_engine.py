@@ -106,7 +106,8 @@ def _generate(
 def _compute_prefixes(
     model: Any, encoded: list[list[int]], groups: list[PrefixGroup]
 ) -> list[_Prefix]:
-    """The KV of every group's shared prefix, right-padded batches under a token budget (no mask needed)."""
+    """The KV of every group's shared prefix, right-padded batches under a token budget (no mask
+    needed)."""
     import torch
 
     prefixes = [_Prefix(group.length) for group in groups]
@@ -228,7 +229,8 @@ class _Decoder:
         return [texts[k * n : (k + 1) * n] for k in range(len(rows))]
 
     def _prefill(self, rows: list[tuple[_Prefix, list[int]]]) -> tuple[Any, Any, Any, Any]:
-        """Cache = each row's prefix (left-padded to the longest); then the tails, left-padded, in one forward."""
+        """Cache = each row's prefix (left-padded to the longest); then the tails, left-padded, in
+        one forward."""
         import torch
 
         from studio.patches.kv_cache import growing_cache
@@ -294,7 +296,8 @@ class _Decoder:
         scores = logits.float() / self.settings.temperature
         k = min(TOP_P_CANDIDATES, scores.shape[-1])
         top, top_ids = scores.topk(k, dim=-1)
-        # the candidates' probabilities under the full softmax, so "short of top-p" is detected exactly
+        # the candidates' probabilities under the full softmax, so "short of top-p" is detected
+        # exactly
         probs = torch.exp(top - torch.logsumexp(scores, dim=-1, keepdim=True))
         short = probs.sum(dim=-1) < self.settings.top_p
         if bool(short.any()):  # a flat distribution: sort the whole vocabulary for those rows

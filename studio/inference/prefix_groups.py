@@ -17,7 +17,8 @@ THRESHOLD_CANDIDATES = 16  # quantiles of the neighbours' shared lengths tried a
 
 @dataclass(frozen=True)
 class PrefixGroup:
-    """Prompts (indices) whose first `length` tokens are the same; each has at least one token more."""
+    """Prompts (indices) whose first `length` tokens are the same; each has at least one token
+    more."""
 
     length: int
     members: tuple[int, ...]
@@ -57,7 +58,8 @@ def _thresholds(shared: list[int]) -> list[int]:
 
 
 def _cut(shared: list[int], lengths: list[int], threshold: int) -> list[tuple[int, int, int]]:
-    """Spans (start, end, prefix length) of the sorted order, cut where neighbours share < threshold."""
+    """Spans (start, end, prefix length) of the sorted order, cut where neighbours share <
+    threshold."""
     spans: list[tuple[int, int, int]] = []
     start = 0
     for end in range(1, len(lengths) + 1):

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 DEFAULT_MAX_NEW_TOKENS = 256
 ENGINES = ("prefix", "batched", "continuous")
 DEFAULT_ENGINE = "prefix"
-DEFAULT_BATCH_SIZE = (
-    32  # prompts per batch: decoding reads every weight once per step, so fuller steps pay
-)
+# prompts per batch: decoding reads every weight once per step, so fuller steps pay
+DEFAULT_BATCH_SIZE = 32
 ENGINE_HELP = (
-    "prefix: shared schema prefixes prefilled once, finished answers leave the batch (default, fastest); "
+    "prefix: shared schema prefixes prefilled once, finished answers leave the batch "
+    "(default, fastest); "
     "batched: HF generate on length-sorted batches; continuous: transformers' continuous batching"
 )
 

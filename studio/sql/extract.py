@@ -15,7 +15,8 @@ _SQL_LANGS = {"sql", "sqlite", "mysql", "postgresql", "postgres", "tsql", "plsql
 
 def extract_sql(model_output: str) -> str:
     """The first SQL query in a reply: from a ```sql fence when there is one, else from the
-    first line that starts with SELECT/WITH (else the first SELECT/WITH anywhere); leading prose, trailing explanation and the final semicolon go.
+    first line that starts with SELECT/WITH (else the first SELECT/WITH anywhere); leading prose,
+    trailing explanation and the final semicolon go.
     A reply with no query in it comes back stripped, for the engine to reject.
     """
     text = _THINK.sub("", model_output).strip()

@@ -57,7 +57,8 @@ TEXT_TYPES = {
 
 @dataclass
 class LoadResult:
-    """What was loaded: the database's URL, rows per table, foreign keys MySQL refused, widened columns."""
+    """What was loaded: the database's URL, rows per table, foreign keys MySQL refused, widened
+    columns."""
 
     url: str
     rows: dict[str, int] = field(default_factory=dict)
@@ -139,7 +140,8 @@ def _read_sqlite_source(path: Path) -> _Source:
     connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
     try:
         rows = connection.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
         ).fetchall()
     finally:
         connection.close()
@@ -345,7 +347,8 @@ def _flush(
     columns: list[str],
     result: LoadResult,
 ) -> int:
-    """Insert `batch`; a value longer than its VARCHAR widens the column (data is never cut), then retries."""
+    """Insert `batch`; a value longer than its VARCHAR widens the column (data is never cut), then
+    retries."""
     import pymysql
 
     if not batch:

@@ -29,8 +29,8 @@ from studio.testing.random_models import save_tiny_gguf
 
 SINGER_SCHEMA = """
 CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);
-CREATE TABLE concert (concert_id INTEGER PRIMARY KEY, singer_id INTEGER REFERENCES singer(singer_id),
-                      venue TEXT, year INTEGER);
+CREATE TABLE concert (concert_id INTEGER PRIMARY KEY,
+                      singer_id INTEGER REFERENCES singer(singer_id), venue TEXT, year INTEGER);
 """
 
 
@@ -68,7 +68,9 @@ def test_builtin_model_answers_a_simple_question_with_sql_that_counts_correctly(
         },
         {
             "role": "user",
-            "content": f"Database schema:\n{SINGER_SCHEMA}\nQuestion: How many singers are from France?",
+            "content": (
+                f"Database schema:\n{SINGER_SCHEMA}\nQuestion: How many singers are from France?"
+            ),
         },
     ]
     prompt = loaded.tokenizer.apply_chat_template(

@@ -1,4 +1,5 @@
-"""The folders the browser studio may read and write (studio.web.path_roots): real files, symlinks."""
+"""The folders the browser studio may read and write (studio.web.path_roots): real files,
+symlinks."""
 
 from __future__ import annotations
 

@@ -109,8 +109,8 @@ def test_an_answer_stops_once_its_sql_block_closes() -> None:
         [
             {
                 "role": "user",
-                "content": f"{SINGER_SCHEMA}\n\nWrite a SQLite query in a ```sql block that counts singers from France, "
-                "then explain it in three sentences.",
+                "content": f"{SINGER_SCHEMA}\n\nWrite a SQLite query in a ```sql block that "
+                "counts singers from France, then explain it in three sentences.",
             }
         ],
     )

@@ -1,4 +1,5 @@
-"""`python -m studio eval` in a subprocess: scoring a file, generating as a job, comparing, errors."""
+"""`python -m studio eval` in a subprocess: scoring a file, generating as a job, comparing,
+errors."""
 
 from __future__ import annotations
 

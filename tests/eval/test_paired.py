@@ -9,13 +9,15 @@ from studio.evaluate.statistics import mcnemar_exact_p, paired_difference
 
 
 def test_mcnemar_exact_p_matches_the_binomial_tail() -> None:
-    # 10 questions only the second model gets right, 2 only the first: 2 * P(X <= 2), X ~ Bin(12, 1/2)
+    # 10 questions only the second model gets right, 2 only the first:
+    # 2 * P(X <= 2), X ~ Bin(12, 1/2)
     assert mcnemar_exact_p(10, 2) == round(2 * (1 + 12 + 66) / 4096, 4)
     assert mcnemar_exact_p(5, 5) == 1.0 and mcnemar_exact_p(0, 0) == 1.0
 
 
 def test_a_shared_majority_makes_the_paired_interval_tight() -> None:
-    # 1,000 questions: both right on 600, both wrong on 370, 25 gained and 5 lost by the second model
+    # 1,000 questions: both right on 600, both wrong on 370, 25 gained and 5 lost by the
+    # second model
     first = [True] * 600 + [False] * 370 + [False] * 25 + [True] * 5
     second = [True] * 600 + [False] * 370 + [True] * 25 + [False] * 5
     result = paired_difference(first, second)

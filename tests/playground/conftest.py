@@ -1,4 +1,5 @@
-"""Playground fixtures: a workspace holding the demo datasets, and a real LoRA adapter for the tiny model."""
+"""Playground fixtures: a workspace holding the demo datasets, and a real LoRA adapter for the tiny
+model."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from studio.workspace import Workspace
 
 @pytest.fixture(scope="module")
 def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A fresh workspace: Workspace.open registers demo_train and demo_test (databases copied in)."""
+    """A fresh workspace: Workspace.open registers demo_train and demo_test (databases copied
+    in)."""
     return open_workspace(tmp_path_factory.mktemp("playground") / "workspace")
 
 
 @pytest.fixture(scope="session")
 def tiny_adapter_dir(tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A LoRA adapter on the tiny model with random (non-zero) weights, so it changes the model's output."""
+    """A LoRA adapter on the tiny model with random (non-zero) weights, so it changes the model's
+    output."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -39,7 +39,8 @@ UNICODE_SPACES = _spaces()
 WRITES = [
     Attack("write", s, BOTH, "refused")
     for s in (
-        "INSERT INTO singer (singer_id, name, country, gender, genre) VALUES (999, 'e', 'e', 'e', 'e')",
+        "INSERT INTO singer (singer_id, name, country, gender, genre) "
+        "VALUES (999, 'e', 'e', 'e', 'e')",
         "UPDATE singer SET name = 'evil'",
         "DELETE FROM singer",
         "REPLACE INTO singer (singer_id, name) VALUES (1, 'evil')",

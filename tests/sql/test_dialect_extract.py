@@ -24,7 +24,10 @@ EQUIVALENT = [
     [
         "SELECT T2.name FROM concert AS T1 JOIN stadium AS T2 ON T1.stadium_id = T2.stadium_id",
         "select s.Name from `concert` c join `stadium` s on c.Stadium_ID = s.Stadium_ID;",
-        "SELECT stadium.name\nFROM concert JOIN stadium\n  ON concert.stadium_id = stadium.stadium_id -- names",
+        (
+            "SELECT stadium.name\nFROM concert JOIN stadium\n"
+            "  ON concert.stadium_id = stadium.stadium_id -- names"
+        ),
     ],
     ["SELECT name FROM singer WHERE age > 20", "SELECT `Name` FROM `singer` AS t WHERE t.Age > 20"],
     [
@@ -44,8 +47,14 @@ DIFFERENT = [
     "SELECT name FROM singer WHERE name = 'bob'",
     "SELECT DISTINCT name FROM singer WHERE age > 20",
     "SELECT name FROM singer WHERE age > 20 ORDER BY name",
-    "SELECT * FROM singer AS a WHERE age > (SELECT AVG(age) FROM singer AS b WHERE b.country = a.country)",
-    "SELECT * FROM singer AS a WHERE age > (SELECT AVG(age) FROM singer AS b WHERE b.country = b.country)",
+    (
+        "SELECT * FROM singer AS a "
+        "WHERE age > (SELECT AVG(age) FROM singer AS b WHERE b.country = a.country)"
+    ),
+    (
+        "SELECT * FROM singer AS a "
+        "WHERE age > (SELECT AVG(age) FROM singer AS b WHERE b.country = b.country)"
+    ),
 ]
 
 
@@ -137,13 +146,17 @@ REPLIES = [
     ),
     (
         (
-            "To find the singers, select from the singer table:\n\nSELECT COUNT(*) FROM singer WHERE country = 'France';\n\n"
+            "To find the singers, select from the singer table:\n\n"
+            "SELECT COUNT(*) FROM singer WHERE country = 'France';\n\n"
             "It counts French singers."
         ),
         "SELECT COUNT(*) FROM singer WHERE country = 'France'",
     ),
     (
-        "<think>\nI should select the name column.\n</think>\n\n```sql\nSELECT a\nFROM t\nWHERE b = 'x;y'\n```",
+        (
+            "<think>\nI should select the name column.\n</think>\n\n"
+            "```sql\nSELECT a\nFROM t\nWHERE b = 'x;y'\n```"
+        ),
         "SELECT a\nFROM t\nWHERE b = 'x;y'",
     ),
     ("SELECT name FROM singer", "SELECT name FROM singer"),

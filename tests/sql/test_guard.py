@@ -25,7 +25,10 @@ SHARED_ATTACKS = [
     "/* just a comment */ DELETE FROM singer",
     "-- SELECT\nDELETE FROM singer",
     "SELECT 1 /* ; */; DROP TABLE singer -- ",
-    "WITH doomed AS (SELECT Singer_ID FROM singer) DELETE FROM singer WHERE Singer_ID IN (SELECT Singer_ID FROM doomed)",
+    (
+        "WITH doomed AS (SELECT Singer_ID FROM singer) "
+        "DELETE FROM singer WHERE Singer_ID IN (SELECT Singer_ID FROM doomed)"
+    ),
     "WITH x AS (SELECT 1) UPDATE singer SET Name = 'evil'",
     "CREATE VIEW evil AS SELECT * FROM singer",
     "CREATE INDEX evil ON singer (Name)",

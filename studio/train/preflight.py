@@ -9,8 +9,9 @@ from pathlib import Path
 from studio.errors import StudioError
 from studio.models.adapters import check_adapters
 from studio.models.references import load_model_config, load_tokenizer, resolve_model_dir
-from studio.train.config import TEMPLATE_FAMILIES, TrainConfig, load_config
+from studio.train.config import TrainConfig, load_config
 from studio.train.dataset import check_cutoff, check_datasets, training_records
+from studio.train.keys import TEMPLATES
 from studio.train.lora_targets import check_lora_target
 from studio.train.policy import ADAPTERS_KEY
 from studio.train.resume import incomplete_reason
@@ -82,16 +83,18 @@ def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
     """A warning when the LLaMA-Factory `template` asked for does not fit the model (None when it fits)."""
     if cfg.template is None:
         return None
-    if cfg.template not in TEMPLATE_FAMILIES:
+    if cfg.template not in TEMPLATES:
         return (
-            f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows; the tokenizer's own "
-            "chat template is used"
+            f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows "
+            f"({', '.join(TEMPLATES)}): rows without a system prompt get none, and the "
+            "tokenizer's own chat template is used"
         )
-    family = TEMPLATE_FAMILIES[cfg.template]
+    family = TEMPLATES[cfg.template].family
     if family is not None and model_type is not None and not model_type.startswith(family):
         return (
-            f"template '{cfg.template}' is written for {family} models but the model is {model_type}; the "
-            "studio uses the tokenizer's own chat template, so check the config names the model you meant"
+            f"template '{cfg.template}' is written for {family} models but the model is "
+            f"{model_type}; the studio uses the tokenizer's own chat template, so check the config "
+            "names the model you meant"
         )
     return None
 

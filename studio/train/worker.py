@@ -74,6 +74,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         assert_finite_adapter,
         assert_finite_weights,
     )
+    from studio.train.key_report import key_fates, report_lines
     from studio.train.policy import drop_reference_copy, experts_in_use
     from studio.train.preflight import preflight, template_warning
 
@@ -82,6 +83,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     ws = run_workspace(run_dir)
     preflight(ws, cfg)
     resume_from = resume_checkpoint(run_dir) if resume else cfg.resume_from_checkpoint
+    if is_main_rank():
+        for line in report_lines(cfg):
+            print(line, flush=True)
     warning = template_warning(cfg, _model_type(cfg))
     if warning:
         print(f"warning: {warning}", flush=True)
@@ -115,6 +119,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         "gradient_checkpointing": checkpointing_split(policy.model, cfg),
         "merged_adapters": policy.merged_adapters,
         "resumed_from": resume_from,
+        "defaults": cfg.defaults,
+        "llamafactory_keys": key_fates(cfg),
         "template": {
             "asked": cfg.template,
             "used": "the tokenizer's chat template (thinking off)",

@@ -49,11 +49,14 @@ def build_instruction(
     return "\n\n".join(parts)
 
 
-def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[str, str]]:
+def build_messages(
+    example_or_fields: Example | Mapping[str, Any], default_system: str | None = SYSTEM_PROMPT
+) -> list[dict[str, str]]:
     """System and user messages for an Example or an Alpaca row (instruction, input, system).
 
-    A missing system line (None) becomes SYSTEM_PROMPT; an empty one leaves the system
-    message out, so the chat template applies its own default, as LLaMA-Factory does.
+    A missing system line (None) becomes `default_system` (training passes the one its
+    `template` asks for); an empty one, or no default, leaves the system message out, so the
+    chat template applies its own default, as LLaMA-Factory does.
     """
     if isinstance(example_or_fields, Mapping):
         prompt = str(example_or_fields.get("instruction") or "")
@@ -68,7 +71,7 @@ def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[
             "cannot build a prompt from an empty instruction; fill the row's instruction"
         )
     if system is None:
-        system = SYSTEM_PROMPT
+        system = default_system
     messages = [{"role": "system", "content": system}] if system else []
     return messages + [{"role": "user", "content": prompt}]
 

@@ -3,6 +3,7 @@ weight loads: `train --check` runs them, and so does every training job as it st
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -99,6 +100,40 @@ def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
     return None
 
 
+def check_integrations(cfg: TrainConfig) -> None:
+    """`deepspeed` names a readable JSON file and the deepspeed package is installed;
+    `save_only_model` is not combined with FSDP over several GPUs; `report_to: tensorboard`
+    has the tensorboard package."""
+    if cfg.deepspeed is not None:
+        path = Path(cfg.deepspeed).expanduser()
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise StudioError(
+                f"config key 'deepspeed': {path} is not a readable DeepSpeed JSON file ({error}); "
+                "give the path of one, e.g. LLaMA-Factory's examples/deepspeed/ds_z3_config.json"
+            ) from None
+        if importlib.util.find_spec("deepspeed") is None:
+            raise StudioError(
+                "config key 'deepspeed': the deepspeed package is not installed; "
+                "`pip install deepspeed`, or remove the key"
+            )
+    if cfg.save_only_model and cfg.deepspeed is None and cfg.distributed_backend == "fsdp":
+        from studio.train.launch import process_count, visible_gpus
+
+        if process_count(cfg, visible_gpus()) > 1:
+            raise StudioError(
+                "config key 'save_only_model': transformers cannot save the model alone from "
+                "FSDP's sharded state dict (configs/accelerate/fsdp.yaml); set it to false, "
+                "or train on one GPU (num_gpus: 1)"
+            )
+    if "tensorboard" in cfg.report_to and importlib.util.find_spec("tensorboard") is None:
+        raise StudioError(
+            "config key 'report_to': tensorboard needs the tensorboard package; "
+            "`pip install tensorboard`, or set report_to: none"
+        )
+
+
 def check_model_folder(cfg: TrainConfig) -> Path:
     """The model folder of `model_name_or_path`: it exists, with config.json and weights."""
     try:
@@ -118,6 +153,7 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
     """Everything checkable without loading weights: the datasets, the resume folder, the model
     folder and its config, each adapter against it, lora_target against its modules (meta
     device), and that at cutoff_len the datasets leave an example to train on (its tokenizer)."""
+    check_integrations(cfg)
     check_datasets(ws, cfg)
     if (
         cfg.stage == "dpo"

@@ -28,6 +28,7 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 ADAPTER_DIR = "adapter"
+TENSORBOARD_DIR = "tensorboard"
 
 
 def run_workspace(run_dir: Path) -> Workspace:
@@ -67,7 +68,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     from studio.models.references import load_tokenizer
     from studio.patches.partial_checkpointing import checkpointing_split
     from studio.train.callbacks import CancelCallback, MetricsCallback
-    from studio.train.dataset import build_datasets
+    from studio.train.dataset import build_datasets, template_system
     from studio.train.guard import (
         NonFiniteGuard,
         NonFiniteTrainingError,
@@ -97,6 +98,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         flush=True,
     )
 
+    if "tensorboard" in cfg.report_to:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / TENSORBOARD_DIR)
     guard = NonFiniteGuard(cfg.max_nonfinite_steps)
     cancel = CancelCallback(cancel_requested)
     metrics = MetricsCallback(run_dir / METRICS_FILE, guard)
@@ -124,6 +127,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         "template": {
             "asked": cfg.template,
             "used": "the tokenizer's chat template (thinking off)",
+            "system": template_system(cfg.template),
             "warning": warning,
         },
     }

@@ -281,7 +281,9 @@ def run_studio(
     ):
         try:
             lean_rms_norms(model)  # as studio.train.policy.load_base does
-            policy = Policy(model=model, peft_config=lora_config(cfg), reference="none (SFT)")
+            policy = Policy(
+                model=model, peft_config=lora_config(cfg, model), reference="none (SFT)"
+            )
             callbacks = [timer] if profile is None else [timer, profile]
             trainer, _ = build_sft_trainer(
                 cfg, Path(run_dir), tokenizer, dataset, None, callbacks, policy=policy

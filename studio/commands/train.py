@@ -21,7 +21,22 @@ HELP = (
 JOB_KIND = "train"
 
 
+def keys_help() -> str:
+    """The config keys with what each accepts (from studio/train/keys.py), for --help."""
+    from studio.train.keys import KEYS
+
+    width = max(len(key.name) for key in KEYS) + 2
+    lines = [
+        "config keys (YAML or --set KEY=VALUE; details: docs/TRAINING.md; LLaMA-Factory's other",
+        "keys are accepted with their fate, docs/INTEROP.md):",
+    ]
+    lines += [f"  {key.name:<{width}}{key.accepts}" for key in KEYS]
+    return "\n".join(lines)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = keys_help()
     parser.add_argument(
         "config", nargs="?", type=Path, help="training YAML (see configs/ and docs/TRAINING.md)"
     )
@@ -31,7 +46,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key (repeatable), e.g. --set learning_rate=1e-4",
+        help="override a config key (repeatable), e.g. --set learning_rate=1e-4; the keys are "
+        "listed below",
     )
     parser.add_argument(
         "--check",
@@ -93,6 +109,7 @@ def resume_training(ws: Workspace, run: str) -> tuple[Job, ResumePoint]:
 def run(args: argparse.Namespace) -> int:
     from studio.jobs import exit_code, follow_in_terminal
     from studio.train.config import load_config
+    from studio.train.key_report import report_lines
     from studio.train.preflight import preflight
 
     ws = open_workspace(args.workspace)
@@ -103,10 +120,13 @@ def run(args: argparse.Namespace) -> int:
         if args.config is None:
             raise StudioError("give a training config (e.g. configs/demo_sft.yaml) or --resume RUN")
         cfg = load_config(args.config, args.overrides)
+        for line in report_lines(cfg):
+            print(line, flush=True)
         if args.check:
             preflight(ws, cfg)
             print(
-                f"{args.config}: valid ({cfg.stage}, {cfg.model_name_or_path}, datasets {', '.join(cfg.dataset)})"
+                f"{args.config}: valid ({cfg.stage}, {cfg.model_name_or_path}, "
+                f"datasets {', '.join(cfg.dataset)})"
             )
             return 0
         job = start_training(ws, cfg)

@@ -49,13 +49,16 @@ def build_instruction(
     return "\n\n".join(parts)
 
 
-def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[str, str]]:
+def build_messages(
+    example_or_fields: Example | Mapping[str, Any], default_system: str | None = SYSTEM_PROMPT
+) -> list[dict[str, str]]:
     """System, earlier turns and user message for an Example or an Alpaca row (instruction,
     input, system).
 
-    A missing system line (None) becomes SYSTEM_PROMPT; an empty one leaves the system
-    message out, so the chat template applies its own default, as LLaMA-Factory does. An
-    Example's history comes before its prompt as user and assistant messages.
+    A missing system line (None) becomes `default_system` (training passes the one its
+    `template` asks for); an empty one, or no default, leaves the system message out, so the
+    chat template applies its own default, as LLaMA-Factory does. An Example's history comes
+    before its prompt as user and assistant messages.
     """
     history: tuple[tuple[str, str], ...] = ()
     if isinstance(example_or_fields, Mapping):
@@ -72,7 +75,7 @@ def build_messages(example_or_fields: Example | Mapping[str, Any]) -> list[dict[
             "cannot build a prompt from an empty instruction; fill the row's instruction"
         )
     if system is None:
-        system = SYSTEM_PROMPT
+        system = default_system
     messages = [{"role": "system", "content": system}] if system else []
     for question, answer in history:
         messages.append({"role": "user", "content": question})

@@ -13,6 +13,7 @@ def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, An
     import torch
 
     eval_steps = cfg.eval_steps or cfg.save_steps
+    evaluates = has_eval and cfg.eval_strategy != "no"
     return {
         "output_dir": str(run_dir),
         "per_device_train_batch_size": cfg.per_device_train_batch_size,
@@ -23,19 +24,22 @@ def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, An
         "num_train_epochs": cfg.num_train_epochs,
         "max_steps": cfg.max_steps,
         "lr_scheduler_type": cfg.lr_scheduler_type,
-        # transformers 5 folds warmup_ratio into warmup_steps (a float in [0, 1) is a ratio)
-        "warmup_steps": cfg.warmup_ratio,
+        # transformers 5 folds warmup_ratio into warmup_steps (a float in [0, 1) is a ratio);
+        # a number of steps overrides the ratio, as in transformers
+        "warmup_steps": cfg.warmup_steps or cfg.warmup_ratio,
         "max_grad_norm": cfg.max_grad_norm,
         "bf16": cfg.bf16,
         "gradient_checkpointing": cfg.gradient_checkpointing,
         "logging_steps": cfg.logging_steps,
         "save_strategy": "steps",
         "save_steps": cfg.save_steps,
-        "eval_strategy": "steps" if has_eval else "no",
-        "eval_steps": eval_steps if has_eval else None,
+        "save_only_model": cfg.save_only_model,
+        "eval_strategy": cfg.eval_strategy if evaluates else "no",
+        "eval_steps": eval_steps if evaluates and cfg.eval_strategy == "steps" else None,
         "seed": cfg.seed,
         "max_length": cfg.cutoff_len,
-        "report_to": "none",
+        "report_to": cfg.report_to or "none",
+        "deepspeed": cfg.deepspeed,
         "include_num_input_tokens_seen": "non_padding",
         "disable_tqdm": True,
         "logging_nan_inf_filter": False,

@@ -11,22 +11,47 @@ asks the chat template for `enable_thinking=False` (Qwen3 templates; others igno
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.data.prompts import build_messages
+from studio.data.prompts import SYSTEM_PROMPT, build_messages
 from studio.data.registry import DatasetInfo, Example, get_dataset, load_examples
 from studio.data.validate import format_problems, validate_dataset
 from studio.errors import StudioError
 from studio.train.config import TrainConfig
+from studio.train.keys import TEMPLATES
+from studio.workspace import Workspace
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-    from studio.workspace import Workspace
 
 STAGE_KIND = {"sft": "sft", "dpo": "preference"}
 CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
+
+
+def template_system(template: str | None) -> str | None:
+    """The system prompt of rows without one: the studio's SQL prompt when no template is given,
+    else the LLaMA-Factory template's default system prompt (None: no system message)."""
+    if template is None:
+        return SYSTEM_PROMPT
+    known = TEMPLATES.get(template)
+    return known.system if known else None
+
+
+def dataset_source(ws: Workspace, cfg: TrainConfig) -> Workspace:
+    """Where the config's datasets are registered: the workspace, or `dataset_dir` (a folder
+    holding a dataset_info.json, read only)."""
+    if cfg.dataset_dir is None:
+        return ws
+    folder = Path(cfg.dataset_dir).expanduser().resolve()
+    if not (folder / "dataset_info.json").is_file():
+        raise StudioError(
+            f"config key 'dataset_dir': {folder} holds no dataset_info.json; give the folder "
+            "that holds it, or remove the key to use the workspace's datasets"
+        )
+    return Workspace(folder)
 
 
 def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
@@ -34,9 +59,10 @@ def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
     the problems `data validate` reports (the same checks)."""
     wanted = STAGE_KIND[cfg.stage]
     infos = []
+    source = dataset_source(ws, cfg)
     for name in cfg.dataset:
-        info = get_dataset(ws, name)
-        problems = validate_dataset(ws, name)
+        info = get_dataset(source, name)
+        problems = validate_dataset(source, name)
         if problems:
             raise StudioError(
                 f"config key 'dataset': '{name}' cannot be trained on:\n"
@@ -57,8 +83,8 @@ def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
     return infos
 
 
-def _record(example: Example, stage: str, dataset: str) -> dict[str, Any]:
-    prompt = build_messages(example)
+def _record(example: Example, stage: str, dataset: str, system: str | None) -> dict[str, Any]:
+    prompt = build_messages(example, default_system=system)
     if stage == "sft":
         if not example.response:
             raise StudioError(
@@ -96,12 +122,14 @@ def sampled(examples: list[Example], num_samples: int | None, seed: int) -> list
 
 def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
     """The config's TRL records, max_samples per dataset (a StudioError when there are none)."""
+    source = dataset_source(ws, cfg)
+    system = template_system(cfg.template)
     records: list[dict[str, Any]] = []
     for info in check_datasets(ws, cfg):
-        examples = sampled(load_examples(ws, info.name), info.num_samples, cfg.seed)
+        examples = sampled(load_examples(source, info.name), info.num_samples, cfg.seed)
         if cfg.max_samples is not None:
             examples = examples[: cfg.max_samples]
-        records.extend(_record(example, cfg.stage, info.name) for example in examples)
+        records.extend(_record(example, cfg.stage, info.name, system) for example in examples)
     if not records:
         raise StudioError(f"datasets {', '.join(cfg.dataset)} hold no rows; import data first")
     return records

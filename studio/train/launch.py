@@ -2,7 +2,8 @@
 
 Several processes are used when `num_gpus` asks for more than one, or when it is unset and
 more than one GPU is visible; the launcher's config is `configs/accelerate/<backend>.yaml`
-(`distributed_backend`: fsdp or deepspeed_zero3).
+(`distributed_backend`: fsdp or deepspeed_zero3). A `deepspeed` file always runs under
+`accelerate launch` (one process per GPU), the trainer reading that file.
 """
 
 from __future__ import annotations
@@ -43,13 +44,16 @@ def worker_argv(
     """argv for the job: `python -m studio.train.worker RUN_DIR`, under `accelerate launch` when distributed."""
     processes = process_count(cfg, visible_gpus() if gpus is None else gpus)
     tail = [str(run_dir), *(["--resume"] if resume else [])]
+    launch = [sys.executable, "-m", "accelerate.commands.launch"]
+    if cfg.deepspeed is not None:
+        # LLaMA-Factory's way: processes started by the launcher (always, one GPU too), and
+        # transformers' DeepSpeed integration reading the file (`deepspeed` in TrainingArguments)
+        return [*launch, "--num_processes", str(processes), "-m", WORKER_MODULE, *tail]
     if processes == 1:
         return [sys.executable, "-m", WORKER_MODULE, *tail]
     config = ACCELERATE_CONFIGS / f"{cfg.distributed_backend}.yaml"
     return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
+        *launch,
         "--config_file",
         str(config),
         "--num_processes",

@@ -67,7 +67,7 @@ def lora_weight_names(cfg: TrainConfig, model: torch.nn.Module) -> set[str]:
 
     with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore")
-        inject_adapter_in_model(lora_config(cfg), model)
+        inject_adapter_in_model(lora_config(cfg, model), model)
     return set(get_peft_model_state_dict(model, save_embedding_layers=False))
 
 

@@ -45,11 +45,26 @@ class Policy:
     inference_prefix: list[str] = field(default_factory=list)
 
 
-def lora_config(cfg: TrainConfig) -> LoraConfig:
-    """A PEFT LoraConfig from lora_rank/alpha/dropout/target ("all" = every linear layer but the head)."""
+def linear_modules(model: Any) -> list[str]:
+    """The full names of the model's linear layers, the output head excepted: LLaMA-Factory's
+    `lora_target: all`. Fused Mixture-of-Experts weights and routers that are not linear layers
+    are left out (PEFT's `all-linear` would adapt them)."""
+    import torch
+
+    head = model.get_output_embeddings()
+    return sorted(
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module is not head
+    )
+
+
+def lora_config(cfg: TrainConfig, model: Any) -> LoraConfig:
+    """A PEFT LoraConfig from lora_rank/alpha/dropout/target for `model` ("all": every linear
+    layer but the head, as LLaMA-Factory)."""
     from peft import LoraConfig
 
-    targets: str | list[str] = "all-linear" if cfg.lora_target == ["all"] else list(cfg.lora_target)
+    targets = linear_modules(model) if cfg.lora_target == ["all"] else list(cfg.lora_target)
     return LoraConfig(
         r=cfg.lora_rank,
         lora_alpha=cfg.effective_lora_alpha,
@@ -135,7 +150,7 @@ def sft_policy(cfg: TrainConfig) -> Policy:
     model = load_base(cfg)
     adapters = list(cfg.adapter_name_or_path)
     if not adapters:
-        return Policy(model, lora_config(cfg), reference="none (SFT)")
+        return Policy(model, lora_config(cfg, model), reference="none (SFT)")
     model = _merge(model, adapters[:-1])
     return Policy(
         _continue_adapter(model, adapters[-1]),
@@ -154,14 +169,14 @@ def dpo_policy(cfg: TrainConfig) -> Policy:
     if not adapters:
         return Policy(
             model,
-            lora_config(cfg),
+            lora_config(cfg, model),
             reference=f"base model {base} (no SFT adapter given: the policy starts at the base)",
         )
     if cfg.dpo_reference == "merged_sft":
         model = _merge(model, adapters)
         return Policy(
             model,
-            lora_config(cfg),
+            lora_config(cfg, model),
             merged_adapters=adapters,
             inference_prefix=adapters,
             reference=f"merged SFT model: {base} + {', '.join(adapters)} merged (new DPO adapter disabled)",

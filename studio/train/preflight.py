@@ -3,14 +3,16 @@ weight loads: `train --check` runs them, and so does every training job as it st
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 from studio.errors import StudioError
 from studio.models.adapters import check_adapters
 from studio.models.references import load_model_config, load_tokenizer, resolve_model_dir
-from studio.train.config import TEMPLATE_FAMILIES, TrainConfig, load_config
+from studio.train.config import TrainConfig, load_config
 from studio.train.dataset import check_cutoff, check_datasets, training_records
+from studio.train.keys import TEMPLATES
 from studio.train.lora_targets import check_lora_target
 from studio.train.policy import ADAPTERS_KEY
 from studio.train.resume import incomplete_reason
@@ -82,18 +84,54 @@ def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
     """A warning when the LLaMA-Factory `template` asked for does not fit the model (None when it fits)."""
     if cfg.template is None:
         return None
-    if cfg.template not in TEMPLATE_FAMILIES:
+    if cfg.template not in TEMPLATES:
         return (
-            f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows; the tokenizer's own "
-            "chat template is used"
+            f"template '{cfg.template}' is not a LLaMA-Factory template the studio knows "
+            f"({', '.join(TEMPLATES)}): rows without a system prompt get none, and the "
+            "tokenizer's own chat template is used"
         )
-    family = TEMPLATE_FAMILIES[cfg.template]
+    family = TEMPLATES[cfg.template].family
     if family is not None and model_type is not None and not model_type.startswith(family):
         return (
-            f"template '{cfg.template}' is written for {family} models but the model is {model_type}; the "
-            "studio uses the tokenizer's own chat template, so check the config names the model you meant"
+            f"template '{cfg.template}' is written for {family} models but the model is "
+            f"{model_type}; the studio uses the tokenizer's own chat template, so check the config "
+            "names the model you meant"
         )
     return None
+
+
+def check_integrations(cfg: TrainConfig) -> None:
+    """`deepspeed` names a readable JSON file and the deepspeed package is installed;
+    `save_only_model` is not combined with FSDP over several GPUs; `report_to: tensorboard`
+    has the tensorboard package."""
+    if cfg.deepspeed is not None:
+        path = Path(cfg.deepspeed).expanduser()
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise StudioError(
+                f"config key 'deepspeed': {path} is not a readable DeepSpeed JSON file ({error}); "
+                "give the path of one, e.g. LLaMA-Factory's examples/deepspeed/ds_z3_config.json"
+            ) from None
+        if importlib.util.find_spec("deepspeed") is None:
+            raise StudioError(
+                "config key 'deepspeed': the deepspeed package is not installed; "
+                "`pip install deepspeed`, or remove the key"
+            )
+    if cfg.save_only_model and cfg.deepspeed is None and cfg.distributed_backend == "fsdp":
+        from studio.train.launch import process_count, visible_gpus
+
+        if process_count(cfg, visible_gpus()) > 1:
+            raise StudioError(
+                "config key 'save_only_model': transformers cannot save the model alone from "
+                "FSDP's sharded state dict (configs/accelerate/fsdp.yaml); set it to false, "
+                "or train on one GPU (num_gpus: 1)"
+            )
+    if "tensorboard" in cfg.report_to and importlib.util.find_spec("tensorboard") is None:
+        raise StudioError(
+            "config key 'report_to': tensorboard needs the tensorboard package; "
+            "`pip install tensorboard`, or set report_to: none"
+        )
 
 
 def check_model_folder(cfg: TrainConfig) -> Path:
@@ -115,6 +153,7 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
     """Everything checkable without loading weights: the datasets, the resume folder, the model
     folder and its config, each adapter against it, lora_target against its modules (meta
     device), and that at cutoff_len the datasets leave an example to train on (its tokenizer)."""
+    check_integrations(cfg)
     check_datasets(ws, cfg)
     if (
         cfg.stage == "dpo"

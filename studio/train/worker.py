@@ -28,6 +28,7 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 ADAPTER_DIR = "adapter"
+TENSORBOARD_DIR = "tensorboard"
 
 
 def run_workspace(run_dir: Path) -> Workspace:
@@ -67,13 +68,14 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     from studio.models.references import load_tokenizer
     from studio.patches.partial_checkpointing import checkpointing_split
     from studio.train.callbacks import CancelCallback, MetricsCallback
-    from studio.train.dataset import build_datasets
+    from studio.train.dataset import build_datasets, template_system
     from studio.train.guard import (
         NonFiniteGuard,
         NonFiniteTrainingError,
         assert_finite_adapter,
         assert_finite_weights,
     )
+    from studio.train.key_report import key_fates, report_lines
     from studio.train.policy import drop_reference_copy, experts_in_use
     from studio.train.preflight import preflight, template_warning
 
@@ -82,6 +84,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     ws = run_workspace(run_dir)
     preflight(ws, cfg)
     resume_from = resume_checkpoint(run_dir) if resume else cfg.resume_from_checkpoint
+    if is_main_rank():
+        for line in report_lines(cfg):
+            print(line, flush=True)
     warning = template_warning(cfg, _model_type(cfg))
     if warning:
         print(f"warning: {warning}", flush=True)
@@ -93,6 +98,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         flush=True,
     )
 
+    if "tensorboard" in cfg.report_to:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / TENSORBOARD_DIR)
     guard = NonFiniteGuard(cfg.max_nonfinite_steps)
     cancel = CancelCallback(cancel_requested)
     metrics = MetricsCallback(run_dir / METRICS_FILE, guard)
@@ -115,9 +122,12 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         "gradient_checkpointing": checkpointing_split(policy.model, cfg),
         "merged_adapters": policy.merged_adapters,
         "resumed_from": resume_from,
+        "defaults": cfg.defaults,
+        "llamafactory_keys": key_fates(cfg),
         "template": {
             "asked": cfg.template,
             "used": "the tokenizer's chat template (thinking off)",
+            "system": template_system(cfg.template),
             "warning": warning,
         },
     }

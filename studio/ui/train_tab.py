@@ -19,14 +19,9 @@ from studio.jobs import Job
 from studio.jobs.runs import Run, active_job, find_run, log_tail, metrics, train_runs
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
-from studio.train.config import (
-    DPO_REFERENCES,
-    PREF_LOSSES,
-    STAGES,
-    TrainConfig,
-    config_from_mapping,
-    dump_config,
-)
+from studio.train.config import TrainConfig, config_from_mapping, dump_config
+from studio.train.key_report import report_lines
+from studio.train.keys import BY_NAME, DPO_REFERENCES, PREF_LOSSES, STAGES
 from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
@@ -72,6 +67,13 @@ FORM_KEYS = (
 )
 LIST_KEYS = ("adapter_name_or_path", "lora_target")
 DATASET_KIND = {"sft": "sft", "dpo": "preference"}
+
+
+def label(key: str) -> str:
+    """The form label of config key `key` (studio/train/keys.py)."""
+    return BY_NAME[key].label
+
+
 DEFAULT_BASE = TrainConfig(
     dataset=["demo_train"],
     model_name_or_path=DEFAULT_MODEL,
@@ -106,6 +108,13 @@ def form_values(cfg: dict[str, Any]) -> list[Any]:
             value = value or 0
         values.append(value)
     return values
+
+
+def key_notes(cfg: TrainConfig) -> str:
+    """Markdown: the fate of each LLaMA-Factory key the config sets but the studio does not honour,
+    and the keys that took LLaMA-Factory's defaults (empty when there are none)."""
+    lines = report_lines(cfg)
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
@@ -176,70 +185,80 @@ def build(
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
-                stage = gr.Radio(list(STAGES), value="sft", label="Stage", elem_id="train-stage")
+                stage = gr.Radio(
+                    list(STAGES), value="sft", label=label("stage"), elem_id="train-stage"
+                )
                 model = gr.Textbox(
                     DEFAULT_MODEL,
-                    label="Model",
+                    label=label("model_name_or_path"),
                     info="builtin:NAME, a local HF folder or a .gguf",
                     elem_id="train-model",
                 )
             with gr.Row():
                 adapters = gr.Textbox(
-                    label="Adapters (comma-separated; DPO: the SFT adapter)",
+                    label=label("adapter_name_or_path"),
                     elem_id="train-adapters",
                 )
                 datasets = gr.Dropdown(
-                    [], value=[], multiselect=True, label="Dataset", elem_id="train-dataset"
+                    [], value=[], multiselect=True, label=label("dataset"), elem_id="train-dataset"
                 )
             with gr.Row():
-                lora_rank = gr.Number(8, label="LoRA rank", precision=0, minimum=1)
+                lora_rank = gr.Number(8, label=label("lora_rank"), precision=0, minimum=1)
                 lora_alpha = gr.Number(
                     0,
-                    label="LoRA alpha (0: 2 × rank)",
+                    label=label("lora_alpha"),
                     precision=0,
                     minimum=0,
                     elem_id="train-lora-alpha",
                 )
                 lora_dropout = gr.Number(
-                    0.0, label="LoRA dropout", minimum=0, maximum=0.99, step=0.05
+                    0.0, label=label("lora_dropout"), minimum=0, maximum=0.99, step=0.05
                 )
                 lora_target = gr.Textbox(
-                    "all", label="LoRA target", info="all, or q_proj,v_proj,..."
+                    "all", label=label("lora_target"), info="all, or q_proj,v_proj,..."
                 )
             with gr.Row():
-                learning_rate = gr.Number(5e-5, label="Learning rate", elem_id="train-lr")
-                epochs = gr.Number(3.0, label="Epochs", minimum=0)
+                learning_rate = gr.Number(5e-5, label=label("learning_rate"), elem_id="train-lr")
+                epochs = gr.Number(3.0, label=label("num_train_epochs"), minimum=0)
                 max_steps = gr.Number(
-                    8, label="Max steps (-1: epochs)", precision=0, elem_id="train-max-steps"
+                    8, label=label("max_steps"), precision=0, elem_id="train-max-steps"
                 )
                 batch_size = gr.Number(
-                    1, label="Batch size", precision=0, minimum=1, elem_id="train-batch"
+                    1,
+                    label=label("per_device_train_batch_size"),
+                    precision=0,
+                    minimum=1,
+                    elem_id="train-batch",
                 )
-                grad_accum = gr.Number(1, label="Grad accumulation", precision=0, minimum=1)
+                grad_accum = gr.Number(
+                    1, label=label("gradient_accumulation_steps"), precision=0, minimum=1
+                )
             with gr.Row():
                 cutoff_len = gr.Number(
-                    1024, label="cutoff_len", precision=0, minimum=16, elem_id="train-cutoff"
+                    1024, label=label("cutoff_len"), precision=0, minimum=16, elem_id="train-cutoff"
                 )
-                logging_steps = gr.Number(1, label="Log every (steps)", precision=0, minimum=1)
+                logging_steps = gr.Number(1, label=label("logging_steps"), precision=0, minimum=1)
                 save_steps = gr.Number(
                     500,
-                    label="Checkpoint every (steps)",
+                    label=label("save_steps"),
                     precision=0,
                     minimum=1,
                     elem_id="train-save-steps",
                 )
                 packing = gr.Checkbox(
                     False,
-                    label="Packing (SFT)",
+                    label=label("packing"),
                     elem_id="train-packing",
                     info="pack examples into cutoff_len bins, no padding; batch size counts bins",
                 )
             with gr.Row(visible=False) as dpo_row:
-                pref_beta = gr.Number(0.1, label="DPO beta", minimum=0)
-                pref_loss = gr.Dropdown(list(PREF_LOSSES), value="sigmoid", label="DPO loss")
+                pref_beta = gr.Number(0.1, label=label("pref_beta"), minimum=0)
+                pref_loss = gr.Dropdown(
+                    list(PREF_LOSSES), value="sigmoid", label=label("pref_loss")
+                )
                 pref_ftx = gr.Number(
                     0.0,
-                    label="SFT loss weight (pref_ftx)",
+                    label=label("pref_ftx"),
                     minimum=0,
                     elem_id="train-pref-ftx",
                     info="adds the chosen answers' NLL to the DPO loss; 0 = plain DPO",
@@ -247,7 +266,7 @@ def build(
                 dpo_reference = gr.Dropdown(
                     list(DPO_REFERENCES),
                     value="sft_adapter",
-                    label="Reference model",
+                    label=label("dpo_reference"),
                     info="sft_adapter: frozen copy of the SFT adapter; merged_sft: SFT "
                     "merged into the base",
                 )
@@ -261,6 +280,7 @@ def build(
                 max_lines=28,
                 elem_id="train-yaml",
             )
+            key_fates = gr.Markdown(elem_id="train-key-fates")
             with gr.Row():
                 apply_yaml = gr.Button("Apply YAML to form", size="sm", elem_id="train-apply-yaml")
             with gr.Row():
@@ -488,8 +508,7 @@ def build(
             update[yaml_code] = f"# not a valid config yet: {error}"
         return update
 
-    def fill_form(mapping: dict[str, Any], message: str) -> dict:
-        cfg = config_from_mapping(mapping, source="the YAML")
+    def fill_form(cfg: TrainConfig, message: str) -> dict:
         data = cfg.to_dict()
         names, info = dataset_choices(ws, cfg.stage)
         update: dict = dict(zip(form, form_values(data), strict=True))
@@ -498,8 +517,9 @@ def build(
         )
         update.update(
             {
-                base: data,
+                base: {**data, **cfg.llamafactory_keys},
                 yaml_code: dump_config(cfg),
+                key_fates: key_notes(cfg),
                 dpo_row: gr.Row(visible=cfg.stage == "dpo"),
                 packing: gr.Checkbox(value=cfg.packing, visible=cfg.stage == "sft"),
                 status: message,
@@ -517,7 +537,7 @@ def build(
             raise StudioError(
                 "the YAML must be a mapping of config keys to values (key: value per line)"
             )
-        return fill_form(data, "Form filled from the YAML.")
+        return fill_form(config_from_mapping(data, source="the YAML"), "Form filled from the YAML.")
 
     @reports_errors(status)
     def do_load(path_value: str) -> dict:
@@ -527,7 +547,7 @@ def build(
         if not path_value.strip():
             raise StudioError("pick a ready config or type the path of a YAML file to load")
         cfg = load_config(roots.confine(path_value.strip(), "YAML file"))
-        return fill_form(cfg.to_dict(), f"Loaded `{path_value.strip()}`.")
+        return fill_form(cfg, f"Loaded `{path_value.strip()}`.")
 
     @reports_errors(status)
     def do_save(path_value: str, base_value: dict[str, Any], *values: Any) -> dict:
@@ -610,9 +630,9 @@ def build(
         [datasets, dpo_row, packing, yaml_code, status],
         show_progress="hidden",
     )
-    apply_yaml.click(do_apply, yaml_code, [*form, base, yaml_code, dpo_row, status])
+    apply_yaml.click(do_apply, yaml_code, [*form, base, yaml_code, key_fates, dpo_row, status])
     ready.change(lambda value: value or gr.skip(), ready, config_path)
-    load_button.click(do_load, config_path, [*form, base, yaml_code, dpo_row, status])
+    load_button.click(do_load, config_path, [*form, base, yaml_code, key_fates, dpo_row, status])
     save_button.click(do_save, [config_path, *form_inputs], status)
     start_button.click(do_start, form_inputs, monitor_outputs)
     cancel_button.click(do_cancel, monitor, status)

@@ -14,7 +14,11 @@ from studio.train.config import (
     config_from_mapping,
     dump_config,
     load_config,
+    misspelt_key,
 )
+from studio.train.doc_tables import stale_docs
+from studio.train.key_report import key_fates, report_lines
+from studio.train.llamafactory_keys import FATES
 from studio.train.strict_yaml import load_yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,7 +59,11 @@ plot_loss: true
     assert cfg.learning_rate == 2e-4 and cfg.max_steps == 5
     assert cfg.adapter_name_or_path == ["x", "y"]
     assert cfg.effective_lora_alpha == 16
-    assert cfg.ignored_keys == {"do_train": True, "plot_loss": True}
+    assert cfg.llamafactory_keys == {"do_train": True, "plot_loss": True}
+    # a LLaMA-Factory file: unset keys take LLaMA-Factory's defaults
+    assert cfg.defaults == "llamafactory"
+    assert cfg.gradient_checkpointing and cfg.lr_scheduler_type == "linear"
+    assert cfg.lf_defaults["per_device_train_batch_size"] == 8 == cfg.per_device_train_batch_size
     again = load_config(write(tmp_path, dump_config(cfg)))
     assert again.to_dict() == cfg.to_dict()
 
@@ -231,3 +239,91 @@ def test_shipped_configs_are_valid(name: str) -> None:
     assert cfg.stage in name
     if cfg.stage == "dpo":
         assert cfg.dpo_reference == "sft_adapter" and cfg.adapter_name_or_path
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("learning_rte", "learning_rate"),
+        ("lora_rnak", "lora_rank"),
+        ("warmup_step", "warmup_steps"),
+    ],
+)
+def test_a_misspelt_key_gets_the_key_of_the_same_words(typo: str, meant: str) -> None:
+    assert misspelt_key(typo) == meant
+
+
+@pytest.mark.parametrize(
+    "key", ["disable_gradient_checkpointing", "temperature", "local_rank", "warmup_steps"]
+)
+def test_llamafactory_keys_get_their_fate_not_a_hint(key: str) -> None:
+    assert key in KNOWN_KEYS or key in FATES
+    cfg = config_from_mapping({"dataset": "a", key: LF_VALUES.get(key, 0)})
+    assert getattr(cfg, key, None) is not None or key in cfg.llamafactory_keys
+
+
+LF_VALUES = {"disable_gradient_checkpointing": True, "temperature": 0.95, "local_rank": -1}
+
+
+def test_keys_of_other_words_are_not_suggested() -> None:
+    assert misspelt_key("lokal_rank") == "local_rank"
+    assert misspelt_key("gradient_checkpoint") is None  # fewer words: no guess
+    with pytest.raises(StudioError, match="unknown config key 'warmup_ration'; did you mean"):
+        config_from_mapping({"dataset": "a", "warmup_ration": 0.1})
+
+
+def test_not_supported_keys_are_refused_only_when_they_change_training() -> None:
+    cfg = config_from_mapping({"dataset": "a", "use_dora": False, "quantization_bit": None})
+    assert key_fates(cfg)["use_dora"]["fate"] == "not supported"
+    with pytest.raises(StudioError) as error:
+        config_from_mapping({"dataset": "a", "use_dora": True})
+    assert "config key 'use_dora': True asks for LLaMA-Factory's LoRA variants" in str(error.value)
+    assert "remove the key or set it to False" in str(error.value)
+    with pytest.raises(StudioError, match="full-parameter fine-tuning is not supported"):
+        config_from_mapping({"dataset": "a", "finetuning_type": "full"})
+    with pytest.raises(StudioError, match="ORPO is a reference-free loss"):
+        config_from_mapping({"dataset": "a", "stage": "dpo", "pref_loss": "orpo"})
+    # not needed: any value
+    cfg = config_from_mapping({"dataset": "a", "preprocessing_num_workers": 16})
+    assert report_lines(cfg)[0].startswith("preprocessing_num_workers: not needed (datasets are")
+
+
+def test_whose_defaults_unset_keys_take() -> None:
+    studio = config_from_mapping({"dataset": "a", "stage": "sft", "finetuning_type": "lora"})
+    assert studio.defaults == "studio" and not studio.lf_defaults
+    assert not studio.gradient_checkpointing and studio.lr_scheduler_type == "cosine"
+    lf = config_from_mapping({"dataset": "a", "do_train": True, "logging_steps": 5})
+    assert lf.defaults == "llamafactory"
+    assert lf.lf_defaults == {
+        "per_device_train_batch_size": 8,
+        "per_device_eval_batch_size": 8,
+        "lr_scheduler_type": "linear",
+        "gradient_checkpointing": True,
+        "eval_strategy": "no",
+        "eval_steps": 5,  # logging_steps, as transformers
+    }
+    assert lf.gradient_checkpointing and lf.per_device_train_batch_size == 8
+    assert report_lines(lf)[-1].startswith("LLaMA-Factory's defaults for unset keys")
+    off = config_from_mapping({"dataset": "a", "do_train": True, "defaults": "studio"})
+    assert not off.lf_defaults and not off.gradient_checkpointing
+    forced = config_from_mapping({"dataset": "a", "defaults": "llamafactory"})
+    assert forced.lr_scheduler_type == "linear"
+    disabled = config_from_mapping(
+        {"dataset": "a", "do_train": True, "disable_gradient_checkpointing": True}
+    )
+    assert not disabled.gradient_checkpointing
+    with pytest.raises(StudioError, match="contradict each other"):
+        config_from_mapping(
+            {"dataset": "a", "gradient_checkpointing": True, "disable_gradient_checkpointing": True}
+        )
+
+
+def test_a_dumped_llamafactory_config_reloads_the_same(tmp_path: Path) -> None:
+    cfg = config_from_mapping({"dataset": "a", "do_train": True, "report_to": "none"})
+    again = load_config(write(tmp_path, dump_config(cfg)))
+    assert again.to_dict() == cfg.to_dict()
+    assert again.llamafactory_keys == {"do_train": True}
+
+
+def test_the_docs_key_tables_are_current() -> None:
+    assert stale_docs() == [], "run python -m studio.train.doc_tables"

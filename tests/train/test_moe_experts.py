@@ -24,7 +24,8 @@ from studio.patches.moe_experts import (
     register_lean_experts,
 )
 from studio.testing.random_models import random_config
-from studio.train.config import EXPERTS_IMPLEMENTATIONS, TrainConfig, config_from_mapping
+from studio.train.config import TrainConfig, config_from_mapping
+from studio.train.keys import EXPERTS_IMPLEMENTATIONS
 from studio.train.policy import experts_implementation, experts_in_use, load_base
 
 from .conftest import new_run, read_summary

@@ -154,6 +154,7 @@ class TrainConfig:
     num_gpus: int | None = None
     distributed_backend: str = "fsdp"
     experts_implementation: str = "auto"
+    fused_rms_norm: bool = True
     ignored_keys: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -349,6 +350,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "num_gpus": _optional(_int(1)),
     "distributed_backend": _choice(DISTRIBUTED_BACKENDS),
     "experts_implementation": _choice(EXPERTS_IMPLEMENTATIONS),
+    "fused_rms_norm": _as_bool,
 }
 
 

@@ -266,7 +266,7 @@ def run_studio(
     `experts`; the wall time of each (`profile`, when given, records the last step)."""
     from datasets import Dataset
 
-    from studio.patches.rms_norm import lean_rms_norms
+    from studio.patches.registry import install_on_model
     from studio.train.policy import Policy, lora_config
     from studio.train.sft import build_sft_trainer
 
@@ -280,7 +280,7 @@ def run_studio(
         restored_model_state(model, experts),
     ):
         try:
-            lean_rms_norms(model)  # as studio.train.policy.load_base does
+            install_on_model(cfg, model)  # as studio.train.policy.load_base does
             policy = Policy(
                 model=model, peft_config=lora_config(cfg, model), reference="none (SFT)"
             )
@@ -387,8 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     import trl
     from datasets.utils.logging import disable_progress_bar
 
-    from studio.patches.moe_experts import register_lean_experts
-    from studio.train.policy import experts_implementation, experts_in_use
+    from studio.patches.moe_experts import experts_in_use, register_lean_experts
+    from studio.train.policy import experts_implementation
 
     disable_progress_bar()
     register_lean_experts()

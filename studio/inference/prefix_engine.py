@@ -10,7 +10,8 @@ Three things the stock `generate` does not do for text-to-SQL prompts:
   from it (for SQL: its first ```sql block is closed), not only at the end-of-turn token;
 - the KV cache is written in place into buffers sized for the batch (no copy of the whole
   cache per step), and decoding attends without repeating key/value heads
-  (`studio.patches.decode_attention`).
+  (`studio.patches.decode_attention`, `studio.patches.kv_cache`; installed through
+  `studio.patches.registry`).
 
 Greedy answers are the same as `generate`'s (tested); sampling uses temperature and top-p.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from studio.inference.prefix_groups import PrefixGroup, group_by_prefix
-from studio.patches.decode_attention import DECODE_ATTENTION, register_decode_attention
+from studio.patches.registry import decoding_patches
 
 if TYPE_CHECKING:
     import torch
@@ -56,16 +57,8 @@ def generate_with_prefixes(
     settled: Callable[[str], bool] | None = None,
 ) -> list[list[str]]:
     """Complete each tokenized prompt `settings.n` times; results in input order."""
-    model = loaded.model
-    register_decode_attention()
-    previous = model.config._attn_implementation
-    if previous == "sdpa":
-        model.set_attn_implementation(DECODE_ATTENTION)
-    try:
+    with decoding_patches(settings, loaded.model):
         return _generate(loaded, encoded, settings, on_batch, settled)
-    finally:
-        if previous == "sdpa":
-            model.set_attn_implementation(previous)
 
 
 def _generate(

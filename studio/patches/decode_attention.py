@@ -9,6 +9,8 @@ prompt prefills (several query tokens) still go through SDPA.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 DECODE_ATTENTION = "sdpa_decode"
@@ -59,3 +61,15 @@ def register_decode_attention() -> None:
 
     AttentionInterface.register(DECODE_ATTENTION, decode_attention)
     AttentionMaskInterface.register(DECODE_ATTENTION, sdpa_mask)
+
+
+@contextlib.contextmanager
+def decode_attention_in(model: Any) -> Iterator[None]:
+    """`model` (loaded with SDPA) attends with `sdpa_decode` for the duration of the block."""
+    register_decode_attention()
+    previous = model.config._attn_implementation
+    model.set_attn_implementation(DECODE_ATTENTION)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(previous)

@@ -286,3 +286,17 @@ def register_lean_experts() -> None:
     from transformers.integrations.moe import ExpertsInterface
 
     ExpertsInterface.register(LEAN_EXPERTS, lean_experts_forward)
+
+
+def dispatches_experts(model_config: Any) -> bool:
+    """transformers' own test: the modeling file decorates its experts with
+    @use_experts_implementation, so an experts function can be chosen for the model."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    model_class = MODEL_FOR_CAUSAL_LM_MAPPING.get(type(model_config), None)
+    return model_class is not None and model_class._can_set_experts_implementation()
+
+
+def experts_in_use(model: Any) -> str | None:
+    """The experts function a loaded model runs, or None for a model without dispatching experts."""
+    return model.config._experts_implementation if dispatches_experts(model.config) else None

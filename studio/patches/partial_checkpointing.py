@@ -83,9 +83,3 @@ class PartialCheckpointing(TrainerCallback):
             layer.gradient_checkpointing = False
 
     on_substep_end = on_step_begin
-
-
-def checkpointing_callbacks(cfg: TrainConfig) -> list[TrainerCallback]:
-    """The callbacks `gradient_checkpointing_skip_layers` needs: none when it is 0."""
-    skip = cfg.gradient_checkpointing_skip_layers
-    return [PartialCheckpointing(skip)] if skip > 0 else []

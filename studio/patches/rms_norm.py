@@ -18,7 +18,8 @@ kernels forward and more backward. The lean forward:
 Either way a norm keeps its input, not the fp32 upcast: 0.165 GiB less per layer of
 Qwen3-30B-A3B at 8 k tokens (bench/bench_layer_memory.py), which matters where a layer keeps
 its activations (`gradient_checkpointing_skip_layers`). Only models loaded for training get
-it; evaluation and generation load theirs with transformers' norm.
+it (`fused_rms_norm: true`, the default); evaluation and generation load theirs with
+transformers' norm.
 """
 
 from __future__ import annotations
@@ -30,8 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# transformers classes whose forward is exactly `rms_norm` below
-QWEN_RMS_NORMS = frozenset({"Qwen2RMSNorm", "Qwen3RMSNorm", "Qwen3MoeRMSNorm"})
+# model_type -> its transformers RMSNorm class, whose forward is exactly `rms_norm` below
+QWEN_MODEL_TYPES = {
+    "qwen2": "Qwen2RMSNorm",
+    "qwen3": "Qwen3RMSNorm",
+    "qwen3_moe": "Qwen3MoeRMSNorm",
+}
+QWEN_RMS_NORMS = frozenset(QWEN_MODEL_TYPES.values())
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -86,7 +92,8 @@ def _lean_forward(self: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
 
 def lean_rms_norms(module: nn.Module) -> int:
     """Give every Qwen RMSNorm inside `module` the lean forward (idempotent); how many there are.
-    The studio does so for every model it trains (studio.train.policy.load_base)."""
+    The studio does so for every model it trains unless `fused_rms_norm: false`
+    (studio.patches.registry)."""
     norms = [m for m in module.modules() if type(m).__name__ in QWEN_RMS_NORMS]
     for norm in norms:
         norm.forward = types.MethodType(_lean_forward, norm)

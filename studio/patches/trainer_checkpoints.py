@@ -12,8 +12,9 @@ first) and removes the then empty staging folder; a last barrier holds every ran
 checkpoint is in place. `on_save`
 callbacks then see the published folder.
 
-This is the only place the studio overrides trainer internals. They are checked against
-transformers 5.17 (`check_trainer_internals`); an error names what changed when they are gone.
+This is the only place the studio overrides trainer internals (studio.patches.registry lists
+them). They are checked against transformers 5.17, on the trainer class itself
+(`check_trainer_internals`); an error names what changed when they are gone.
 """
 
 from __future__ import annotations

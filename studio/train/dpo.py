@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from studio.patches.registry import install_on_trainer
 from studio.train.args import common_args
 from studio.train.config import TrainConfig
 from studio.train.policy import Policy, dpo_policy, drop_reference_copy, verify_reference
@@ -28,13 +29,11 @@ def build_dpo_trainer(
 ) -> tuple[Any, Policy]:
     """A DPOTrainer whose reference is the one `dpo_reference` asks for (checked), and its policy.
 
-    Checkpoints are saved atomically and without the reference adapter's copy
+    The trainer gets the training patches the config turns on (studio.patches.registry);
+    checkpoints are saved atomically and without the reference adapter's copy
     (studio.patches.trainer_checkpoints).
     """
     from trl import DPOConfig, DPOTrainer
-
-    from studio.patches.partial_checkpointing import checkpointing_callbacks
-    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
 
     policy = dpo_policy(cfg)
     args = DPOConfig(
@@ -50,8 +49,8 @@ def build_dpo_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=policy.peft_config,
-        callbacks=[*callbacks, *checkpointing_callbacks(cfg)],
+        callbacks=callbacks,
     )
     verify_reference(trainer, policy, cfg)
-    save_checkpoints_atomically(trainer, prepare=[drop_reference_copy])
+    install_on_trainer(cfg, trainer, prepare=[drop_reference_copy])
     return trainer, policy

@@ -547,6 +547,16 @@ KEYS: tuple[Key, ...] = (
         origin=STUDIO,
     ),
     # kernel switches (studio/patches/): one Key per switch, added here
+    Key(
+        "fused_rms_norm",
+        "bool",
+        True,
+        Flag(),
+        "Qwen2 / Qwen3 / Qwen3-MoE RMSNorms train with the studio's lean norm (torch's fused "
+        "kernel on a GPU); false keeps transformers' norm. Listed in summary.json's `patches` "
+        "when used (docs/PATCHES.md)",
+        origin=STUDIO,
+    ),
 )
 
 BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}

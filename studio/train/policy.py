@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from studio.errors import StudioError
 from studio.models.adapters import adapter_folder, check_adapters
 from studio.models.references import load_model_config, recorded_reference, resolve_model_dir
-from studio.patches.packed_attention import PACKED_ATTENTION, register_packed_attention
+from studio.patches.registry import install_before_load, install_on_model
 from studio.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -80,30 +80,25 @@ def load_base(cfg: TrainConfig) -> Any:
 
     The config's adapters are checked against it first (studio.models.adapters), before any weight
     loads. A Mixture-of-Experts model gets `experts_implementation(cfg, config)`; a dense one
-    gets none. Qwen RMSNorms get the lean training forward (studio.patches.rms_norm).
+    gets none. The training patches the config turns on are installed through
+    studio.patches.registry (e.g. Qwen RMSNorms get the lean forward of studio.patches.rms_norm).
     """
     import torch
     from transformers import AutoModelForCausalLM
-
-    from studio.patches.moe_experts import LEAN_EXPERTS, register_lean_experts
-    from studio.patches.rms_norm import lean_rms_norms
 
     folder = resolve_model_dir(cfg.model_name_or_path)
     config = load_model_config(folder)
     check_adapters(cfg.adapter_name_or_path, cfg.model_name_or_path, config, where=ADAPTERS_KEY)
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    if cfg.attn_implementation == PACKED_ATTENTION:
-        register_packed_attention()
+    install_before_load(cfg, config)
     experts = experts_implementation(cfg, config)
-    if experts == LEAN_EXPERTS:
-        register_lean_experts()
     options = {} if experts is None else {"experts_implementation": experts}
     model = AutoModelForCausalLM.from_pretrained(
         folder, config=config, dtype=dtype, attn_implementation=cfg.attn_implementation, **options
     )
     # PEFT records this as the trained adapter's base_model_name_or_path
     model.name_or_path = recorded_reference(cfg.model_name_or_path, folder)
-    lean_rms_norms(model)
+    install_on_model(cfg, model)
     return model
 
 
@@ -111,24 +106,11 @@ def experts_implementation(cfg: TrainConfig, model_config: Any) -> str | None:
     """The experts kernel for a Mixture-of-Experts model whose experts dispatch on one (Qwen3-MoE):
     the configured one, `auto` being the studio's lean grouped_mm (studio.patches.moe_experts).
     None for any other model: it is loaded with nothing chosen."""
-    from studio.patches.moe_experts import LEAN_EXPERTS
+    from studio.patches.moe_experts import LEAN_EXPERTS, dispatches_experts
 
-    if not _dispatches_experts(model_config):
+    if not dispatches_experts(model_config):
         return None
     return LEAN_EXPERTS if cfg.experts_implementation == "auto" else cfg.experts_implementation
-
-
-def experts_in_use(model: Any) -> str | None:
-    """The experts kernel a loaded model runs, or None for a model without dispatching experts."""
-    return model.config._experts_implementation if _dispatches_experts(model.config) else None
-
-
-def _dispatches_experts(model_config: Any) -> bool:
-    """transformers' own test: the modeling file decorates its experts with @use_experts_implementation."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
-
-    model_class = MODEL_FOR_CAUSAL_LM_MAPPING.get(type(model_config), None)
-    return model_class is not None and model_class._can_set_experts_implementation()
 
 
 def _merge(model: Any, adapters: list[str]) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.patches.packed_attention import BoundsCollator
+from studio.patches.registry import install_on_trainer
 from studio.train.args import common_args
 from studio.train.config import TrainConfig
 from studio.train.policy import Policy, sft_policy
@@ -23,14 +23,12 @@ def build_sft_trainer(
     """An SFTTrainer on prompt/completion records (completion_only_loss) and the policy it trains.
 
     `policy` defaults to `sft_policy(cfg)`; benchmarks pass one built around a model made in memory.
-    Checkpoints are saved atomically (studio.patches.trainer_checkpoints).
-    With `packing`, examples are packed into `cutoff_len` bins (best-fit decreasing) and
-    each micro-batch is one padding-free row (studio.patches.packed_attention).
+    The trainer gets the training patches the config turns on (studio.patches.registry):
+    checkpoints saved atomically (studio.patches.trainer_checkpoints) and, with `packing`,
+    examples packed into `cutoff_len` bins (best-fit decreasing), each micro-batch one
+    padding-free row (studio.patches.packed_attention).
     """
     from trl import SFTConfig, SFTTrainer
-
-    from studio.patches.partial_checkpointing import checkpointing_callbacks
-    from studio.patches.trainer_checkpoints import save_checkpoints_atomically
 
     policy = policy or sft_policy(cfg)
     args = SFTConfig(
@@ -48,9 +46,7 @@ def build_sft_trainer(
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=policy.peft_config,
-        callbacks=[*callbacks, *checkpointing_callbacks(cfg)],
+        callbacks=callbacks,
     )
-    if cfg.packing:
-        trainer.data_collator = BoundsCollator(trainer.data_collator)
-    save_checkpoints_atomically(trainer)
+    install_on_trainer(cfg, trainer)
     return trainer, policy

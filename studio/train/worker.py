@@ -66,7 +66,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     `extra_callbacks` (TrainerCallbacks) run before the studio's own, e.g. instrumentation.
     """
     from studio.models.references import load_tokenizer
+    from studio.patches.moe_experts import experts_in_use
     from studio.patches.partial_checkpointing import checkpointing_split
+    from studio.patches.registry import training_patches
     from studio.train.callbacks import CancelCallback, MetricsCallback
     from studio.train.dataset import build_datasets, template_system
     from studio.train.guard import (
@@ -76,7 +78,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         assert_finite_weights,
     )
     from studio.train.key_report import key_fates, report_lines
-    from studio.train.policy import drop_reference_copy, experts_in_use
+    from studio.train.policy import drop_reference_copy
     from studio.train.preflight import preflight, template_warning
 
     started = time.time()
@@ -120,6 +122,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         "attn_implementation": cfg.attn_implementation,
         "experts_implementation": experts_in_use(policy.model),
         "gradient_checkpointing": checkpointing_split(policy.model, cfg),
+        "patches": training_patches(cfg, policy.model.config),
         "merged_adapters": policy.merged_adapters,
         "resumed_from": resume_from,
         "defaults": cfg.defaults,

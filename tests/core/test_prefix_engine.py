@@ -124,47 +124,6 @@ def test_an_answer_stops_once_its_sql_block_closes() -> None:
     assert len(loaded.tokenizer(tail, add_special_tokens=False)["input_ids"]) <= SETTLED_CHECK_EVERY
 
 
-def test_decode_attention_equals_sdpa_with_padding_and_grouped_heads() -> None:
-    import torch
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    from studio.patches.decode_attention import decode_attention
-
-    torch.manual_seed(0)
-    query, key, value = (
-        torch.randn(3, 8, 1, 16),
-        torch.randn(3, 2, 10, 16),
-        torch.randn(3, 2, 10, 16),
-    )
-    mask = torch.ones(3, 1, 1, 10, dtype=torch.bool)
-    mask[0, ..., :4] = False  # a left-padded row
-    module = torch.nn.Module()
-    module.num_key_value_groups, module.is_causal = 4, True
-    expected, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=0.25)
-    got, _ = decode_attention(module, query, key, value, mask, scaling=0.25)
-    assert torch.allclose(got, expected, atol=1e-5)
-
-
-def test_growing_cache_layer_behaves_like_dynamic_layer() -> None:
-    import torch
-    from transformers.cache_utils import DynamicLayer
-
-    from studio.patches.kv_cache import GrowingLayer
-
-    growing, dynamic = GrowingLayer(capacity=8), DynamicLayer()
-    for length in (3, 1, 1):
-        k, v = torch.randn(4, 2, length, 5), torch.randn(4, 2, length, 5)
-        for layer in (growing, dynamic):
-            layer.update(k, v)
-    for layer in (growing, dynamic):
-        layer.batch_select_indices(torch.tensor([0, 2]))
-        layer.batch_repeat_interleave(2)
-    assert torch.equal(growing.keys, dynamic.keys) and torch.equal(growing.values, dynamic.values)
-    assert growing.get_seq_length() == 5
-    with pytest.raises(RuntimeError, match="decode cache full"):
-        growing.update(torch.randn(4, 2, 4, 5), torch.randn(4, 2, 4, 5))
-
-
 def test_prefix_engine_runs_the_users_moe_architecture(tiny_qwen3_moe_dir: Path) -> None:
     loaded = load_model(str(tiny_qwen3_moe_dir), device="cpu")
     prompts = _prompts(

@@ -82,6 +82,13 @@ def test_sft_recomputes_all_but_the_last_skip_layers(
     assert steps == [per_layer, per_layer]
     summary = read_summary(run_dir)
     assert summary["status"] == "succeeded" and summary["gradient_checkpointing"] == split
+    partial = ["partial_checkpointing"] if skip > 0 else []
+    assert summary["patches"] == [
+        "fused_rms_norm",
+        "lean_moe_experts",
+        *partial,
+        "atomic_checkpoints",
+    ]
     line = (
         f"gradient checkpointing: {split['recompute_layers']} of 2 layers recompute, "
         f"the last {split['keep_activations_layers']} keep their activations"

@@ -1,6 +1,6 @@
-"""The lean Qwen RMSNorm (studio.patches.rms_norm): the same output and gradients as transformers'
-own, bit for bit on the CPU, keeping only its bf16 input for the backward; given to every model the
-studio trains."""
+"""The lean Qwen RMSNorm (studio.patches.rms_norm): keeps only its bf16 input for the backward
+(its bit-for-bit parity with transformers' norm is in tests/patches/test_parity.py); given to
+every model the studio trains."""
 
 from __future__ import annotations
 
@@ -26,10 +26,8 @@ from studio.train.config import TrainConfig
 from studio.train.policy import load_base
 
 
-def forward_and_grads(
-    norm: torch.nn.Module, x: torch.Tensor, grad_out: torch.Tensor
-) -> tuple[list[torch.Tensor], int]:
-    """Output, input gradient, weight gradient, and the bytes autograd kept (the weight left out)."""
+def kept_bytes(norm: torch.nn.Module, x: torch.Tensor) -> int:
+    """The bytes autograd keeps for the backward of `norm(x)`, the weight left out."""
     kept: list[int] = []
 
     def keep(tensor: torch.Tensor) -> torch.Tensor:
@@ -37,35 +35,24 @@ def forward_and_grads(
             kept.append(tensor.untyped_storage().nbytes())
         return tensor
 
-    norm.weight.grad = None
-    x = x.clone().requires_grad_()
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
-        out = norm(x)
-    out.backward(grad_out)
-    return [out.detach(), x.grad, norm.weight.grad], sum(kept)
+        norm(x.clone().requires_grad_())
+    return sum(kept)
 
 
 @pytest.mark.parametrize("norm_class", [Qwen2RMSNorm, Qwen3MoeRMSNorm])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
-def test_lean_norm_is_bit_identical_and_keeps_only_its_input(
-    norm_class: type, dtype: torch.dtype
-) -> None:
+def test_lean_norm_keeps_only_its_input(norm_class: type, dtype: torch.dtype) -> None:
     torch.manual_seed(0)
     hidden = 256
     norm = norm_class(hidden, eps=1e-6).to(dtype)
-    torch.nn.init.normal_(norm.weight, mean=1.0, std=0.2)
     x = torch.randn(3, 37, hidden).to(dtype)
-    grad_out = torch.randn(3, 37, hidden).to(dtype)
-    reference, reference_bytes = forward_and_grads(norm, x, grad_out)
+    reference_bytes = kept_bytes(norm, x)
     assert lean_rms_norms(norm) == 1
-    lean, lean_bytes = forward_and_grads(norm, x, grad_out)
-    for name, got, want in zip(("out", "x", "weight"), lean, reference, strict=True):
-        assert torch.equal(got, want), name
+    lean_bytes = kept_bytes(norm, x)
     assert lean_bytes == x.numel() * x.element_size()  # the input alone
     if dtype == torch.bfloat16:
         assert reference_bytes >= 2 * lean_bytes  # transformers keeps the fp32 upcast
-    with torch.no_grad():
-        assert torch.equal(norm(x), reference[0])
 
 
 def test_only_the_kept_layers_recompute_their_experts_projection() -> None:

@@ -64,6 +64,7 @@ def test_sft_writes_metrics_and_a_loadable_adapter(sft_run: Path, tiny_qwen2_dir
     adapter = sft_run / "adapter"
     assert summary["status"] == "succeeded" and summary["adapter"] == str(adapter)
     assert summary["inference_adapters"] == [str(adapter)]
+    assert summary["patches"] == ["fused_rms_norm", "atomic_checkpoints"]
     assert_finite_adapter(adapter)
     loaded = load_model(str(tiny_qwen2_dir), adapters=[str(adapter)], device="cpu")
     ids = loaded.tokenizer("SELECT", return_tensors="pt").input_ids

@@ -15,6 +15,7 @@ from typing import Any
 from studio.models.references import load_tokenizer
 
 VOCAB_SIZE = 151_936
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "tiny-qwen2": {
@@ -144,6 +145,23 @@ def save_random_model(
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def save_random_adapter(
+    model_dir: Path, target: Path, targets: tuple[str, ...] = ATTENTION_PROJECTIONS, seed: int = 1
+) -> Path:
+    """A rank-4 LoRA on `targets` of the model in `model_dir`, initialised at random (not as a
+    no-op), recording `model_dir` as its base."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.name_or_path = str(model_dir)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=list(targets), init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(target)
+    return target
 
 
 def save_tiny_gguf(

@@ -10,22 +10,6 @@ from pathlib import Path
 import pytest
 
 VOCAB_TOKENS = 1000
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
-
-
-def save_adapter(model_dir: Path, target: Path, seed: int = 1) -> Path:
-    """A rank-4 LoRA on the attention projections, initialised at random (not as a no-op), that
-    records `model_dir` as its base."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    model.name_or_path = str(model_dir)
-    lora = LoraConfig(r=4, lora_alpha=8, target_modules=LORA_TARGETS, init_lora_weights=False)
-    get_peft_model(model, lora).save_pretrained(target)
-    return target
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +19,7 @@ def tiny_model(
     """`tiny_model(architecture, norm_topk_prob=True)`: (model folder, adapter folder), built
     once per session. A MoE model normalises its top-k router weights by default, as llama.cpp
     always does."""
-    from studio.testing.random_models import save_random_model
+    from studio.testing.random_models import save_random_adapter, save_random_model
 
     built: dict[tuple[str, bool], tuple[Path, Path]] = {}
 
@@ -51,7 +35,7 @@ def tiny_model(
             if config["model_type"] == "qwen3_moe":
                 config["norm_topk_prob"] = norm_topk_prob
                 config_path.write_text(json.dumps(config, indent=2))
-            built[key] = (model_dir, save_adapter(model_dir, root / "adapter"))
+            built[key] = (model_dir, save_random_adapter(model_dir, root / "adapter"))
         return built[key]
 
     return build

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from studio.export.gguf_file import GGUF_DTYPES
+from studio.export.merge import DTYPES
 from studio.models.references import DEFAULT_MODEL
 
 HELP = "inspect and prepare models (builtin:..., a local folder or a .gguf file)"
@@ -44,6 +46,42 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"model reference with LoRA adapters joined by '+' (repeat up to 3; default {DEFAULT_MODEL})",
     )
     ask.set_defaults(func=run_ask)
+    export = verbs.add_parser(
+        "export",
+        help="merge a model and its adapters into a Hugging Face folder, optionally a GGUF file "
+        "and an Ollama Modelfile, each checked",
+    )
+    export.add_argument(
+        "ref", nargs="?", default=DEFAULT_MODEL, help=f"model reference (default {DEFAULT_MODEL})"
+    )
+    export.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        dest="adapters",
+        metavar="RUN|FOLDER",
+        help="LoRA adapter: a training run's name or folder, or an adapter folder (repeat, in "
+        "stacking order: SFT first, then DPO)",
+    )
+    export.add_argument("--out", required=True, metavar="DIR", help="new or empty output folder")
+    export.add_argument(
+        "--dtype", choices=tuple(DTYPES), default="bf16", help="merged weights (default bf16)"
+    )
+    export.add_argument(
+        "--gguf", choices=GGUF_DTYPES, default=None, help="also write a GGUF file of this type"
+    )
+    export.add_argument(
+        "--modelfile",
+        action="store_true",
+        help="also write an Ollama Modelfile (needs --gguf) with the trained system prompt",
+    )
+    export.add_argument(
+        "--system",
+        default=None,
+        metavar="TEXT",
+        help="the Modelfile's system prompt (default: the one the adapters were trained with)",
+    )
+    export.set_defaults(func=run_export)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -93,3 +131,30 @@ def run_ask(args: argparse.Namespace) -> int:
         )
     )
     return 0 if all(item.error is None for item in answers) else 1
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from studio.export.pipeline import ExportRequest, export_model, resolve_adapter
+    from studio.workspace import Workspace
+
+    workspace = Workspace.open(args.workspace)
+    request = ExportRequest(
+        ref=args.ref,
+        adapters=tuple(resolve_adapter(workspace, value) for value in args.adapters),
+        out_dir=Path(args.out),
+        dtype=args.dtype,
+        gguf=args.gguf,
+        modelfile=args.modelfile,
+        system=args.system,
+    )
+    result = export_model(request)
+    print(
+        json.dumps(
+            {"out": str(result.out_dir), "files": [p.name for p in result.files], **result.record},
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    return 0

@@ -19,12 +19,21 @@ import struct
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.fsutil import atomic_write_json, file_lock
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 CACHE_ENV = "STUDIO_CACHE"
 MANIFEST_NAME = "studio-manifest.json"
 Log = Callable[[str], None]
+# GGUF keys (after "<architecture>.") that transformers' GGUF reader does not put into the config
+GGUF_CONFIG_GAPS = {
+    "qwen3": {"attention.key_length": "head_dim"},
+    "qwen3moe": {"expert_feed_forward_length": "moe_intermediate_size"},
+}
 
 
 def log_to_stderr(message: str) -> None:
@@ -104,6 +113,21 @@ def write_manifest(folder: Path, source: dict) -> None:
     atomic_write_json(folder / MANIFEST_NAME, {"source": source, "files": files})
 
 
+def gguf_config(gguf_path: Path) -> PretrainedConfig:
+    """The transformers config of a GGUF file, with the sizes transformers' GGUF reader leaves
+    at their defaults (GGUF_CONFIG_GAPS) read from the file."""
+    from gguf import GGUFReader
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    fields = GGUFReader(gguf_path).fields
+    arch = fields["general.architecture"].contents()
+    for key, attribute in GGUF_CONFIG_GAPS.get(arch, {}).items():
+        if (field := fields.get(f"{arch}.{key}")) is not None:
+            setattr(config, attribute, int(field.contents()))
+    return config
+
+
 def convert_gguf(gguf_path: Path, target: Path, source: dict, log: Log = log_to_stderr) -> Path:
     """Dequantize `gguf_path` into a safetensors model + tokenizer folder at `target`.
 
@@ -121,7 +145,9 @@ def convert_gguf(gguf_path: Path, target: Path, source: dict, log: Log = log_to_
         log(f"converting {gguf_path.name}: tokenizer (about 40 s on a laptop CPU)")
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
         log(f"converting {gguf_path.name}: dequantizing weights (about 60 s)")
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf_path.parent, gguf_file=gguf_path.name, config=gguf_config(gguf_path)
+        )
         # The weights are plain float tensors once dequantized; drop the GGUF marker so
         # transformers agrees to save them.
         model.hf_quantizer = None

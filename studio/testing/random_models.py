@@ -1,18 +1,21 @@
 """Randomly initialised models of real architectures, for fast tests and GPU benchmarks.
 
-`tiny-qwen2` and `tiny-qwen3-moe` have the built-in model's vocabulary so they share its
-tokenizer; `qwen3-coder-30b-a3b` is the published Qwen3-Coder-30B-A3B-Instruct
-architecture (random weights: only for memory and speed benchmarks).
+`tiny-qwen2`, `tiny-qwen3` and `tiny-qwen3-moe` have the built-in model's vocabulary so they
+share its tokenizer (or a cut of it, for work that converts tokenizers); `qwen3-coder-30b-a3b`
+is the published Qwen3-Coder-30B-A3B-Instruct architecture (random weights: only for memory and
+speed benchmarks).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from studio.models.references import load_tokenizer
 
 VOCAB_SIZE = 151_936
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 ARCHITECTURES: dict[str, dict[str, Any]] = {
     "tiny-qwen2": {
@@ -22,6 +25,18 @@ ARCHITECTURES: dict[str, dict[str, Any]] = {
         "num_hidden_layers": 2,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
+        "vocab_size": VOCAB_SIZE,
+        "max_position_embeddings": 4096,
+        "tie_word_embeddings": True,
+    },
+    "tiny-qwen3": {
+        "model_type": "qwen3",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
         "vocab_size": VOCAB_SIZE,
         "max_position_embeddings": 4096,
         "tie_word_embeddings": True,
@@ -70,20 +85,83 @@ def random_config(architecture: str) -> Any:
     return AutoConfig.for_model(settings.pop("model_type"), **settings)
 
 
-def save_random_model(architecture: str, out_dir: Path, tokenizer_ref: str, seed: int = 0) -> Path:
-    """Build a seeded random model of `architecture` and save it with `tokenizer_ref`'s tokenizer."""
+def save_small_tokenizer(tokenizer_dir: Path, out_dir: Path, vocab_tokens: int) -> Path:
+    """Write the tokenizer in `tokenizer_dir` cut to its first `vocab_tokens` byte-level BPE
+    tokens (every byte among them, so any text still encodes) and the merges among those, its
+    added tokens (ChatML's included) renumbered to follow, and its chat template."""
+    import json
+
+    source = json.loads((tokenizer_dir / "tokenizer.json").read_text())
+    ranked = sorted(source["model"]["vocab"].items(), key=lambda item: item[1])[:vocab_tokens]
+    kept = {token for token, _ in ranked}
+    source["model"]["vocab"] = dict(ranked)
+    source["model"]["merges"] = [
+        [left, right]
+        for left, right in (
+            merge.split(" ", 1) if isinstance(merge, str) else merge
+            for merge in source["model"]["merges"]
+        )
+        if left in kept and right in kept and left + right in kept
+    ]
+    renumbered = {}
+    for offset, added in enumerate(source["added_tokens"]):
+        renumbered[added["id"]] = added["id"] = vocab_tokens + offset
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tokenizer.json").write_text(json.dumps(source, ensure_ascii=False))
+    config = json.loads((tokenizer_dir / "tokenizer_config.json").read_text())
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        if config.get(key) is not None:
+            config[key] = renumbered[config[key]]
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    shutil.copy(tokenizer_dir / "chat_template.jinja", out_dir / "chat_template.jinja")
+    return out_dir
+
+
+def save_random_model(
+    architecture: str,
+    out_dir: Path,
+    tokenizer_ref: str,
+    seed: int = 0,
+    vocab_tokens: int | None = None,
+) -> Path:
+    """Build a seeded random model of `architecture` and save it with `tokenizer_ref`'s tokenizer;
+    with `vocab_tokens`, the tokenizer is cut to that many tokens (`save_small_tokenizer`, given a
+    tokenizer folder) and the model's vocabulary to the cut tokenizer's."""
     import torch
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
     config = random_config(architecture)
-    tokenizer = load_tokenizer(tokenizer_ref)
+    if vocab_tokens is not None:
+        small = save_small_tokenizer(Path(tokenizer_ref), out_dir / "small-tokenizer", vocab_tokens)
+        tokenizer = load_tokenizer(str(small))
+        shutil.rmtree(small)
+        config.vocab_size = len(tokenizer)
+    else:
+        tokenizer = load_tokenizer(tokenizer_ref)
     config.pad_token_id = tokenizer.pad_token_id
     config.eos_token_id = tokenizer.eos_token_id
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def save_random_adapter(
+    model_dir: Path, target: Path, targets: tuple[str, ...] = ATTENTION_PROJECTIONS, seed: int = 1
+) -> Path:
+    """A rank-4 LoRA on `targets` of the model in `model_dir`, initialised at random (not as a
+    no-op), recording `model_dir` as its base."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model.name_or_path = str(model_dir)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=list(targets), init_lora_weights=False)
+    get_peft_model(model, lora).save_pretrained(target)
+    return target
 
 
 def save_tiny_gguf(

@@ -16,7 +16,14 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from studio.errors import StudioError
-from studio.ui import datasets_tab, evaluate_tab, pairs_tab, playground_tab, train_tab
+from studio.ui import (
+    datasets_tab,
+    evaluate_tab,
+    export_tab,
+    pairs_tab,
+    playground_tab,
+    train_tab,
+)
 from studio.web.login_gate import LoginGate, verify_gate
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
@@ -39,7 +46,7 @@ def build_app(workspace: Workspace, roots: PathRoots) -> gr.Blocks:
         gr.Markdown(
             "# Text-to-SQL Studio\n"
             f"Workspace: `{workspace.root}` — register data, train LoRA SFT and DPO, "
-            "curate DPO pairs, compare models by execution accuracy."
+            "curate DPO pairs, compare models by execution accuracy, export models."
         )
         with gr.Tabs():
             with gr.Tab("Datasets", id="datasets") as tab:
@@ -57,6 +64,8 @@ def build_app(workspace: Workspace, roots: PathRoots) -> gr.Blocks:
             with gr.Tab("Evaluate", id="evaluate") as tab:
                 refreshers = evaluate_tab.build(workspace, roots)
             _wire(app, tab, refreshers)
+            with gr.Tab("Export", id="export"):
+                export_tab.build(workspace, roots)
     app.queue(default_concurrency_limit=QUEUE_CONCURRENCY)
     return app
 

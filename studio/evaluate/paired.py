@@ -17,7 +17,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.evaluate.report import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-from studio.evaluate.scoring import VERDICTS_FILE
+from studio.jobs.rundir import RunDir
 
 
 def paired_difference(
@@ -71,9 +71,9 @@ def paired_runs(first_dir: str | Path, second_dir: str | Path) -> dict[str, Any]
 
 
 def _verdicts(run_dir: Path) -> dict[str, bool]:
-    path = run_dir / VERDICTS_FILE
+    path = RunDir(run_dir).verdicts
     if not path.is_file():
-        raise StudioError(f"{run_dir} has no {VERDICTS_FILE}; score the run first")
+        raise StudioError(f"{run_dir} has no {path.name}; score the run first")
     rows = [
         json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]

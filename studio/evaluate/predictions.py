@@ -16,7 +16,6 @@ from studio.jobs.runtime import append_jsonl, read_jsonl
 if TYPE_CHECKING:
     from studio.data.registry import Example
 
-PREDICTIONS_FILE = "predictions.jsonl"
 MAX_LISTED_PROBLEMS = 10
 
 

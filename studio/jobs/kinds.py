@@ -1,8 +1,8 @@
 """The three kinds of studio job and the one path that starts and resumes them.
 
-| kind | worker (`python -m WORKER RUN_DIR`) | config in the run folder | resume |
+| kind | worker (`python -m WORKER RUN_DIR`) | config | resume |
 |---|---|---|---|
-| `train` | studio.train.worker | config.yaml | again with `--resume`: from the newest complete checkpoint |
+| `train` | studio.train.worker | config.yaml | with `--resume`, from the last whole checkpoint |
 | `pairs` (mining) | studio.pairs.worker | config.json | again: the questions without candidates |
 | `eval` | studio.evaluate.worker | config.json | again: the questions without predictions |
 
@@ -37,7 +37,7 @@ class JobKind:
     """One kind of job: how its command line is built and how a stopped run continues."""
 
     name: str  # the jobs table's `kind`
-    noun: str  # in messages: "a training run"
+    noun: str  # in messages: "training", "mining", "evaluation"
     worker: str  # the module run as `python -m WORKER RUN_DIR`
     config_file: str  # written into the run folder before the job is queued
     resume_argv: tuple[str, ...]  # appended to the worker's command line to continue a run

@@ -69,7 +69,7 @@ def test_a_started_run_keeps_its_config_in_the_folder_only(workspace: Workspace)
 
 
 def sample_job(ws: Workspace, kind: str, mode: str = "succeed") -> Job:
-    """A finished job of `kind` running the sample worker in a fresh run folder (config included)."""
+    """A finished job of `kind`: the sample worker in a fresh run folder holding its config."""
     run_dir = ws.new_run_dir(kind)
     (run_dir / KINDS[kind].config_file).write_text("{}")
     argv = [sys.executable, str(SAMPLE_WORKER), mode, str(run_dir)]

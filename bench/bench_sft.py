@@ -27,8 +27,9 @@ sys.path.insert(0, str(REPO_ROOT / "bench"))
 from step_profile import LastStepProfile
 
 from studio.data.importers.demo import open_workspace
+from studio.jobs.rundir import RunDir
 from studio.train.config import load_config
-from studio.train.worker import METRICS_FILE, train, write_run_config
+from studio.train.worker import train, write_run_config
 
 
 def main() -> None:
@@ -66,7 +67,7 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     profile = LastStepProfile(args.profile, device) if args.profile else None
     train(run_dir, extra_callbacks=[profile] if profile else [])
-    metrics = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines()]
+    metrics = [json.loads(line) for line in RunDir(run_dir).metrics.read_text().splitlines()]
     steps = [m for m in metrics if "loss" in m]
     if profile:
         steps = steps[:-1]

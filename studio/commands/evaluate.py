@@ -63,7 +63,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="LoRA adapter folder (or a training run folder holding adapter/); repeat to stack",
+        help="LoRA adapter folder, or a training run (folder or name) that saved one; "
+        "repeat to stack",
     )
     parser.add_argument(
         "--limit", type=int, metavar="N", help="only the first N questions of the dataset"
@@ -175,27 +176,17 @@ def _score(ws, args: argparse.Namespace) -> int:
     return 0
 
 
-def _adapter_path(value: str) -> str:
-    """The adapter folder: `value`, or `value/adapter` for a training run folder."""
-    path = Path(value).expanduser().resolve()
-    if (
-        not (path / "adapter_config.json").is_file()
-        and (path / "adapter" / "adapter_config.json").is_file()
-    ):
-        path = path / "adapter"
-    return str(path)
-
-
 def _generate(ws, args: argparse.Namespace) -> int:
     from studio.evaluate import EvalConfig, load_summary
     from studio.evaluate.job import submit_evaluation
     from studio.jobs import exit_code, follow_in_terminal
+    from studio.jobs.runs import adapter_folder
     from studio.models.references import DEFAULT_MODEL
 
     config = EvalConfig(
         dataset=args.dataset,
         model=args.model or DEFAULT_MODEL,
-        adapters=tuple(_adapter_path(a) for a in args.adapters),
+        adapters=tuple(adapter_folder(ws, value) for value in args.adapters),
         limit=args.limit,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
@@ -216,19 +207,12 @@ def _generate(ws, args: argparse.Namespace) -> int:
     return exit_code(job)
 
 
-def _run_folder(ws, value: str) -> Path:
-    path = Path(value).expanduser()
-    if path.is_dir():
-        return path.resolve()
-    if (ws.runs_dir / value).is_dir():
-        return ws.runs_dir / value
-    raise StudioError(f"run '{value}' not found (neither a folder nor a name under {ws.runs_dir})")
-
-
 def _compare(ws, args: argparse.Namespace) -> int:
     from studio.evaluate import compare_runs
+    from studio.jobs.kinds import EVAL
+    from studio.jobs.runs import find_run_dir
 
-    table = compare_runs([_run_folder(ws, value) for value in args.compare])
+    table = compare_runs([find_run_dir(ws, value, EVAL.name) for value in args.compare])
     print(
         json.dumps(table.to_dict(), indent=2, ensure_ascii=False) if args.json else table.to_text()
     )

@@ -13,14 +13,14 @@ from studio.data.importers.demo import open_workspace
 if TYPE_CHECKING:
     from studio.workspace import Workspace
 
-HELP = "list, show, cancel and follow background jobs (training, pairs, evaluation)"
+HELP = "list, show, cancel, resume and follow background jobs (training, pairs, evaluation)"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     verbs = parser.add_subparsers(dest="jobs_verb", metavar="ACTION", required=True)
 
     listing = verbs.add_parser("list", help="the newest jobs, newest first")
-    listing.add_argument("--kind", help="only jobs of this kind (e.g. sft, dpo, pairs, eval)")
+    listing.add_argument("--kind", help="only jobs of this kind (train, pairs or eval)")
     listing.add_argument(
         "--limit", type=int, default=100, help="at most this many jobs (default 100)"
     )
@@ -36,6 +36,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     cancel.add_argument("id", type=int)
     cancel.set_defaults(func=run_cancel)
+
+    resume = verbs.add_parser(
+        "resume",
+        help="queue a stopped run again: training from its newest complete checkpoint, "
+        "mining and evaluation with the questions not done yet",
+    )
+    resume.add_argument("run", metavar="RUN", help="run folder or name under runs/")
+    resume.add_argument("--detach", action="store_true", help="print the job id and return at once")
+    resume.set_defaults(func=run_resume)
 
     logs = verbs.add_parser("logs", help="a job's output (stdout and stderr)")
     logs.add_argument("id", type=int)
@@ -128,12 +137,15 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from studio.jobs import get_job, reconcile
+    from studio.jobs.rundir import RunDir
     from studio.jobs.runtime import last_jsonl_record, read_status
 
     ws = _workspace(args)
     reconcile(ws)
     job = get_job(ws, args.id)
     data = job.to_dict()
+    if job.config is None:
+        data["config"] = RunDir(job.run_dir).read_config()
     data["status_file"] = read_status(job.run_dir)
     data["last_metrics"] = last_jsonl_record(job.metrics_path)
     print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -158,6 +170,20 @@ def run_cancel(args: argparse.Namespace) -> int:
     else:
         print(f"job {job.id} cancelled before it started")
     return 0
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    from studio.jobs import exit_code, follow_in_terminal
+    from studio.jobs.kinds import resume_run
+
+    ws = _workspace(args)
+    job, point = resume_run(ws, args.run)
+    if point is not None:
+        print("\n".join(point.report()), flush=True)
+    print(f"job {job.id} queued: {job.run_dir}", flush=True)
+    if args.detach:
+        return 0
+    return exit_code(follow_in_terminal(ws, job.id))
 
 
 def run_logs(args: argparse.Namespace) -> int:

@@ -30,7 +30,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="LoRA adapter folder, merged for speed (repeatable, applied in order)",
+        help="LoRA adapter folder or training run (folder or name), merged for speed "
+        "(repeatable, applied in order)",
     )
     generate.add_argument(
         "--dataset", help="registered dataset whose questions (with gold SQL) are answered"
@@ -150,12 +151,14 @@ def _print_json(data: Any) -> None:
 
 def run_generate(args: argparse.Namespace) -> int:
     from studio.jobs import exit_code, follow_in_terminal
+    from studio.jobs.kinds import MINE, resume_run
+    from studio.jobs.runs import adapter_folder
     from studio.pairs.config import MiningConfig
-    from studio.pairs.launch import resume_mining, start_mining
+    from studio.pairs.launch import start_mining
 
     ws = _workspace(args)
     if args.resume:
-        job = resume_mining(ws, args.resume)
+        job, _ = resume_run(ws, args.resume, MINE)
     else:
         if not args.model or not args.dataset:
             raise StudioError(
@@ -165,7 +168,7 @@ def run_generate(args: argparse.Namespace) -> int:
             {
                 "model": args.model,
                 "dataset": args.dataset,
-                "adapters": args.adapters,
+                "adapters": [adapter_folder(ws, value) for value in args.adapters],
                 "n": args.n,
                 "temperature": args.temperature,
                 "top_p": args.top_p,
@@ -187,13 +190,13 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from studio.pairs.launch import find_run_dir
+    from studio.jobs.kinds import MINE
+    from studio.jobs.runs import find_run_dir
     from studio.pairs.mine import rebuild_pairs
 
     ws = _workspace(args)
-    _print_json(
-        rebuild_pairs(ws, find_run_dir(ws, args.run), args.strategy, args.pairs_per_question)
-    )
+    run_dir = find_run_dir(ws, args.run, MINE.name)
+    _print_json(rebuild_pairs(ws, run_dir, args.strategy, args.pairs_per_question))
     return 0
 
 

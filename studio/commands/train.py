@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
 
-if TYPE_CHECKING:
-    from studio.jobs import Job
-    from studio.train.config import TrainConfig
-    from studio.train.resume import ResumePoint
-    from studio.workspace import Workspace
-
 HELP = (
     "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
 )
-JOB_KIND = "train"
 
 
 def keys_help() -> str:
@@ -65,57 +57,19 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
-    """Create the run folder (config.yaml in it) and queue the training job; the UI calls this too."""
-    from studio.jobs import ensure_background_supervisor, submit
-    from studio.train.launch import worker_argv
-    from studio.train.preflight import preflight
-    from studio.train.worker import write_run_config
-
-    preflight(ws, cfg)
-    run_dir = ws.new_run_dir(cfg.stage)
-    write_run_config(run_dir, cfg)
-    title = f"{cfg.stage.upper()} {cfg.model_name_or_path} on {', '.join(cfg.dataset)}"
-    job = submit(
-        ws, JOB_KIND, worker_argv(run_dir, cfg), run_dir, title=title, config=cfg.to_dict()
-    )
-    ensure_background_supervisor(ws)
-    return job
-
-
-def resume_training(ws: Workspace, run: str) -> tuple[Job, ResumePoint]:
-    """Queue a run again with `--resume`; the job and the checkpoint it continues from (the
-    newest complete one; the UI calls this too)."""
-    from studio.jobs import ensure_background_supervisor, list_jobs, resubmit
-    from studio.train.resume import find_resume_point
-
-    run_dir = Path(run) if Path(run).is_dir() else ws.runs_dir / run
-    if not run_dir.is_dir():
-        raise StudioError(
-            f"run '{run}' not found (neither a folder nor a name under {ws.runs_dir})"
-        )
-    run_dir = run_dir.resolve()
-    point = find_resume_point(run_dir)
-    previous = [job for job in list_jobs(ws, kind=JOB_KIND, limit=1000) if job.run_dir == run_dir]
-    if not previous:
-        raise StudioError(
-            f"no training job ran in {run_dir}; start it with `python -m studio train CONFIG`"
-        )
-    job = resubmit(ws, previous[0].id, ["--resume"])
-    ensure_background_supervisor(ws)
-    return job, point
-
-
 def run(args: argparse.Namespace) -> int:
     from studio.jobs import exit_code, follow_in_terminal
+    from studio.jobs.kinds import TRAIN, resume_run
     from studio.train.config import load_config
     from studio.train.key_report import report_lines
+    from studio.train.launch import start_training
     from studio.train.preflight import preflight
 
     ws = open_workspace(args.workspace)
     if args.resume:
-        job, point = resume_training(ws, args.resume)
-        print("\n".join(point.report()), flush=True)
+        job, point = resume_run(ws, args.resume, TRAIN)
+        if point is not None:
+            print("\n".join(point.report()), flush=True)
     else:
         if args.config is None:
             raise StudioError("give a training config (e.g. configs/demo_sft.yaml) or --resume RUN")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.evaluate.scoring import VERDICTS_FILE
 from studio.evaluate.statistics import paired_difference
+from studio.jobs.rundir import RunDir
 
 
 def paired_runs(first_dir: str | Path, second_dir: str | Path) -> dict[str, Any]:
@@ -32,9 +32,9 @@ def paired_runs(first_dir: str | Path, second_dir: str | Path) -> dict[str, Any]
 
 
 def _verdicts(run_dir: Path) -> dict[str, bool]:
-    path = run_dir / VERDICTS_FILE
+    path = RunDir(run_dir).verdicts
     if not path.is_file():
-        raise StudioError(f"{run_dir} has no {VERDICTS_FILE}; score the run first")
+        raise StudioError(f"{run_dir} has no {path.name}; score the run first")
     rows = [
         json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]

@@ -23,8 +23,6 @@ from studio.jobs.runtime import append_jsonl, read_jsonl
 if TYPE_CHECKING:
     from studio.data.registry import Example
 
-PREDICTIONS_FILE = "predictions.jsonl"
-GENERATED_PREDICTIONS_FILE = "generated_predictions.jsonl"
 MAX_LISTED_PROBLEMS = 10
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.evaluate.statistics import bootstrap_ci95, percentage
+from studio.jobs.rundir import RunDir, adapter_label
 
-SUMMARY_FILE = "summary.json"
 UNKNOWN_DIFFICULTY = "unknown"
 # benchmark difficulty labels, easiest first (BIRD, then Spider); others follow alphabetically
 DIFFICULTY_ORDER = (
@@ -68,12 +68,12 @@ def summarize_verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def load_summary(run_dir: str | Path) -> dict[str, Any]:
     """A run's summary.json; a StudioError when the folder holds no finished evaluation."""
-    path = Path(run_dir) / SUMMARY_FILE
+    path = RunDir(run_dir).summary
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise StudioError(
-            f"{run_dir} holds no {SUMMARY_FILE}: it is not a finished evaluation run "
+            f"{run_dir} holds no {path.name}: it is not a finished evaluation run "
             "(run `python -m studio eval` into it first)"
         ) from None
     except json.JSONDecodeError as error:
@@ -124,7 +124,7 @@ def _cell(value: Any) -> str:
 def _run_name(run_dir: Path, summary: dict[str, Any]) -> str:
     adapters = [Path(a) for a in summary.get("adapters") or []]
     if adapters:  # a training run's adapter/ is named after its run folder
-        label = adapters[-1].parent.name if adapters[-1].name == "adapter" else adapters[-1].name
+        label = adapter_label(adapters[-1])
     else:
         label = str(summary.get("model") or "predictions")
     return f"{run_dir.name} ({label})"

@@ -16,30 +16,28 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
 from studio.evaluate.predictions import (
-    GENERATED_PREDICTIONS_FILE,
-    PREDICTIONS_FILE,
     append_predictions,
     prediction_record,
     read_predictions_file,
     read_run_predictions,
     write_generated_predictions,
 )
-from studio.evaluate.report import SUMMARY_FILE, summarize_verdicts
+from studio.evaluate.report import summarize_verdicts
 from studio.evaluate.rundir import prepare_run_dir
 from studio.evaluate.scoring import (
     RULES,
-    VERDICTS_FILE,
     database_refs,
     score_examples,
     write_verdicts,
 )
-from studio.fsutil import atomic_write_json, atomic_write_text
+from studio.fsutil import atomic_write_text
 from studio.inference.settings import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_ENGINE,
     DEFAULT_MAX_NEW_TOKENS,
     ENGINES,
 )
+from studio.jobs.rundir import RunDir
 from studio.models.references import DEFAULT_MODEL
 
 if TYPE_CHECKING:
@@ -193,7 +191,7 @@ def run_evaluation(
     examples = select_examples(ws, config.dataset, config.limit)
     database_refs(ws, config.dataset, examples)  # fail before generating, not after
     run_dir = prepare_run_dir(ws, out_dir, {"mode": "generate", **config.to_dict()})
-    predictions_path = run_dir / PREDICTIONS_FILE
+    predictions_path = RunDir(run_dir).predictions
     done = _checked_predictions(predictions_path, examples)
     pending = [e for e in examples if e.index not in done]
     stats = _generate(config, pending, predictions_path, len(examples), progress, bars, should_stop)
@@ -273,9 +271,9 @@ def score_predictions(
             "rule": rule,
         },
     )
-    atomic_write_text(run_dir / PREDICTIONS_FILE, "")
+    atomic_write_text(RunDir(run_dir).predictions, "")
     append_predictions(
-        run_dir / PREDICTIONS_FILE,
+        RunDir(run_dir).predictions,
         (prediction_record(e, None, sql_by_index[e.index]) for e in examples),
     )
     header = {
@@ -421,11 +419,10 @@ def _score_and_report(
         progress=progress,
     )
     scoring_s = time.monotonic() - started
-    write_verdicts(run_dir / VERDICTS_FILE, rows)
+    folder = RunDir(run_dir)
+    write_verdicts(folder.verdicts, rows)
     write_generated_predictions(
-        run_dir / GENERATED_PREDICTIONS_FILE,
-        examples,
-        read_run_predictions(run_dir / PREDICTIONS_FILE),
+        folder.generated_predictions, examples, read_run_predictions(folder.predictions)
     )
     summary = {
         **header,
@@ -439,5 +436,5 @@ def _score_and_report(
         "out_dir": str(run_dir),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    atomic_write_json(run_dir / SUMMARY_FILE, summary)
+    RunDir(run_dir).write_summary(summary)
     return summary

@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
+from studio.jobs.kinds import EVAL
+from studio.jobs.rundir import RunDir
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace
 
-RUN_CONFIG_FILE = "config.json"
-RUN_KIND = "eval"
 # settings that must match to continue a run; the rest (limit, batch size, ...) may change
 IDENTITY_KEYS = ("mode", "dataset", "model", "adapters", "merge_adapters")
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any] | None:
     """The folder's config.json, None when absent; a StudioError when it does not parse."""
-    path = Path(run_dir) / RUN_CONFIG_FILE
+    path = RunDir(run_dir).settings_config
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -36,12 +36,13 @@ def read_run_config(run_dir: Path) -> dict[str, Any] | None:
 
 
 def prepare_run_dir(ws: Workspace, out_dir: str | Path | None, settings: dict[str, Any]) -> Path:
-    """A new `runs/eval-*` folder, or `out_dir` (created when absent), with config.json written.
+    """A new `runs/eval-*` folder, or `out_dir` (created when absent), with config.json written
+    (the workspace recorded in it, since `out_dir` may lie outside the workspace).
 
     An `out_dir` that already holds a run of another mode, dataset, model or adapters is an
     error (continuing it would mix predictions).
     """
-    run_dir = ws.new_run_dir(RUN_KIND) if out_dir is None else Path(out_dir).expanduser().resolve()
+    run_dir = ws.new_run_dir(EVAL.name) if out_dir is None else Path(out_dir).expanduser().resolve()
     if run_dir.exists() and not run_dir.is_dir():
         raise StudioError(f"--out {run_dir} is a file; name a folder for the evaluation run")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -57,5 +58,5 @@ def prepare_run_dir(ws: Workspace, out_dir: str | Path | None, settings: dict[st
                 f"{run_dir} holds another evaluation ({changes}); continue it with the same "
                 "settings or choose a new --out folder"
             )
-    atomic_write_json(run_dir / RUN_CONFIG_FILE, {**settings, "workspace": str(ws.root)})
+    atomic_write_json(RunDir(run_dir).settings_config, {**settings, "workspace": str(ws.root)})
     return run_dir

@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from studio.data.registry import Example
     from studio.workspace import Workspace
 
-VERDICTS_FILE = "verdicts.jsonl"
 RULES = (
     "auto",
     "set",

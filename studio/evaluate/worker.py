@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
-from studio.evaluate.rundir import RUN_CONFIG_FILE, read_run_config
+from studio.evaluate.rundir import read_run_config
+from studio.jobs.rundir import RunDir
 from studio.jobs.runtime import append_jsonl, cancel_requested, run_worker
-
-METRICS_FILE = "metrics.jsonl"
 
 
 def _progress_writer(run_dir: Path):
-    metrics = run_dir / METRICS_FILE
+    metrics = RunDir(run_dir).metrics
 
     def write(record: dict[str, Any]) -> None:
         append_jsonl(metrics, {**record, "time": round(time.time(), 3)})
@@ -36,16 +35,16 @@ def _progress_writer(run_dir: Path):
 def evaluate_run_dir(run_dir: Path) -> None:
     """Run the evaluation configured in `run_dir`/config.json (the job's main)."""
     from studio.evaluate.run import EvalConfig, run_evaluation
-    from studio.workspace import Workspace
 
+    run = RunDir(run_dir)
     data = read_run_config(run_dir)
     if data is None or data.get("mode") != "generate" or not data.get("workspace"):
         raise StudioError(
-            f"{run_dir / RUN_CONFIG_FILE} is missing or is not a generation run's config; "
+            f"{run.settings_config} is missing or is not a generation run's config; "
             "start evaluations with `python -m studio eval --model ... --dataset ...`"
         )
-    config = EvalConfig.from_dict(data, str(run_dir / RUN_CONFIG_FILE))
-    ws = Workspace.open(data["workspace"])
+    config = EvalConfig.from_dict(data, str(run.settings_config))
+    ws = run.workspace()
     print(
         f"evaluating {config.model} {list(config.adapters) or ''} on {config.dataset}", flush=True
     )
@@ -61,7 +60,7 @@ def evaluate_run_dir(run_dir: Path) -> None:
         print(f"stopped after {summary['predicted']}/{summary['total']} predictions", flush=True)
         return
     append_jsonl(
-        run_dir / METRICS_FILE,
+        run.metrics,
         {
             "phase": "done",
             "done": summary["n"],

@@ -54,12 +54,11 @@ class ExportResult:
 
 
 def resolve_adapter(workspace: Workspace, value: str) -> str:
-    """The adapter folder `value` names: a training run of the workspace (by name), a run
-    folder, or an adapter folder."""
+    """The adapter folder `value` names: a training run of the workspace (by name or folder),
+    or an adapter folder."""
     from studio.jobs.runs import adapter_folder
 
-    by_name = workspace.runs_dir / value
-    return adapter_folder(str(by_name) if by_name.is_dir() else value)
+    return adapter_folder(workspace, value)
 
 
 def check_request(request: ExportRequest) -> None:

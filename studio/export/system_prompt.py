@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.jobs.rundir import RunDir
 
-RUN_CONFIG = "config.yaml"
 RUNS_FOLDER = "runs"
 
 
 def run_of(adapter: str | Path) -> Path | None:
     """The studio run folder that holds `adapter` (its parent, with config.yaml), or None."""
     run_dir = Path(adapter).resolve().parent
-    if (run_dir / RUN_CONFIG).is_file() and run_dir.parent.name == RUNS_FOLDER:
+    if RunDir(run_dir).train_config.is_file() and run_dir.parent.name == RUNS_FOLDER:
         return run_dir
     return None
 
@@ -32,10 +32,12 @@ def run_system_prompt(run_dir: Path) -> str:
     from studio.data.prompts import build_messages
     from studio.data.registry import load_examples
     from studio.train.config import load_config
-    from studio.workspace import Workspace
+    from studio.train.dataset import dataset_source, template_system
 
-    cfg = load_config(run_dir / RUN_CONFIG)
-    workspace = Workspace.open(run_dir.parents[1])
+    folder = RunDir(run_dir)
+    cfg = load_config(folder.train_config)
+    workspace = dataset_source(folder.workspace(), cfg)
+    default_system = template_system(cfg.template)
     counts: Counter[str] = Counter()
     for name in cfg.dataset:
         try:
@@ -46,7 +48,7 @@ def run_system_prompt(run_dir: Path) -> str:
                 f"({error}); give the system prompt yourself (--system TEXT)"
             ) from None
         for example in examples:
-            first = build_messages(example)[0]
+            first = build_messages(example, default_system=default_system)[0]
             counts[first["content"] if first["role"] == "system" else ""] += 1
     if not counts:
         raise StudioError(

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
+from studio.jobs.rundir import ADAPTER_CONFIG, adapter_label
 from studio.sql.execute import ExecResult
 
 if TYPE_CHECKING:
     from studio.models.loading import LoadedModel
-    from studio.workspace import Workspace
 
 MAX_VARIANTS = 3
 DISPLAY_MAX_ROWS = 200
@@ -51,13 +51,8 @@ class Variant:
     def label(self) -> str:
         """A short display name: the model, then each adapter's folder name (its run id for studio
         runs)."""
-        names = [_adapter_name(a) for a in self.adapters]
+        names = [adapter_label(a) for a in self.adapters]
         return " + ".join([self.ref, *names])
-
-
-def _adapter_name(adapter: str) -> str:
-    path = Path(adapter)
-    return path.parent.name if path.name == "adapter" else path.name
 
 
 @dataclass(frozen=True)
@@ -141,15 +136,6 @@ def default_pool() -> ModelPool:
         return _DEFAULT_POOL
 
 
-def list_adapters(ws: Workspace) -> list[str]:
-    """The LoRA adapter folders the workspace's runs saved (`runs/<id>/adapter`), newest run
-    first."""
-    folders = [config.parent for config in ws.runs_dir.glob("*/adapter/adapter_config.json")]
-    return [
-        str(folder) for folder in sorted(folders, key=lambda f: f.stat().st_mtime, reverse=True)
-    ]
-
-
 def check_variants(variants: Sequence[Variant]) -> list[Variant]:
     """The variants without repeats, in order; a StudioError for none, too many, or a bad
     adapter."""
@@ -169,10 +155,10 @@ def check_variants(variants: Sequence[Variant]) -> list[Variant]:
                 ".gguf file"
             )
         for adapter in variant.adapters:
-            if not (Path(adapter) / "adapter_config.json").is_file():
+            if not (Path(adapter) / ADAPTER_CONFIG).is_file():
                 raise StudioError(
                     f"variant {variant.label}: {adapter} is not a LoRA adapter folder "
-                    "(no adapter_config.json); pick a run's adapter/ folder"
+                    f"(no {ADAPTER_CONFIG}); pick a run's adapter/ folder"
                 )
     return unique
 

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.jobs.rundir import RunDir
+
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued",
     "running",
@@ -69,11 +71,11 @@ class Job:
 
     @property
     def log_path(self) -> Path:
-        return self.run_dir / "log"
+        return RunDir(self.run_dir).log
 
     @property
     def metrics_path(self) -> Path:
-        return self.run_dir / "metrics.jsonl"
+        return RunDir(self.run_dir).metrics
 
     @property
     def duration_s(self) -> float | None:

@@ -2,29 +2,30 @@
 metrics and summary, rebuilt from the jobs table plus `runs/<id>/` (nothing kept in memory).
 
     runs = train_runs(ws)                    # newest first, one entry per run folder
-    job = active_job(ws, "train")           # the queued or running job to re-attach to
+    job = active_job(ws, TRAIN.name)        # the queued or running job to re-attach to
+    run_dir = find_run_dir(ws, "sft-2025...")  # what a user typed: a run's name or a folder
+    adapters = list_adapters(ws)             # the LoRA folders every form offers
     wrong = wrong_verdicts(eval_run_dir)     # questions a model got wrong, both SQLs and results
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio.jobs import FINAL_STATES, Job, list_jobs
+from studio.errors import StudioError
+from studio.jobs import FINAL_STATES, SUCCEEDED, Job, list_jobs
+from studio.jobs.kinds import EVAL, TRAIN
+from studio.jobs.rundir import ADAPTER_CONFIG, ADAPTER_DIR, RunDir, adapter_label
 from studio.jobs.runtime import last_jsonl_record, read_jsonl
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace
 
-TRAIN_KIND = "train"
-EVAL_KIND = "eval"
-SUMMARY_FILE = "summary.json"
-VERDICTS_FILE = "verdicts.jsonl"
 LOG_TAIL_BYTES = 32_768
 MAX_JOBS_SCANNED = 1000
+CHOICES_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,8 @@ class Run:
 
     @property
     def config(self) -> dict[str, Any]:
-        return self.job.config or {}
-
-
-def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    """The run's summary.json, or None when absent or unreadable (a run still going)."""
-    try:
-        data = json.loads((Path(run_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        """The config stored in the run folder ({} when it has none)."""
+        return RunDir(self.run_dir).read_config() or {}
 
 
 def runs_of_kind(ws: Workspace, kind: str) -> list[Run]:
@@ -61,34 +54,102 @@ def runs_of_kind(ws: Workspace, kind: str) -> list[Run]:
     for job in list_jobs(ws, kind=kind, limit=MAX_JOBS_SCANNED):
         if job.run_dir in seen:
             continue
+        run = RunDir(job.run_dir)
         seen[job.run_dir] = Run(
-            job.run_dir.name,
-            job.run_dir,
-            job,
-            read_summary(job.run_dir),
-            last_jsonl_record(job.metrics_path),
+            run.name, job.run_dir, job, run.read_summary(), last_jsonl_record(run.metrics)
         )
     return list(seen.values())
 
 
 def train_runs(ws: Workspace) -> list[Run]:
     """Training runs (SFT and DPO), newest first."""
-    return runs_of_kind(ws, TRAIN_KIND)
+    return runs_of_kind(ws, TRAIN.name)
 
 
 def eval_runs(ws: Workspace) -> list[Run]:
     """Evaluation runs, newest first."""
-    return runs_of_kind(ws, EVAL_KIND)
+    return runs_of_kind(ws, EVAL.name)
 
 
-def find_run(ws: Workspace, kind: str, name: str) -> Run:
-    """The run called `name` (its folder name) among runs of `kind`; a StudioError when absent."""
-    from studio.errors import StudioError
+def jobs_in(ws: Workspace, run_dir: Path) -> list[Job]:
+    """The jobs that ran in `run_dir`, newest first."""
+    return [job for job in list_jobs(ws, limit=MAX_JOBS_SCANNED) if job.run_dir == run_dir]
 
+
+def _choices(what: str, names: list[str]) -> str:
+    if not names:
+        return f"there are no {what} yet"
+    more = len(names) - CHOICES_SHOWN
+    return f"{what}: {', '.join(names[:CHOICES_SHOWN])}" + (f" and {more} more" if more > 0 else "")
+
+
+def find_run_dir(ws: Workspace, value: str, kind: str | None = None) -> Path:
+    """The run folder `value` names: a folder (a run's `adapter/` stands for its run), else a
+    run's name under runs/. A StudioError names the runs of `kind` (every run when None)."""
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        path = ws.runs_dir / value
+    if path.is_dir():
+        path = path.resolve()
+        if path.name == ADAPTER_DIR and RunDir(path.parent).config is not None:
+            return path.parent
+        return path
+    jobs = list_jobs(ws, kind=kind, limit=MAX_JOBS_SCANNED)
+    names = list(dict.fromkeys(job.run_dir.name for job in jobs))
+    raise StudioError(
+        f"run '{value}' not found (neither a folder nor a run's name under {ws.runs_dir}); "
+        + _choices(f"{kind} runs" if kind else "runs", names)
+    )
+
+
+def find_run(ws: Workspace, kind: str, value: str) -> Run:
+    """The run of `kind` that `value` names (see `find_run_dir`); a StudioError when no job of
+    that kind ran there."""
+    run_dir = find_run_dir(ws, value, kind)
     for run in runs_of_kind(ws, kind):
-        if run.name == name:
+        if run.run_dir == run_dir:
             return run
-    raise StudioError(f"no {kind} run '{name}' in {ws.runs_dir}; pick one from the list of runs")
+    raise StudioError(
+        f"no {kind} job ran in {run_dir}; "
+        + _choices(f"{kind} runs", [run.name for run in runs_of_kind(ws, kind)])
+    )
+
+
+def list_adapters(ws: Workspace) -> list[str]:
+    """The LoRA adapter folders to offer: those succeeded training runs saved, newest run first,
+    then the `runs/<name>/adapter/` of folders no job ran in (e.g. copied in), newest first."""
+    runs = train_runs(ws)
+    found = [
+        adapter
+        for run in runs
+        if run.state == SUCCEEDED and (adapter := RunDir(run.run_dir).saved_adapter()) is not None
+    ]
+    tracked = {run.run_dir for run in runs}
+    others = [config.parent for config in ws.runs_dir.glob(f"*/{ADAPTER_DIR}/{ADAPTER_CONFIG}")]
+    found += sorted(
+        (folder for folder in others if folder.parent not in tracked),
+        key=lambda folder: folder.stat().st_mtime,
+        reverse=True,
+    )
+    return [str(folder) for folder in found]
+
+
+def adapter_folder(ws: Workspace, value: str) -> str:
+    """The adapter folder `value` names: an adapter folder, or a training run (by folder or
+    name) that saved one. A folder holding no adapter is returned as it is (the adapter checks
+    say what it lacks); a value naming nothing is a StudioError listing the adapters."""
+    path = Path(value).expanduser()
+    if (path / ADAPTER_CONFIG).is_file():
+        return str(path.resolve())
+    try:
+        run_dir = find_run_dir(ws, value)
+    except StudioError:
+        names = [adapter_label(adapter) for adapter in list_adapters(ws)]
+        raise StudioError(
+            f"adapter '{value}' not found (neither a folder nor a run's name under "
+            f"{ws.runs_dir}); " + _choices("adapters", names)
+        ) from None
+    return str(RunDir(run_dir).saved_adapter() or run_dir)
 
 
 def active_job(ws: Workspace, kind: str) -> Job | None:
@@ -101,7 +162,7 @@ def active_job(ws: Workspace, kind: str) -> Job | None:
 
 def metrics(run_dir: Path) -> list[dict[str, Any]]:
     """Every complete record of the run's metrics.jsonl."""
-    return read_jsonl(Path(run_dir) / "metrics.jsonl")
+    return read_jsonl(RunDir(run_dir).metrics)
 
 
 def log_tail(job: Job, lines: int = 30) -> str:
@@ -119,19 +180,9 @@ def log_tail(job: Job, lines: int = 30) -> str:
     return "\n".join(shown[-lines:]).rstrip("\n")
 
 
-def adapter_choices(ws: Workspace) -> list[str]:
-    """Adapter folders of finished training runs, newest first (for model stacks)."""
-    choices = []
-    for run in train_runs(ws):
-        adapter = (run.summary or {}).get("adapter")
-        if run.state == "succeeded" and adapter and Path(adapter).is_dir():
-            choices.append(str(adapter))
-    return choices
-
-
 def wrong_verdicts(run_dir: Path) -> list[dict[str, Any]]:
     """The verdict rows of an evaluation run that are not correct, in question order."""
-    return [row for row in read_jsonl(Path(run_dir) / VERDICTS_FILE) if not row.get("correct")]
+    return [row for row in read_jsonl(RunDir(run_dir).verdicts) if not row.get("correct")]
 
 
 def evaluation_folders(ws: Workspace) -> list[Path]:
@@ -139,18 +190,8 @@ def evaluation_folders(ws: Workspace) -> list[Path]:
     includes predictions scored without a job."""
     found = []
     for folder in ws.runs_dir.iterdir():
-        summary = read_summary(folder) if folder.is_dir() else None
+        run = RunDir(folder)
+        summary = run.read_summary() if folder.is_dir() else None
         if summary is not None and "ex" in summary:
-            found.append(((folder / SUMMARY_FILE).stat().st_mtime, folder))
+            found.append((run.summary.stat().st_mtime, folder))
     return [folder for _, folder in sorted(found, key=lambda item: item[0], reverse=True)]
-
-
-def adapter_folder(value: str) -> str:
-    """The adapter folder for `value`: the folder itself, or `value/adapter` for a training run folder."""
-    path = Path(value).expanduser().resolve()
-    if (
-        not (path / "adapter_config.json").is_file()
-        and (path / "adapter" / "adapter_config.json").is_file()
-    ):
-        path = path / "adapter"
-    return str(path)

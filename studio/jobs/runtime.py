@@ -7,7 +7,7 @@ A job's entry point wraps its work in `run_worker(run_dir, main)`:
             if cancel_requested():
                 save_checkpoint()
                 return
-            append_jsonl(run_dir / "metrics.jsonl", {"step": step, "loss": loss})
+            append_jsonl(RunDir(run_dir).metrics, {"step": step, "loss": loss})
 
     raise SystemExit(run_worker(run_dir, main))
 
@@ -33,8 +33,8 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
+from studio.jobs.rundir import RunDir
 
-STATUS_FILE = "status.json"
 JOB_ID_ENV = "STUDIO_JOB_ID"
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
 
@@ -73,7 +73,7 @@ def write_status(run_dir: Path, status: str, error: str | None, exit_code: int) 
     if not is_main_rank():
         return
     atomic_write_json(
-        Path(run_dir) / STATUS_FILE,
+        RunDir(run_dir).status,
         {
             "status": status,
             "error": error,
@@ -132,7 +132,7 @@ def run_worker(run_dir: Path, main: Callable[[], None]) -> int:
 def read_status(run_dir: Path) -> dict[str, Any] | None:
     """The worker's `status.json`, or None when absent or unreadable."""
     try:
-        data = json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+        data = json.loads(RunDir(run_dir).status.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     return data if isinstance(data, dict) else None

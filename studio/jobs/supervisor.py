@@ -25,7 +25,8 @@ from typing import IO
 
 from studio.jobs import procs
 from studio.jobs.model import CANCELLED, FAILED, FINAL_STATES, QUEUED, RUNNING, SUCCEEDED, Job
-from studio.jobs.runtime import JOB_ID_ENV, STATUS_FILE, read_status
+from studio.jobs.rundir import RunDir
+from studio.jobs.runtime import JOB_ID_ENV, read_status
 from studio.jobs.store import connect, fetch_state, immediate, session
 from studio.workspace import WORKSPACE_ENV, Workspace
 
@@ -254,7 +255,7 @@ class Supervisor:
         offset = None
         try:
             job.run_dir.mkdir(parents=True, exist_ok=True)
-            (job.run_dir / STATUS_FILE).unlink(
+            RunDir(job.run_dir).status.unlink(
                 missing_ok=True
             )  # a predecessor's outcome is not ours
             offset = _log_header(job)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
+from studio.jobs.rundir import ADAPTER_CONFIG, RunDir
 from studio.models.cache import safetensors_header
 from studio.models.references import meta_model, model_identity
 
@@ -30,9 +31,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PretrainedConfig
 
-ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
-RUN_CONFIG = "config.yaml"
 # PEFT saves a causal LM's LoRA tensors under the PeftModel's own prefix
 PEFT_PREFIX = "base_model.model."
 
@@ -70,7 +69,7 @@ def recorded_base(folder: Path) -> str | None:
     base = _adapter_config(folder).get("base_model_name_or_path")
     if isinstance(base, str) and base:
         return base
-    run_config = folder.parent / RUN_CONFIG
+    run_config = RunDir(folder.parent).train_config
     if run_config.is_file():
         from studio.train.config import load_config
 

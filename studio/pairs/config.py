@@ -10,9 +10,8 @@ from studio.data.rowfiles import read_json
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
 from studio.inference.settings import DEFAULT_ENGINE, DEFAULT_MAX_NEW_TOKENS, ENGINES
+from studio.jobs.rundir import ADAPTER_CONFIG, RunDir
 from studio.pairs.store import STRATEGIES
-
-CONFIG_FILE = "config.json"
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,9 @@ class MiningConfig:
         if self.timeout_s <= 0:
             raise bad("timeout_s", "must be positive")
         for adapter in self.adapters:
-            if not (Path(adapter) / "adapter_config.json").is_file():
+            if not (Path(adapter) / ADAPTER_CONFIG).is_file():
                 raise bad(
-                    "adapters", f"{adapter} is not a LoRA adapter folder (no adapter_config.json)"
+                    "adapters", f"{adapter} is not a LoRA adapter folder (no {ADAPTER_CONFIG})"
                 )
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,13 +96,15 @@ class MiningConfig:
 
 
 def write_config(run_dir: Path, config: MiningConfig) -> Path:
-    path = run_dir / CONFIG_FILE
+    """Write the settings into the run folder (config.json, what the worker reads)."""
+    path = RunDir(run_dir).settings_config
     atomic_write_json(path, config.to_dict())
     return path
 
 
 def read_config(run_dir: Path) -> MiningConfig:
-    path = run_dir / CONFIG_FILE
+    """The run folder's validated settings; a StudioError naming the file otherwise."""
+    path = RunDir(run_dir).settings_config
     if not path.is_file():
         raise StudioError(f"{path} not found: a mining run folder needs its config.json")
     data = read_json(

@@ -18,7 +18,7 @@ from typing import Any
 from studio.data.prompts import build_messages, render_chat
 from studio.data.registry import database_ref, load_examples
 from studio.errors import StudioError
-from studio.fsutil import atomic_write_json
+from studio.jobs.rundir import RunDir
 from studio.jobs.runtime import cancel_requested
 from studio.pairs.build import plan_pairs
 from studio.pairs.config import MiningConfig, read_config
@@ -40,9 +40,6 @@ from studio.sql.connect import parse_database
 from studio.sql.dialect import normalize_sql
 from studio.sql.extract import extract_sql, sql_settled
 from studio.workspace import Workspace
-
-METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "summary.json"
 
 
 class _Stopped(Exception):
@@ -170,11 +167,12 @@ def _generate(
 
 def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:
     """Run (or continue) mining run `run_dir.name`; writes metrics.jsonl and summary.json there."""
-    run_id = run_dir.name
+    run = RunDir(run_dir)
+    run_id = run.name
     register_run(ws, run_id, config)
     questions, skipped = load_questions(ws, config)
     todo = _settle_leftovers(ws, run_id, questions, skipped, config)
-    progress = MiningProgress(len(questions), len(questions) - len(todo), run_dir / METRICS_FILE)
+    progress = MiningProgress(len(questions), len(questions) - len(todo), run.metrics)
     status = "completed"
     try:
         if todo:
@@ -196,7 +194,7 @@ def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:
         "questions_per_s": round(progress.questions_per_s, 4),
         **counts,
     }
-    atomic_write_json(run_dir / SUMMARY_FILE, summary)
+    run.write_summary(summary)
     return summary
 
 

@@ -9,20 +9,15 @@ import os
 import sys
 from pathlib import Path
 
+from studio.jobs.rundir import RunDir
 from studio.jobs.runtime import run_worker
-from studio.workspace import Workspace
-
-
-def run_workspace(run_dir: Path) -> Workspace:
-    """The workspace a run folder belongs to (`<workspace>/runs/<run>`)."""
-    return Workspace.open(run_dir.resolve().parents[1])
 
 
 def mine_run(run_dir: Path) -> None:
     from studio.pairs.config import read_config
     from studio.pairs.mine import mine
 
-    summary = mine(run_workspace(run_dir), run_dir.resolve(), read_config(run_dir))
+    summary = mine(RunDir(run_dir).workspace(), run_dir.resolve(), read_config(run_dir))
     print(
         f"[pairs] {summary['status']}: {summary['questions_done']}/{summary['questions_usable']} questions, "
         f"pairs {summary['pairs']}, skipped {summary['skipped']}",

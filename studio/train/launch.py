@@ -1,4 +1,5 @@
-"""The command line a training job runs: one process, or `accelerate launch` over several GPUs.
+"""Training as a job: `start_training` checks the config, writes it into a new run folder and
+queues the job; the command line it runs is one process, or `accelerate launch` over several GPUs.
 
 Several processes are used when `num_gpus` asks for more than one, or when it is unset and
 more than one GPU is visible; the launcher's config is `configs/accelerate/<backend>.yaml`
@@ -10,13 +11,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
+from studio.jobs.rundir import RunDir
 from studio.project import CONFIGS_DIR
-from studio.train.config import TrainConfig
+from studio.train.config import TrainConfig, load_config
+
+if TYPE_CHECKING:
+    from studio.jobs import Job
+    from studio.workspace import Workspace
 
 ACCELERATE_CONFIGS = CONFIGS_DIR / "accelerate"
-WORKER_MODULE = "studio.train.worker"
 
 
 def visible_gpus() -> int:
@@ -38,19 +44,18 @@ def process_count(cfg: TrainConfig, gpus: int) -> int:
     return cfg.num_gpus
 
 
-def worker_argv(
-    run_dir: Path, cfg: TrainConfig, resume: bool = False, gpus: int | None = None
-) -> list[str]:
-    """argv for the job: `python -m studio.train.worker RUN_DIR`, under `accelerate launch` when distributed."""
+def launch_argv(module: str, run_dir: Path, gpus: int | None = None) -> list[str]:
+    """argv for a training job: `python -m MODULE RUN_DIR`, under `accelerate launch` when the
+    run's config.yaml asks for several processes."""
+    cfg = load_config(RunDir(run_dir).train_config)
     processes = process_count(cfg, visible_gpus() if gpus is None else gpus)
-    tail = [str(run_dir), *(["--resume"] if resume else [])]
     launch = [sys.executable, "-m", "accelerate.commands.launch"]
     if cfg.deepspeed is not None:
         # LLaMA-Factory's way: processes started by the launcher (always, one GPU too), and
         # transformers' DeepSpeed integration reading the file (`deepspeed` in TrainingArguments)
-        return [*launch, "--num_processes", str(processes), "-m", WORKER_MODULE, *tail]
+        return [*launch, "--num_processes", str(processes), "-m", module, str(run_dir)]
     if processes == 1:
-        return [sys.executable, "-m", WORKER_MODULE, *tail]
+        return [sys.executable, "-m", module, str(run_dir)]
     config = ACCELERATE_CONFIGS / f"{cfg.distributed_backend}.yaml"
     return [
         *launch,
@@ -59,6 +64,19 @@ def worker_argv(
         "--num_processes",
         str(processes),
         "-m",
-        WORKER_MODULE,
-        *tail,
+        module,
+        str(run_dir),
     ]
+
+
+def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
+    """Check `cfg`, write it into a new `runs/<stage>-*` folder (config.yaml) and queue the job."""
+    from studio.jobs.kinds import TRAIN, start_run
+    from studio.train.preflight import preflight
+    from studio.train.worker import write_run_config
+
+    preflight(ws, cfg)
+    run_dir = ws.new_run_dir(cfg.stage)
+    write_run_config(run_dir, cfg)
+    title = f"{cfg.stage.upper()} {cfg.model_name_or_path} on {', '.join(cfg.dataset)}"
+    return start_run(ws, TRAIN, run_dir, title)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.jobs.rundir import ADAPTER_CONFIG, RunDir
 from studio.models.adapters import check_adapters
 from studio.models.references import load_model_config, load_tokenizer, resolve_model_dir
 from studio.train.config import TrainConfig, load_config
@@ -23,7 +24,7 @@ TRAINER_STATE = "trainer_state.json"
 
 def checkpoint_stage(folder: Path) -> str | None:
     """ "sft" or "dpo" for a trainer checkpoint (from its run's config.yaml or its log), None when unknown."""
-    run_config = folder.parent / "config.yaml"
+    run_config = RunDir(folder.parent).train_config
     if run_config.is_file():
         try:
             return load_config(run_config).stage
@@ -48,7 +49,7 @@ def check_resume(cfg: TrainConfig) -> None:
             f"config key 'resume_from_checkpoint': {folder} is not a folder; give a checkpoint-N "
             "folder of an earlier run of this stage, or remove the key"
         )
-    is_adapter = (folder / "adapter_config.json").is_file()
+    is_adapter = (folder / ADAPTER_CONFIG).is_file()
     stage = checkpoint_stage(folder)
     if cfg.stage == "dpo" and is_adapter and stage != "dpo":
         raise StudioError(

@@ -11,16 +11,15 @@ frozen reference copy (`ref/`) left in it. Saves a kill interrupted stay under
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.jobs.rundir import RunDir, checkpoint_step
 from studio.models.cache import safetensors_header
 from studio.train.policy import REF_ADAPTER
 
-CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 COMPLETE_MARKER = "checkpoint_complete.json"
 STAGING_DIR = ".checkpoint-staging"
 TRAINER_STATE = "trainer_state.json"
@@ -45,12 +44,6 @@ class ResumePoint:
             for folder in self.interrupted
         ]
         return [*lines, f"resuming from {self.checkpoint.name}"]
-
-
-def checkpoint_step(folder: Path) -> int | None:
-    """N for a folder named `checkpoint-N`, else None."""
-    match = CHECKPOINT_NAME.match(folder.name)
-    return int(match.group(1)) if match else None
 
 
 def incomplete_reason(folder: Path) -> str | None:
@@ -91,14 +84,6 @@ def _weights_problem(folder: Path) -> str | None:
     return None
 
 
-def checkpoints_newest_first(run_dir: Path) -> list[Path]:
-    """The run's `checkpoint-N` folders, highest N first."""
-    found = [
-        path for path in run_dir.iterdir() if path.is_dir() and checkpoint_step(path) is not None
-    ]
-    return sorted(found, key=lambda path: checkpoint_step(path) or 0, reverse=True)
-
-
 def interrupted_saves(run_dir: Path) -> list[Path]:
     """Folders a save left under `.checkpoint-staging/` when it was killed before completing
     (none once rank 0 has deleted them, which other ranks may see half done)."""
@@ -112,7 +97,7 @@ def find_resume_point(run_dir: Path) -> ResumePoint:
     """The newest complete checkpoint of `run_dir`; when there is none, a StudioError naming
     each incomplete one and its reason."""
     skipped = []
-    for folder in checkpoints_newest_first(run_dir):
+    for folder in RunDir(run_dir).checkpoints():
         reason = incomplete_reason(folder)
         if reason is None:
             return ResumePoint(folder, tuple(skipped), tuple(interrupted_saves(run_dir)))

@@ -19,21 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from studio.fsutil import atomic_write_json
+from studio.jobs.rundir import RunDir
 from studio.jobs.runtime import cancel_requested, is_main_rank, run_worker
 from studio.train.config import TrainConfig, dump_config, load_config
-from studio.workspace import Workspace
-
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.jsonl"
-SUMMARY_FILE = "summary.json"
-ADAPTER_DIR = "adapter"
-TENSORBOARD_DIR = "tensorboard"
-
-
-def run_workspace(run_dir: Path) -> Workspace:
-    """The workspace a run folder belongs to (`<workspace>/runs/<id>`)."""
-    return Workspace.open(run_dir.resolve().parents[1])
 
 
 def resume_checkpoint(run_dir: Path) -> str:
@@ -54,10 +42,6 @@ def _model_type(cfg: TrainConfig) -> str | None:
 
     config = json.loads((resolve_model_dir(cfg.model_name_or_path) / "config.json").read_text())
     return config.get("model_type")
-
-
-def _write_summary(run_dir: Path, data: dict[str, Any]) -> None:
-    atomic_write_json(run_dir / SUMMARY_FILE, data)
 
 
 def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = ()) -> None:
@@ -82,8 +66,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     from studio.train.preflight import preflight, template_warning
 
     started = time.time()
-    cfg = load_config(run_dir / CONFIG_FILE)
-    ws = run_workspace(run_dir)
+    run = RunDir(run_dir)
+    cfg = load_config(run.train_config)
+    ws = run.workspace()
     preflight(ws, cfg)
     resume_from = resume_checkpoint(run_dir) if resume else cfg.resume_from_checkpoint
     if is_main_rank():
@@ -101,10 +86,10 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     )
 
     if "tensorboard" in cfg.report_to:
-        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / TENSORBOARD_DIR)
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(RunDir(run_dir).tensorboard)
     guard = NonFiniteGuard(cfg.max_nonfinite_steps)
     cancel = CancelCallback(cancel_requested)
-    metrics = MetricsCallback(run_dir / METRICS_FILE, guard)
+    metrics = MetricsCallback(run.metrics, guard)
     callbacks = [*extra_callbacks, cancel, guard, metrics]
     if cfg.stage == "sft":
         from studio.train.sft import build_sft_trainer as build
@@ -114,7 +99,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     print(f"reference model: {policy.reference}", flush=True)
     loaded = time.time()
 
-    adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run_dir / ADAPTER_DIR
+    adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run.adapter_dir
     summary: dict[str, Any] = {
         "stage": cfg.stage,
         "base_model": cfg.model_name_or_path,
@@ -138,8 +123,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         trainer.train(resume_from_checkpoint=resume_from)
     except NonFiniteTrainingError as error:
         if trainer.is_world_process_zero():
-            _write_summary(
-                run_dir,
+            run.write_summary(
                 {
                     **summary,
                     "status": "failed",
@@ -160,10 +144,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     )
     if cancel.cancelled_at is not None:
         if trainer.is_world_process_zero():
-            checkpoint = run_dir / f"checkpoint-{cancel.cancelled_at}"
-            _write_summary(
-                run_dir, {**summary, "status": "cancelled", "checkpoint": str(checkpoint)}
-            )
+            checkpoint = run.checkpoint(cancel.cancelled_at)
+            run.write_summary({**summary, "status": "cancelled", "checkpoint": str(checkpoint)})
             print(
                 f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; continue with "
                 f"`python -m studio train --resume {run_dir.name}`",
@@ -183,7 +165,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             inference_adapters=[*policy.inference_prefix, str(adapter_dir.resolve())],
         )
         summary["timings"]["total_s"] = round(time.time() - started, 1)
-        _write_summary(run_dir, summary)
+        run.write_summary(summary)
         print(
             f"adapter saved to {adapter_dir}; inference stacks: {summary['inference_adapters']}",
             flush=True,
@@ -192,7 +174,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
 
 def write_run_config(run_dir: Path, cfg: TrainConfig) -> Path:
     """Write the validated config into the run folder (what the worker reads)."""
-    path = run_dir / CONFIG_FILE
+    path = RunDir(run_dir).train_config
     path.write_text(dump_config(cfg), encoding="utf-8")
     return path
 

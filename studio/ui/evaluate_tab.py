@@ -15,14 +15,14 @@ import gradio as gr
 
 from studio.data.registry import list_datasets
 from studio.inference.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
+from studio.jobs.kinds import EVAL
+from studio.jobs.rundir import RunDir, adapter_label
 from studio.jobs.runs import (
-    EVAL_KIND,
     active_job,
-    adapter_choices,
-    adapter_folder,
     eval_runs,
     evaluation_folders,
-    read_summary,
+    find_run_dir,
+    list_adapters,
     wrong_verdicts,
 )
 from studio.models.references import DEFAULT_MODEL
@@ -70,7 +70,7 @@ def runs_table(ws: Workspace) -> Any:
         rows.append(_run_row(run.name, run.state, run.config, run.summary, run.job.error))
     for folder in evaluation_folders(ws):
         if folder not in seen:
-            rows.append(_run_row(folder.name, "succeeded", {}, read_summary(folder), None))
+            rows.append(_run_row(folder.name, "succeeded", {}, RunDir(folder).read_summary(), None))
     return frame(rows, RUN_COLUMNS)
 
 
@@ -85,7 +85,7 @@ def _run_row(
         state,
         summary.get("dataset", config.get("dataset", "")),
         summary.get("model", config.get("model")) or "predictions file",
-        ", ".join(Path(a).parent.name for a in adapters),
+        ", ".join(adapter_label(a) for a in adapters),
         summary.get("n", config.get("limit") or ""),
         summary.get("ex", ""),
         f"{ci[0]:.1f}–{ci[1]:.1f}" if ci else "",
@@ -117,6 +117,7 @@ def build(
         "databases and their results are compared (BIRD's rule). Runs are jobs; the page can be closed."
     )
     status = gr.Markdown(elem_id="eval-status")
+
     with gr.Row():
         model = gr.Textbox(DEFAULT_MODEL, label="Model", elem_id="eval-model")
         adapters = gr.Dropdown(
@@ -194,12 +195,15 @@ def build(
         POLL_S, active=False
     )  # ticks only while an evaluation job is queued or running
 
+    def run_folder(name: str) -> Path:
+        return roots.confine(find_run_dir(ws, name, EVAL.name), "Run")
+
     def comparison_updates(names: list[str]) -> dict:
         from studio.evaluate import compare_runs
 
         if not names:
             return {comparison: frame([], ["", "run"]), chart: None}
-        table = compare_runs([ws.runs_dir / name for name in names])
+        table = compare_runs([run_folder(name) for name in names])
         return {
             comparison: frame(table.rows, table.columns),
             chart: comparison_figure(table.columns, table.rows),
@@ -244,9 +248,9 @@ def build(
         update.update(
             {
                 dataset: gr.Dropdown(choices=names, info=info),
-                adapters: gr.Dropdown(choices=adapter_choices(ws)),
+                adapters: gr.Dropdown(choices=list_adapters(ws)),
                 progress: progress_text(),
-                timer: gr.Timer(active=active_job(ws, EVAL_KIND) is not None),
+                timer: gr.Timer(active=active_job(ws, EVAL.name) is not None),
             }
         )
         return update
@@ -256,7 +260,7 @@ def build(
         """Refresh what changed since the last tick: progress lines, the runs table, finished runs;
         the timer stays on while an evaluation job is queued or running."""
         live = (
-            active_job(ws, EVAL_KIND) is not None
+            active_job(ws, EVAL.name) is not None
         )  # read first: with none, this refresh shows the final state
         finished = [folder.name for folder in evaluation_folders(ws)]
         text = progress_text()
@@ -270,7 +274,7 @@ def build(
         if update:
             update.update({progress: text, seen: {"finished": finished, "progress": text}})
         # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
-        update[timer] = gr.Timer(active=live or active_job(ws, EVAL_KIND) is not None)
+        update[timer] = gr.Timer(active=live or active_job(ws, EVAL.name) is not None)
         return update
 
     @reports_errors(status)
@@ -291,9 +295,7 @@ def build(
                 "choose the dataset to evaluate on (the list holds datasets with databases)"
             )
         model_ref = roots.confine_model_ref(model_value.strip() or DEFAULT_MODEL, "Model")
-        adapters = tuple(
-            str(roots.confine(adapter_folder(value), "Adapter")) for value in adapter_values or []
-        )
+        adapters = tuple(roots.confine_adapter(ws, value) for value in adapter_values or [])
         config = EvalConfig(
             dataset=dataset_value,
             model=model_ref,
@@ -327,7 +329,7 @@ def build(
 
     @reports_errors(status)
     def do_drill(name: str | None) -> dict:
-        rows = wrong_verdicts(ws.runs_dir / name) if name else []
+        rows = wrong_verdicts(run_folder(name)) if name else []
         table = [
             [
                 r["index"],
@@ -356,7 +358,7 @@ def build(
     def do_question(name: str | None, index: int | None) -> dict:
         row = None
         if name and index is not None:
-            row = next((r for r in wrong_verdicts(ws.runs_dir / name) if r["index"] == index), None)
+            row = next((r for r in wrong_verdicts(run_folder(name)) if r["index"] == index), None)
         if row is None:  # no question picked, or one of the run shown before a run switch
             return {
                 question_text: "",

@@ -15,7 +15,7 @@ from studio.errors import StudioError
 from studio.export.gguf_file import GGUF_DTYPES
 from studio.export.merge import DTYPES
 from studio.export.pipeline import ExportRequest, ExportResult, export_model
-from studio.inference.playground import list_adapters
+from studio.jobs.runs import list_adapters
 from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import error_markdown, frame, readable
 from studio.web.path_roots import PathRoots

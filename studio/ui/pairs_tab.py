@@ -14,8 +14,8 @@ import gradio as gr
 from studio.data.clashes import REPLACE_LABEL
 from studio.data.registry import list_datasets
 from studio.errors import StudioError
-from studio.inference.playground import list_adapters
 from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
+from studio.jobs.runs import list_adapters
 from studio.models.references import DEFAULT_MODEL
 from studio.pairs.curate import (
     VERDICTS,
@@ -200,9 +200,9 @@ def mining_status(ws: Workspace, job_id: int) -> tuple[str, bool]:
 def latest_mining_job(ws: Workspace) -> int | None:
     """The newest mining job that is still queued or running (to re-attach after a page reload)."""
     from studio.jobs import list_jobs
-    from studio.pairs.launch import JOB_KIND
+    from studio.jobs.kinds import MINE
 
-    jobs = [job for job in list_jobs(ws, kind=JOB_KIND, limit=20) if not job.finished]
+    jobs = [job for job in list_jobs(ws, kind=MINE.name, limit=20) if not job.finished]
     return jobs[0].id if jobs else None
 
 
@@ -526,13 +526,12 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         if not dataset_name:
             raise StudioError("pick a dataset to mine: import one in the Datasets tab")
         model_ref = roots.confine_model_ref((model_ref or "").strip(), "Model")
-        for adapter in adapter_list or []:
-            roots.confine(adapter, "Adapter")
+        adapters = [roots.confine_adapter(ws, value) for value in adapter_list or []]
         config = MiningConfig.from_mapping(
             {
                 "model": model_ref,
                 "dataset": dataset_name,
-                "adapters": list(adapter_list or []),
+                "adapters": adapters,
                 "strategy": strategy_name,
                 "n": int(samples or 1),
                 "temperature": float(temp or 0.0),

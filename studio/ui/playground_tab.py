@@ -4,7 +4,7 @@ the gold SQL when there is one. A thin layer over studio.inference.playground (m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -19,9 +19,9 @@ from studio.inference.playground import (
     build_messages_for,
     check_variants,
     default_pool,
-    list_adapters,
 )
 from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
+from studio.jobs.runs import list_adapters
 from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import error_markdown, frame, readable
 from studio.ui.pairs_tab import result_table
@@ -60,11 +60,12 @@ def schema_style_of(ws: Workspace, dataset: str) -> str:
     return (info.meta.schema_style if info and info.meta else None) or "ddl"
 
 
-def variants_from(values: list[Any]) -> list[Variant]:
-    """Variants from the form's (model, adapters) pairs; a row with no model is left out."""
+def variants_from(values: list[Any], adapter: Callable[[str], str]) -> list[Variant]:
+    """Variants from the form's (model, adapters) pairs, each typed adapter turned into its folder
+    by `adapter`; a row with no model is left out."""
     pairs = zip(values[0::2], values[1::2], strict=False)
     return [
-        Variant(str(ref).strip(), tuple(adapters or ()))
+        Variant(str(ref).strip(), tuple(adapter(value) for value in adapters or ()))
         for ref, adapters in pairs
         if ref and str(ref).strip()
     ]
@@ -212,11 +213,11 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     ) -> Iterator[dict]:
         """Answer with each variant in turn, yielding the page as each one finishes."""
         try:
-            variants = check_variants(variants_from(list(values)))
+            variants = check_variants(
+                variants_from(list(values), lambda value: roots.confine_adapter(ws, value))
+            )
             for variant in variants:
                 roots.confine_model_ref(variant.ref, "Model")
-                for adapter in variant.adapters:
-                    roots.confine(adapter, "Adapter")
             database_path = database_for(ws, name, db_id)
             messages = build_messages_for(
                 text or "", database_path, note or None, schema_style_of(ws, name)

@@ -16,7 +16,16 @@ import gradio as gr
 
 from studio.data.registry import list_datasets
 from studio.jobs import Job
-from studio.jobs.runs import Run, active_job, find_run, log_tail, metrics, train_runs
+from studio.jobs.kinds import TRAIN
+from studio.jobs.rundir import RunDir
+from studio.jobs.runs import (
+    Run,
+    active_job,
+    find_run,
+    log_tail,
+    metrics,
+    train_runs,
+)
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
 from studio.train.config import TrainConfig, config_from_mapping, dump_config
@@ -374,14 +383,15 @@ def build(
     ]
 
     def attach(run_dir: Path, job_id: int, follow: bool) -> dict[str, Any]:
-        records = metrics(run_dir)
+        run = RunDir(run_dir)
+        config = run.read_config() or {}
         return {
             "run_dir": str(run_dir),
             "job_id": job_id,
-            "offset": (run_dir / "metrics.jsonl").stat().st_size
-            if (run_dir / "metrics.jsonl").exists()
-            else 0,
-            "records": records,
+            "stage": config.get("stage", "sft"),
+            "max_steps": config.get("max_steps", -1),
+            "offset": run.metrics.stat().st_size if run.metrics.exists() else 0,
+            "records": metrics(run_dir),
             "follow": follow,
             "state": None,
         }
@@ -406,8 +416,8 @@ def build(
         job = get_job(ws, state["job_id"])
         records = [r for r in state["records"] if "loss" in r]
         last = records[-1] if records else {}
-        stage_name = (job.config or {}).get("stage", "sft")
-        total = (job.config or {}).get("max_steps", -1)
+        stage_name = state["stage"]
+        total = state["max_steps"]
         step = last.get("step", 0)
         update: dict = {
             run_header: (
@@ -450,22 +460,19 @@ def build(
         """Refresh the shown run; the timer stays on while a training job is queued or running."""
         from studio.jobs.runtime import read_jsonl_from
 
-        job = active_job(
-            ws, "train"
-        )  # read first: with none, the refresh below shows the final state
+        # read first: with none, the refresh below shows the final state
+        job = active_job(ws, TRAIN.name)
         target = follow_target(state, job)
         if target is None:
             update = monitor_view(None, False)
         else:
             fresh = target is not state
-            new, offset = read_jsonl_from(
-                Path(target["run_dir"]) / "metrics.jsonl", target["offset"]
-            )
+            new, offset = read_jsonl_from(RunDir(target["run_dir"]).metrics, target["offset"])
             if new:
                 target = {**target, "records": target["records"] + new, "offset": offset}
             update = monitor_view(target, fresh or bool(new))
         # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
-        update[timer] = gr.Timer(active=job is not None or active_job(ws, "train") is not None)
+        update[timer] = gr.Timer(active=job is not None or active_job(ws, TRAIN.name) is not None)
         return update
 
     @reports_errors(status)
@@ -564,7 +571,7 @@ def build(
 
     @reports_errors(status)
     def do_start(base_value: dict[str, Any], *values: Any) -> dict:
-        from studio.commands.train import start_training
+        from studio.train.launch import start_training
 
         cfg = roots.confine_train_config(config_from_form(base_value, list(values)))
         job = start_training(ws, cfg)
@@ -591,14 +598,14 @@ def build(
 
     @reports_errors(status)
     def do_resume(state: dict[str, Any] | None) -> dict:
-        from studio.commands.train import resume_training
         from studio.errors import StudioError
+        from studio.jobs.kinds import resume_run
 
         if state is None:
             raise StudioError(
                 "no run is shown; pick a cancelled or failed run under **Show run** first"
             )
-        job, point = resume_training(ws, state["run_dir"])
+        job, point = resume_run(ws, state["run_dir"], TRAIN)
         update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
         skipped = "".join(f" Skipped {folder.name} ({reason})." for folder, reason in point.skipped)
         message = (
@@ -612,7 +619,7 @@ def build(
     def do_show(name: str | None) -> dict:
         if not name:
             return {}
-        run = find_run(ws, "train", name)
+        run = find_run(ws, TRAIN.name, name)
         return monitor_view(attach(run.run_dir, run.job.id, follow=False), True)
 
     @reports_errors(status)

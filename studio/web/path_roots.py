@@ -20,6 +20,7 @@ from studio.project import CONFIGS_DIR, DATA_DIR
 
 if TYPE_CHECKING:
     from studio.train.config import TrainConfig
+    from studio.workspace import Workspace
 
 PROJECT_FOLDERS = (CONFIGS_DIR, DATA_DIR)
 DATA_ROOT_FLAG = "--data-root"
@@ -81,3 +82,12 @@ class PathRoots:
             if value:
                 self.confine(value, f"config key '{key}':")
         return cfg
+
+    def confine_adapter(self, ws: Workspace, value: str) -> str:
+        """The adapter folder `value` names (an adapter folder, or a training run by folder or
+        name), inside a root: a typed path is checked before anything looks at it."""
+        from studio.jobs.runs import adapter_folder
+
+        if Path(value).name != value:  # a path, not a run's name
+            self.confine(value, "Adapter")
+        return str(self.confine(adapter_folder(ws, value), "Adapter"))

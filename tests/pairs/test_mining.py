@@ -17,8 +17,9 @@ import pytest
 from studio.data.registry import DatasetMeta, database_ref, register_dataset
 from studio.errors import StudioError
 from studio.jobs import get_job, wait
+from studio.jobs.rundir import RunDir
 from studio.pairs.config import read_config, write_config
-from studio.pairs.mine import METRICS_FILE, SUMMARY_FILE, mine, rebuild_pairs
+from studio.pairs.mine import mine, rebuild_pairs
 from studio.pairs.store import writing
 from studio.workspace import Workspace
 
@@ -37,11 +38,11 @@ def test_a_run_stores_every_sample_and_reports_progress(mined: tuple[Workspace, 
         (q, s) for q in range(TINY_LIMIT) for s in (0, 1)
     ]
     assert all(r["label"] == "error" and r["completion"] for r in rows)
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    summary = json.loads(RunDir(run_dir).summary.read_text())
     assert summary["status"] == "completed" and summary["questions_done"] == TINY_LIMIT
     assert summary["candidates"]["error"] + summary["duplicates"] == 2 * TINY_LIMIT
     assert summary["pairs"] == {"gold": TINY_LIMIT} and summary["skipped"] == {"gold": {}}
-    metrics = [json.loads(line) for line in (run_dir / METRICS_FILE).read_text().splitlines()]
+    metrics = [json.loads(line) for line in RunDir(run_dir).metrics.read_text().splitlines()]
     assert [m["questions_done"] for m in metrics] == [2, 4]  # batch_size 2
     assert metrics[-1]["questions_total"] == TINY_LIMIT and metrics[-1]["questions_per_s"] > 0
     assert metrics[-1]["pairs"] == {"gold": TINY_LIMIT}
@@ -180,7 +181,7 @@ def test_killed_generation_resumes_without_loss_or_duplicates(
         == len({tuple(p) for p in pairs})
         == questions
     )
-    summary = json.loads((job.run_dir / SUMMARY_FILE).read_text())
+    summary = json.loads(RunDir(job.run_dir).summary.read_text())
     assert summary["status"] == "completed" and summary["questions_done"] == questions
     assert 0 < summary["questions_generated_now"] < questions
 

@@ -19,8 +19,8 @@ from studio.inference.playground import (
     build_messages_for,
     check_variants,
     judge_sql,
-    list_adapters,
 )
+from studio.jobs.runs import list_adapters
 from studio.sql.execute import execute_sql
 from studio.workspace import Workspace
 

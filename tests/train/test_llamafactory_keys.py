@@ -17,10 +17,10 @@ from studio.models.references import load_model_config, meta_model
 from studio.testing.random_models import random_config
 from studio.train.config import TrainConfig
 from studio.train.dataset import training_records
-from studio.train.launch import worker_argv
+from studio.train.launch import launch_argv
 from studio.train.lora_targets import lora_weight_names
 from studio.train.preflight import check_integrations
-from studio.train.worker import train
+from studio.train.worker import train, write_run_config
 from studio.workspace import Workspace
 
 from .conftest import QUESTIONS, new_run, read_metrics, read_summary
@@ -198,9 +198,13 @@ def test_report_to_and_deepspeed_need_their_packages(
     ds.write_text(json.dumps({"zero_optimization": {"stage": 3}, "train_batch_size": "auto"}))
     cfg = tiny_config(deepspeed=str(ds))
     # a DeepSpeed file always runs under accelerate launch, the trainer reading the file
-    argv = worker_argv(tmp_path, cfg, gpus=1)
+    with_file, plain = tmp_path / "with-deepspeed", tmp_path / "plain"
+    with_file.mkdir(), plain.mkdir()
+    write_run_config(with_file, cfg)
+    write_run_config(plain, tiny_config())
+    argv = launch_argv("studio.train.worker", with_file, gpus=1)
     assert argv[1:5] == ["-m", "accelerate.commands.launch", "--num_processes", "1"]
-    assert worker_argv(tmp_path, tiny_config(), gpus=1)[1:3] == ["-m", "studio.train.worker"]
+    assert launch_argv("studio.train.worker", plain, gpus=1)[1:3] == ["-m", "studio.train.worker"]
     if importlib.util.find_spec("deepspeed") is None:
         with pytest.raises(StudioError, match="`pip install deepspeed`"):
             check_integrations(cfg)

@@ -40,7 +40,8 @@ def cached_tokenizer(model_ref: str) -> PreTrainedTokenizerBase:
 def preview_rows(
     ws: Workspace, dataset: str, model_ref: str, start: int = 0, count: int = 3
 ) -> list[RowPreview]:
-    """Rows `start`..`start+count` of `dataset`, prompts rendered with `model_ref`'s chat template."""
+    """Rows `start`..`start+count` of `dataset`, prompts rendered with `model_ref`'s chat
+    template."""
     from studio.data.prompts import build_messages, render_chat
     from studio.data.registry import load_examples
 

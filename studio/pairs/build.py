@@ -27,7 +27,8 @@ REJECTABLE = ("wrong_result", "error")  # in order of preference
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a pair: the SQL, where it came from (gold, sample:N, edit), its label and execution."""
+    """One side of a pair: the SQL, where it came from (gold, sample:N, edit), its label and
+    execution."""
 
     sql: str
     origin: str

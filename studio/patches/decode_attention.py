@@ -26,7 +26,8 @@ def decode_attention(
     scaling: float | None = None,
     **kwargs: Any,
 ) -> tuple[Any, None]:
-    """query (batch, heads, 1, dim) against key/value (batch, kv_heads, length, dim); SDPA for longer queries."""
+    """query (batch, heads, 1, dim) against key/value (batch, kv_heads, length, dim); SDPA for
+    longer queries."""
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 

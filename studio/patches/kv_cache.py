@@ -62,7 +62,8 @@ class GrowingLayer(DynamicLayer):
 
 
 def growing_cache(config: PreTrainedConfig, capacity: int) -> DynamicCache:
-    """A DynamicCache whose layers are GrowingLayers (left as they are for models with sliding layers)."""
+    """A DynamicCache whose layers are GrowingLayers (left as they are for models with sliding
+    layers)."""
     cache = DynamicCache(config=config)
     if all(type(layer) is DynamicLayer for layer in cache.layers):
         cache.layers = [GrowingLayer(capacity) for _ in cache.layers]

@@ -36,12 +36,14 @@ from typing import Any
 import torch
 
 LEAN_EXPERTS = "studio_grouped_mm"
-# experts-module attribute: frozen experts keep only their input for the backward (`recompute_input_projections`)
+# experts-module attribute: frozen experts keep only their input for the backward
+# (`recompute_input_projections`)
 RECOMPUTE_INPUT_PROJECTION = "studio_recompute_input_projection"
 
 
 def _combine(rows: torch.Tensor, inv_perm: torch.Tensor, top_k: int) -> torch.Tensor:
-    """Expert-sorted rows [S, H] -> per-token sums [T, H]; torch sums bf16 in fp32, rounding once."""
+    """Expert-sorted rows [S, H] -> per-token sums [T, H]; torch sums bf16 in fp32, rounding
+    once."""
     return rows.index_select(0, inv_perm).view(-1, top_k, rows.size(-1)).sum(dim=1)
 
 
@@ -102,7 +104,8 @@ def _grouped_mm(x: torch.Tensor, weight: torch.Tensor, offsets: torch.Tensor) ->
 def _grouped_linear(
     module: Any, name: str, x: torch.Tensor, offsets: torch.Tensor, expert_of_row: torch.Tensor
 ) -> torch.Tensor:
-    """x [S, in] through the experts' projection `name` (and its bias when the module has biases)."""
+    """x [S, in] through the experts' projection `name` (and its bias when the module has
+    biases)."""
     weight = getattr(module, name)
     out = _grouped_mm(x, weight if module.is_transposed else weight.transpose(-2, -1), offsets)
     if module.has_bias:
@@ -121,7 +124,8 @@ def _input_projection(module: Any) -> str:
 def _project_in(
     module: Any, rows: torch.Tensor, offsets: torch.Tensor, expert_of_row: torch.Tensor
 ) -> torch.Tensor:
-    """rows [S, H] through each row's expert input projection (gate/up, or up), before the activation."""
+    """rows [S, H] through each row's expert input projection (gate/up, or up), before the
+    activation."""
     return _grouped_linear(module, _input_projection(module), rows, offsets, expert_of_row)
 
 
@@ -140,7 +144,8 @@ def _project_out(
 
 
 def _transposed_weight(module: Any, name: str) -> torch.Tensor:
-    """The [E, out, in] weight whose grouped product maps a gradient of `name`'s output to its input."""
+    """The [E, out, in] weight whose grouped product maps a gradient of `name`'s output to its
+    input."""
     weight = getattr(module, name)
     return weight.transpose(-2, -1) if module.is_transposed else weight
 
@@ -185,8 +190,9 @@ class _FrozenExpertMLP(torch.autograd.Function):
             else kept
         )
         weight_dtype = module.down_proj.dtype
-        # d(out)/d(inner) = grad @ down^T scaled by the row's weight; d(out)/d(weight) = <grad @ down^T, inner>
-        # (+ <grad, bias>): the down output itself is never needed
+        # d(out)/d(inner) = grad @ down^T scaled by the row's weight;
+        # d(out)/d(weight) = <grad @ down^T, inner> (+ <grad, bias>): the down output itself is
+        # never needed
         grad_inner_unscaled = _grouped_mm(
             grad.to(weight_dtype), _transposed_weight(module, "down_proj"), offsets
         )
@@ -221,7 +227,8 @@ def _experts_frozen(module: Any) -> bool:
 def lean_experts_forward(
     self: Any, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor
 ) -> torch.Tensor:
-    """The experts module's forward: hidden_states [T, H], top_k_index and top_k_weights [T, k] -> [T, H]."""
+    """The experts module's forward: hidden_states [T, H], top_k_index and top_k_weights [T, k]
+    -> [T, H]."""
     top_k = top_k_index.size(-1)
     with torch.no_grad():
         expert_of_row, perm = torch.sort(top_k_index.reshape(-1))
@@ -265,10 +272,11 @@ def lean_experts_forward(
 
 
 def recompute_input_projections(module: torch.nn.Module) -> int:
-    """Make the frozen experts inside `module` keep only their [T, H] input for the backward instead of
-    the [S, 2 x inner] input projection, run again there (idempotent); how many experts modules there are.
-    For layers that keep their activations (`gradient_checkpointing_skip_layers`): in a checkpointed
-    layer the projection would run a third time."""
+    """Make the frozen experts inside `module` keep only their [T, H] input for the backward
+    instead of the [S, 2 x inner] input projection, run again there (idempotent); how many experts
+    modules there are. For layers that keep their activations
+    (`gradient_checkpointing_skip_layers`): in a checkpointed layer the projection would run a
+    third time."""
     experts = [
         m
         for m in module.modules()

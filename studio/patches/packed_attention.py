@@ -99,7 +99,8 @@ def _varlen() -> tuple[Callable[..., Any], frozenset[str]] | None:
 def _varlen_attention(
     query: Any, key: Any, value: Any, bounds: Sequence[int], scaling: float | None
 ) -> Any:
-    """One flash-varlen call over the row: (1, heads, tokens, dim) in, (1, tokens, heads, dim) out."""
+    """One flash-varlen call over the row: (1, heads, tokens, dim) in, (1, tokens, heads, dim)
+    out."""
     import torch
 
     varlen_attn, names = _varlen()

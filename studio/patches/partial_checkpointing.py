@@ -19,7 +19,8 @@ from studio.train.config import TrainConfig
 
 
 def decoder_layers(model: nn.Module) -> list[nn.Module]:
-    """The model's checkpointable decoder layers in module order (a PEFT wrapper is looked through)."""
+    """The model's checkpointable decoder layers in module order (a PEFT wrapper is looked
+    through)."""
     return [module for module in model.modules() if isinstance(module, GradientCheckpointingLayer)]
 
 
@@ -39,7 +40,8 @@ def keep_activations(model: nn.Module, skip: int) -> tuple[int, list[nn.Module]]
 
 
 def checkpointing_split(model: nn.Module, cfg: TrainConfig) -> dict[str, int] | None:
-    """summary.json's record of the split the run trains with; None without gradient checkpointing."""
+    """summary.json's record of the split the run trains with; None without gradient
+    checkpointing."""
     if not cfg.gradient_checkpointing:
         return None
     count = len(decoder_layers(model))
@@ -71,8 +73,8 @@ class PartialCheckpointing(TrainerCallback):
         recompute, self.kept = keep_activations(model, self.skip)
         if state.is_world_process_zero:
             print(
-                f"gradient checkpointing: {recompute} of {recompute + len(self.kept)} layers recompute, "
-                f"the last {len(self.kept)} keep their activations",
+                f"gradient checkpointing: {recompute} of {recompute + len(self.kept)} layers "
+                f"recompute, the last {len(self.kept)} keep their activations",
                 flush=True,
             )
 

@@ -49,7 +49,8 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 class _LeanRMSNorm(torch.autograd.Function):
-    """`rms_norm` keeping only its input and weight; the backward recomputes and differentiates it."""
+    """`rms_norm` keeping only its input and weight; the backward recomputes and differentiates
+    it."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -75,7 +76,8 @@ class _LeanRMSNorm(torch.autograd.Function):
 
 
 def fused_rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """`rms_norm` through torch's fused kernel, run in x's dtype (autocast would upcast it to fp32)."""
+    """`rms_norm` through torch's fused kernel, run in x's dtype (autocast would upcast it to
+    fp32)."""
     with torch.autocast(x.device.type, enabled=False):
         return weight * F.rms_norm(x, (x.size(-1),), eps=eps)
 

@@ -20,9 +20,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Qwen3's generation-prompt logic: with thinking off, an empty think block follows.
 QWEN3_LIKE_TEMPLATE = (
-    r"{%- for m in messages %}{{- '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}{%- endfor %}"
+    r"{%- for m in messages %}"
+    r"{{- '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>\n' }}"
+    r"{%- endfor %}"
     r"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}"
-    r"{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\n\n</think>\n\n' }}{%- endif %}"
+    r"{%- if enable_thinking is defined and enable_thinking is false %}"
+    r"{{- '<think>\n\n</think>\n\n' }}{%- endif %}"
     r"{%- endif %}"
 )
 
@@ -45,12 +48,14 @@ def qwen3_like_tokenizer(tokenizer):
 
 
 def spider_tables_entry(db_path: Path, db_id: str) -> dict:
-    """A Spider tables.json entry written from a SQLite file with plain PRAGMAs (test input, not studio code)."""
+    """A Spider tables.json entry written from a SQLite file with plain PRAGMAs (test input, not
+    studio code)."""
     connection = sqlite3.connect(db_path)
     names = [
         r[0]
         for r in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            "SELECT name FROM sqlite_master "
+            "WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
         )
     ]
     columns, types, primary, foreign = [[-1, "*"]], ["text"], [], []
@@ -87,7 +92,8 @@ def spider_tables_entry(db_path: Path, db_id: str) -> dict:
 def spider_layout(
     spiderman_sqlite_dir: Path, spiderman_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A tiny Spider folder from SpiderMan: train_spider.json + dev.json, tables.json, database/<db>/<db>.sqlite."""
+    """A tiny Spider folder from SpiderMan: train_spider.json + dev.json, tables.json,
+    database/<db>/<db>.sqlite."""
     import csv
     import shutil
 

@@ -60,7 +60,8 @@ def test_import_spiderman_csv_and_show_enriched_prompts(
 
 
 def test_import_bird_minidev_without_databases(run_cli, tmp_path: Path, bird_minidev: Path) -> None:
-    """(No token budget here, so the import skips loading the tokenizer; budgets are tested above.)"""
+    """(No token budget here, so the import skips loading the tokenizer; budgets are tested
+    above.)"""
     ws = str(tmp_path / "ws")
     done = run_cli(
         "data",
@@ -82,8 +83,8 @@ def test_import_bird_minidev_without_databases(run_cli, tmp_path: Path, bird_min
     show = run_cli("data", "show", "bird_mysql", "--n", "1", "--workspace", ws).stdout
     assert "Write one MySQL query that answers the question. The database is MySQL" in show
     assert (
-        "CREATE TABLE customers (\n  CustomerID INTEGER PRIMARY KEY, -- identification of the customer"
-        in show
+        "CREATE TABLE customers (\n"
+        "  CustomerID INTEGER PRIMARY KEY, -- identification of the customer" in show
     )
     assert "Price REAL -- values: commonsense evidence: total price = Amount x Price" in show
     assert "External knowledge: ratio of customers who pay in EUR" in show

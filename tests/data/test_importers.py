@@ -1,4 +1,5 @@
-"""Importers on real layouts: Spider, BIRD (with and without databases), SpiderMan CSV, Alpaca, pairs."""
+"""Importers on real layouts: Spider, BIRD (with and without databases), SpiderMan CSV, Alpaca,
+pairs."""
 
 from __future__ import annotations
 
@@ -154,7 +155,8 @@ def test_csv_without_required_columns(workspace: Workspace, tmp_path: Path) -> N
 def test_alpaca_jsonl_is_registered_as_is(workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "sft.jsonl"
     path.write_text(
-        '{"instruction": "How many singers?", "output": "SELECT COUNT(*) FROM singer", "db_id": "x"}\n'
+        '{"instruction": "How many singers?", "output": "SELECT COUNT(*) FROM singer", '
+        '"db_id": "x"}\n'
         '{"instruction": "Names?", "input": "table singer", "output": "SELECT name FROM singer"}\n'
     )
     (dataset,) = import_dataset(workspace, "alpaca", path, ImportOptions())

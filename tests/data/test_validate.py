@@ -66,7 +66,10 @@ def test_dataset_file_that_does_not_parse_gives_line_and_column(workspace: Works
         workspace,
         "broken",
         {"file_name": "datasets/broken.json"},
-        text='[\n {"instruction": "q", "output": "SELECT 1"},\n {"instruction": "q2" "output": "x"}\n]',
+        text=(
+            '[\n {"instruction": "q", "output": "SELECT 1"},\n'
+            ' {"instruction": "q2" "output": "x"}\n]'
+        ),
     )
     problem = only_problem(workspace, "broken")
     assert problem.file == str(path)

@@ -1,4 +1,5 @@
-"""Existing Alpaca SFT data: a JSON array or JSON lines of `instruction, input, output` (+ `system`).
+"""Existing Alpaca SFT data: a JSON array or JSON lines of `instruction, input, output`
+(+ `system`).
 
 Registered as it is (rows keep every key; a missing `input` or `system` becomes ""),
 after validation. Rows that carry `db_id` get database references from --db-dir or

@@ -39,7 +39,8 @@ DIALECT_HINTS = (("mysql", "mysql"), ("postgres", "postgresql"), ("sqlite", "sql
 
 
 def import_bird(ws: Workspace, path: Path, options: ImportOptions) -> list[DatasetInfo]:
-    """Register one SFT dataset per BIRD question file at `path` (a file, or every one in a folder)."""
+    """Register one SFT dataset per BIRD question file at `path` (a file, or every one in a
+    folder)."""
     files = _question_files(path)
     default = path.stem if path.is_file() else path.name
     splits = [None if len(files) == 1 else file.stem for file in files]
@@ -78,8 +79,9 @@ def _file_dataset(file: Path, name: ImportName, options: ImportOptions) -> NewDa
     dialect = _dialect_of(file)
     if options.mysql_url and dialect != "mysql":
         raise StudioError(
-            f"{file} holds {dialect} SQL, so its databases cannot be the MySQL ones at --mysql-url; "
-            "import the MySQL question file (e.g. mini_dev_mysql.json) or drop --mysql-url"
+            f"{file} holds {dialect} SQL, so its databases cannot be the MySQL ones "
+            "at --mysql-url; import the MySQL question file (e.g. mini_dev_mysql.json) "
+            "or drop --mysql-url"
         )
     records = [_record(file, i, row) for i, row in enumerate(_read_questions(file))]
     db_ids = sorted({r.db_id for r in records})
@@ -123,8 +125,8 @@ def _record(file: Path, index: int, row: Any) -> SourceRecord:
         or not sql
     ):
         raise StudioError(
-            f"{file}: question {index} lacks question, db_id or SQL; every BIRD row needs all three "
-            "(fix or remove the row)"
+            f"{file}: question {index} lacks question, db_id or SQL; "
+            "every BIRD row needs all three (fix or remove the row)"
         )
     return SourceRecord(
         question_id=row.get("question_id", index),

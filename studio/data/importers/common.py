@@ -90,7 +90,8 @@ def check_import_names(ws: Workspace, names: Sequence[ImportName], options: Impo
 
 
 def find_sqlite(db_id: str, folders: Sequence[Path]) -> Path | None:
-    """`<folder>/<db_id>.sqlite` or `<folder>/<db_id>/<db_id>.sqlite` (.db, .sqlite3 too) in the first folder holding it."""
+    """`<folder>/<db_id>.sqlite` or `<folder>/<db_id>/<db_id>.sqlite` (.db, .sqlite3 too) in the
+    first folder holding it."""
     for folder in folders:
         for suffix in SQLITE_SUFFIXES:
             for candidate in (folder / f"{db_id}{suffix}", folder / db_id / f"{db_id}{suffix}"):
@@ -143,7 +144,8 @@ def load_schemas(
     folders: Sequence[Path],
     source: Path,
 ) -> dict[str, Schema]:
-    """db_id -> Schema: introspected where a database exists, else from the first tables file describing it."""
+    """db_id -> Schema: introspected where a database exists, else from the first tables file
+    describing it."""
     schemas = introspect_all(
         {db_id: ref for db_id, ref in refs.items() if ref}, options.sample_values, options.progress
     )
@@ -205,8 +207,9 @@ def records_dataset(
     )
     if not result.rows:
         raise StudioError(
-            f"{source_path}: none of the {len(records)} prompts fits cutoff_len={options.cutoff_len} "
-            "even with the schema shrunk to the tables the SQL uses; raise --cutoff-len"
+            f"{source_path}: none of the {len(records)} prompts fits "
+            f"cutoff_len={options.cutoff_len} even with the schema shrunk to the tables the SQL "
+            "uses; raise --cutoff-len"
         )
     used = sorted({record.db_id for record in records})
     meta = DatasetMeta(

@@ -161,7 +161,8 @@ def _read_records(file: Path, split: str | None) -> list[SourceRecord]:
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise StudioError(
-            f"{file}: the header lacks {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
+            f"{file}: the header lacks {', '.join(missing)} "
+            f"(found: {', '.join(header) or 'nothing'}); "
             "the first row must name the columns database,question,sql"
         )
     records = []

@@ -55,7 +55,8 @@ def _demo_files_in_the_way(ws: Workspace) -> bool:
 
 
 def _register_demo(ws: Workspace) -> list[DatasetInfo]:
-    """Copy the demo databases into the workspace and register demo_train and demo_test (lock held)."""
+    """Copy the demo databases into the workspace and register demo_train and demo_test (lock
+    held)."""
     from studio.data.importers.common import introspect_all, text
     from studio.data.registry import DatasetMeta, NewDataset, register_datasets_unlocked
     from studio.data.sft_rows import SourceRecord, build_sft_rows
@@ -64,7 +65,8 @@ def _register_demo(ws: Workspace) -> list[DatasetInfo]:
     questions_path = DEMO_DIR / "questions.json"
     if not questions_path.is_file():
         raise StudioError(
-            f"the demo questions are missing at {questions_path}; restore data/demo from the repository"
+            f"the demo questions are missing at {questions_path}; "
+            "restore data/demo from the repository"
         )
     questions = json.loads(questions_path.read_text(encoding="utf-8"))
     refs = {

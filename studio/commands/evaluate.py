@@ -2,6 +2,7 @@
 file, and comparison of runs.
 
     eval --dataset NAME [--model REF] [--adapter DIR ...] [--limit N] [--out DIR] [--detach] ...
+    eval --dataset NAME ... --vote N [--vote-temperature T]    (greedy and voted EX side by side)
     eval --dataset NAME --predictions FILE [--out DIR]
     eval --compare RUN [RUN ...] [--json]
 
@@ -27,6 +28,7 @@ from studio.inference.settings import (
     ENGINE_HELP,
     ENGINES,
 )
+from studio.inference.voting import DEFAULT_VOTE_TEMPERATURE
 
 HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
 GENERATION_DEFAULTS = {
@@ -38,6 +40,8 @@ GENERATION_DEFAULTS = {
     "engine": DEFAULT_ENGINE,
     "no_merge": False,
     "detach": False,
+    "vote": 0,
+    "vote_temperature": DEFAULT_VOTE_TEMPERATURE,
 }
 OPTION_NAMES = {"adapters": "--adapter"}
 
@@ -90,6 +94,21 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="longest answer in tokens (default %(default)s)",
     )
     parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
+    parser.add_argument(
+        "--vote",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also sample N answers per question, execute them and answer with the result most "
+        "agree on (ties by likelihood); EX greedy and voted are reported side by side",
+    )
+    parser.add_argument(
+        "--vote-temperature",
+        type=float,
+        default=DEFAULT_VOTE_TEMPERATURE,
+        metavar="T",
+        help="sampling temperature of the voted answers (default %(default)s)",
+    )
     parser.add_argument(
         "--no-merge", action="store_true", help="keep adapters unmerged (slower, same result)"
     )
@@ -195,6 +214,8 @@ def _generate(ws, args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         rule=args.rule,
         engine=args.engine,
+        vote=args.vote,
+        vote_temperature=args.vote_temperature,
     )
     job = submit_evaluation(ws, config, args.out)
     print(f"job {job.id} queued: {job.run_dir}", file=sys.stderr, flush=True)

@@ -144,6 +144,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
         ["questions"] + [s.get("n") for s in summaries],
         ["EX (%)"] + [s.get("ex") for s in summaries],
         ["EX 95% CI"] + [_interval(s.get("ex_ci95")) for s in summaries],
+        *_vote_rows(summaries),
         *_paired_rows(run_dirs),
     ]
     for field, label in (("by_difficulty", "difficulty"), ("by_database", "database")):
@@ -154,6 +155,22 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
                 + [(s.get(field) or {}).get(group, {}).get("ex") for s in summaries]
             )
     return ComparisonTable(columns, rows)
+
+
+def _vote_rows(summaries: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """EX of the execution-guided vote next to greedy, for runs that voted (None elsewhere);
+    no rows when no run voted."""
+    votes = [s.get("vote") for s in summaries]
+    if not any(votes):
+        return []
+    paired = [v["vs_greedy"] if v else None for v in votes]
+    return [
+        ["voted over (samples)"] + [v["samples"] if v else None for v in votes],
+        ["EX voted (%)"] + [v["ex"] if v else None for v in votes],
+        ["EX voted - greedy (paired)"] + [p["difference"] if p else None for p in paired],
+        ["voted - greedy 95% CI"] + [_interval(p["ci95"]) if p else None for p in paired],
+        ["voted - greedy McNemar p"] + [p["mcnemar_p"] if p else None for p in paired],
+    ]
 
 
 def _paired_rows(run_dirs: Sequence[str | Path]) -> list[list[Any]]:

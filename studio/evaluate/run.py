@@ -1,13 +1,16 @@
 """The evaluation pipeline: dataset questions -> chat prompts -> batched greedy generation ->
 extracted SQL -> parallel execution next to gold -> verdicts and a summary in a run folder.
+With `vote=N`, each question also gets N sampled answers and an execution-guided vote among
+them (studio.evaluate.voted); EX greedy and voted are reported side by side.
 
-Predictions are appended to predictions.jsonl as each batch finishes, so an interrupted run
-keeps what it generated; running again into the same folder generates only the questions
-not yet predicted, then scores all of them.
+Predictions (and samples) are appended to predictions.jsonl (samples.jsonl) as each batch
+finishes, so an interrupted run keeps what it generated; running again into the same folder
+generates only the questions not yet answered, then scores all of them.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -30,6 +33,14 @@ from studio.evaluate.scoring import (
     score_examples,
     write_verdicts,
 )
+from studio.evaluate.voted import (
+    SAMPLES_FILE,
+    read_samples,
+    sample_record,
+    score_votes,
+    vote_examples,
+    vote_summary,
+)
 from studio.fsutil import atomic_write_text
 from studio.inference.settings import (
     DEFAULT_BATCH_SIZE,
@@ -37,11 +48,15 @@ from studio.inference.settings import (
     DEFAULT_MAX_NEW_TOKENS,
     ENGINES,
 )
+from studio.inference.voting import DEFAULT_VOTE_TEMPERATURE
 from studio.jobs.rundir import RunDir
 from studio.models.references import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     from studio.data.registry import Example
+    from studio.inference.settings import GenerationSettings
+    from studio.inference.voting import Vote
+    from studio.models.loading import LoadedModel
     from studio.workspace import Workspace
 
 Progress = Callable[[dict[str, Any]], None]
@@ -62,6 +77,8 @@ class EvalConfig:
     timeout_s: float = 30.0
     rule: str = "auto"
     engine: str = DEFAULT_ENGINE
+    vote: int = 0
+    vote_temperature: float = DEFAULT_VOTE_TEMPERATURE
 
     def __post_init__(self) -> None:
         checks = [
@@ -80,6 +97,14 @@ class EvalConfig:
             (
                 self.engine in ENGINES,
                 f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}",
+            ),
+            (
+                self.vote == 0 or self.vote >= 2,
+                f"vote must be 0 (greedy only) or at least 2 samples, not {self.vote}",
+            ),
+            (
+                self.vote_temperature > 0,
+                f"vote_temperature must be positive, not {self.vote_temperature}",
             ),
         ]
         for ok, message in checks:
@@ -110,6 +135,8 @@ class EvalConfig:
 
 @dataclass
 class GenerationStats:
+    """One generation pass: questions answered, seconds spent, whether it was stopped."""
+
     generated: int = 0
     load_s: float = 0.0
     generation_s: float = 0.0
@@ -148,11 +175,14 @@ def evaluate(
     timeout_s: float = 30.0,
     rule: str = "auto",
     engine: str = DEFAULT_ENGINE,
+    vote: int = 0,
+    vote_temperature: float = DEFAULT_VOTE_TEMPERATURE,
     progress: Progress | None = None,
     bars: bool = True,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `model` (+ LoRA `adapters`) on `dataset`; returns the summary (`ex` in %).
+    """Evaluate `model` (+ LoRA `adapters`) on `dataset`; returns the summary (`ex` in %, and
+    with `vote=N` a `vote` entry: EX of the execution-guided vote among N samples).
 
     `out_dir` defaults to a new `runs/eval-*` folder; an existing run folder of the same
     dataset, model and adapters is continued. `progress(record)` receives
@@ -172,6 +202,8 @@ def evaluate(
         timeout_s=timeout_s,
         rule=rule,
         engine=engine,
+        vote=vote,
+        vote_temperature=vote_temperature,
     )
     return run_evaluation(
         ws, config, out_dir, progress=progress, bars=bars, should_stop=should_stop
@@ -194,23 +226,58 @@ def run_evaluation(
     predictions_path = RunDir(run_dir).predictions
     done = _checked_predictions(predictions_path, examples)
     pending = [e for e in examples if e.index not in done]
-    stats = _generate(config, pending, predictions_path, len(examples), progress, bars, should_stop)
+    model = _Model(config)
+    passes = _Passes(len(examples), progress, bars, should_stop)
+    stats = passes.run(
+        model, pending, _greedy_settings(config), "generation", _greedy_store(predictions_path)
+    )
+    stopped = {"stopped": True, "out_dir": str(run_dir), "total": len(examples)}
     if stats.stopped:
-        return {
-            "stopped": True,
-            "out_dir": str(run_dir),
-            "total": len(examples),
-            "predicted": len(examples) - len(pending) + stats.generated,
-        }
+        return {**stopped, "predicted": len(examples) - len(pending) + stats.generated}
+    samples_path = run_dir / SAMPLES_FILE
+    sampling = GenerationStats()
+    likelihood_s = [0.0]
+    if config.vote:
+        sampled = read_samples(samples_path, config.vote, config.vote_temperature)
+        unsampled = [e for e in examples if e.index not in sampled]
+        store = _sample_store(samples_path, config.vote_temperature, likelihood_s)
+        sampling = passes.run(model, unsampled, _vote_settings(config), "sampling", store)
+        if sampling.stopped:
+            return {
+                **stopped,
+                "predicted": len(examples),
+                "sampled": len(examples) - len(unsampled) + sampling.generated,
+            }
     done = read_run_predictions(predictions_path)
     sql_by_index = {e.index: str(done[e.index]["sql"]) for e in examples}
     timings = {
         "resumed": len(examples) - len(pending),
         "generated": stats.generated,
-        "load_s": round(stats.load_s, 3),
+        "load_s": round(model.load_s, 3),
         "generation_s": round(stats.generation_s, 3),
         "questions_per_s": stats.questions_per_s,
     }
+    votes = None
+    if config.vote:
+        started = time.monotonic()
+        votes = vote_examples(
+            ws,
+            config.dataset,
+            examples,
+            read_samples(samples_path, config.vote, config.vote_temperature),
+            workers=config.workers or os.cpu_count() or 1,
+            timeout_s=config.timeout_s,
+            progress=progress,
+        )
+        timings.update(
+            {
+                "sampled": sampling.generated,
+                "sampling_s": round(sampling.generation_s, 3),
+                "sampled_questions_per_s": sampling.questions_per_s,
+                "likelihood_s": round(likelihood_s[0], 3),
+                "voting_s": round(time.monotonic() - started, 3),
+            }
+        )
     header = {
         "mode": "generate",
         "dataset": config.dataset,
@@ -234,6 +301,8 @@ def run_evaluation(
         rule=config.rule,
         progress=progress,
         bars=bars,
+        votes=votes,
+        vote_settings=(config.vote, config.vote_temperature),
     )
 
 
@@ -318,70 +387,148 @@ def _checked_predictions(path: Path, examples: Sequence[Example]) -> dict[int, d
     return done
 
 
-def _generate(
-    config: EvalConfig,
-    pending: Sequence[Example],
-    predictions_path: Path,
-    total: int,
-    progress: Progress | None,
-    bars: bool,
-    should_stop: Callable[[], bool] | None,
-) -> GenerationStats:
-    """Generate SQL for `pending`, appending each finished batch to predictions.jsonl."""
-    stats = GenerationStats()
-    if not pending:
-        return stats
-    from studio.data.prompts import build_messages, render_chat
-    from studio.inference.generate import generate
-    from studio.inference.settings import GenerationSettings
-    from studio.models.loading import load_model
-    from studio.sql.extract import extract_sql, sql_settled
+class _Model:
+    """The evaluated model, loaded on first use (a run that has every answer loads nothing)."""
 
-    started = time.monotonic()
-    loaded = load_model(config.model, config.adapters, merge=config.merge_adapters)
-    stats.load_s = time.monotonic() - started
-    prompts = [render_chat(loaded.tokenizer, build_messages(example)) for example in pending]
-    settings = GenerationSettings(
+    def __init__(self, config: EvalConfig) -> None:
+        self.config = config
+        self.load_s = 0.0
+        self._loaded: LoadedModel | None = None
+
+    def get(self) -> LoadedModel:
+        if self._loaded is None:
+            from studio.models.loading import load_model
+
+            started = time.monotonic()
+            self._loaded = load_model(
+                self.config.model, self.config.adapters, merge=self.config.merge_adapters
+            )
+            self.load_s = time.monotonic() - started
+        return self._loaded
+
+
+# store(loaded, examples, chat prompts, completions) saves one finished batch
+Store = Callable[["LoadedModel", list["Example"], list[str], list[list[str]]], None]
+
+
+def _greedy_settings(config: EvalConfig) -> GenerationSettings:
+    from studio.inference.settings import GenerationSettings
+
+    return GenerationSettings(
         max_new_tokens=config.max_new_tokens, batch_size=config.batch_size, engine=config.engine
     )
-    bar = _bar(len(pending), "generating") if bars else None
-    already = total - len(pending)
-    started = time.monotonic()
 
-    def on_batch(indices: list[int], completions: list[list[str]]) -> None:
+
+def _vote_settings(config: EvalConfig) -> GenerationSettings:
+    from studio.inference.settings import GenerationSettings
+
+    return GenerationSettings(
+        max_new_tokens=config.max_new_tokens,
+        batch_size=config.batch_size,
+        engine=config.engine,
+        temperature=config.vote_temperature,
+        n=config.vote,
+    )
+
+
+def _greedy_store(path: Path) -> Store:
+    """Append each greedy answer and its SQL to predictions.jsonl."""
+    from studio.sql.extract import extract_sql
+
+    def store(_loaded, examples, _prompts, completions) -> None:
         append_predictions(
-            predictions_path,
+            path,
             [
-                prediction_record(pending[i], answers[0], extract_sql(answers[0]))
-                for i, answers in zip(indices, completions, strict=True)
+                prediction_record(example, answers[0], extract_sql(answers[0]))
+                for example, answers in zip(examples, completions, strict=True)
             ],
         )
-        stats.generated += len(indices)
-        stats.generation_s = time.monotonic() - started
-        if bar is not None:
-            bar.update(len(indices))
-        if progress is not None:
-            progress(
-                {
-                    "phase": "generation",
-                    "done": already + stats.generated,
-                    "total": total,
-                    "questions_per_s": stats.questions_per_s,
-                    "elapsed_s": round(stats.generation_s, 3),
-                }
-            )
-        if should_stop is not None and should_stop():
-            raise _Stop
 
-    try:
-        generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
-    except _Stop:
-        stats.stopped = True
-    finally:
-        if bar is not None:
-            bar.close()
-    stats.generation_s = time.monotonic() - started
-    return stats
+    return store
+
+
+def _sample_store(path: Path, temperature: float, likelihood_s: list[float]) -> Store:
+    """Score each sampled answer's likelihood, then append the samples to samples.jsonl;
+    `likelihood_s[0]` adds up the seconds spent scoring."""
+    from studio.inference.likelihood import completion_likelihoods
+    from studio.sql.extract import extract_sql
+
+    def store(loaded, examples, prompts, completions) -> None:
+        started = time.monotonic()
+        likelihoods = completion_likelihoods(loaded, prompts, completions)
+        likelihood_s[0] += time.monotonic() - started
+        append_predictions(
+            path,
+            [
+                sample_record(
+                    example, answers, [extract_sql(a) for a in answers], scores, temperature
+                )
+                for example, answers, scores in zip(examples, completions, likelihoods, strict=True)
+            ],
+        )
+
+    return store
+
+
+@dataclass
+class _Passes:
+    """Generation passes over one run's questions, sharing its progress and cancellation."""
+
+    total: int
+    progress: Progress | None
+    bars: bool
+    should_stop: Callable[[], bool] | None
+
+    def run(
+        self,
+        model: _Model,
+        pending: Sequence[Example],
+        settings: GenerationSettings,
+        phase: str,
+        store: Store,
+    ) -> GenerationStats:
+        """Answer `pending` with `settings`, handing each finished batch to `store`."""
+        stats = GenerationStats()
+        if not pending:
+            return stats
+        from studio.data.prompts import build_messages, render_chat
+        from studio.inference.generate import generate
+        from studio.sql.extract import sql_settled
+
+        loaded = model.get()
+        prompts = [render_chat(loaded.tokenizer, build_messages(example)) for example in pending]
+        bar = _bar(len(pending), phase) if self.bars else None
+        already = self.total - len(pending)
+        started = time.monotonic()
+
+        def on_batch(indices: list[int], completions: list[list[str]]) -> None:
+            store(loaded, [pending[i] for i in indices], [prompts[i] for i in indices], completions)
+            stats.generated += len(indices)
+            stats.generation_s = time.monotonic() - started
+            if bar is not None:
+                bar.update(len(indices))
+            if self.progress is not None:
+                self.progress(
+                    {
+                        "phase": phase,
+                        "done": already + stats.generated,
+                        "total": self.total,
+                        "questions_per_s": stats.questions_per_s,
+                        "elapsed_s": round(stats.generation_s, 3),
+                    }
+                )
+            if self.should_stop is not None and self.should_stop():
+                raise _Stop
+
+        try:
+            generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
+        except _Stop:
+            stats.stopped = True
+        finally:
+            if bar is not None:
+                bar.close()
+        stats.generation_s = time.monotonic() - started
+        return stats
 
 
 def _bar(total: int, description: str):
@@ -404,8 +551,11 @@ def _score_and_report(
     rule: str,
     progress: Progress | None,
     bars: bool,
+    votes: dict[int, Vote] | None = None,
+    vote_settings: tuple[int, float] = (0, DEFAULT_VOTE_TEMPERATURE),
 ) -> dict[str, Any]:
-    """Score, then write verdicts.jsonl and summary.json; returns the summary."""
+    """Score (the voted SQL too, given `votes`), then write verdicts.jsonl and summary.json;
+    returns the summary."""
     started = time.monotonic()
     rows = score_examples(
         ws,
@@ -419,6 +569,21 @@ def _score_and_report(
         progress=progress,
     )
     scoring_s = time.monotonic() - started
+    voting: dict[str, Any] = {}
+    if votes is not None:
+        voted_rows = score_votes(
+            ws,
+            dataset,
+            examples,
+            rows,
+            votes,
+            workers=workers,
+            timeout_s=timeout_s,
+            rule=rule,
+            progress=progress,
+            bars=bars,
+        )
+        voting = {"vote": vote_summary(rows, voted_rows, votes, *vote_settings)}
     folder = RunDir(run_dir)
     write_verdicts(folder.verdicts, rows)
     write_generated_predictions(
@@ -428,6 +593,7 @@ def _score_and_report(
         **header,
         "rule": rule,
         **summarize_verdicts(rows),
+        **voting,
         "timings": {
             **timings,
             "scoring_s": round(scoring_s, 3),

@@ -57,7 +57,11 @@ def evaluate_run_dir(run_dir: Path) -> None:
         should_stop=cancel_requested,
     )
     if summary.get("stopped"):
-        print(f"stopped after {summary['predicted']}/{summary['total']} predictions", flush=True)
+        sampled = f", {summary['sampled']} sampled" if "sampled" in summary else ""
+        print(
+            f"stopped after {summary['predicted']}/{summary['total']} predictions{sampled}",
+            flush=True,
+        )
         return
     append_jsonl(
         run.metrics,
@@ -66,6 +70,7 @@ def evaluate_run_dir(run_dir: Path) -> None:
             "done": summary["n"],
             "total": summary["n"],
             "ex": summary["ex"],
+            **({"ex_voted": summary["vote"]["ex"]} if "vote" in summary else {}),
             "time": round(time.time(), 3),
         },
     )
@@ -74,6 +79,15 @@ def evaluate_run_dir(run_dir: Path) -> None:
         f"(95% CI {summary['ex_ci95'][0]:.2f}-{summary['ex_ci95'][1]:.2f})",
         flush=True,
     )
+    vote = summary.get("vote")
+    if vote is not None:
+        paired = vote["vs_greedy"]
+        print(
+            f"EX voted over {vote['samples']} samples {vote['ex']:.2f}% "
+            f"({paired['difference']:+.2f} points on greedy, paired 95% CI "
+            f"{paired['ci95'][0]:.2f} to {paired['ci95'][1]:.2f}, McNemar p {paired['mcnemar_p']})",
+            flush=True,
+        )
     print(json.dumps(summary["categories"]), flush=True)
 
 

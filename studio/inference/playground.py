@@ -3,8 +3,9 @@
 A variant is a model reference plus a LoRA adapter stack (base, base+SFT, base+SFT+DPO).
 The prompt is the one the studio trains on: the data layer's instruction (dialect, schema
 introspected from the database, evidence, question) in the model's own chat template.
-Each variant answers greedily; its SQL is extracted, run read-only, and judged against
-the gold SQL when one is given (the same rule as evaluation). Loaded models stay in a
+Each variant answers greedily, or with `vote_n` by an execution-guided vote among that many
+sampled answers (studio.inference.voting); its SQL is extracted, run read-only, and judged
+against the gold SQL when one is given (the same rule as evaluation). Loaded models stay in a
 `ModelPool` between questions.
 """
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
+from studio.inference.voting import DEFAULT_VOTE_TEMPERATURE, Vote
 from studio.jobs.rundir import ADAPTER_CONFIG, adapter_label
 from studio.sql.execute import ExecResult
 
@@ -58,8 +60,9 @@ class Variant:
 @dataclass(frozen=True)
 class VariantAnswer:
     """What one variant answered: its reply, the SQL in it, that SQL's execution and, when a gold
-    SQL was given, the verdict (a score category: correct, wrong_result, pred_error, ...).
-    `error` is set instead when the variant could not answer (e.g. its model failed to load)."""
+    SQL was given, the verdict (a score category: correct, wrong_result, pred_error, ...), and
+    the vote when it answered by voting over samples. `error` is set instead when the variant
+    could not answer (e.g. its model failed to load)."""
 
     variant: Variant
     completion: str = ""
@@ -68,10 +71,22 @@ class VariantAnswer:
     verdict: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    vote: Vote | None = None
 
     @property
     def verdict_text(self) -> str | None:
         return VERDICT_TEXT.get(self.verdict, self.verdict) if self.verdict else None
+
+    @property
+    def agreement_text(self) -> str | None:
+        """How many samples agree with the voted answer, e.g. "5/8 samples agree"."""
+        if self.vote is None:
+            return None
+        results = self.vote.distinct_results
+        return (
+            f"{self.vote.votes}/{self.vote.n} samples agree "
+            f"({results} distinct result{'s' if results != 1 else ''})"
+        )
 
 
 class ModelPool:
@@ -188,12 +203,12 @@ def answer_variant(
     gold_sql: str | None = None,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    vote_n: int = 0,
 ) -> VariantAnswer:
-    """One variant's greedy answer to `messages`, its SQL run on `database` and judged against
-    `gold_sql`. A model that cannot be loaded gives an answer whose `error` says why."""
+    """One variant's answer to `messages` (greedy, or voted among `vote_n` samples when it is 2
+    or more), its SQL run on `database` and judged against `gold_sql`. A model that cannot be
+    loaded gives an answer whose `error` says why."""
     from studio.data.prompts import render_chat
-    from studio.inference.generate import generate
-    from studio.inference.settings import GenerationSettings
     from studio.sql.execute import execute_sql
     from studio.sql.extract import extract_sql
 
@@ -207,15 +222,54 @@ def answer_variant(
             error=f"{variant.label} could not answer: {error}",
             seconds=time.monotonic() - started,
         )
-    completion = generate(loaded, [prompt], GenerationSettings(max_new_tokens=max_new_tokens))[0][0]
-    sql = extract_sql(completion)
+    voted: Vote | None = None
+    if vote_n >= 2:
+        completion, sql, voted = voted_answer(
+            loaded, prompt, database, vote_n, max_new_tokens, timeout_s=timeout_s
+        )
+    else:
+        completion = greedy_answer(loaded, prompt, max_new_tokens)
+        sql = extract_sql(completion)
     execution = execute_sql(database, sql, timeout_s=timeout_s, max_rows=DISPLAY_MAX_ROWS)
     verdict = (
         judge_sql(database, sql, gold_sql, timeout_s) if gold_sql and gold_sql.strip() else None
     )
     return VariantAnswer(
-        variant, completion, sql, execution, verdict, seconds=time.monotonic() - started
+        variant, completion, sql, execution, verdict, seconds=time.monotonic() - started, vote=voted
     )
+
+
+def greedy_answer(loaded: LoadedModel, prompt: str, max_new_tokens: int) -> str:
+    """The model's greedy reply to a chat-rendered prompt."""
+    from studio.inference.generate import generate
+    from studio.inference.settings import GenerationSettings
+
+    return generate(loaded, [prompt], GenerationSettings(max_new_tokens=max_new_tokens))[0][0]
+
+
+def voted_answer(
+    loaded: LoadedModel,
+    prompt: str,
+    database: str,
+    n: int,
+    max_new_tokens: int,
+    temperature: float = DEFAULT_VOTE_TEMPERATURE,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> tuple[str, str, Vote]:
+    """`n` sampled replies to a chat-rendered prompt, voted on by executing their SQL on
+    `database` (mean log-probability breaks ties): the chosen reply, its SQL and the vote."""
+    from studio.inference.generate import generate
+    from studio.inference.likelihood import completion_likelihoods
+    from studio.inference.settings import GenerationSettings
+    from studio.inference.voting import vote
+    from studio.sql.extract import extract_sql
+
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, n=n)
+    replies = generate(loaded, [prompt], settings)[0]
+    likelihoods = completion_likelihoods(loaded, [prompt], [replies])[0]
+    sqls = [extract_sql(reply) for reply in replies]
+    voted = vote(database, sqls, [item.mean for item in likelihoods], timeout_s)
+    return replies[voted.index], voted.sql, voted
 
 
 def judge_sql(database: str, sql: str, gold_sql: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> str:
@@ -237,12 +291,16 @@ def answer(
     pool: ModelPool | None = None,
     schema_style: str = "ddl",
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    vote_n: int = 0,
 ) -> list[VariantAnswer]:
-    """Each variant's answer to `question` on `database_ref`, in the order given."""
+    """Each variant's answer to `question` on `database_ref`, in the order given (voted among
+    `vote_n` samples when it is 2 or more)."""
     chosen = check_variants(variants)
     messages = build_messages_for(question, database_ref, evidence, schema_style)
     pool = pool or default_pool()
     return [
-        answer_variant(pool, variant, messages, database_ref, gold_sql, max_new_tokens)
+        answer_variant(
+            pool, variant, messages, database_ref, gold_sql, max_new_tokens, vote_n=vote_n
+        )
         for variant in chosen
     ]

@@ -125,14 +125,15 @@ def overlay_figure(
 
 
 def comparison_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.Figure:
-    """Grouped bars of EX (%) per run: overall, then each difficulty and database row of a
-    `compare_runs` table (columns: label then one per run)."""
+    """Grouped bars of EX (%) per run: overall, voted (when a run voted), then each difficulty
+    and database row of a `compare_runs` table (columns: label then one per run)."""
+    overall = {"EX (%)": "overall", "EX voted (%)": "voted"}
     groups = [
         row
         for row in rows
-        if row[0] == "EX (%)" or str(row[0]).startswith(("difficulty:", "database:"))
+        if row[0] in overall or str(row[0]).startswith(("difficulty:", "database:"))
     ]
-    labels = ["overall" if row[0] == "EX (%)" else str(row[0]) for row in groups]
+    labels = [overall.get(row[0], str(row[0])) for row in groups]
     figure = go.Figure()
     for position, run_name in enumerate(columns[1:], start=1):
         figure.add_trace(go.Bar(x=labels, y=[row[position] for row in groups], name=run_name))

@@ -41,6 +41,7 @@ RUN_COLUMNS = (
     "questions",
     "EX (%)",
     "EX 95% CI",
+    "EX voted (%)",
     "error",
 )
 WRONG_COLUMNS = ("index", "database", "difficulty", "category", "question")
@@ -89,6 +90,7 @@ def _run_row(
         summary.get("n", config.get("limit") or ""),
         summary.get("ex", ""),
         f"{ci[0]:.1f}–{ci[1]:.1f}" if ci else "",
+        (summary.get("vote") or {}).get("ex", ""),
         error or "",
     ]
 
@@ -141,6 +143,14 @@ def build(
             precision=0,
             minimum=1,
             elem_id="eval-max-new",
+        )
+        vote = gr.Number(
+            0,
+            label="Vote over N samples (0: greedy only)",
+            info="also sample N answers, answer with the result most agree on",
+            precision=0,
+            minimum=0,
+            elem_id="eval-vote",
         )
         run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
         cancel_button = gr.Button("Cancel running evaluations", variant="stop")
@@ -285,6 +295,7 @@ def build(
         limit_value: float | None,
         batch_value: float | None,
         tokens_value: float | None,
+        vote_value: float | None,
     ) -> dict:
         from studio.errors import StudioError
         from studio.evaluate import EvalConfig
@@ -303,6 +314,7 @@ def build(
             limit=int(limit_value or 0) or None,
             batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
             max_new_tokens=int(tokens_value or DEFAULT_MAX_NEW_TOKENS),
+            vote=int(vote_value or 0),
         )
         job = submit_evaluation(ws, config)
         return {
@@ -382,7 +394,7 @@ def build(
     listing_outputs = [runs, compared, drill_run, seen, comparison, chart, status]
     run_button.click(
         do_run,
-        [model, adapters, dataset, limit, batch_size, max_new_tokens],
+        [model, adapters, dataset, limit, batch_size, max_new_tokens, vote],
         [status, progress, runs, timer],
     )
     cancel_button.click(do_cancel, None, [status, progress])

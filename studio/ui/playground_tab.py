@@ -80,7 +80,8 @@ def answer_markdown(reply: VariantAnswer | None, label: str) -> str:
     verdict = (
         f"Verdict: **{reply.verdict_text}**" if reply.verdict else "no gold SQL, so no verdict"
     )
-    return f"**{label}** · {reply.seconds:.1f} s\n\n{verdict}"
+    agreement = f"\n\nVoted: {reply.agreement_text}" if reply.vote else ""
+    return f"**{label}** · {reply.seconds:.1f} s\n\n{verdict}{agreement}"
 
 
 def result_frame(reply: VariantAnswer | None) -> Any:
@@ -96,9 +97,9 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     """Build the Playground tab's components inside the caller's `gr.Tab` context; the model
     and adapter folders typed in it must lie inside `roots`."""
     gr.Markdown(
-        "Ask one question of up to three model variants side by side (greedy decoding); each SQL runs "
-        "read-only and is judged against the gold SQL when there is one. Models stay loaded between "
-        "questions."
+        "Ask one question of up to three model variants side by side (greedy decoding, or a vote "
+        "among sampled answers by their results); each SQL runs read-only and is judged against "
+        "the gold SQL when there is one. Models stay loaded between questions."
     )
     status = gr.Markdown(elem_id="pg-status")
     datasets = playground_datasets(ws)
@@ -152,6 +153,14 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         minimum=1,
         label="Max new tokens",
         elem_id="pg-max-new-tokens",
+    )
+    vote_n = gr.Number(
+        0,
+        precision=0,
+        minimum=0,
+        label="Vote over N samples (0: greedy)",
+        info="sample N answers, run them, answer with the result most agree on",
+        elem_id="pg-vote",
     )
     with gr.Row():
         ask = gr.Button("Ask", variant="primary", elem_id="pg-ask")
@@ -209,6 +218,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         note: str,
         gold_sql: str,
         tokens: float | None,
+        samples: float | None,
         *values: Any,
     ) -> Iterator[dict]:
         """Answer with each variant in turn, yielding the page as each one finishes."""
@@ -257,6 +267,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                     database_path,
                     gold_sql,
                     int(tokens or DEFAULT_MAX_NEW_TOKENS),
+                    vote_n=int(samples or 0),
                 )
             except Exception as error:  # noqa: BLE001
                 reply = VariantAnswer(variant, error=readable(error))
@@ -295,7 +306,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     use_row.click(fill_from_row, [dataset, row], [question, evidence, gold, database, status])
     ask.click(
         run,
-        [dataset, database, question, evidence, gold, max_new_tokens, *variant_inputs],
+        [dataset, database, question, evidence, gold, max_new_tokens, vote_n, *variant_inputs],
         [status, gold_result, *panel_outputs],
         concurrency_limit=1,
         concurrency_id="playground",

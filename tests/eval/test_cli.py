@@ -72,12 +72,16 @@ def test_generation_runs_as_a_job_and_prints_the_summary(
         "4",
         "--workers",
         "1",
+        "--vote",
+        "2",
         "--out",
         str(out),
         workspace=demo_ws.root,
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
+    assert summary["vote"]["samples"] == 2 and summary["vote"]["n"] == 3
+    assert f"EX voted over 2 samples {summary['vote']['ex']:.2f}%" in result.stderr
     assert (
         summary["n"] == 3
         and 0.0 <= summary["ex"] <= 100.0
@@ -91,6 +95,10 @@ def test_generation_runs_as_a_job_and_prints_the_summary(
         and metrics[0]["questions_per_s"] > 0
     )
     assert metrics[-1]["phase"] == "done" and metrics[-1]["ex"] == summary["ex"]
+    assert metrics[-1]["ex_voted"] == summary["vote"]["ex"]
+    compared = studio("--compare", str(out), "--json", workspace=demo_ws.root)
+    rows = json.loads(compared.stdout)["rows"]
+    assert ["EX voted (%)", summary["vote"]["ex"]] in rows
     jobs = list_jobs(demo_ws, kind="eval")
     assert [(job.state, job.run_dir, job.uses_gpu) for job in jobs] == [
         ("succeeded", out.resolve(), True)

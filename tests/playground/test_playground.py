@@ -72,6 +72,28 @@ def test_two_variants_answer_side_by_side_and_stay_loaded(
     assert tuned.label == f"{tiny_qwen2_dir} + {tiny_adapter_dir.parent.name}"
 
 
+def test_a_variant_can_answer_by_voting_over_samples(
+    demo_workspace: Workspace, tiny_qwen2_dir: Path
+) -> None:
+    from studio.sql.extract import extract_sql
+
+    database = concert_singer(demo_workspace)
+    reply = answer(
+        QUESTION,
+        database,
+        [Variant(str(tiny_qwen2_dir))],
+        gold_sql=GOLD,
+        pool=ModelPool(),
+        max_new_tokens=8,
+        vote_n=3,
+    )[0]
+    assert reply.error is None and reply.vote is not None
+    assert reply.vote.n == 3 and 0 <= reply.vote.votes <= reply.vote.executed <= 3
+    assert reply.sql == reply.vote.sql == extract_sql(reply.completion)
+    assert reply.agreement_text.startswith(f"{reply.vote.votes}/3 samples agree")
+    assert reply.verdict == judge_sql(database, reply.sql, GOLD)
+
+
 def test_pool_drops_the_least_recently_used(tiny_qwen2_dir: Path, tiny_adapter_dir: Path) -> None:
     pool = ModelPool(capacity=1)
     base = Variant(str(tiny_qwen2_dir))
@@ -153,6 +175,22 @@ def test_builtin_model_answers_a_demo_question(demo_workspace: Workspace) -> Non
     assert reply.sql.upper().startswith("SELECT")
     assert reply.execution.ok
     assert reply.verdict == "correct"
+
+
+@pytest.mark.builtin
+def test_builtin_model_votes_for_the_right_count(demo_workspace: Workspace) -> None:
+    from studio.models.references import DEFAULT_MODEL
+
+    reply = answer(
+        "How many singers are there?",
+        concert_singer(demo_workspace),
+        [Variant(DEFAULT_MODEL)],
+        gold_sql="SELECT COUNT(*) FROM singer",
+        pool=ModelPool(),
+        max_new_tokens=48,
+        vote_n=4,
+    )[0]
+    assert reply.verdict == "correct" and reply.vote.votes >= 2
 
 
 def test_model_ask_cli_answers_with_each_variant_and_a_verdict(

@@ -156,6 +156,7 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
     choose(page, "eval-dataset", "demo_test")
     fill(page, "eval-limit", 4)
     fill(page, "eval-max-new", 16)
+    fill(page, "eval-vote", 2)
     page.locator("#eval-run").click()
     expect(page.locator("#eval-status")).to_contain_text("queued")
     run_name = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status")).group(1)
@@ -166,9 +167,10 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
     assert summary["n"] == 4
     cells = [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()]
     assert cells[2:6] == ["demo_test", str(tiny_qwen2_dir), "", "4"]
-    assert float(cells[6]) == summary["ex"]
+    assert float(cells[6]) == summary["ex"] and float(cells[8]) == summary["vote"]["ex"]
     comparison = page.locator("#eval-comparison")
     expect(comparison).to_contain_text("EX (%)")
+    expect(comparison).to_contain_text("EX voted (%)")
     assert run_name in comparison.inner_text()
     # the chart renders after the table: wait for plotly to hold at least one bar trace
     page.wait_for_function(
@@ -197,6 +199,7 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
 
     # a second run: switching the drill-down to it clears the question, with no error badge
     fill(page, "eval-limit", 2)
+    fill(page, "eval-vote", 0)
     page.locator("#eval-run").click()
     expect(page.locator("#eval-status")).to_contain_text("queued")
     second = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status")).group(1)

@@ -172,12 +172,14 @@ def test_playground_compares_two_models_side_by_side(
     choose_custom(page, "pg-model-1", str(tiny_qwen2_dir))
     choose_custom(page, "pg-model-2", str(tiny_qwen3_moe_dir))
     set_number(page, "pg-max-new-tokens", 12)
+    set_number(page, "pg-vote", 2)
     page.locator("#pg-ask").click()
     page.locator("#pg-status").get_by_text("Done: 2 variant(s) answered.").wait_for(timeout=180_000)
     for k, model_dir in ((1, tiny_qwen2_dir), (2, tiny_qwen3_moe_dir)):
         title = page.locator(f"#pg-answer-{k}").inner_text()
         assert str(model_dir) in title
         assert re.search(r"correct|wrong|error|timeout|refused", title), title
+        assert re.search(r"Voted: [0-2]/2 samples agree", title), title
         assert page.locator(f"#pg-result-{k}").is_visible()
     ws = open_workspace(studio.workspace)
     example = load_examples(ws, "demo_train")[0]

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.jobs import Job
+from studio.jobs import FINAL_STATES, Job
 from studio.jobs.kinds import TRAIN
 from studio.jobs.rundir import RunDir
 from studio.jobs.runs import (
@@ -466,18 +466,17 @@ def build(
     @reports_errors(status)
     def on_load(state: dict[str, Any] | None, base_value: dict[str, Any], *values: Any) -> dict:
         """Page load and tab selection: refresh the run shown and the pickers. On page load (no
-        run shown yet) the form shows the config of the run it attaches to."""
+        run shown yet) attached to a queued or running job, the form shows that job's config."""
         update = poll(state)
         update.update(history_updates())
         shown = update.get(monitor)
-        cfg = run_config(Path(shown["run_dir"])) if state is None and shown else None
+        active = state is None and shown and shown.get("state") not in FINAL_STATES
+        cfg = run_config(Path(shown["run_dir"])) if active else None
         if cfg is not None:
             update.update(fill_form(cfg, update.get(status, "")))
             return update
-        try:
-            current = config_from_form(base_value, list(values)).to_dict()
-        except StudioError:
-            current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
+        current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
+        current["dataset"] = current["dataset"] or base_value.get("dataset", [])
         update.update(picker_updates(current))
         return update
 

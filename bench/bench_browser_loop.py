@@ -12,7 +12,8 @@ through it, nothing else touches the workspace:
    n and question limit from the options, Start mining, wait for the job.
 3. Curate with the keyboard: `a` accepts the pair shown, `--accept` times (or every pair).
 4. Export the accepted pairs as `demo_pairs`.
-5. Train tab: Load file `configs/demo_dpo.yaml`, type the SFT adapter, Start, wait.
+5. Train tab: Load file `configs/demo_dpo.yaml` (the form takes the newest SFT adapter), Start,
+   wait.
 6. Evaluate tab: base, base + SFT adapter, base + DPO adapter on demo_test (`--eval-limit`
    questions), one job after the other, each waited for.
 
@@ -224,8 +225,11 @@ def export(page, name: str) -> dict:
 
 
 def dpo(page, sft_adapter: str) -> dict:
+    from playwright.sync_api import expect
+
     load_config(page, "configs/demo_dpo.yaml")
-    fill(page, "train-adapters", sft_adapter)
+    expect(page.locator("#train-status")).to_contain_text("Adapters holds the newest")
+    expect(page.locator("#train-yaml")).to_contain_text(sft_adapter)
     run_dir = start_training(page)
     cells = wait_for_run(page, "train-history", run_dir.name)
     return {

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from studio.data.importers import DEFAULT_CUTOFF_LEN
 from studio.data.importers.demo import open_workspace
 
 HELP = (
     "datasets: import benchmarks, list, show rendered prompts, validate, load databases into MySQL"
 )
-DEFAULT_CUTOFF_LEN = 2048  # LLaMA-Factory's default
 STYLES = (
     "ddl",
     "compact",

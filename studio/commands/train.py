@@ -54,6 +54,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="continue a cancelled or failed run (folder or name under "
         "runs/) from its newest complete checkpoint, instead of starting CONFIG",
     )
+    parser.add_argument(
+        "--continue",
+        dest="continue_run",
+        metavar="RUN",
+        help="start a new run (its own folder) from the adapter a succeeded RUN saved, with "
+        "RUN's config and the --set overrides; RUN's adapter stays as it is",
+    )
     parser.set_defaults(func=run)
 
 
@@ -61,25 +68,41 @@ def run(args: argparse.Namespace) -> int:
     from studio.jobs import exit_code, follow_in_terminal
     from studio.jobs.kinds import TRAIN, resume_run
     from studio.train.config import load_config
+    from studio.train.continuation import continuation_config
     from studio.train.key_report import report_lines
     from studio.train.launch import start_training
     from studio.train.preflight import preflight
 
     ws = open_workspace(args.workspace)
+    given = [args.config is not None, bool(args.resume), bool(args.continue_run)]
+    if sum(given) > 1:
+        raise StudioError("give one of CONFIG, --resume RUN and --continue RUN")
     if args.resume:
         job, point = resume_run(ws, args.resume, TRAIN)
         if point is not None:
             print("\n".join(point.report()), flush=True)
     else:
-        if args.config is None:
-            raise StudioError("give a training config (e.g. configs/demo_sft.yaml) or --resume RUN")
-        cfg = load_config(args.config, args.overrides)
+        if not any(given):
+            raise StudioError(
+                "give a training config (e.g. configs/demo_sft.yaml), --resume RUN or "
+                "--continue RUN"
+            )
+        if args.continue_run:
+            cfg = continuation_config(ws, args.continue_run, args.overrides)
+            print(
+                f"continuing {args.continue_run} as a new run from "
+                f"{', '.join(cfg.adapter_name_or_path)}",
+                flush=True,
+            )
+        else:
+            cfg = load_config(args.config, args.overrides)
         for line in report_lines(cfg):
             print(line, flush=True)
         if args.check:
             preflight(ws, cfg)
+            source = args.config or args.continue_run
             print(
-                f"{args.config}: valid ({cfg.stage}, {cfg.model_name_or_path}, "
+                f"{source}: valid ({cfg.stage}, {cfg.model_name_or_path}, "
                 f"datasets {', '.join(cfg.dataset)})"
             )
             return 0

@@ -12,6 +12,9 @@ Each kind's own module checks its config, creates the run folder and writes the 
     run_dir = ws.new_run_dir("eval")            # ... config.json written into it
     job = start_run(ws, EVAL, run_dir, title="EX builtin:... on demo_test")
     job, point = resume_run(ws, "sft-20250101-120000-a1b2c3", TRAIN)
+
+A training run that succeeded is never resumed: its adapter is final (other runs, evaluations
+and exports use it); `studio.train.continuation` continues it as a new run instead.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.jobs.daemon import ensure_background_supervisor
+from studio.jobs.model import SUCCEEDED
 from studio.jobs.rundir import SETTINGS_CONFIG, TRAIN_CONFIG
 from studio.jobs.store import resubmit, submit
 
@@ -87,6 +91,18 @@ EVAL = JobKind(
 KINDS = {kind.name: kind for kind in (TRAIN, MINE, EVAL)}
 
 
+class FinishedRunError(StudioError):
+    """A resume asked of a training run that succeeded: its adapter is final."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        super().__init__(
+            f"training run {run_dir.name} finished (succeeded): its adapter is final and is never "
+            "trained further in place; continue it as a new run with its own folder: "
+            f"`python -m studio train --continue {run_dir.name}` (add --set max_steps=N ...)"
+        )
+
+
 def job_kind(name: str) -> JobKind:
     """The kind called `name`; a StudioError naming the kinds otherwise."""
     if name not in KINDS:
@@ -106,7 +122,8 @@ def resume_run(
     ws: Workspace, run: str, kind: JobKind | None = None
 ) -> tuple[Job, ResumePoint | None]:
     """Queue a stopped (cancelled, failed or killed) run again, found by name or folder; the job
-    and, for training, the checkpoint it continues from.
+    and, for training, the checkpoint it continues from. A succeeded training run is refused
+    with a FinishedRunError.
 
     `kind` is the kind the caller expects (None: the kind of the last job that ran there). A run
     no job ran in is started afresh from its config when `kind` is given.
@@ -136,6 +153,8 @@ def resume_run(
             f"{run_dir} holds no {ran.config_file}, so there is no {ran.noun} to continue; "
             f"start one with `{ran.start_command}`"
         )
+    if ran.from_checkpoint and previous and previous[0].state == SUCCEEDED:
+        raise FinishedRunError(run_dir)
     point = None
     if ran.from_checkpoint:
         from studio.train.resume import find_resume_point

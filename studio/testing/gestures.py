@@ -28,6 +28,15 @@ def choose(page: Any, elem_id: str, option: str) -> None:
     page.keyboard.press("Escape")
 
 
+def choose_custom(page: Any, elem_id: str, value: object) -> None:
+    """Type `value` into a Gradio dropdown that allows custom values and commit it (a
+    multiselect adds it to the chosen values)."""
+    box = page.locator(f"#{elem_id} input").first
+    box.fill(str(value))
+    box.press("Enter")
+    page.locator("body").click(position={"x": 5, "y": 5})
+
+
 def field_value(page: Any, elem_id: str) -> str:
     """The current value of a textbox or number field."""
     return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()

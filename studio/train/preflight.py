@@ -81,6 +81,19 @@ def check_resume(cfg: TrainConfig) -> None:
         )
 
 
+def check_adapter_free(folder: Path, key: str | None = None) -> None:
+    """The final adapter goes to `folder`: refuse one that already holds an adapter (nothing
+    overwrites an adapter; `key` names the config key that chose the folder)."""
+    if not (folder.expanduser() / ADAPTER_CONFIG).is_file():
+        return
+    where = f"config key '{key}': " if key else ""
+    raise StudioError(
+        f"{where}{folder} already holds an adapter, which training never overwrites; "
+        "continue a finished run as a new run (`python -m studio train --continue RUN`)"
+        + (f" or remove {key}" if key else "")
+    )
+
+
 def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
     """A warning when the LLaMA-Factory `template` asked for does not fit the model (None when it fits)."""
     if cfg.template is None:
@@ -165,6 +178,8 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
             "config key 'dpo_reference': merged_sft needs the SFT adapter in adapter_name_or_path"
         )
     check_resume(cfg)
+    if cfg.output_dir is not None:
+        check_adapter_free(Path(cfg.output_dir), "output_dir")
     folder = check_model_folder(cfg)
     model_config = load_model_config(folder)
     check_adapters(

@@ -56,4 +56,13 @@ def load_yaml(text: str, source: str, fix: str = "fix the file") -> Any:
             f"and {error.second_line}); keep one of them"
         ) from None
     except yaml.YAMLError as error:
-        raise StudioError(f"{source}: YAML does not parse ({error}); {fix}") from None
+        raise StudioError(f"{source}: YAML does not parse {_where(error)}; {fix}") from None
+
+
+def _where(error: yaml.YAMLError) -> str:
+    """`at line L, column C: problem` (the line first, so a shortened message keeps it)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is None:
+        return f"({problem})"
+    return f"at line {mark.line + 1}, column {mark.column + 1}: {problem}"

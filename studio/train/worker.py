@@ -63,13 +63,15 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     )
     from studio.train.key_report import key_fates, report_lines
     from studio.train.policy import drop_reference_copy
-    from studio.train.preflight import preflight, template_warning
+    from studio.train.preflight import check_adapter_free, preflight, template_warning
 
     started = time.time()
     run = RunDir(run_dir)
     cfg = load_config(run.train_config)
     ws = run.workspace()
     preflight(ws, cfg)
+    adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run.adapter_dir
+    check_adapter_free(adapter_dir)
     resume_from = resume_checkpoint(run_dir) if resume else cfg.resume_from_checkpoint
     if is_main_rank():
         for line in report_lines(cfg):
@@ -99,7 +101,6 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     print(f"reference model: {policy.reference}", flush=True)
     loaded = time.time()
 
-    adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run.adapter_dir
     summary: dict[str, Any] = {
         "stage": cfg.stage,
         "base_model": cfg.model_name_or_path,

@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from studio.data.clashes import REPLACE_LABEL
-from studio.data.importers import IMPORTERS, PROMPT_BUILDING_FORMATS
+from studio.data.importers import DEFAULT_CUTOFF_LEN, IMPORTERS, PROMPT_BUILDING_FORMATS
 from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
 from studio.data.validate import validate_registry
@@ -105,7 +105,15 @@ def build(
                 label="…or MySQL URL", placeholder="mysql://user:pass@127.0.0.1:3306/any"
             )
             style = gr.Dropdown(list(SCHEMA_STYLES), value="ddl", label="Schema style")
-            cutoff = gr.Number(0, label="cutoff_len (0: no token budget)", precision=0, minimum=0)
+            cutoff = gr.Number(
+                DEFAULT_CUTOFF_LEN,
+                label="cutoff_len",
+                info=f"token budget of prompt + answer for {', '.join(PROMPT_BUILDING_FORMATS)} "
+                "(0: none); alpaca and pairs keep their rows as they are",
+                precision=0,
+                minimum=0,
+                elem_id="import-cutoff",
+            )
         with gr.Row():
             replace_existing = gr.Checkbox(False, label=REPLACE_LABEL, elem_id="import-replace")
             import_button = gr.Button("Import", variant="primary", elem_id="import-button")
@@ -178,13 +186,9 @@ def build(
 
         if not path_value.strip():
             raise StudioError("fill in Path: the file or folder to import")
-        cutoff_len = int(cutoff_value or 0) or None
-        if cutoff_len and fmt_value not in PROMPT_BUILDING_FORMATS:
-            formats = ", ".join(PROMPT_BUILDING_FORMATS)
-            raise StudioError(
-                f"cutoff_len applies to formats that build prompts ({formats}); "
-                "set it to 0 for alpaca and pairs"
-            )
+        # a budget for the formats that build prompts; alpaca and pairs rows stay as they are
+        building = fmt_value in PROMPT_BUILDING_FORMATS
+        cutoff_len = (int(cutoff_value or 0) or None) if building else None
         source = roots.confine(path_value.strip(), "Path")
         db_dir = roots.confine(db_value.strip(), "Database folder") if db_value.strip() else None
         model_ref = roots.confine_model_ref(model_value.strip(), "Model") if cutoff_len else None

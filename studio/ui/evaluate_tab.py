@@ -26,6 +26,7 @@ from studio.jobs.runs import (
     wrong_verdicts,
 )
 from studio.models.references import DEFAULT_MODEL
+from studio.train.choices import model_choices
 from studio.ui.common import comparison_figure, frame, reports_errors
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
@@ -60,6 +61,13 @@ def evaluable_datasets(ws: Workspace) -> tuple[list[str], str]:
         "no dataset with databases is registered: import one with a database folder or MySQL URL "
         "in the Datasets tab"
     )
+
+
+def preferred_dataset(names: list[str]) -> str | None:
+    """The dataset an evaluation form starts with: the first held-out split (`*_test`,
+    `*_dev`), else the first."""
+    held_out = [name for name in names if name.endswith(("_test", "_dev"))]
+    return (held_out or names or [None])[0]
 
 
 def runs_table(ws: Workspace) -> Any:
@@ -121,7 +129,14 @@ def build(
     status = gr.Markdown(elem_id="eval-status")
 
     with gr.Row():
-        model = gr.Textbox(DEFAULT_MODEL, label="Model", elem_id="eval-model")
+        model = gr.Dropdown(
+            [DEFAULT_MODEL],
+            value=DEFAULT_MODEL,
+            allow_custom_value=True,
+            label="Model",
+            info="builtin:<name>, a model folder or a .gguf file",
+            elem_id="eval-model",
+        )
         adapters = gr.Dropdown(
             [],
             value=[],
@@ -252,12 +267,14 @@ def build(
         return "\n".join(lines) or "No evaluation running."
 
     @reports_errors(status)
-    def on_load(selected: list[str] | None) -> dict:
+    def on_load(selected: list[str] | None, chosen: str | None) -> dict:
         names, info = evaluable_datasets(ws)
         update = listing(selected)
+        kept = chosen if chosen in names else preferred_dataset(names)
         update.update(
             {
-                dataset: gr.Dropdown(choices=names, info=info),
+                model: gr.Dropdown(choices=model_choices(ws)),
+                dataset: gr.Dropdown(choices=names, value=kept, info=info),
                 adapters: gr.Dropdown(choices=list_adapters(ws)),
                 progress: progress_text(),
                 timer: gr.Timer(active=active_job(ws, EVAL.name) is not None),
@@ -305,7 +322,7 @@ def build(
             raise StudioError(
                 "choose the dataset to evaluate on (the list holds datasets with databases)"
             )
-        model_ref = roots.confine_model_ref(model_value.strip() or DEFAULT_MODEL, "Model")
+        model_ref = roots.confine_model_ref((model_value or "").strip() or DEFAULT_MODEL, "Model")
         adapters = tuple(roots.confine_adapter(ws, value) for value in adapter_values or [])
         config = EvalConfig(
             dataset=dataset_value,
@@ -406,4 +423,10 @@ def build(
         [question_text, gold_sql, pred_sql, gold_info, pred_info, gold_rows, pred_rows, status],
     )
     timer.tick(poll, [seen, compared], [progress, *listing_outputs, timer], show_progress="hidden")
-    return [(on_load, [compared], [*listing_outputs, dataset, adapters, progress, timer])]
+    return [
+        (
+            on_load,
+            [compared, dataset],
+            [*listing_outputs, model, dataset, adapters, progress, timer],
+        )
+    ]

@@ -37,6 +37,7 @@ ACTOR = "ui"
 MATCH_LIMIT = 1_000_000
 DISPLAY_ROWS = 20
 DISPLAY_TIMEOUT_S = 10.0
+MINING_QUESTIONS = 16  # a first mining run that ends within minutes on a CPU
 POLL_S = 2.0
 DIFF_COLORS = {"only in chosen": "#2e7d32", "only in rejected": "#c62828"}
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
@@ -268,7 +269,12 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 0.8, minimum=0, step=0.1, label="Temperature", elem_id="pairs-temperature"
             )
             limit = gr.Number(
-                0, precision=0, minimum=0, label="Questions (0 = all)", elem_id="pairs-limit"
+                MINING_QUESTIONS,
+                precision=0,
+                minimum=0,
+                label="Questions",
+                info="the first N questions; 0 = all (slow on CPU)",
+                elem_id="pairs-limit",
             )
             max_new_tokens = gr.Number(
                 DEFAULT_MAX_NEW_TOKENS,

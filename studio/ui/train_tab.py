@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from studio.data.registry import list_datasets
-from studio.jobs import Job
+from studio.errors import StudioError
+from studio.jobs import FINAL_STATES, Job
 from studio.jobs.kinds import TRAIN
 from studio.jobs.rundir import RunDir
 from studio.jobs.runs import (
@@ -28,10 +28,31 @@ from studio.jobs.runs import (
 )
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
+from studio.train.choices import adapter_choices, first_of_stage, model_choices
 from studio.train.config import TrainConfig, config_from_mapping, dump_config
-from studio.train.key_report import report_lines
-from studio.train.keys import BY_NAME, DPO_REFERENCES, PREF_LOSSES, STAGES
-from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
+from studio.train.form import (
+    DEFAULT_BASE,
+    FORM_KEYS,
+    base_of,
+    config_from_form,
+    dataset_choices,
+    form_values,
+    form_yaml,
+    key_notes,
+    label,
+    restage,
+    run_config,
+    steps_note,
+)
+from studio.train.keys import DPO_REFERENCES, PREF_LOSSES, STAGES
+from studio.ui.common import (
+    dpo_figure,
+    error_markdown,
+    frame,
+    overlay_figure,
+    reports_errors,
+    training_figure,
+)
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -50,97 +71,6 @@ HISTORY_COLUMNS = (
     "duration",
     "error",
 )
-# form field -> config key; the order of the form's inputs
-FORM_KEYS = (
-    "stage",
-    "model_name_or_path",
-    "adapter_name_or_path",
-    "dataset",
-    "lora_rank",
-    "lora_alpha",
-    "lora_dropout",
-    "lora_target",
-    "learning_rate",
-    "num_train_epochs",
-    "max_steps",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "cutoff_len",
-    "logging_steps",
-    "save_steps",
-    "pref_beta",
-    "pref_loss",
-    "pref_ftx",
-    "dpo_reference",
-    "packing",
-)
-LIST_KEYS = ("adapter_name_or_path", "lora_target")
-DATASET_KIND = {"sft": "sft", "dpo": "preference"}
-
-
-def label(key: str) -> str:
-    """The form label of config key `key` (studio/train/keys.py)."""
-    return BY_NAME[key].label
-
-
-DEFAULT_BASE = TrainConfig(
-    dataset=["demo_train"],
-    model_name_or_path=DEFAULT_MODEL,
-    max_steps=8,
-    logging_steps=1,
-    cutoff_len=1024,
-).to_dict()
-
-
-def dataset_choices(ws: Workspace, stage: str) -> tuple[list[str], str]:
-    """Registered datasets a `stage` run can train on, and a line saying why the list is empty."""
-    kind = DATASET_KIND.get(stage, "sft")
-    names = [info.name for info in list_datasets(ws) if info.kind == kind]
-    if names:
-        return names, f"{kind} datasets registered in the workspace"
-    if kind == "preference":
-        return [], (
-            "no preference datasets registered: mine and export pairs in the Pairs tab, or import a "
-            "pairs JSONL in the Datasets tab"
-        )
-    return [], "no SFT datasets registered: import one in the Datasets tab"
-
-
-def form_values(cfg: dict[str, Any]) -> list[Any]:
-    """Form field values for a config mapping, in FORM_KEYS order."""
-    values = []
-    for key in FORM_KEYS:
-        value = cfg.get(key)
-        if key in LIST_KEYS:
-            value = ", ".join(value or [])
-        elif key == "lora_alpha":
-            value = value or 0
-        values.append(value)
-    return values
-
-
-def key_notes(cfg: TrainConfig) -> str:
-    """Markdown: the fate of each LLaMA-Factory key the config sets but the studio does not honour,
-    and the keys that took LLaMA-Factory's defaults (empty when there are none)."""
-    lines = report_lines(cfg)
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def config_from_form(base: dict[str, Any], values: list[Any]) -> TrainConfig:
-    """The validated config: `base` (a loaded YAML's keys) overridden by the form fields."""
-    mapping = dict(base)
-    for key, value in zip(FORM_KEYS, values, strict=True):
-        if key == "lora_alpha":
-            value = int(value) if value else None
-        mapping[key] = value
-    if mapping.get("stage") == "dpo":
-        mapping["packing"] = False  # an SFT-only switch; the checkbox is hidden for DPO
-    else:
-        mapping["pref_ftx"] = (
-            0.0  # DPO-only keys: a DPO YAML turned into SFT in the form drops them
-        )
-        mapping["precompute_ref_log_probs"] = False
-    return config_from_mapping(mapping, source="the form")
 
 
 def history_table(runs: list[Run]) -> Any:
@@ -185,7 +115,8 @@ def build(
     Paths typed in it (YAML files, and those a config names) must lie inside `roots`."""
     gr.Markdown(
         "Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
-        "`python -m studio train FILE` would run. Charts follow the running job, also after a reload."
+        "`python -m studio train FILE` would run. Charts and form follow the running job, also "
+        "after a reload."
     )
     status = gr.Markdown(elem_id="train-status")
     base = gr.State(DEFAULT_BASE)
@@ -197,15 +128,23 @@ def build(
                 stage = gr.Radio(
                     list(STAGES), value="sft", label=label("stage"), elem_id="train-stage"
                 )
-                model = gr.Textbox(
-                    DEFAULT_MODEL,
+                model = gr.Dropdown(
+                    [DEFAULT_MODEL],
+                    value=DEFAULT_MODEL,
+                    allow_custom_value=True,
                     label=label("model_name_or_path"),
                     info="builtin:NAME, a local HF folder or a .gguf",
                     elem_id="train-model",
                 )
             with gr.Row():
-                adapters = gr.Textbox(
+                adapters = gr.Dropdown(
+                    [],
+                    value=[],
+                    multiselect=True,
+                    allow_custom_value=True,
                     label=label("adapter_name_or_path"),
+                    info="adapters finished runs saved, newest first (or type a folder); SFT "
+                    "trains the last one further",
                     elem_id="train-adapters",
                 )
                 datasets = gr.Dropdown(
@@ -228,9 +167,15 @@ def build(
                 )
             with gr.Row():
                 learning_rate = gr.Number(5e-5, label=label("learning_rate"), elem_id="train-lr")
-                epochs = gr.Number(3.0, label=label("num_train_epochs"), minimum=0)
+                epochs = gr.Number(
+                    3.0, label=label("num_train_epochs"), minimum=0, elem_id="train-epochs"
+                )
                 max_steps = gr.Number(
-                    8, label=label("max_steps"), precision=0, elem_id="train-max-steps"
+                    8,
+                    label=label("max_steps"),
+                    precision=0,
+                    info="-1: train Epochs instead",
+                    elem_id="train-max-steps",
                 )
                 batch_size = gr.Number(
                     1,
@@ -242,6 +187,7 @@ def build(
                 grad_accum = gr.Number(
                     1, label=label("gradient_accumulation_steps"), precision=0, minimum=1
                 )
+            steps_text = gr.Markdown(steps_note(3.0, 8), elem_id="train-steps-note")
             with gr.Row():
                 cutoff_len = gr.Number(
                     1024, label=label("cutoff_len"), precision=0, minimum=16, elem_id="train-cutoff"
@@ -312,6 +258,7 @@ def build(
         start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
         cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
         resume_button = gr.Button("Resume from last checkpoint", elem_id="train-resume")
+        continue_button = gr.Button("Continue as a new run", elem_id="train-continue")
 
     run_header = gr.Markdown(elem_id="train-run")
     with gr.Row():
@@ -475,90 +422,139 @@ def build(
         update[timer] = gr.Timer(active=job is not None or active_job(ws, TRAIN.name) is not None)
         return update
 
-    @reports_errors(status)
-    def on_load(
-        state: dict[str, Any] | None,
-        stage_value: str,
-        chosen: list[str] | None,
-        base_value: dict[str, Any],
-    ) -> dict:
-        names, info = dataset_choices(ws, stage_value)
-        kept = [name for name in chosen or base_value["dataset"] if name in names]
-        update = poll(state)
-        update.update(history_updates())
-        update[datasets] = gr.Dropdown(choices=names, value=kept, info=info)
-        return update
-
-    @reports_errors(status)
-    def show_yaml(base_value: dict[str, Any], *values: Any) -> dict:
-        return {yaml_code: dump_config(config_from_form(base_value, list(values))), status: ""}
-
-    @reports_errors(status)
-    def on_stage(base_value: dict[str, Any], *values: Any) -> dict:
-        stage_value = values[0]
-        names, info = dataset_choices(ws, stage_value)
-        # datasets of another kind leave; those a loaded YAML names stay while its stage does
-        from_yaml = base_value.get("dataset", []) if base_value.get("stage") == stage_value else []
-        chosen = [name for name in (values[3] or []) if name in names or name in from_yaml]
-        update = {
-            datasets: gr.Dropdown(
-                choices=sorted(set(names) | set(chosen)), value=chosen, info=info
+    def picker_updates(cfg: dict[str, Any]) -> dict:
+        """The model, adapter and dataset pickers for a form showing `cfg`: their choices now
+        (adapters labelled by their runs), the values `cfg` names kept among them."""
+        datasets_now = dataset_choices(ws, cfg.get("stage") or "sft")
+        chosen_adapters = list(cfg.get("adapter_name_or_path") or [])
+        adapter_options = [(choice.label, choice.path) for choice in adapter_choices(ws)]
+        known = {path for _, path in adapter_options}
+        adapter_options += [(path, path) for path in chosen_adapters if path not in known]
+        chosen_datasets = list(cfg.get("dataset") or [])
+        chosen_model = cfg.get("model_name_or_path") or DEFAULT_MODEL
+        return {
+            model: gr.Dropdown(
+                choices=list(dict.fromkeys([*model_choices(ws), *filter(None, [chosen_model])])),
+                value=chosen_model,
             ),
-            dpo_row: gr.Row(visible=stage_value == "dpo"),
-            packing: gr.Checkbox(visible=stage_value == "sft"),
+            adapters: gr.Dropdown(choices=adapter_options, value=chosen_adapters),
+            datasets: gr.Dropdown(
+                choices=list(dict.fromkeys([*datasets_now.names, *chosen_datasets])),
+                value=chosen_datasets,
+                info=datasets_now.info,
+            ),
         }
-        try:
-            values = list(values)
-            values[3] = chosen
-            update[yaml_code] = dump_config(config_from_form(base_value, values))
-        except Exception as error:  # noqa: BLE001 - an incomplete form is shown, not raised
-            update[yaml_code] = f"# not a valid config yet: {error}"
-        return update
 
     def fill_form(cfg: TrainConfig, message: str) -> dict:
+        """Every form field, the YAML pane and the pickers showing `cfg`."""
         data = cfg.to_dict()
-        names, info = dataset_choices(ws, cfg.stage)
         update: dict = dict(zip(form, form_values(data), strict=True))
-        update[datasets] = gr.Dropdown(
-            choices=sorted(set(names) | set(cfg.dataset)), value=cfg.dataset, info=info
-        )
+        update.update(picker_updates(data))
         update.update(
             {
-                base: {**data, **cfg.llamafactory_keys},
+                base: base_of(cfg),
                 yaml_code: dump_config(cfg),
                 key_fates: key_notes(cfg),
                 dpo_row: gr.Row(visible=cfg.stage == "dpo"),
                 packing: gr.Checkbox(value=cfg.packing, visible=cfg.stage == "sft"),
+                steps_text: steps_note(cfg.num_train_epochs, cfg.max_steps),
                 status: message,
             }
         )
         return update
 
     @reports_errors(status)
-    def do_apply(text: str) -> dict:
-        from studio.errors import StudioError
+    def on_load(state: dict[str, Any] | None, base_value: dict[str, Any], *values: Any) -> dict:
+        """Page load and tab selection: refresh the run shown and the pickers. On page load (no
+        run shown yet) attached to a queued or running job, the form shows that job's config."""
+        update = poll(state)
+        update.update(history_updates())
+        shown = update.get(monitor)
+        active = state is None and shown and shown.get("state") not in FINAL_STATES
+        cfg = run_config(Path(shown["run_dir"])) if active else None
+        if cfg is not None:
+            update.update(fill_form(cfg, update.get(status, "")))
+            return update
+        current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
+        current["dataset"] = current["dataset"] or base_value.get("dataset", [])
+        update.update(picker_updates(current))
+        return update
+
+    @reports_errors(status)
+    def show_yaml(base_value: dict[str, Any], *values: Any) -> dict:
+        return {yaml_code: dump_config(config_from_form(base_value, list(values))), status: ""}
+
+    def show_steps(epochs_value: float | None, steps_value: float | None) -> str:
+        return steps_note(epochs_value, int(steps_value) if steps_value is not None else None)
+
+    @reports_errors(status)
+    def on_stage(base_value: dict[str, Any], *values: Any) -> dict:
+        """A stage switch: datasets of the right kind, the SFT adapter for DPO, the stage's fields
+        shown, and the YAML pane matching the form."""
+        stage_value = values[0]
+        names = dataset_choices(ws, stage_value)
+        sft_adapter = first_of_stage(adapter_choices(ws), "sft") if stage_value == "dpo" else None
+        values = restage(base_value, list(values), names, sft_adapter)
+        shown = dict(zip(FORM_KEYS, values, strict=True))
+        update = picker_updates({**base_value, **shown})
+        update.update(
+            {
+                dpo_row: gr.Row(visible=stage_value == "dpo"),
+                packing: gr.Checkbox(visible=stage_value == "sft"),
+                yaml_code: form_yaml(base_value, values),
+            }
+        )
+        return update
+
+    @reports_errors(status)
+    def do_apply(text: str, base_value: dict[str, Any], *values: Any) -> dict:
+        """Fill the form from the YAML pane; a YAML that is not a config leaves the form as it
+        is, puts the form's YAML back in the pane and says what was wrong (line included)."""
         from studio.train.strict_yaml import load_yaml
 
-        data = load_yaml(text, "the YAML", fix="correct it and press Apply again") or {}
-        if not isinstance(data, dict):
-            raise StudioError(
-                "the YAML must be a mapping of config keys to values (key: value per line)"
-            )
-        return fill_form(config_from_mapping(data, source="the YAML"), "Form filled from the YAML.")
+        try:
+            data = load_yaml(text, "the YAML", fix="correct it and press Apply again") or {}
+            if not isinstance(data, dict):
+                raise StudioError(
+                    "the YAML must be a mapping of config keys to values (key: value per line)"
+                )
+            cfg = config_from_mapping(data, source="the YAML")
+        except StudioError as error:
+            gr.Warning(str(error), duration=15)
+            return {
+                yaml_code: form_yaml(base_value, list(values)),
+                status: error_markdown(f"{error}\n\nThe YAML pane shows the form's config again."),
+            }
+        return fill_form(cfg, "Form filled from the YAML.")
 
     @reports_errors(status)
     def do_load(path_value: str) -> dict:
-        from studio.errors import StudioError
         from studio.train.config import load_config
 
         if not path_value.strip():
             raise StudioError("pick a ready config or type the path of a YAML file to load")
         cfg = load_config(roots.confine(path_value.strip(), "YAML file"))
-        return fill_form(cfg, f"Loaded `{path_value.strip()}`.")
+        message = f"Loaded `{path_value.strip()}`."
+        if cfg.stage == "dpo" and not cfg.adapter_name_or_path:
+            choices = adapter_choices(ws)
+            sft_adapter = first_of_stage(choices, "sft")
+            if sft_adapter is not None:
+                data = {**base_of(cfg), "adapter_name_or_path": [sft_adapter]}
+                cfg = config_from_mapping(data, source=path_value.strip())
+                picked = next(c.label for c in choices if c.path == sft_adapter)
+                message += (
+                    f" It names no SFT adapter: **Adapters** holds the newest, {picked}; "
+                    "clear it to start DPO from the base model."
+                )
+            else:
+                message += (
+                    " It names no SFT adapter and no SFT run has finished: train one first "
+                    "(e.g. configs/demo_sft.yaml), or DPO starts from the base model."
+                )
+        return fill_form(cfg, message)
 
     @reports_errors(status)
     def do_save(path_value: str, base_value: dict[str, Any], *values: Any) -> dict:
-        from studio.errors import StudioError
         from studio.fsutil import atomic_write_text
 
         if not path_value.strip():
@@ -567,7 +563,7 @@ def build(
         if path.suffix not in YAML_SUFFIXES:
             raise StudioError(f"{path_value.strip()} is not a YAML file name; end it with .yaml")
         atomic_write_text(path, dump_config(config_from_form(base_value, list(values))))
-        return {status: f"Saved `{path}`; run it with `python -m studio train {path}`."}
+        return {status: f"Saved `{path}`; **Load file** fills the form from it again."}
 
     @reports_errors(status)
     def do_start(base_value: dict[str, Any], *values: Any) -> dict:
@@ -598,14 +594,20 @@ def build(
 
     @reports_errors(status)
     def do_resume(state: dict[str, Any] | None) -> dict:
-        from studio.errors import StudioError
-        from studio.jobs.kinds import resume_run
+        from studio.jobs.kinds import FinishedRunError, resume_run
 
         if state is None:
             raise StudioError(
                 "no run is shown; pick a cancelled or failed run under **Show run** first"
             )
-        job, point = resume_run(ws, state["run_dir"], TRAIN)
+        try:
+            job, point = resume_run(ws, state["run_dir"], TRAIN)
+        except FinishedRunError as error:
+            raise StudioError(
+                f"run {error.run_dir.name} finished (succeeded): its adapter is final and is never "
+                "trained further in place; press **Continue as a new run** to train on from it "
+                "in a new run of its own"
+            ) from None
         update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
         skipped = "".join(f" Skipped {folder.name} ({reason})." for folder, reason in point.skipped)
         message = (
@@ -620,7 +622,33 @@ def build(
         if not name:
             return {}
         run = find_run(ws, TRAIN.name, name)
-        return monitor_view(attach(run.run_dir, run.job.id, follow=False), True)
+        update = monitor_view(attach(run.run_dir, run.job.id, follow=False), True)
+        cfg = run_config(run.run_dir)
+        if cfg is not None:
+            update.update(fill_form(cfg, f"The form shows the config of `{run.name}`."))
+        return update
+
+    @reports_errors(status)
+    def do_continue(state: dict[str, Any] | None) -> dict:
+        from studio.train.continuation import continuation_config
+
+        if state is None:
+            raise StudioError("no run is shown; pick a succeeded run under **Show run** first")
+        name = Path(state["run_dir"]).name
+        try:
+            cfg = continuation_config(ws, state["run_dir"])
+        except StudioError as error:
+            if "saved no adapter" not in str(error):
+                raise
+            raise StudioError(
+                f"run {name} saved no adapter to continue from; **Resume from last checkpoint** "
+                "continues a cancelled or failed run"
+            ) from None
+        return fill_form(
+            cfg,
+            f"The form continues `{name}` from its adapter: adjust it, then **Start training** "
+            f"trains a new run in a folder of its own (`{name}` stays as it is).",
+        )
 
     @reports_errors(status)
     def do_overlay(names: list[str] | None) -> dict:
@@ -629,22 +657,28 @@ def build(
         return {overlay: overlay_figure(chosen, "loss") if chosen else None}
 
     form_inputs = [base, *form]
+    form_outputs = [*form, base, yaml_code, key_fates, dpo_row, steps_text, status]
     for field in form[1:]:
         field.input(show_yaml, form_inputs, [yaml_code, status], show_progress="hidden")
-    stage.change(
+    for field in (epochs, max_steps):
+        field.change(show_steps, [epochs, max_steps], steps_text, show_progress="hidden")
+    stage.input(
         on_stage,
         form_inputs,
-        [datasets, dpo_row, packing, yaml_code, status],
+        [model, adapters, datasets, dpo_row, packing, yaml_code, status],
         show_progress="hidden",
     )
-    apply_yaml.click(do_apply, yaml_code, [*form, base, yaml_code, key_fates, dpo_row, status])
+    apply_yaml.click(do_apply, [yaml_code, *form_inputs], form_outputs)
     ready.change(lambda value: value or gr.skip(), ready, config_path)
-    load_button.click(do_load, config_path, [*form, base, yaml_code, key_fates, dpo_row, status])
+    load_button.click(do_load, config_path, form_outputs)
     save_button.click(do_save, [config_path, *form_inputs], status)
     start_button.click(do_start, form_inputs, monitor_outputs)
     cancel_button.click(do_cancel, monitor, status)
     resume_button.click(do_resume, monitor, monitor_outputs)
-    show_run.input(do_show, show_run, monitor_outputs)
+    show_run.input(do_show, show_run, list(dict.fromkeys([*monitor_outputs, *form_outputs])))
+    continue_button.click(do_continue, monitor, form_outputs)
     overlay_runs.change(do_overlay, overlay_runs, [overlay, status])
     timer.tick(poll, monitor, monitor_outputs, show_progress="hidden")
-    return [(on_load, [monitor, stage, datasets, base], [*monitor_outputs, datasets])]
+    return [
+        (on_load, [monitor, *form_inputs], list(dict.fromkeys([*monitor_outputs, *form_outputs])))
+    ]

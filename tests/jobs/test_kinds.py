@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.jobs import FAILED, SUCCEEDED, Job, cancel, submit, wait
-from studio.jobs.kinds import EVAL, KINDS, MINE, TRAIN, job_kind, resume_run, start_run
+from studio.jobs import CANCELLED, FAILED, SUCCEEDED, Job, Supervisor, cancel, submit, wait
+from studio.jobs.kinds import (
+    EVAL,
+    KINDS,
+    MINE,
+    TRAIN,
+    FinishedRunError,
+    job_kind,
+    resume_run,
+    start_run,
+)
 from studio.jobs.rundir import RunDir
 from studio.train.config import config_from_mapping
 from studio.train.worker import write_run_config
@@ -84,8 +93,21 @@ def complete_checkpoint(run_dir: Path, step: int) -> None:
         (folder / name).write_text(json.dumps({"global_step": step}))
 
 
-def test_training_resumes_from_its_newest_complete_checkpoint(workspace: Workspace) -> None:
-    first = sample_job(workspace, "train")
+def test_training_resumes_from_its_newest_complete_checkpoint(
+    workspace: Workspace,
+    submit_sample: Callable[..., Job],
+    wait_state: Callable[..., Job],
+    supervisors: Callable[..., Supervisor],
+    eventually: Callable[..., object],
+) -> None:
+    supervisors()
+    looping = submit_sample("loop", kind="train")
+    (looping.run_dir / TRAIN.config_file).write_text("{}")
+    wait_state(looping.id, "running")
+    eventually(lambda: (looping.run_dir / "started").exists(), what="the worker to start")
+    cancel(workspace, looping.id)
+    first = wait(workspace, looping.id)
+    assert first.state == CANCELLED
     complete_checkpoint(first.run_dir, 2)
     complete_checkpoint(first.run_dir, 4)
     (RunDir(first.run_dir).checkpoint(6)).mkdir()  # a save that never completed
@@ -97,7 +119,10 @@ def test_training_resumes_from_its_newest_complete_checkpoint(workspace: Workspa
         first.run_dir,
         [*first.argv, "--resume"],
     )
-    assert wait(workspace, job.id).state == SUCCEEDED
+    done = wait(workspace, job.id)
+    assert done.state == SUCCEEDED, done.error
+    with pytest.raises(FinishedRunError):  # now finished: never trained further in place
+        resume_run(workspace, first.run_dir.name, TRAIN)
 
 
 def test_mining_and_evaluation_resume_as_they_are(workspace: Workspace) -> None:
@@ -130,7 +155,14 @@ def test_resuming_refuses_what_cannot_continue(
     ):
         resume_run(workspace, evaluation.run_dir.name, TRAIN)
 
-    training = sample_job(workspace, "train")
+    finished = sample_job(workspace, "train")
+    complete_checkpoint(finished.run_dir, 2)
+    with pytest.raises(FinishedRunError, match=r"finished \(succeeded\).*train --continue"):
+        resume_run(workspace, finished.run_dir.name, TRAIN)
+    with pytest.raises(FinishedRunError):
+        resume_run(workspace, finished.run_dir.name)
+
+    training = sample_job(workspace, "train", "crash")
     with pytest.raises(StudioError, match="has no complete checkpoint to resume from"):
         resume_run(workspace, training.run_dir.name, TRAIN)
     RunDir(training.run_dir).train_config.unlink()

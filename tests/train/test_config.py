@@ -225,8 +225,8 @@ def test_yaml_merge_keys_may_still_be_overridden() -> None:
 def test_file_errors(tmp_path: Path) -> None:
     with pytest.raises(StudioError, match="config file not found"):
         load_config(tmp_path / "missing.yaml")
-    with pytest.raises(StudioError, match="YAML does not parse"):
-        load_config(write(tmp_path, "dataset: [a\n"))
+    with pytest.raises(StudioError, match=r"YAML does not parse at line 2, column 8: mapping"):
+        load_config(write(tmp_path, "dataset: a\n  stage: sft\n"))
     with pytest.raises(StudioError, match="top level must be a mapping"):
         load_config(write(tmp_path, "- a\n"))
     with pytest.raises(StudioError, match="is not key=value"):

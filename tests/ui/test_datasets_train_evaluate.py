@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from studio.testing.gestures import (
     LOSS_POINTS_JS,
     choose,
+    choose_custom,
     element_text,
     fill,
     loss_points,
@@ -113,7 +114,7 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
 ) -> None:
     page.goto(studio.url)
     open_tab(page, "Train")
-    fill(page, "train-model", tiny_qwen2_dir)
+    choose_custom(page, "train-model", tiny_qwen2_dir)
     fill(page, "train-max-steps", 3)
     fill(page, "train-cutoff", 256)
     fill(page, "train-batch", 1)
@@ -152,7 +153,7 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
 ) -> None:
     page.goto(studio.url)
     open_tab(page, "Evaluate")
-    fill(page, "eval-model", tiny_qwen2_dir)
+    choose_custom(page, "eval-model", tiny_qwen2_dir)
     choose(page, "eval-dataset", "demo_test")
     fill(page, "eval-limit", 4)
     fill(page, "eval-max-new", 16)

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.testing.gestures import LOSS_POINTS_JS, choose, element_text, fill, open_tab, table_row
+from studio.testing.gestures import (
+    LOSS_POINTS_JS,
+    choose,
+    choose_custom,
+    element_text,
+    fill,
+    open_tab,
+    table_row,
+)
 from studio.ui.evaluate_tab import POLL_S
 
 pytestmark = pytest.mark.browser
@@ -99,7 +107,7 @@ def test_timers_tick_only_while_an_evaluation_runs(studio, page, tiny_qwen2_dir:
     page.wait_for_timeout(QUIET_S * 1000)  # nothing to wait for: an idle page sends no request
     assert ticks.ticks == []
 
-    fill(page, "eval-model", tiny_qwen2_dir)
+    choose_custom(page, "eval-model", tiny_qwen2_dir)
     choose(page, "eval-dataset", "demo_test")
     fill(page, "eval-limit", 4)
     fill(page, "eval-max-new", 16)
@@ -131,7 +139,7 @@ def test_train_timer_follows_a_training_run_then_stops(studio, page, tiny_qwen2_
     page.goto(studio.url)
     open_tab(page, "Train")
     expect(page.locator("#train-run")).to_contain_text("No training run yet")
-    fill(page, "train-model", tiny_qwen2_dir)
+    choose_custom(page, "train-model", tiny_qwen2_dir)
     fill(page, "train-max-steps", 2)
     fill(page, "train-cutoff", 256)
     started = time.monotonic()

@@ -9,6 +9,7 @@ The model typed in the forms is the tiny random Qwen2 (`tiny_qwen2_dir`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -18,7 +19,15 @@ import yaml
 from playwright.sync_api import expect
 
 from studio.data.importers.demo import open_workspace
-from studio.testing.gestures import choose, element_text, field_value, fill, open_tab, table_row
+from studio.testing.gestures import (
+    choose,
+    choose_custom,
+    element_text,
+    field_value,
+    fill,
+    open_tab,
+    table_row,
+)
 from studio.train.config import config_from_mapping
 from studio.train.worker import train, write_run_config
 
@@ -134,10 +143,11 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
     expect(page.locator("#train-dataset")).to_contain_text("preference datasets registered")
     # the SFT dataset of the default form leaves the choice instead of raising a value error
     expect(page.locator(".toast-body.error, span.error")).to_have_count(0)
-    assert "demo_train" not in page.locator("#train-dataset").inner_text()
-    choose(page, "train-dataset", "ui_pairs")
-    fill(page, "train-model", tiny_qwen2_dir)
-    fill(page, "train-adapters", sft_adapter)
+    # the newest pair set flows into the DPO form
+    dataset_box = page.locator("#train-dataset")
+    assert "demo_train" not in dataset_box.inner_text() and "ui_pairs" in dataset_box.inner_text()
+    choose_custom(page, "train-model", tiny_qwen2_dir)
+    choose_custom(page, "train-adapters", sft_adapter)
     fill(page, "train-max-steps", 3)
     fill(page, "train-cutoff", 256)
     fill(page, "train-batch", 2)
@@ -188,13 +198,24 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
     assert re.search(r"Step\s*3\s*/\s*3", element_text(page, "train-step"))
 
 
+def digest(folder: Path) -> dict[str, str]:
+    """Each file of `folder` -> its SHA-256."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     studio, page, tiny_qwen2_dir: Path
 ) -> None:
+    """Also: a reload mid-job shows the job's config in the form and the YAML pane; the
+    finished run then refuses Resume and continues as a new run, its adapter untouched."""
     total = 20
     page.goto(studio.url)
     open_tab(page, "Train")
-    fill(page, "train-model", tiny_qwen2_dir)
+    choose_custom(page, "train-model", tiny_qwen2_dir)
     fill(page, "train-max-steps", total)
     fill(page, "train-cutoff", 256)
     fill(page, "train-batch", 1)
@@ -204,6 +225,16 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-curves", ("loss",), 1)
+
+    page.reload()  # mid-job: the form and the YAML pane show the job's config, not the defaults
+    open_tab(page, "Train")
+    expect(page.locator("#train-run")).to_contain_text(run_name)
+    expect(page.locator("#train-max-steps input")).to_have_value(str(total))
+    assert field_value(page, "train-cutoff") == "256"
+    assert field_value(page, "train-model") == str(tiny_qwen2_dir)
+    shown = yaml.safe_load(yaml_shown(page))
+    assert shown == yaml.safe_load((run_dir / "config.yaml").read_text())
+    expect(page.locator("#train-steps-note")).to_contain_text("Max steps applies")
 
     page.locator("#train-cancel").click()
     expect(page.locator("#train-status")).to_contain_text("Cancel requested")
@@ -240,6 +271,35 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     assert summary["status"] == "succeeded" and summary["resumed_from"] == str(
         run_dir / f"checkpoint-{stopped}"
     )
+
+    # finished: Resume cannot train it further; Continue starts a new run from its adapter
+    adapter = run_dir / "adapter"
+    before = digest(adapter)
+    page.locator("#train-resume").click()
+    expect(page.locator("#train-status")).to_contain_text(f"run {run_name} finished (succeeded)")
+    expect(page.locator("#train-status")).to_contain_text("Continue as a new run")
+    expect(header).to_contain_text(str(resumed_job))
+    page.locator("#train-continue").click()
+    expect(page.locator("#train-status")).to_contain_text(f"The form continues {run_name}")
+    continued = yaml.safe_load(yaml_shown(page))
+    assert continued["adapter_name_or_path"] == [str(adapter)]
+    expect(page.locator("#train-adapters")).to_contain_text(f"{run_name} · sft · demo_train")
+    fill(page, "train-max-steps", 2)
+    expect(page.locator("#train-yaml")).to_contain_text("max_steps: 2")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("queued")
+    new_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
+    assert new_name != run_name
+    expect(table_row(page, "train-history", new_name)).to_contain_text(
+        "succeeded", timeout=JOB_TIMEOUT_MS
+    )
+    new_dir = studio.workspace / "runs" / new_name
+    assert (new_dir / "adapter" / "adapter_config.json").is_file()
+    assert yaml.safe_load((new_dir / "config.yaml").read_text())["adapter_name_or_path"] == [
+        str(adapter)
+    ]
+    assert digest(adapter) == before
+    assert json.loads((run_dir / "summary.json").read_text()) == summary
 
 
 def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_path: Path) -> None:
@@ -314,10 +374,22 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     )
     assert config_from_mapping(saved).max_steps == 12  # the file is a valid training config
 
-    # a misspelt key is refused with the closest known key named, and the form keeps its values
+    # a misspelt key is refused with the closest known key named, the form keeps its values
+    # and the YAML pane shows the form's config again
     set_yaml(page, edited.replace("learning_rate: 0.0003", "learning_rte: 0.001"))
     page.locator("#train-apply-yaml").click()
     expect(page.locator("#train-status")).to_contain_text("Could not do that")
     assert "learning_rate" in element_text(page, "train-status")
     assert "Traceback" not in page.content()
     assert float(field_value(page, "train-lr")) == 0.0003
+    expect(page.locator("#train-yaml")).not_to_contain_text("learning_rte")
+    assert yaml.safe_load(yaml_shown(page))["cutoff_len"] == 512
+
+    # a YAML that does not parse: its line and column come first in the message
+    set_yaml(page, "max_steps: 3\n  stage: dpo\n")
+    page.locator("#train-apply-yaml").click()
+    expect(page.locator("#train-status")).to_contain_text(
+        "the YAML: YAML does not parse at line 2, column 8"
+    )
+    expect(page.locator("#train-max-steps input")).to_have_value("12")
+    assert yaml.safe_load(yaml_shown(page))["max_steps"] == 12

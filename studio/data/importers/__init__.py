@@ -31,6 +31,7 @@ IMPORTERS = {
     "pairs": ("pairs", "import_pairs"),
 }
 PROMPT_BUILDING_FORMATS = ("bird", "spider", "csv")
+DEFAULT_CUTOFF_LEN = 2048  # the token budget of prompt + answer; LLaMA-Factory's default
 
 
 def import_dataset(

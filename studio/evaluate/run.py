@@ -156,7 +156,8 @@ def evaluate(
 
     `out_dir` defaults to a new `runs/eval-*` folder; an existing run folder of the same
     dataset, model and adapters is continued. `progress(record)` receives
-    {"phase": "generation"|"scoring", "done", "total", ...} as work finishes; `bars` shows
+    {"phase": "loading"|"generation"|"scoring", "done", "total", ...} as work goes on (records
+    marked "partial" count answers within a batch, before they are saved); `bars` shows
     tqdm bars; `should_stop()` is polled after each batch: when true, generation stops and
     {"stopped": True, ...} comes back (the predictions so far stay in the folder).
     """
@@ -337,6 +338,9 @@ def _generate(
     from studio.models.loading import load_model
     from studio.sql.extract import extract_sql, sql_settled
 
+    already = total - len(pending)
+    if progress is not None:
+        progress({"phase": "loading", "done": already, "total": total})
     started = time.monotonic()
     loaded = load_model(config.model, config.adapters, merge=config.merge_adapters)
     stats.load_s = time.monotonic() - started
@@ -345,8 +349,15 @@ def _generate(
         max_new_tokens=config.max_new_tokens, batch_size=config.batch_size, engine=config.engine
     )
     bar = _bar(len(pending), "generating") if bars else None
-    already = total - len(pending)
     started = time.monotonic()
+    if progress is not None:
+        progress({"phase": "generation", "done": already, "total": total, "partial": True})
+
+    def on_answered(count: int) -> None:
+        if progress is not None:
+            progress(
+                {"phase": "generation", "done": already + count, "total": total, "partial": True}
+            )
 
     def on_batch(indices: list[int], completions: list[list[str]]) -> None:
         append_predictions(
@@ -374,7 +385,14 @@ def _generate(
             raise _Stop
 
     try:
-        generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
+        generate(
+            loaded,
+            prompts,
+            settings,
+            on_batch=on_batch,
+            settled=sql_settled,
+            on_answered=on_answered,
+        )
     except _Stop:
         stats.stopped = True
     finally:

@@ -157,7 +157,8 @@ def snapshot(ws: Workspace, job: Job | int, log_lines: int = LOG_LINES) -> Snaps
         if record.get("eta_s") is not None and state == RUNNING:
             # the ETA counts down between records; it is never shown for a stopping job
             eta = max(record["eta_s"] - (time.time() - record.get("time", time.time())), 0.0)
-    return Snapshot(job, state, phase, done, total, unit, rate, eta, log_tail(job, log_lines))
+    log = log_tail(job, log_lines) if log_lines > 0 else ""
+    return Snapshot(job, state, phase, done, total, unit, rate, eta, log)
 
 
 def latest_job(ws: Workspace, kind: str) -> Job | None:

@@ -15,28 +15,22 @@ from typing import Any
 import gradio as gr
 
 from studio.data.registry import list_datasets
-from studio.jobs import Job
 from studio.jobs.kinds import TRAIN
+from studio.jobs.monitor import Snapshot
 from studio.jobs.rundir import RunDir
-from studio.jobs.runs import (
-    Run,
-    active_job,
-    find_run,
-    log_tail,
-    metrics,
-    train_runs,
-)
+from studio.jobs.runs import Run, find_run, metrics, train_runs
+from studio.jobs.runtime import read_jsonl_from
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
 from studio.train.config import TrainConfig, config_from_mapping, dump_config
 from studio.train.key_report import report_lines
 from studio.train.keys import BY_NAME, DPO_REFERENCES, PREF_LOSSES, STAGES
 from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
+from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
-POLL_S = 2.0
 HISTORY_COLUMNS = (
     "run",
     "job",
@@ -171,13 +165,6 @@ def _round(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else ("" if value is None else value)
 
 
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-
-
 def build(
     ws: Workspace, roots: PathRoots
 ) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
@@ -308,25 +295,15 @@ def build(
             with gr.Row():
                 load_button = gr.Button("Load file", size="sm", elem_id="train-load")
                 save_button = gr.Button("Save to file", size="sm", elem_id="train-save")
-    with gr.Row():
-        start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
-        cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
-        resume_button = gr.Button("Resume from last checkpoint", elem_id="train-resume")
-
-    run_header = gr.Markdown(elem_id="train-run")
+    start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
+    panel = JobPanel(
+        ws, TRAIN, "train", status, start_button, resumable=True, header_id="train-run"
+    )
     with gr.Row():
         step_text = gr.Markdown(elem_id="train-step")
         speed_text = gr.Markdown(elem_id="train-speed")
     curves = gr.Plot(label="Training curves", elem_id="train-curves")
     dpo_curves = gr.Plot(label="DPO rewards", visible=False, elem_id="train-dpo-curves")
-    log = gr.Textbox(
-        label="Log (tail)",
-        lines=10,
-        max_lines=10,
-        interactive=False,
-        autoscroll=True,
-        elem_id="train-log",
-    )
 
     gr.Markdown("### Runs")
     history = gr.Dataframe(
@@ -342,7 +319,6 @@ def build(
             elem_id="train-overlay-runs",
         )
     overlay = gr.Plot(label="Loss by run", elem_id="train-overlay")
-    timer = gr.Timer(POLL_S, active=False)  # ticks only while a training job is queued or running
 
     form = [
         stage,
@@ -367,32 +343,21 @@ def build(
         dpo_reference,
         packing,
     ]
-    monitor_outputs = [
-        monitor,
-        run_header,
-        step_text,
-        speed_text,
-        curves,
-        dpo_curves,
-        log,
-        history,
-        show_run,
-        overlay_runs,
-        status,
-        timer,
-    ]
+    chart_outputs = [monitor, step_text, speed_text, curves, dpo_curves]
+    history_outputs = [history, show_run, overlay_runs]
 
-    def attach(run_dir: Path, job_id: int, follow: bool) -> dict[str, Any]:
+    def attach(run_dir: Path) -> dict[str, Any]:
+        """The chart state of a run: every complete metrics record and the offset after them (a
+        line being written is read by the next refresh, whole)."""
         run = RunDir(run_dir)
         config = run.read_config() or {}
+        records, offset = read_jsonl_from(run.metrics)
         return {
             "run_dir": str(run_dir),
-            "job_id": job_id,
             "stage": config.get("stage", "sft"),
             "max_steps": config.get("max_steps", -1),
-            "offset": run.metrics.stat().st_size if run.metrics.exists() else 0,
-            "records": metrics(run_dir),
-            "follow": follow,
+            "offset": offset,
+            "records": records,
             "state": None,
         }
 
@@ -405,87 +370,40 @@ def build(
             overlay_runs: gr.Dropdown(choices=names),
         }
 
-    def monitor_view(state: dict[str, Any] | None, new_records: bool) -> dict:
-        from studio.jobs import get_job
-
-        if state is None:
-            return {
-                monitor: None,
-                run_header: "No training run yet: fill the form and press **Start training**.",
-            }
-        job = get_job(ws, state["job_id"])
+    def charts(snap: Snapshot | None, state: dict[str, Any] | None) -> dict:
+        """The charts and step line of the run the panel shows, read on from where they were."""
+        if snap is None:
+            return {monitor: None, step_text: "", speed_text: ""}
+        fresh = state is None or state["run_dir"] != str(snap.job.run_dir)
+        if fresh:
+            state = attach(snap.job.run_dir)
+        else:
+            new, offset = read_jsonl_from(RunDir(state["run_dir"]).metrics, state["offset"])
+            state = {**state, "records": state["records"] + new, "offset": offset}
         records = [r for r in state["records"] if "loss" in r]
         last = records[-1] if records else {}
-        stage_name = state["stage"]
         total = state["max_steps"]
-        step = last.get("step", 0)
         update: dict = {
-            run_header: (
-                f"**{Path(state['run_dir']).name}** · job {job.id} · **{job.state}**"
-                + (f" · {job.error}" if job.error else "")
-            ),
-            step_text: f"Step **{step}**"
+            step_text: f"Step **{last.get('step', 0)}**"
             + (f" / {total}" if total and total > 0 else "")
             + (f" · epoch {last['epoch']}" if "epoch" in last else ""),
-            speed_text: (
-                f"{last.get('tokens_per_s') or '–'} tokens/s · ETA {_eta(last.get('eta_s'))}"
-                if last
-                else "waiting for the first logged step…"
-            ),
-            log: log_tail(job, 25),
+            speed_text: f"{last['tokens_per_s']} tokens/s" if last.get("tokens_per_s") else "",
         }
-        if new_records:
+        if fresh or len(state["records"]) > state.get("drawn", -1):
             update[curves] = training_figure(records)
-            update[dpo_curves] = gr.Plot(dpo_figure(records), visible=stage_name == "dpo")
-        if job.state != state.get("state"):
-            state = {**state, "state": job.state}
+            update[dpo_curves] = gr.Plot(dpo_figure(records), visible=state["stage"] == "dpo")
+            state = {**state, "drawn": len(state["records"])}
+        if snap.state != state["state"]:
+            state = {**state, "state": snap.state}
             update.update(history_updates())
         update[monitor] = state
         return update
 
-    def follow_target(state: dict[str, Any] | None, job: Job | None) -> dict[str, Any] | None:
-        """The state to show: the active `job` when following (or nothing shown yet), else `state`."""
-        following = state is None or state.get("follow", True)
-        if following and job is not None and (state is None or job.id != state["job_id"]):
-            if state is not None and Path(state["run_dir"]) == job.run_dir:
-                return {**state, "job_id": job.id}
-            return attach(job.run_dir, job.id, follow=True)
-        if state is None:
-            runs = train_runs(ws)
-            return attach(runs[0].run_dir, runs[0].job.id, follow=True) if runs else None
-        return state
-
     @reports_errors(status)
-    def poll(state: dict[str, Any] | None) -> dict:
-        """Refresh the shown run; the timer stays on while a training job is queued or running."""
-        from studio.jobs.runtime import read_jsonl_from
-
-        # read first: with none, the refresh below shows the final state
-        job = active_job(ws, TRAIN.name)
-        target = follow_target(state, job)
-        if target is None:
-            update = monitor_view(None, False)
-        else:
-            fresh = target is not state
-            new, offset = read_jsonl_from(RunDir(target["run_dir"]).metrics, target["offset"])
-            if new:
-                target = {**target, "records": target["records"] + new, "offset": offset}
-            update = monitor_view(target, fresh or bool(new))
-        # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
-        update[timer] = gr.Timer(active=job is not None or active_job(ws, TRAIN.name) is not None)
-        return update
-
-    @reports_errors(status)
-    def on_load(
-        state: dict[str, Any] | None,
-        stage_value: str,
-        chosen: list[str] | None,
-        base_value: dict[str, Any],
-    ) -> dict:
+    def on_load(stage_value: str, chosen: list[str] | None, base_value: dict[str, Any]) -> dict:
         names, info = dataset_choices(ws, stage_value)
         kept = [name for name in chosen or base_value["dataset"] if name in names]
-        update = poll(state)
-        update.update(history_updates())
+        update = history_updates()
         update[datasets] = gr.Dropdown(choices=names, value=kept, info=info)
         return update
 
@@ -570,57 +488,46 @@ def build(
         return {status: f"Saved `{path}`; run it with `python -m studio train {path}`."}
 
     @reports_errors(status)
-    def do_start(base_value: dict[str, Any], *values: Any) -> dict:
+    def do_start(
+        chart_state: dict[str, Any] | None, base_value: dict[str, Any], *values: Any
+    ) -> dict:
         from studio.train.launch import start_training
 
         cfg = roots.confine_train_config(config_from_form(base_value, list(values)))
         job = start_training(ws, cfg)
-        update = monitor_view(attach(job.run_dir, job.id, follow=True), True)
-        update.update(
-            {status: f"Job {job.id} queued in `{job.run_dir}`.", timer: gr.Timer(active=True)}
-        )
+        update = panel.show(job.id)
+        update.update(charts(panel.snapshot_of(update[panel.state]), chart_state))
+        update[status] = f"Job {job.id} queued in `{job.run_dir}`."
         return update
 
     @reports_errors(status)
-    def do_cancel(state: dict[str, Any] | None) -> dict:
+    def do_resume(state: dict[str, Any] | None, chart_state: dict[str, Any] | None) -> dict:
         from studio.errors import StudioError
-        from studio.jobs import cancel
-
-        if state is None:
-            raise StudioError("no run is shown, so there is nothing to cancel")
-        job = cancel(ws, state["job_id"])
-        if job.finished and job.state != "cancelled":
-            return {status: f"Job {job.id} had already {job.state}; nothing to cancel."}
-        return {
-            status: f"Cancel requested for job {job.id}: it stops after the current step and saves a "
-            "checkpoint; **Resume** continues from it."
-        }
-
-    @reports_errors(status)
-    def do_resume(state: dict[str, Any] | None) -> dict:
-        from studio.errors import StudioError
+        from studio.jobs import get_job
         from studio.jobs.kinds import resume_run
 
         if state is None:
             raise StudioError(
                 "no run is shown; pick a cancelled or failed run under **Show run** first"
             )
-        job, point = resume_run(ws, state["run_dir"], TRAIN)
-        update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
+        run_dir = get_job(ws, state["job"]).run_dir
+        job, point = resume_run(ws, str(run_dir), TRAIN)
+        update = panel.show(job.id)
+        update.update(charts(panel.snapshot_of(update[panel.state]), chart_state))
         skipped = "".join(f" Skipped {folder.name} ({reason})." for folder, reason in point.skipped)
-        message = (
-            f"Job {job.id} resumes `{Path(state['run_dir']).name}` from "
-            f"`{point.checkpoint.name}`.{skipped}"
+        update[status] = (
+            f"Job {job.id} resumes `{run_dir.name}` from `{point.checkpoint.name}`.{skipped}"
         )
-        update.update({status: message, timer: gr.Timer(active=True)})
         return update
 
     @reports_errors(status)
-    def do_show(name: str | None) -> dict:
+    def do_show(name: str | None, chart_state: dict[str, Any] | None) -> dict:
         if not name:
             return {}
         run = find_run(ws, TRAIN.name, name)
-        return monitor_view(attach(run.run_dir, run.job.id, follow=False), True)
+        update = panel.show(run.job.id, follow=False)
+        update.update(charts(panel.snapshot_of(update[panel.state]), chart_state))
+        return update
 
     @reports_errors(status)
     def do_overlay(names: list[str] | None) -> dict:
@@ -641,10 +548,13 @@ def build(
     ready.change(lambda value: value or gr.skip(), ready, config_path)
     load_button.click(do_load, config_path, [*form, base, yaml_code, key_fates, dpo_row, status])
     save_button.click(do_save, [config_path, *form_inputs], status)
-    start_button.click(do_start, form_inputs, monitor_outputs)
-    cancel_button.click(do_cancel, monitor, status)
-    resume_button.click(do_resume, monitor, monitor_outputs)
-    show_run.input(do_show, show_run, monitor_outputs)
+    refresh_panel = panel.wire((charts, [monitor], [*chart_outputs, *history_outputs]))
+    panel_outputs = [*panel.outputs, *chart_outputs, *history_outputs, status]
+    start_button.click(do_start, [monitor, *form_inputs], panel_outputs)
+    panel.resume.click(do_resume, [panel.state, monitor], panel_outputs)
+    show_run.input(do_show, [show_run, monitor], panel_outputs)
     overlay_runs.change(do_overlay, overlay_runs, [overlay, status])
-    timer.tick(poll, monitor, monitor_outputs, show_progress="hidden")
-    return [(on_load, [monitor, stage, datasets, base], [*monitor_outputs, datasets])]
+    return [
+        (refresh_panel, [panel.state, monitor], panel_outputs),
+        (on_load, [stage, datasets, base], [*history_outputs, datasets, status]),
+    ]

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.testing.gestures import LOSS_POINTS_JS, choose, element_text, fill, open_tab, table_row
-from studio.ui.evaluate_tab import POLL_S
+from studio.ui.job_panel import POLL_S
 
 pytestmark = pytest.mark.browser
 

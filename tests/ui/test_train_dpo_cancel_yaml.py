@@ -18,7 +18,16 @@ import yaml
 from playwright.sync_api import expect
 
 from studio.data.importers.demo import open_workspace
-from studio.testing.gestures import choose, element_text, field_value, fill, open_tab, table_row
+from studio.testing.gestures import (
+    choose,
+    element_text,
+    field_value,
+    fill,
+    open_tab,
+    record_texts,
+    recorded_texts,
+    table_row,
+)
 from studio.train.config import config_from_mapping
 from studio.train.worker import train, write_run_config
 
@@ -205,10 +214,18 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-curves", ("loss",), 1)
 
+    expect(page.locator("#train-start")).to_be_disabled()  # one training at a time
+    expect(page.locator("#train-resume")).to_be_disabled()
+    record_texts(page, "train-run")
     page.locator("#train-cancel").click()
-    expect(page.locator("#train-status")).to_contain_text("Cancel requested")
+    expect(page.locator("#train-status")).to_contain_text("Cancelling job")
     header = page.locator("#train-run")
     expect(header).to_contain_text("cancelled", timeout=JOB_TIMEOUT_MS)
+    shown = " / ".join(recorded_texts(page, "train-run"))
+    assert 0 <= shown.find("· cancelling") < shown.find("· cancelled"), shown
+    expect(page.locator("#train-cancel")).to_be_disabled()
+    expect(page.locator("#train-resume")).to_be_enabled()
+    expect(page.locator("#train-start")).to_be_enabled()
     assert run_name in header.inner_text()
     first_job = int(re.search(r"job (\d+)", header.inner_text()).group(1))
     row = table_row(page, "train-history", run_name)

@@ -239,6 +239,8 @@ class _Decoder:
                     use_cache=True,
                 )
             logits = out.logits[:, -1, :]
+        if on_answered is not None and reported < len(rows):
+            on_answered(len(rows))  # the rest stopped at max_new_tokens
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return [texts[k * n : (k + 1) * n] for k in range(len(rows))]
 

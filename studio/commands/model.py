@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from studio.export.gguf_file import GGUF_DTYPES
 from studio.export.merge import DTYPES
@@ -111,6 +112,12 @@ def run_ask(args: argparse.Namespace) -> int:
     specs = args.variant or [DEFAULT_MODEL]
     variants = check_variants(
         [Variant(spec.split("+")[0], tuple(spec.split("+")[1:])) for spec in specs]
+    )
+    print(
+        f"answering with {', '.join(v.label for v in variants)}: loading each model "
+        "(a built-in model is converted on first use), then generating…",
+        file=sys.stderr,
+        flush=True,
     )
     answers = answer(args.question, args.db, variants, evidence=args.evidence, gold_sql=args.gold)
     print(

@@ -186,7 +186,8 @@ def evaluate(
 
     `out_dir` defaults to a new `runs/eval-*` folder; an existing run folder of the same
     dataset, model and adapters is continued. `progress(record)` receives
-    {"phase": "generation"|"scoring", "done", "total", ...} as work finishes; `bars` shows
+    {"phase": "loading"|"generation"|"sampling"|"scoring", "done", "total", ...} as work goes on (records
+    marked "partial" count answers within a batch, before they are saved); `bars` shows
     tqdm bars; `should_stop()` is polled after each batch: when true, generation stops and
     {"stopped": True, ...} comes back (the predictions so far stay in the folder).
     """
@@ -395,6 +396,10 @@ class _Model:
         self.load_s = 0.0
         self._loaded: LoadedModel | None = None
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
     def get(self) -> LoadedModel:
         if self._loaded is None:
             from studio.models.loading import load_model
@@ -495,11 +500,21 @@ class _Passes:
         from studio.inference.generate import generate
         from studio.sql.extract import sql_settled
 
+        already = self.total - len(pending)
+        if self.progress is not None and not model.loaded:
+            self.progress({"phase": "loading", "done": already, "total": self.total})
         loaded = model.get()
         prompts = [render_chat(loaded.tokenizer, build_messages(example)) for example in pending]
         bar = _bar(len(pending), phase) if self.bars else None
-        already = self.total - len(pending)
         started = time.monotonic()
+        if self.progress is not None:
+            self.progress({"phase": phase, "done": already, "total": self.total, "partial": True})
+
+        def on_answered(count: int) -> None:
+            if self.progress is not None:
+                self.progress(
+                    {"phase": phase, "done": already + count, "total": self.total, "partial": True}
+                )
 
         def on_batch(indices: list[int], completions: list[list[str]]) -> None:
             store(loaded, [pending[i] for i in indices], [prompts[i] for i in indices], completions)
@@ -521,7 +536,14 @@ class _Passes:
                 raise _Stop
 
         try:
-            generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
+            generate(
+                loaded,
+                prompts,
+                settings,
+                on_batch=on_batch,
+                settled=sql_settled,
+                on_answered=on_answered,
+            )
         except _Stop:
             stats.stopped = True
         finally:

@@ -2,9 +2,10 @@
 
 RUN_DIR holds config.json (written by `submit_evaluation`: mode "generate", the workspace
 and the EvalConfig fields). The worker runs the evaluation under `run_worker`, streams
-progress to RUN_DIR/metrics.jsonl ({"phase", "done", "total", "questions_per_s", ...}) and a
-plain line per update to its log, and stops after the current batch when cancelled
-(the predictions so far stay; resubmitting the job continues them).
+its phase and count to RUN_DIR/progress.jsonl, each saved batch to RUN_DIR/metrics.jsonl
+({"phase", "done", "total", "questions_per_s", ...}) and a plain line per batch to its log,
+and stops after the current batch when cancelled (the predictions so far stay; resubmitting
+the job continues them).
 """
 
 from __future__ import annotations
@@ -12,19 +13,40 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
 from studio.evaluate.rundir import read_run_config
 from studio.jobs.rundir import RunDir
-from studio.jobs.runtime import append_jsonl, cancel_requested, run_worker
+from studio.jobs.runtime import (
+    GENERATING,
+    LOADING,
+    SCORING,
+    ProgressWriter,
+    append_jsonl,
+    cancel_requested,
+    run_worker,
+)
+
+PHASES = {"loading": LOADING, "generation": GENERATING, "scoring": SCORING}
 
 
-def _progress_writer(run_dir: Path):
+def _progress_writer(run_dir: Path) -> Callable[[dict[str, Any]], None]:
+    """Each record to progress.jsonl; saved batches and scoring also to metrics.jsonl and the
+    log."""
     metrics = RunDir(run_dir).metrics
+    progress = ProgressWriter(run_dir)
 
     def write(record: dict[str, Any]) -> None:
+        phase = PHASES.get(record["phase"], record["phase"])
+        if phase != progress.name:
+            progress.phase(phase, total=record["total"], unit="questions", done=record["done"])
+        else:
+            progress.advance(record["done"])
+        if record.get("partial") or record["phase"] == "loading":
+            return
         append_jsonl(metrics, {**record, "time": round(time.time(), 3)})
         rate = f" ({record['questions_per_s']:.2f} q/s)" if "questions_per_s" in record else ""
         print(f"{record['phase']}: {record['done']}/{record['total']}{rate}", flush=True)

@@ -30,12 +30,15 @@ def generate(
     settings: GenerationSettings = DEFAULT_SETTINGS,
     on_batch: Callable[[list[int], list[list[str]]], None] | None = None,
     settled: Callable[[str], bool] | None = None,
+    on_answered: Callable[[int], None] | None = None,
 ) -> list[list[str]]:
     """Complete each chat-rendered prompt `settings.n` times; results in input order.
 
     `on_batch(indices, completions)` is called after every batch of `settings.batch_size`
     prompts (progress, incremental saves). `settled(text)` lets the `prefix` engine stop an
-    answer early once nothing more it writes can matter.
+    answer early once nothing more it writes can matter. `on_answered(count)` gets the number
+    of prompts whose answers are all finished so far: as they finish with the `prefix` engine,
+    after each batch with the others.
     """
     import torch
 
@@ -44,9 +47,20 @@ def generate(
     if settings.engine == "prefix":
         from studio.inference.prefix_engine import generate_with_prefixes
 
-        return generate_with_prefixes(loaded, encoded, settings, on_batch, settled)
+        return generate_with_prefixes(loaded, encoded, settings, on_batch, settled, on_answered)
     run = _generate_continuous if settings.engine == "continuous" else _generate_batched
-    return run(loaded, encoded, settings, on_batch)
+    if on_answered is None:
+        return run(loaded, encoded, settings, on_batch)
+    answered = 0
+
+    def counted(indices: list[int], completions: list[list[str]]) -> None:
+        nonlocal answered
+        if on_batch is not None:
+            on_batch(indices, completions)
+        answered += len(indices)
+        on_answered(answered)
+
+    return run(loaded, encoded, settings, counted)
 
 
 def _generate_batched(

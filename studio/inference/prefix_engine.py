@@ -55,10 +55,13 @@ def generate_with_prefixes(
     settings: GenerationSettings,
     on_batch: Callable[[list[int], list[list[str]]], None] | None,
     settled: Callable[[str], bool] | None = None,
+    on_answered: Callable[[int], None] | None = None,
 ) -> list[list[str]]:
-    """Complete each tokenized prompt `settings.n` times; results in input order."""
+    """Complete each tokenized prompt `settings.n` times; results in input order.
+    `on_answered(count)` gets the number of prompts whose answers are all finished, as they
+    finish."""
     with decoding_patches(settings, loaded.model):
-        return _generate(loaded, encoded, settings, on_batch, settled)
+        return _generate(loaded, encoded, settings, on_batch, settled, on_answered)
 
 
 def _generate(
@@ -67,6 +70,7 @@ def _generate(
     settings: GenerationSettings,
     on_batch: Callable[[list[int], list[list[str]]], None] | None,
     settled: Callable[[str], bool] | None,
+    on_answered: Callable[[int], None] | None = None,
 ) -> list[list[str]]:
     import torch
 
@@ -88,12 +92,17 @@ def _generate(
         rows = [
             (prefixes[group_of[i]], encoded[i][prefixes[group_of[i]].length :]) for i in indices
         ]
-        completions = decoder.run(rows)
+        report = None if on_answered is None else functools.partial(_shifted, on_answered, start)
+        completions = decoder.run(rows, report)
         for index, answers in zip(indices, completions, strict=False):
             results[index] = answers
         if on_batch is not None:
             on_batch(indices, completions)
     return results
+
+
+def _shifted(callback: Callable[[int], None], offset: int, count: int) -> None:
+    callback(offset + count)
 
 
 def _compute_prefixes(
@@ -158,7 +167,13 @@ class _Decoder:
         self.eos = torch.tensor(sorted(eos_ids), device=loaded.model.device)
         self.backtick_tokens = _backtick_tokens(loaded.tokenizer)
 
-    def run(self, rows: list[tuple[_Prefix, list[int]]]) -> list[list[str]]:
+    def run(
+        self,
+        rows: list[tuple[_Prefix, list[int]]],
+        on_answered: Callable[[int], None] | None = None,
+    ) -> list[list[str]]:
+        """The rows' completions; `on_answered(count)` hears how many rows have all their
+        answers finished whenever that count grows."""
         import torch
 
         n, device = self.settings.n, self.model.device
@@ -171,6 +186,7 @@ class _Decoder:
         tokens: list[list[int]] = [[] for _ in range(total)]
         done = [False] * total
         to_check: set[int] = set()  # answers that wrote a backtick since their last settled check
+        reported = 0  # rows reported answered
         live = torch.arange(total, device=device)  # the answer each cache row belongs to
         logits = last_logits
         for step in range(self.settings.max_new_tokens):
@@ -194,6 +210,11 @@ class _Decoder:
                 self._mark_settled(sorted(to_check), tokens, done)
                 to_check.clear()
             finished = [done[a] for a in live_answers]
+            if on_answered is not None:
+                answered = sum(all(done[k * n : (k + 1) * n]) for k in range(len(rows)))
+                if answered > reported:
+                    reported = answered
+                    on_answered(answered)
             if all(finished) or step == self.settings.max_new_tokens - 1:
                 break
             if sum(finished) >= max(1.0, COMPACT_WHEN_DONE * len(live_answers)):
@@ -218,6 +239,8 @@ class _Decoder:
                     use_cache=True,
                 )
             logits = out.logits[:, -1, :]
+        if on_answered is not None and reported < len(rows):
+            on_answered(len(rows))  # the rest stopped at max_new_tokens
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
         return [texts[k * n : (k + 1) * n] for k in range(len(rows))]
 

@@ -62,8 +62,10 @@ def wait(
     poll_s: float = 0.5,
     *,
     log_follower: LogFollower | None = None,
+    on_poll: Callable[[Job], None] | None = None,
 ) -> Job:
-    """Block until job `job_id` has finished and return it, passing each new log line to `on_log`.
+    """Block until job `job_id` has finished and return it, passing each new log line to `on_log`
+    and the job to `on_poll` after each poll.
 
     When no supervisor runs for the workspace (checked on every poll), one runs in this
     process for the duration of the wait. Pass `log_follower` to continue from lines
@@ -80,6 +82,8 @@ def wait(
             if on_log is not None:
                 for line in follower.new_lines(job, final=job.finished):
                     on_log(line)
+            if on_poll is not None:
+                on_poll(job)
             if job.finished:
                 return job
             time.sleep(poll_s)
@@ -92,26 +96,36 @@ EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, CANCELLED: 3}
 
 
 def follow_in_terminal(ws: Workspace, job_id: int, log_stream: TextIO = sys.stdout) -> Job:
-    """`wait` for a job from the CLI: echo its log to `log_stream`, its outcome to stderr.
+    """`wait` for a job from the CLI: echo its log to `log_stream` with a progress bar under it
+    (phase, N/M, rate, ETA; studio.jobs.terminal), its outcome to stderr.
 
     The command in the foreground owns its job: Ctrl-C or SIGTERM (`timeout`, `kill`) cancels
     it, and the job gets the same SIGTERM and grace period as `jobs cancel` (a trainer saves a
     checkpoint to resume from) before this returns it. A second interrupt stops waiting;
     the job is still cancelled by the next supervisor. `--detach` leaves a job running.
     """
+    from studio.jobs.monitor import snapshot
+    from studio.jobs.terminal import ProgressDisplay
 
-    def echo(line: str) -> None:
-        print(line, file=log_stream, flush=True)
+    display = ProgressDisplay(log_stream)
+
+    def show(job: Job) -> None:
+        display.show(snapshot(ws, job, log_lines=0))
 
     follower = LogFollower(get_job(ws, job_id))
+    follow = {"on_log": display.log, "log_follower": follower, "on_poll": show}
     try:
-        with _sigterm_interrupts():
-            job = wait(ws, job_id, on_log=echo, log_follower=follower)
-    except KeyboardInterrupt:
-        print(f"interrupted: cancelling job {job_id}", file=sys.stderr, flush=True)
-        cancel(ws, job_id)
-        with _sigterm_interrupts():
-            job = wait(ws, job_id, on_log=echo, log_follower=follower)
+        try:
+            with _sigterm_interrupts():
+                job = wait(ws, job_id, **follow)
+        except KeyboardInterrupt:
+            display.close()
+            print(f"interrupted: cancelling job {job_id}", file=sys.stderr, flush=True)
+            cancel(ws, job_id)
+            with _sigterm_interrupts():
+                job = wait(ws, job_id, **follow)
+    finally:
+        display.close()
     print(
         f"job {job.id} {job.state}" + (f": {job.error}" if job.error else ""),
         file=sys.stderr,

@@ -6,8 +6,8 @@
     run.saved_adapter()          # the LoRA folder a finished training run saved, else None
     run.workspace()              # the Workspace the run belongs to
 
-Every job kind writes `log`, `status.json` and `metrics.jsonl`; a training run also holds
-`config.yaml`, `checkpoint-N/` and `adapter/`; mining and evaluation runs hold `config.json`,
+Every job kind writes `log`, `status.json`, `progress.jsonl` and `metrics.jsonl`; a training
+run also holds `config.yaml`, `checkpoint-N/` and `adapter/`; mining and evaluation runs hold `config.json`,
 evaluations `predictions.jsonl` and `verdicts.jsonl`; a finished run has `summary.json`.
 """
 
@@ -114,6 +114,12 @@ class RunDir:
     def metrics(self) -> Path:
         """`metrics.jsonl`: one progress or training record per line."""
         return self.path / "metrics.jsonl"
+
+    @property
+    def progress(self) -> Path:
+        """`progress.jsonl`: the worker's phase and count, one line per update
+        (studio.jobs.runtime.ProgressWriter)."""
+        return self.path / "progress.jsonl"
 
     @property
     def summary(self) -> Path:

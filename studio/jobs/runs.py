@@ -6,10 +6,12 @@ metrics and summary, rebuilt from the jobs table plus `runs/<id>/` (nothing kept
     run_dir = find_run_dir(ws, "sft-2025...")  # what a user typed: a run's name or a folder
     adapters = list_adapters(ws)             # the LoRA folders every form offers
     wrong = wrong_verdicts(eval_run_dir)     # questions a model got wrong, both SQLs and results
+    delete_run(ws, "sft-2025...")            # a finished run's folder and its jobs, gone
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,6 +160,42 @@ def active_job(ws: Workspace, kind: str) -> Job | None:
         if job.state not in FINAL_STATES:
             return job
     return None
+
+
+def delete_run(ws: Workspace, run: str) -> Path:
+    """Delete a finished run: its folder under runs/ and its jobs' rows; return the folder.
+
+    A run with a queued or running job is refused (cancel it first), and so is a folder outside
+    the workspace's runs/. Pairs a mining run stored stay in the workspace's pair store.
+    """
+    from studio.jobs.store import session
+    from studio.workspace import immediate
+
+    run_dir = find_run_dir(ws, run)
+    if run_dir.parent != ws.runs_dir.resolve():
+        raise StudioError(
+            f"{run_dir} is not a run folder under {ws.runs_dir}; only the workspace's runs "
+            "are deleted here (remove other folders yourself)"
+        )
+    with session(ws) as conn, immediate(conn):
+        rows = conn.execute(
+            "SELECT id, state FROM jobs WHERE run_dir = ?", (str(run_dir),)
+        ).fetchall()
+        live = [row["id"] for row in rows if row["state"] not in FINAL_STATES]
+        if live:
+            raise StudioError(
+                f"run {run_dir.name} still has job {live[0]} queued or running; cancel it "
+                f"(`python -m studio jobs cancel {live[0]}`) and delete the run once it stopped"
+            )
+        ids = [row["id"] for row in rows]
+        marks = ", ".join("?" for _ in ids)
+        if ids:
+            conn.execute(
+                f"UPDATE jobs SET resumed_from = NULL WHERE resumed_from IN ({marks})", ids
+            )
+            conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", ids)
+        shutil.rmtree(run_dir)
+    return run_dir
 
 
 def metrics(run_dir: Path) -> list[dict[str, Any]]:

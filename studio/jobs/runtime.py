@@ -15,6 +15,14 @@ A job's entry point wraps its work in `run_worker(run_dir, main)`:
 SIGTERM on cancel and SIGKILL only after a grace period), and writes
 `<run_dir>/status.json` at the end so the outcome is known even if no supervisor was
 alive to see the exit.
+
+Every worker reports what it is doing through `ProgressWriter` into `<run_dir>/progress.jsonl`
+(one JSON line per update); `studio.jobs.monitor` reads it back for the studio and the CLI:
+
+    progress = ProgressWriter(run_dir)
+    progress.phase(LOADING)
+    progress.phase(GENERATING, total=len(questions), unit="questions")
+    progress.advance(done)
 """
 
 from __future__ import annotations
@@ -37,6 +45,16 @@ from studio.jobs.rundir import RunDir
 
 JOB_ID_ENV = "STUDIO_JOB_ID"
 EXIT_OK, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 3
+
+# the phases workers report (progress.jsonl's "phase")
+LOADING = "loading the model"
+TOKENIZING = "tokenizing"
+REFERENCE_PASS = "reference pass"
+TRAINING = "training"
+GENERATING = "generating"
+SCORING = "scoring"
+SAVING = "saving"
+PROGRESS_INTERVAL_S = 0.5  # the most often a count is written (phase changes always are)
 
 _cancel_flag = threading.Event()
 
@@ -207,3 +225,73 @@ def last_jsonl_record(path: Path, chunk: int = 65536) -> dict[str, Any] | None:
         except json.JSONDecodeError:
             continue
     return None
+
+
+class ProgressWriter:
+    """Appends the worker's phase and count to `<run_dir>/progress.jsonl` (rank 0 only).
+
+    Each record: {"job", "phase", "done", "total", "unit", "rate" (per second over the phase),
+    "eta_s", "time"}. A phase change is written at once and echoed to the log; counts at most
+    every `interval_s`, except the last of a phase.
+    """
+
+    def __init__(self, run_dir: Path, interval_s: float = PROGRESS_INTERVAL_S) -> None:
+        self.path = RunDir(run_dir).progress
+        self.interval_s = interval_s
+        self.job = _job_id()
+        self.name = ""
+        self.total: int | None = None
+        self.unit = ""
+        self.done = 0
+        self._start_done = 0
+        self._started = time.monotonic()
+        self._written = 0.0
+
+    def phase(self, name: str, total: int | None = None, unit: str = "", done: int = 0) -> None:
+        """Enter phase `name` (with `total` units of work to do when known, `done` of them done)."""
+        self.name, self.total, self.unit = name, total, unit
+        self.done = self._start_done = done
+        self._started = time.monotonic()
+        count = f" ({done}/{total} {unit})".rstrip() if total is not None else ""
+        if is_main_rank():
+            print(f"[studio] {name}{count}", flush=True)
+        self._write()
+
+    def advance(self, done: int) -> None:
+        """`done` units of the current phase are done (a running total, not an increment)."""
+        self.done = done
+        now = time.monotonic()
+        if now - self._written >= self.interval_s or (
+            self.total is not None and done >= self.total
+        ):
+            self._write()
+
+    def rate(self) -> float | None:
+        """Units per second since the phase began (None before the first unit)."""
+        elapsed = time.monotonic() - self._started
+        new = self.done - self._start_done
+        return new / elapsed if new > 0 and elapsed > 0 else None
+
+    def _write(self) -> None:
+        self._written = time.monotonic()
+        if not is_main_rank():
+            return
+        rate = self.rate()
+        eta = (
+            max(self.total - self.done, 0) / rate
+            if rate is not None and self.total is not None
+            else None
+        )
+        append_jsonl(
+            self.path,
+            {
+                "job": self.job,
+                "phase": self.name,
+                "done": self.done if self.total is not None else None,
+                "total": self.total,
+                "unit": self.unit,
+                "rate": round(rate, 4) if rate is not None else None,
+                "eta_s": round(eta, 1) if eta is not None else None,
+                "time": round(time.time(), 3),
+            },
+        )

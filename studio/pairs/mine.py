@@ -134,6 +134,7 @@ def _generate(
     from studio.inference.settings import GenerationSettings
     from studio.models.loading import load_model
 
+    progress.loading()
     loaded = load_model(config.model, adapters=config.adapters, merge=True)
     prompts = [
         render_chat(loaded.tokenizer, build_messages({"instruction": q.prompt, "system": q.system}))
@@ -162,7 +163,15 @@ def _generate(
         if cancel_requested():
             raise _Stopped
 
-    generate(loaded, prompts, settings, on_batch=on_batch, settled=sql_settled)
+    progress.generating()
+    generate(
+        loaded,
+        prompts,
+        settings,
+        on_batch=on_batch,
+        settled=sql_settled,
+        on_answered=progress.answered,
+    )
 
 
 def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:
@@ -172,7 +181,7 @@ def mine(ws: Workspace, run_dir: Path, config: MiningConfig) -> dict[str, Any]:
     register_run(ws, run_id, config)
     questions, skipped = load_questions(ws, config)
     todo = _settle_leftovers(ws, run_id, questions, skipped, config)
-    progress = MiningProgress(len(questions), len(questions) - len(todo), run.metrics)
+    progress = MiningProgress(len(questions), len(questions) - len(todo), run.metrics, run_dir)
     status = "completed"
     try:
         if todo:

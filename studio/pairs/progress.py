@@ -1,6 +1,7 @@
-"""Mining progress: a tqdm bar on a terminal (a plain line per batch in a job's log), and one
+"""Mining progress: a tqdm bar on a terminal (a plain line per batch in a job's log), one
 metrics.jsonl record per batch (questions done/total, questions/s, candidates by label,
-pairs by strategy, skipped questions by reason)."""
+pairs by strategy, skipped questions by reason), and the phase with its count in the run's
+progress.jsonl (loading the model, then generating n/N as answers finish)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.jobs.runtime import append_jsonl
+from studio.jobs.runtime import GENERATING, LOADING, ProgressWriter, append_jsonl
 
 
 class MiningProgress:
     """Counts questions answered in this session; `update` reports after every batch."""
 
-    def __init__(self, total: int, done: int, metrics_path: Path | None) -> None:
+    def __init__(
+        self, total: int, done: int, metrics_path: Path | None, run_dir: Path | None = None
+    ) -> None:
         self.total, self.done, self.metrics_path = total, done, metrics_path
+        self.phases = ProgressWriter(run_dir) if run_dir is not None else None
         self.new = 0
         self.started = time.monotonic()
         self.bar = None
@@ -44,9 +48,26 @@ class MiningProgress:
             "time": time.time(),
         }
 
+    def loading(self) -> None:
+        """The model is being loaded."""
+        if self.phases is not None:
+            self.phases.phase(LOADING)
+
+    def generating(self) -> None:
+        """Generation starts (the model is loaded)."""
+        if self.phases is not None:
+            self.phases.phase(GENERATING, total=self.total, unit="questions", done=self.done)
+
+    def answered(self, questions: int) -> None:
+        """`questions` of this session's batches have all their samples (before they are stored)."""
+        if self.phases is not None:
+            self.phases.advance(self.done - self.new + questions)
+
     def update(self, questions: int, counts: dict[str, Any], strategy: str) -> None:
         self.done += questions
         self.new += questions
+        if self.phases is not None:
+            self.phases.advance(self.done)
         record = self.record(counts, strategy)
         if self.metrics_path is not None:
             append_jsonl(self.metrics_path, record)

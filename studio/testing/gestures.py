@@ -62,3 +62,27 @@ LOSS_POINTS_JS = """() => {
     const loss = plot && plot.data ? plot.data.find(trace => trace.name === 'loss') : null;
     return loss ? loss.x.length : 0;
 }"""
+
+
+RECORD_TEXTS_JS = """(id) => {
+    window.__studioTexts = window.__studioTexts || {};
+    const seen = window.__studioTexts[id] = [];
+    const note = () => {
+        const node = document.getElementById(id);
+        const text = node ? node.innerText.trim() : '';
+        if (text && seen[seen.length - 1] !== text) seen.push(text);
+    };
+    new MutationObserver(note).observe(document.body,
+                                       {subtree: true, childList: true, characterData: true});
+    note();
+}"""
+
+
+def record_texts(page: Any, elem_id: str) -> None:
+    """From now on, remember every text the element `elem_id` shows (see `recorded_texts`)."""
+    page.evaluate(RECORD_TEXTS_JS, elem_id)
+
+
+def recorded_texts(page: Any, elem_id: str) -> list[str]:
+    """The texts `elem_id` showed since `record_texts`, in order, repeats collapsed."""
+    return page.evaluate("(id) => window.__studioTexts[id]", elem_id)

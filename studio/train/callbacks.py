@@ -1,4 +1,5 @@
-"""Trainer callbacks: metrics JSONL (with tokens/s and ETA) and cancel-with-checkpoint."""
+"""Trainer callbacks: metrics JSONL (with tokens/s and ETA), the phase and step count in
+progress.jsonl, and cancel-with-checkpoint."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from studio.jobs.runtime import append_jsonl
+from studio.jobs.runtime import REFERENCE_PASS, TRAINING, ProgressWriter, append_jsonl
 from studio.train.guard import NonFiniteGuard
 
 # TRL log keys copied to metrics.jsonl when present (DPO rewards and log-probs)
@@ -101,6 +102,42 @@ class MetricsCallback(TrainerCallback):
         else:
             return
         append_jsonl(self.path, {key: finite_or_none(value) for key, value in record.items()})
+        if "loss" in record:
+            print(_log_line(record, state.max_steps), flush=True)
+
+
+def _log_line(record: dict[str, Any], max_steps: int) -> str:
+    """A logged step for the job's log: `step 3/8 · loss 1.2345 · lr 5e-05 · grad norm 0.91`."""
+    parts = [f"step {record['step']}/{max_steps}"]
+    for key, name in (("loss", "loss"), ("learning_rate", "lr"), ("grad_norm", "grad norm")):
+        value = record.get(key)
+        if isinstance(value, float):
+            parts.append(f"{name} {value:.4g}")
+    return " · ".join(parts)
+
+
+class PhaseCallback(TrainerCallback):
+    """Reports the trainer's phases to progress.jsonl: the reference pass (DPO with
+    `precompute_ref_log_probs`, run after the trainer is built), then step N of max_steps."""
+
+    def __init__(self, progress: ProgressWriter) -> None:
+        self.progress = progress
+
+    def on_init_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if getattr(args, "precompute_ref_log_probs", False):
+            self.progress.phase(REFERENCE_PASS)
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.progress.phase(TRAINING, total=state.max_steps, unit="steps", done=state.global_step)
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        self.progress.advance(state.global_step)
 
 
 def agreed_across_ranks(flag: bool, device: Any = None) -> bool:

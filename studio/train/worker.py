@@ -1,7 +1,8 @@
 """The training job body: `python -m studio.train.worker RUN_DIR [--resume]`.
 
 RUN_DIR is `<workspace>/runs/<id>/` holding config.yaml. The worker validates the config,
-builds the records, trains with TRL (SFT or DPO), streams metrics.jsonl, and writes the
+builds the records, trains with TRL (SFT or DPO), streams metrics.jsonl and its phases
+(tokenizing, loading the model, reference pass, step N/M, saving) to progress.jsonl, and writes the
 adapter (after checking its weights are finite) and summary.json. `--resume` continues
 from the run's newest complete `checkpoint-N` (studio.train.resume), saying which newer ones
 it skipped, and deletes saves a kill interrupted. Under `accelerate launch` every rank runs
@@ -20,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from studio.jobs.rundir import RunDir
-from studio.jobs.runtime import cancel_requested, is_main_rank, run_worker
+from studio.jobs.runtime import (
+    LOADING,
+    SAVING,
+    TOKENIZING,
+    ProgressWriter,
+    cancel_requested,
+    is_main_rank,
+    run_worker,
+)
 from studio.train.config import TrainConfig, dump_config, load_config
 
 
@@ -49,11 +58,13 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
 
     `extra_callbacks` (TrainerCallbacks) run before the studio's own, e.g. instrumentation.
     """
+    from transformers import PrinterCallback
+
     from studio.models.references import load_tokenizer
     from studio.patches.moe_experts import experts_in_use
     from studio.patches.partial_checkpointing import checkpointing_split
     from studio.patches.registry import training_patches
-    from studio.train.callbacks import CancelCallback, MetricsCallback
+    from studio.train.callbacks import CancelCallback, MetricsCallback, PhaseCallback
     from studio.train.dataset import build_datasets, template_system
     from studio.train.guard import (
         NonFiniteGuard,
@@ -79,6 +90,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     warning = template_warning(cfg, _model_type(cfg))
     if warning:
         print(f"warning: {warning}", flush=True)
+    progress = ProgressWriter(run_dir)
+    progress.phase(TOKENIZING)
     tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
     train_dataset, eval_dataset = build_datasets(ws, cfg)
     print(
@@ -92,12 +105,14 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     guard = NonFiniteGuard(cfg.max_nonfinite_steps)
     cancel = CancelCallback(cancel_requested)
     metrics = MetricsCallback(run.metrics, guard)
-    callbacks = [*extra_callbacks, cancel, guard, metrics]
+    callbacks = [*extra_callbacks, cancel, guard, metrics, PhaseCallback(progress)]
     if cfg.stage == "sft":
         from studio.train.sft import build_sft_trainer as build
     else:
         from studio.train.dpo import build_dpo_trainer as build
+    progress.phase(LOADING)
     trainer, policy = build(cfg, run_dir, tokenizer, train_dataset, eval_dataset, callbacks)
+    trainer.remove_callback(PrinterCallback)  # the metrics callback logs each step as one line
     print(f"reference model: {policy.reference}", flush=True)
     loaded = time.time()
 
@@ -154,6 +169,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             )
         return
 
+    progress.phase(SAVING)
     assert_finite_weights(trainer.model, "the final adapter")
     trainer.save_model(str(adapter_dir))
     if trainer.is_world_process_zero():

@@ -18,7 +18,6 @@ from studio.inference.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS
 from studio.jobs.kinds import EVAL
 from studio.jobs.rundir import RunDir, adapter_label
 from studio.jobs.runs import (
-    active_job,
     eval_runs,
     evaluation_folders,
     find_run_dir,
@@ -28,10 +27,10 @@ from studio.jobs.runs import (
 from studio.models.references import DEFAULT_MODEL
 from studio.train.choices import model_choices
 from studio.ui.common import comparison_figure, frame, reports_errors
+from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
-POLL_S = 2.0
 COMPARED_BY_DEFAULT = 4
 RUN_COLUMNS = (
     "run",
@@ -168,8 +167,8 @@ def build(
             elem_id="eval-vote",
         )
         run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
-        cancel_button = gr.Button("Cancel running evaluations", variant="stop")
     progress = gr.Markdown(elem_id="eval-progress")
+    panel = JobPanel(ws, EVAL, "eval", status, run_button, exclusive=False)
 
     gr.Markdown("### Runs")
     runs = gr.Dataframe(frame([], RUN_COLUMNS), interactive=False, wrap=True, elem_id="eval-runs")
@@ -216,9 +215,6 @@ def build(
                 frame([], ["c1"]), label="Model result", interactive=False, max_height=220
             )
     seen = gr.State({"finished": [], "progress": None})
-    timer = gr.Timer(
-        POLL_S, active=False
-    )  # ticks only while an evaluation job is queued or running
 
     def run_folder(name: str) -> Path:
         return roots.confine(find_run_dir(ws, name, EVAL.name), "Run")
@@ -249,21 +245,16 @@ def build(
         return update
 
     def progress_text() -> str:
-        from studio.jobs import FINAL_STATES
-        from studio.jobs.runtime import last_jsonl_record
+        from studio.jobs.monitor import snapshot
 
         lines = []
         for run in eval_runs(ws):
-            if run.state in FINAL_STATES:
+            if run.job.finished:
                 continue
-            record = last_jsonl_record(run.job.metrics_path) or {}
-            if record.get("total"):
-                done = f"{record.get('phase', 'working')} {record.get('done', 0)}/{record['total']}"
-            else:
-                done = (
-                    "loading the model" if run.state == "running" else "waiting for the supervisor"
-                )
-            lines.append(f"- job {run.job.id} **{run.state}** · {run.job.title} · {done}")
+            snap = snapshot(ws, run.job, log_lines=0)
+            lines.append(
+                f"- job {snap.job.id} **{snap.state}** · {snap.job.title} · {snap.progress}"
+            )
         return "\n".join(lines) or "No evaluation running."
 
     @reports_errors(status)
@@ -277,18 +268,12 @@ def build(
                 dataset: gr.Dropdown(choices=names, value=kept, info=info),
                 adapters: gr.Dropdown(choices=list_adapters(ws)),
                 progress: progress_text(),
-                timer: gr.Timer(active=active_job(ws, EVAL.name) is not None),
             }
         )
         return update
 
-    @reports_errors(status)
-    def poll(seen_value: dict[str, Any], selected: list[str] | None) -> dict:
-        """Refresh what changed since the last tick: progress lines, the runs table, finished runs;
-        the timer stays on while an evaluation job is queued or running."""
-        live = (
-            active_job(ws, EVAL.name) is not None
-        )  # read first: with none, this refresh shows the final state
+    def refresh(_snap: Any, seen_value: dict[str, Any], selected: list[str] | None) -> dict:
+        """What changed since the last refresh: progress lines, the runs table, finished runs."""
         finished = [folder.name for folder in evaluation_folders(ws)]
         text = progress_text()
         if finished != seen_value["finished"]:
@@ -297,11 +282,8 @@ def build(
         elif text != seen_value["progress"]:
             update = {runs: runs_table(ws)}
         else:
-            update = {}
-        if update:
-            update.update({progress: text, seen: {"finished": finished, "progress": text}})
-        # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
-        update[timer] = gr.Timer(active=live or active_job(ws, EVAL.name) is not None)
+            return {}
+        update.update({progress: text, seen: {"finished": finished, "progress": text}})
         return update
 
     @reports_errors(status)
@@ -335,22 +317,11 @@ def build(
         )
         job = submit_evaluation(ws, config)
         return {
+            **panel.show(job.id),
             status: f"Evaluation job {job.id} queued in `{job.run_dir}`.",
             progress: progress_text(),
             runs: runs_table(ws),
-            timer: gr.Timer(active=True),
         }
-
-    @reports_errors(status)
-    def do_cancel() -> dict:
-        from studio.jobs import FINAL_STATES, cancel
-
-        active = [run.job.id for run in eval_runs(ws) if run.state not in FINAL_STATES]
-        for job_id in active:
-            cancel(ws, job_id)
-        listed = ", ".join(map(str, active))
-        message = f"Cancel requested for job(s) {listed}." if active else "No evaluation to cancel."
-        return {status: message, progress: progress_text()}
 
     @reports_errors(status)
     def do_compare(names: list[str] | None) -> dict:
@@ -409,12 +380,12 @@ def build(
         }
 
     listing_outputs = [runs, compared, drill_run, seen, comparison, chart, status]
+    refresh_panel = panel.wire((refresh, [seen, compared], [progress, *listing_outputs]))
     run_button.click(
         do_run,
         [model, adapters, dataset, limit, batch_size, max_new_tokens, vote],
-        [status, progress, runs, timer],
+        [*panel.outputs, status, progress, runs],
     )
-    cancel_button.click(do_cancel, None, [status, progress])
     compared.input(do_compare, compared, [comparison, chart, status])
     drill_run.change(do_drill, drill_run, [wrong, question, status])
     question.change(
@@ -422,11 +393,15 @@ def build(
         [drill_run, question],
         [question_text, gold_sql, pred_sql, gold_info, pred_info, gold_rows, pred_rows, status],
     )
-    timer.tick(poll, [seen, compared], [progress, *listing_outputs, timer], show_progress="hidden")
     return [
         (
             on_load,
             [compared, dataset],
-            [*listing_outputs, model, dataset, adapters, progress, timer],
-        )
+            [*listing_outputs, model, dataset, adapters, progress],
+        ),
+        (
+            refresh_panel,
+            [panel.state, seen, compared],
+            [*panel.outputs, progress, *listing_outputs],
+        ),
     ]

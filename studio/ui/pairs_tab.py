@@ -15,6 +15,8 @@ from studio.data.clashes import REPLACE_LABEL
 from studio.data.registry import list_datasets
 from studio.errors import StudioError
 from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
+from studio.jobs.kinds import MINE
+from studio.jobs.monitor import Snapshot
 from studio.jobs.runs import list_adapters
 from studio.models.references import DEFAULT_MODEL
 from studio.pairs.curate import (
@@ -29,6 +31,7 @@ from studio.pairs.curate import (
 )
 from studio.pairs.store import STATUSES, STRATEGIES
 from studio.ui.common import frame, reports_errors
+from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -38,7 +41,6 @@ MATCH_LIMIT = 1_000_000
 DISPLAY_ROWS = 20
 DISPLAY_TIMEOUT_S = 10.0
 MINING_QUESTIONS = 16  # a first mining run that ends within minutes on a CPU
-POLL_S = 2.0
 DIFF_COLORS = {"only in chosen": "#2e7d32", "only in rejected": "#c62828"}
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 _SCHEMA_START = "Database schema:\n"
@@ -173,38 +175,23 @@ def _pair_header(pair: Pair, position: str) -> str:
     )
 
 
-def mining_status(ws: Workspace, job_id: int) -> tuple[str, bool]:
-    """A line on mining job `job_id` (state, questions done, pairs so far) and whether it has finished."""
-    from studio.jobs import get_job
+def mining_line(ws: Workspace, snap: Snapshot | None) -> str:
+    """What a mining job found so far (state, questions, pairs, candidates by label); its phase,
+    rate and ETA are the job panel's."""
     from studio.jobs.runtime import last_jsonl_record
 
-    job = get_job(ws, job_id)
-    record = last_jsonl_record(job.metrics_path) if job.metrics_path.exists() else None
-    parts = [f"Mining job {job.id} ({job.run_dir.name}): **{job.state}**"]
+    if snap is None:
+        return ""
+    record = last_jsonl_record(snap.job.metrics_path)
+    parts = [f"Mining job {snap.job.id} ({snap.run_name}): **{snap.state}**"]
     if record:
-        parts.append(
-            f"{record['questions_done']} of {record['questions_total']} questions, "
-            f"{record['questions_per_s']:.2f} questions/s"
-        )
+        parts.append(f"{record['questions_done']} of {record['questions_total']} questions")
         pairs = ", ".join(f"{k} {v}" for k, v in sorted(record["pairs"].items())) or "none yet"
         candidates = ", ".join(
             f"{k.replace('_', ' ')} {v}" for k, v in sorted(record["candidates"].items())
         )
         parts.append(f"pairs: {pairs}" + (f"; candidates: {candidates}" if candidates else ""))
-    elif not job.finished:
-        parts.append("loading the model…" if job.state == "running" else "waiting for a free slot…")
-    if job.error:
-        parts.append(f"error: {job.error} (log: `{job.log_path}`)")
-    return " · ".join(parts), job.finished
-
-
-def latest_mining_job(ws: Workspace) -> int | None:
-    """The newest mining job that is still queued or running (to re-attach after a page reload)."""
-    from studio.jobs import list_jobs
-    from studio.jobs.kinds import MINE
-
-    jobs = [job for job in list_jobs(ws, kind=MINE.name, limit=20) if not job.finished]
-    return jobs[0].id if jobs else None
+    return " · ".join(parts)
 
 
 def _database_choices(ws: Workspace) -> list[str]:
@@ -224,9 +211,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         "export the accepted ones as a preference dataset. CLI: `python -m studio pairs ...`."
     )
     status = gr.Markdown(elem_id="pairs-status")
-    job_state = gr.State(None)
     current = gr.State(None)
-    timer = gr.Timer(POLL_S, active=False)
 
     with gr.Accordion("Mine pairs", open=True):
         with gr.Row():
@@ -285,6 +270,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
             )
         mine_button = gr.Button("Start mining", variant="primary", elem_id="pairs-mine")
         mining = gr.Markdown(elem_id="pairs-mining")
+        panel = JobPanel(ws, MINE, "pairs", status, mine_button)
 
     gr.Markdown("## Review")
     with gr.Row():
@@ -546,32 +532,22 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
             }
         )
         job = start_mining(ws, config)
-        line, finished = mining_status(ws, job.id)
-        return {job_state: job.id, mining: line, timer: gr.Timer(active=not finished), status: ""}
+        update = panel.show(job.id)
+        line = mining_line(ws, panel.snapshot_of(update[panel.state]))
+        return {**update, mining: line, status: ""}
 
-    @reports_errors(status)
-    def poll(job_id: int | None, pair_id: int | None, *filter_values: str) -> dict:
-        if job_id is None:
-            return {timer: gr.Timer(active=False)}
-        line, finished = mining_status(ws, job_id)
-        if not finished:
-            return {mining: line}
-        return {mining: line, timer: gr.Timer(active=False), **step(pair_id, 0, *filter_values)}
+    def mining_view(snap: Snapshot | None, pair_id: int | None, *filter_values: str) -> dict:
+        """The mining line; the review once the shown job has finished (its pairs are in)."""
+        update = {mining: mining_line(ws, snap)}
+        if snap is not None and snap.finished:
+            update.update(step(pair_id, 0, *filter_values))
+        return update
 
     @reports_errors(status)
     def on_load(pair_id: int | None, *filter_values: str) -> dict:
-        running = latest_mining_job(ws)
-        attached = {}
-        if running is not None:
-            attached = {
-                job_state: running,
-                mining: mining_status(ws, running)[0],
-                timer: gr.Timer(active=True),
-            }
         datasets_now = _sft_datasets(ws)
         return {
             **step(pair_id, 0, *filter_values),
-            **attached,
             dataset: gr.Dropdown(
                 choices=datasets_now, value=datasets_now[0] if datasets_now else None
             ),
@@ -580,13 +556,11 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         }
 
     everything = [status, *view]
+    refresh_panel = panel.wire((mining_view, [current, *filters], [mining, *view]))
     mine_button.click(
         start,
         [model, adapters, dataset, strategy, n, temperature, limit, max_new_tokens],
-        [job_state, mining, timer, status],
-    )
-    timer.tick(
-        poll, [job_state, current, *filters], [mining, timer, *everything], show_progress="hidden"
+        [*panel.outputs, mining, status],
     )
     for box in filters:
         box.change(refresh, [current, *filters], everything)
@@ -600,8 +574,9 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     export_button.click(export, export_inputs, [export_summary, status])
     return [
         (
-            on_load,
-            [current, *filters],
-            [*everything, job_state, mining, timer, dataset, db_filter, adapters],
-        )
+            refresh_panel,
+            [panel.state, current, *filters],
+            [*panel.outputs, mining, *view, status],
+        ),
+        (on_load, [current, *filters], [*everything, dataset, db_filter, adapters]),
     ]

@@ -49,7 +49,7 @@ def test_interrupted_run_resumes_without_regenerating(
     assert sorted(r["index"] for r in read_jsonl(out / "predictions.jsonl")) == list(range(6))
     assert summary["timings"]["resumed"] == 2 and summary["timings"]["generated"] == 4
     assert summary["n"] == 6
-    generation = [r for r in records if r["phase"] == "generation"]
+    generation = [r for r in records if r["phase"] == "generation" and not r.get("partial")]
     assert [r["done"] for r in generation] == [4, 6] and all(r["total"] == 6 for r in generation)
     assert records[-1] == {"phase": "scoring", "done": 6, "total": 6}
 
@@ -126,3 +126,26 @@ def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path
     assert "database: library" in text and "100.00" in text
     with pytest.raises(StudioError, match="holds no summary.json"):
         compare_runs([tmp_path / "a", tmp_path])
+
+
+def test_progress_reports_loading_then_answers_as_they_finish_then_scoring(
+    demo_ws, tiny_qwen2_dir: Path, tmp_path: Path
+) -> None:
+    records: list[dict] = []
+    evaluate(
+        demo_ws,
+        "demo_test",
+        model=str(tiny_qwen2_dir),
+        limit=3,
+        out_dir=tmp_path / "run",
+        progress=records.append,
+        **{**FAST, "batch_size": 3},
+    )
+    phases = [r["phase"] for r in records]
+    assert phases[0] == "loading" and phases[-1] == "scoring"
+    assert list(dict.fromkeys(phases)) == ["loading", "generation", "scoring"]
+    answered = [r["done"] for r in records if r.get("partial")]
+    assert answered[0] == 0 and answered[-1] == 3 and answered == sorted(answered)
+    saved = [r for r in records if r["phase"] == "generation" and not r.get("partial")]
+    assert [r["done"] for r in saved] == [3]  # one batch of 3, saved once
+    assert records[-1]["done"] == records[-1]["total"] == 3

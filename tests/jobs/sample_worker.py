@@ -2,7 +2,8 @@
 
 Modes: succeed, studio-error, crash, loop (until run_dir/release appears or cancel;
 on cancel it writes run_dir/checkpoint; with `--resume` it continues from it),
-stubborn (ignores cancel), record (appends "job_id pid" to the file ARG).
+stubborn (ignores cancel), record (appends "job_id pid" to the file ARG), progress (reports
+"loading the model" until run_dir/go appears, then "generating" 2 of 4 until release or cancel).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import time
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.jobs.runtime import append_jsonl, cancel_requested, run_worker
+from studio.jobs.runtime import (
+    GENERATING,
+    LOADING,
+    ProgressWriter,
+    append_jsonl,
+    cancel_requested,
+    run_worker,
+)
 
 
 def main(mode: str, run_dir: Path, extra: list[str]) -> None:
@@ -32,6 +40,8 @@ def main(mode: str, run_dir: Path, extra: list[str]) -> None:
         (run_dir / "started").touch()
         while True:
             time.sleep(0.05)
+    elif mode == "progress":
+        progress(run_dir)
     elif mode == "record":
         with open(extra[0], "a") as handle:
             handle.write(f"{os.environ['STUDIO_JOB_ID']} {os.getpid()}\n")
@@ -55,6 +65,33 @@ def loop(run_dir: Path, resume: bool) -> None:
         step += 1
         time.sleep(0.02)
     print("released")
+
+
+def wait_for(path: Path) -> bool:
+    """Sleep until `path` exists (True) or cancel is asked (False)."""
+    while not path.exists():
+        if cancel_requested():
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def progress(run_dir: Path) -> None:
+    writer = ProgressWriter(run_dir, interval_s=0.0)
+    writer.phase(LOADING)
+    if not wait_for(run_dir / "go"):
+        return
+    writer.phase(GENERATING, total=4, unit="questions")
+    time.sleep(0.05)
+    writer.advance(1)
+    time.sleep(0.05)
+    writer.advance(2)
+    (run_dir / "halfway").touch()
+    if not wait_for(run_dir / "release"):
+        while not (run_dir / "stop").exists():  # a worker saving before it stops
+            time.sleep(0.02)
+        return
+    writer.advance(4)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -16,7 +17,7 @@ from .conftest import REPO_ROOT
 FOLLOW = (
     "import sys; from studio.jobs import exit_code, follow_in_terminal; "
     "from studio.workspace import Workspace; "
-    "sys.exit(exit_code(follow_in_terminal(open_workspace(sys.argv[1]), int(sys.argv[2]))))"
+    "sys.exit(exit_code(follow_in_terminal(Workspace.open(sys.argv[1]), int(sys.argv[2]))))"
 )
 
 
@@ -44,3 +45,32 @@ def test_interrupting_the_foreground_command_cancels_its_job(
     assert "saved checkpoint at step" in stdout  # the worker saw the cancel and saved
     assert get_job(workspace, job.id).state == CANCELLED
     assert (job.run_dir / "checkpoint").read_text().isdigit()
+
+
+def test_the_followed_job_prints_its_phases_and_a_progress_bar_with_eta(
+    workspace, submit_sample, eventually
+) -> None:
+    job = submit_sample("progress")
+    command = subprocess.Popen(
+        [sys.executable, "-c", FOLLOW, str(workspace.root), str(job.id)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        eventually(lambda: (job.run_dir / "progress.jsonl").exists(), 30, "the job to start")
+        time.sleep(1.5)  # a few polls of the follower see the loading phase
+        (job.run_dir / "go").touch()
+        eventually(lambda: (job.run_dir / "halfway").exists(), 30, "half the work")
+        time.sleep(1.5)  # a few polls of the follower see the halfway count
+        (job.run_dir / "release").touch()
+        stdout, stderr = command.communicate(timeout=60)
+    finally:
+        command.kill()
+    assert command.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert "[studio] loading the model" in lines  # the worker's log
+    assert "loading the model" in lines  # the bar before any count
+    halfway = next(line for line in lines if line.startswith("generating 2/4 |"))
+    assert "| 50% · " in halfway and " questions/s · ETA 0:" in halfway

@@ -18,6 +18,7 @@ from studio.data.registry import DatasetMeta, database_ref, register_dataset
 from studio.errors import StudioError
 from studio.jobs import get_job, wait
 from studio.jobs.rundir import RunDir
+from studio.jobs.runtime import GENERATING, LOADING, read_jsonl
 from studio.pairs.config import read_config, write_config
 from studio.pairs.mine import mine, rebuild_pairs
 from studio.pairs.store import writing
@@ -46,6 +47,11 @@ def test_a_run_stores_every_sample_and_reports_progress(mined: tuple[Workspace, 
     assert [m["questions_done"] for m in metrics] == [2, 4]  # batch_size 2
     assert metrics[-1]["questions_total"] == TINY_LIMIT and metrics[-1]["questions_per_s"] > 0
     assert metrics[-1]["pairs"] == {"gold": TINY_LIMIT}
+    progress = read_jsonl(RunDir(run_dir).progress)
+    assert list(dict.fromkeys(r["phase"] for r in progress)) == [LOADING, GENERATING]
+    counts = [r["done"] for r in progress if r["phase"] == GENERATING]
+    assert counts[0] == 0 and counts[-1] == TINY_LIMIT and counts == sorted(counts)
+    assert progress[-1]["total"] == TINY_LIMIT and progress[-1]["unit"] == "questions"
 
 
 def test_a_finished_run_mined_again_generates_nothing(mined: tuple[Workspace, Path]) -> None:

@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from studio.data.importers.demo import open_workspace
+from studio.jobs.rundir import RunDir
+from studio.jobs.runtime import LOADING, SAVING, TOKENIZING, TRAINING, read_jsonl
 from studio.models.loading import load_model
 from studio.train.config import TrainConfig
 from studio.train.guard import assert_finite_adapter
@@ -60,6 +62,12 @@ def test_sft_writes_metrics_and_a_loadable_adapter(sft_run: Path, tiny_qwen2_dir
     assert all(TRAIN_KEYS <= m.keys() for m in metrics)
     assert all(m["loss"] > 0 and m["nonfinite_steps"] == 0 for m in metrics)
     assert metrics[-1]["eta_s"] == 0 and metrics[-1]["tokens_per_s"] > 0
+    progress = read_jsonl(RunDir(sft_run).progress)
+    phases = list(dict.fromkeys(record["phase"] for record in progress))
+    assert phases == [TOKENIZING, LOADING, TRAINING, SAVING]
+    counts = [(r["done"], r["total"]) for r in progress if r["phase"] == TRAINING]
+    assert counts[0] == (0, 3) and counts[-1] == (3, 3)
+    assert [r["done"] for r in progress if r["phase"] != TRAINING] == [None] * 3
     summary = read_summary(sft_run)
     adapter = sft_run / "adapter"
     assert summary["status"] == "succeeded" and summary["adapter"] == str(adapter)

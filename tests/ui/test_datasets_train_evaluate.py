@@ -20,6 +20,8 @@ from studio.testing.gestures import (
     fill,
     loss_points,
     open_tab,
+    record_texts,
+    recorded_texts,
     table_row,
 )
 
@@ -158,12 +160,25 @@ def test_evaluation_job_appears_in_the_comparison_with_its_wrong_answers(
     fill(page, "eval-limit", 4)
     fill(page, "eval-max-new", 16)
     fill(page, "eval-vote", 2)
+    record_texts(page, "eval-job-progress")
     page.locator("#eval-run").click()
     expect(page.locator("#eval-status")).to_contain_text("queued")
     run_name = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status")).group(1)
 
     row = table_row(page, "eval-runs", run_name)
     expect(row).to_contain_text("succeeded", timeout=JOB_TIMEOUT_MS)
+    expect(page.locator("#eval-job")).to_contain_text(f"{run_name} · job")
+    expect(page.locator("#eval-job")).to_contain_text("succeeded")
+    # while it ran the panel showed its phase; its log holds each phase with its count
+    phases = recorded_texts(page, "eval-job-progress")
+    assert any(
+        re.match(r"(waiting|starting|loading the model|generating|scoring)", t) for t in phases
+    )
+    log = page.locator("#eval-job-log textarea")
+    expect(log).to_have_value(re.compile(r"\[studio\] generating \(0/4 questions\)"))
+    expect(log).to_have_value(re.compile(r"\[studio\] scoring \(\d/4 questions\)"))
+    expect(page.locator("#eval-delete")).to_be_enabled()
+    expect(page.locator("#eval-cancel")).to_be_disabled()
     summary = json.loads((studio.workspace / "runs" / run_name / "summary.json").read_text())
     assert summary["n"] == 4
     cells = [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()]

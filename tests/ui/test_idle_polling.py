@@ -25,7 +25,7 @@ from studio.testing.gestures import (
     open_tab,
     table_row,
 )
-from studio.ui.evaluate_tab import POLL_S
+from studio.ui.job_panel import POLL_S
 
 pytestmark = pytest.mark.browser
 

@@ -15,6 +15,7 @@ from studio.data.importers.demo import open_workspace
 from studio.data.registry import database_ref, get_dataset, load_examples
 from studio.pairs.curate import PairFilter, get_pair, list_pairs, pair_counts
 from studio.sql.execute import execute_sql
+from studio.testing.gestures import record_texts, recorded_texts
 from studio.ui.pairs_tab import bulk_filter, neighbour, prompt_parts, sql_diff
 
 MINING_TIMEOUT_MS = 240_000
@@ -89,8 +90,16 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(
     set_number(page, "pairs-n", 2)
     set_number(page, "pairs-limit", 4)
     set_number(page, "pairs-max-new-tokens", 16)
+    record_texts(page, "pairs-job-progress")
     page.locator("#pairs-mine").click()
     page.locator("#pairs-mining").get_by_text("succeeded").wait_for(timeout=MINING_TIMEOUT_MS)
+    # while it ran the panel showed its phase; its log holds each phase with its count
+    phases = recorded_texts(page, "pairs-job-progress")
+    assert any(re.match(r"(waiting|starting|loading the model|generating)", t) for t in phases)
+    log = page.locator("#pairs-job-log textarea")
+    expect(log).to_have_value(re.compile(r"\[studio\] generating \(0/4 questions\)"))
+    expect(page.locator("#pairs-job")).to_contain_text("succeeded")
+    expect(page.locator("#pairs-mine")).to_be_enabled()
     mined = list_pairs(ws)
     assert len(mined) >= 3, page.locator("#pairs-mining").inner_text()
     assert {p.strategy for p in mined} == {"gold"} and all(

@@ -31,7 +31,14 @@ from studio.project import CONFIGS_DIR
 from studio.train.config import TrainConfig, config_from_mapping, dump_config
 from studio.train.key_report import report_lines
 from studio.train.keys import BY_NAME, DPO_REFERENCES, PREF_LOSSES, STAGES
-from studio.ui.common import dpo_figure, frame, overlay_figure, reports_errors, training_figure
+from studio.ui.common import (
+    dpo_figure,
+    frame,
+    grpo_figure,
+    overlay_figure,
+    reports_errors,
+    training_figure,
+)
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -319,6 +326,7 @@ def build(
         speed_text = gr.Markdown(elem_id="train-speed")
     curves = gr.Plot(label="Training curves", elem_id="train-curves")
     dpo_curves = gr.Plot(label="DPO rewards", visible=False, elem_id="train-dpo-curves")
+    grpo_curves = gr.Plot(label="GRPO rewards", visible=False, elem_id="train-grpo-curves")
     log = gr.Textbox(
         label="Log (tail)",
         lines=10,
@@ -374,6 +382,7 @@ def build(
         speed_text,
         curves,
         dpo_curves,
+        grpo_curves,
         log,
         history,
         show_run,
@@ -437,6 +446,7 @@ def build(
         if new_records:
             update[curves] = training_figure(records)
             update[dpo_curves] = gr.Plot(dpo_figure(records), visible=stage_name == "dpo")
+            update[grpo_curves] = gr.Plot(grpo_figure(records), visible=stage_name == "grpo")
         if job.state != state.get("state"):
             state = {**state, "state": job.state}
             update.update(history_updates())

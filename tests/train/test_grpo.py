@@ -319,3 +319,12 @@ def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
         grpo_config(val_size=2)
     # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts
     assert config_from_mapping({"dataset": "a", "temperature": 0.7}).temperature == 0.7
+
+
+def test_the_grpo_chart_draws_every_curve_of_a_run(grpo_run: Path) -> None:
+    from studio.ui.common import GRPO_PANELS, grpo_figure
+
+    figure = grpo_figure(read_metrics(grpo_run))
+    drawn = {trace.name: list(trace.y) for trace in figure.data}
+    assert set(drawn) == {key for keys, _ in GRPO_PANELS for key in keys}
+    assert all(len(points) == 2 for points in drawn.values()), drawn

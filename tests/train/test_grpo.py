@@ -328,3 +328,26 @@ def test_the_grpo_chart_draws_every_curve_of_a_run(grpo_run: Path) -> None:
     drawn = {trace.name: list(trace.y) for trace in figure.data}
     assert set(drawn) == {key for keys, _ in GRPO_PANELS for key in keys}
     assert all(len(points) == 2 for points in drawn.values()), drawn
+
+
+@pytest.mark.builtin
+def test_two_grpo_steps_of_the_builtin_model_on_demo_data(demo_ws: Workspace) -> None:
+    cfg = config_from_mapping(
+        {
+            **GRPO,
+            "dataset": "demo_train",
+            "max_samples": 2,
+            "num_generations": 2,
+            "per_device_train_batch_size": 4,
+            "max_completion_length": 48,
+            "learning_rate": 1e-5,
+        }
+    )
+    run_dir = new_run(demo_ws, cfg)
+    train(run_dir)
+    metrics = read_metrics(run_dir)
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert all(CURVES - {"kl"} <= m.keys() for m in metrics)
+    # the instruct model writes SQL: most answers run
+    assert sum(m["grpo/exec_error"] for m in metrics) / 2 < 0.5
+    assert read_summary(run_dir)["status"] == "succeeded"

@@ -14,6 +14,8 @@ Three things the stock `generate` does not do for text-to-SQL prompts:
   `studio.patches.registry`).
 
 Greedy answers are the same as `generate`'s (tested); sampling uses temperature and top-p.
+`sample_with_prefixes` also returns each answer's token ids (with the end-of-turn token that
+ended it) and their log-probabilities under the temperature-scaled distribution, for rollouts.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ TOP_P_CANDIDATES = (
 )
 
 
+@dataclass(frozen=True)
+class Sampled:
+    """One answer: its text, its token ids (ending with the end-of-turn token when it ended on
+    one) and each token's log-probability under softmax(logits / temperature); temperature 0
+    scores under the plain softmax."""
+
+    text: str
+    token_ids: list[int]
+    logprobs: list[float]
+
+
 @dataclass
 class _Prefix:
     """One shared prefix: its KV per layer, (1, kv_heads, length, head_dim) each."""
@@ -60,18 +73,36 @@ def generate_with_prefixes(
     """Complete each tokenized prompt `settings.n` times; results in input order.
     `on_answered(count)` gets the number of prompts whose answers are all finished, as they
     finish."""
+
+    def texts(indices: list[int], answers: list[list[Sampled]]) -> None:
+        if on_batch is not None:
+            on_batch(indices, [[a.text for a in group] for group in answers])
+
     with decoding_patches(settings, loaded.model):
-        return _generate(loaded, encoded, settings, on_batch, settled, on_answered)
+        results = _generate(
+            loaded, encoded, settings, texts, settled, with_logprobs=False, on_answered=on_answered
+        )
+    return [[answer.text for answer in group] for group in results]
+
+
+def sample_with_prefixes(
+    loaded: LoadedModel, encoded: list[list[int]], settings: GenerationSettings
+) -> list[list[Sampled]]:
+    """`settings.n` answers per tokenized prompt with their token ids and log-probabilities
+    (no early stop: an answer ends on an end-of-turn token or at `max_new_tokens`)."""
+    with decoding_patches(settings, loaded.model):
+        return _generate(loaded, encoded, settings, None, None, with_logprobs=True)
 
 
 def _generate(
     loaded: LoadedModel,
     encoded: list[list[int]],
     settings: GenerationSettings,
-    on_batch: Callable[[list[int], list[list[str]]], None] | None,
+    on_batch: Callable[[list[int], list[list[Sampled]]], None] | None,
     settled: Callable[[str], bool] | None,
+    with_logprobs: bool,
     on_answered: Callable[[int], None] | None = None,
-) -> list[list[str]]:
+) -> list[list[Sampled]]:
     import torch
 
     model = loaded.model
@@ -85,8 +116,8 @@ def _generate(
         key=lambda i: (groups[group_of[i]].length, group_of[i], len(encoded[i])),
     )
     generator = torch.Generator(device=model.device).manual_seed(settings.seed)
-    decoder = _Decoder(loaded, settings, settled, generator)
-    results: list[list[str]] = [[] for _ in encoded]
+    decoder = _Decoder(loaded, settings, settled, generator, with_logprobs)
+    results: list[list[Sampled]] = [[] for _ in encoded]
     for start in range(0, len(order), settings.batch_size):
         indices = order[start : start + settings.batch_size]
         rows = [
@@ -155,11 +186,12 @@ class _Decoder:
         settings: GenerationSettings,
         settled: Callable[[str], bool] | None,
         generator: torch.Generator,
+        with_logprobs: bool = False,
     ) -> None:
         import torch
 
         self.model, self.tokenizer, self.settings = loaded.model, loaded.tokenizer, settings
-        self.settled, self.generator = settled, generator
+        self.settled, self.generator, self.with_logprobs = settled, generator, with_logprobs
         eos = loaded.model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         if loaded.tokenizer.eos_token_id is not None:
@@ -171,7 +203,7 @@ class _Decoder:
         self,
         rows: list[tuple[_Prefix, list[int]]],
         on_answered: Callable[[int], None] | None = None,
-    ) -> list[list[str]]:
+    ) -> list[list[Sampled]]:
         """The rows' completions; `on_answered(count)` hears how many rows have all their
         answers finished whenever that count grows."""
         import torch
@@ -184,6 +216,8 @@ class _Decoder:
             last_logits = last_logits.repeat_interleave(n, 0)
         total = len(rows) * n
         tokens: list[list[int]] = [[] for _ in range(total)]
+        logprobs: list[list[float]] = [[] for _ in range(total)]
+        ended_on: list[int | None] = [None] * total
         done = [False] * total
         to_check: set[int] = set()  # answers that wrote a backtick since their last settled check
         reported = 0  # rows reported answered
@@ -193,11 +227,17 @@ class _Decoder:
             next_tokens = self._pick(logits)
             ended = torch.isin(next_tokens, self.eos).tolist()
             live_answers = live.tolist()
-            for answer, token, end in zip(live_answers, next_tokens.tolist(), ended, strict=False):
+            picked = self._logprobs(logits, next_tokens) if self.with_logprobs else None
+            for row, (answer, token, end) in enumerate(
+                zip(live_answers, next_tokens.tolist(), ended, strict=False)
+            ):
                 if done[answer]:
                     continue
+                if picked is not None:
+                    logprobs[answer].append(picked[row])
                 if end:
                     done[answer] = True
+                    ended_on[answer] = token
                 else:
                     tokens[answer].append(token)
                     if token in self.backtick_tokens:
@@ -242,7 +282,18 @@ class _Decoder:
         if on_answered is not None and reported < len(rows):
             on_answered(len(rows))  # the rest stopped at max_new_tokens
         texts = self.tokenizer.batch_decode(tokens, skip_special_tokens=True)
-        return [texts[k * n : (k + 1) * n] for k in range(len(rows))]
+        answers = [
+            Sampled(text, ids if end is None else [*ids, end], lps)
+            for text, ids, end, lps in zip(texts, tokens, ended_on, logprobs, strict=True)
+        ]
+        return [answers[k * n : (k + 1) * n] for k in range(len(rows))]
+
+    def _logprobs(self, logits: Any, picked: Any) -> list[float]:
+        """Log-probability of each row's picked token under softmax(logits / temperature)."""
+        import torch
+
+        scores = logits.float() / (self.settings.temperature or 1.0)
+        return torch.log_softmax(scores, dim=-1).gather(1, picked[:, None]).squeeze(1).tolist()
 
     def _prefill(self, rows: list[tuple[_Prefix, list[int]]]) -> tuple[Any, Any, Any, Any]:
         """Cache = each row's prefix (left-padded to the longest); then the tails, left-padded, in

@@ -23,6 +23,25 @@ DPO_KEYS = (
     "logps/chosen",
     "logps/rejected",
 )
+# GRPO: TRL's reward, KL and answer-length logs, the execution reward's shares
+# (studio.train.reward) and rollout throughput and step time (studio.train.grpo)
+GRPO_KEYS = (
+    "reward",
+    "reward_std",
+    "kl",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+    "frac_reward_zero_std",
+    "entropy",
+    "grpo/correct",
+    "grpo/exec_error",
+    "grpo/any_correct",
+    "grpo/all_correct",
+    "rollout_questions_per_s",
+    "rollout_tokens_per_s",
+    "rollout_s",
+    "step_s",
+)
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss")
 
 
@@ -94,7 +113,7 @@ class MetricsCallback(TrainerCallback):
                 elapsed_s=round(now - self.started, 1),
                 nonfinite_steps=len(self.guard.skipped_steps),
             )
-            record.update({key: logs[key] for key in DPO_KEYS if key in logs})
+            record.update({key: logs[key] for key in (*DPO_KEYS, *GRPO_KEYS) if key in logs})
             self.last_train = record
         elif any(key.startswith("eval_") for key in logs):
             record.update({key: value for key, value in logs.items() if key.startswith("eval_")})

@@ -19,7 +19,7 @@ import yaml
 
 from studio.errors import StudioError
 from studio.patches.packed_attention import PACKED_ATTENTION
-from studio.train.keys import ATTENTION_IMPLEMENTATIONS, BY_NAME, KEYS, UNSET
+from studio.train.keys import ATTENTION_IMPLEMENTATIONS, BY_NAME, GRPO_KEYS, KEYS, UNSET
 from studio.train.llamafactory_keys import FATES
 from studio.train.strict_yaml import load_yaml
 
@@ -65,7 +65,7 @@ def _field(key: Any) -> tuple[str, str, Any]:
     return key.name, key.type, dataclasses.field(default=key.default)
 
 
-# One training run (SFT or DPO with LoRA): a field per key of studio/train/keys.py (`dataset`
+# One training run (SFT, DPO or GRPO with LoRA): a field per key of studio/train/keys.py (`dataset`
 # first: it has no default), then `llamafactory_keys` (LLaMA-Factory keys the studio does not
 # honour, as given) and `lf_defaults` (keys that took LLaMA-Factory's default in this load).
 TrainConfig = dataclasses.make_dataclass(
@@ -78,7 +78,7 @@ TrainConfig = dataclasses.make_dataclass(
     ],
     bases=(_ConfigMethods,),
     namespace={
-        "__doc__": "One training run (SFT or DPO with LoRA); keys: studio/train/keys.py.",
+        "__doc__": "One training run (SFT, DPO or GRPO with LoRA); keys: studio/train/keys.py.",
         "__module__": __name__,
     },
 )
@@ -225,11 +225,40 @@ def _check_combinations(cfg: TrainConfig, source: str) -> None:
             raise StudioError(
                 f"{source}: config key '{key}' applies to stage: sft only; remove it for DPO"
             )
+    _check_grpo(cfg, source)
     if cfg.gradient_checkpointing_skip_layers and not cfg.gradient_checkpointing:
         raise StudioError(
             f"{source}: config key 'gradient_checkpointing_skip_layers' chooses layers that skip "
             "gradient checkpointing, which is off; set gradient_checkpointing: true, or "
             "gradient_checkpointing_skip_layers to 0"
+        )
+
+
+def _check_grpo(cfg: TrainConfig, source: str) -> None:
+    """GRPO's keys belong to stage: grpo, whose batch must hold whole groups of answers."""
+    if cfg.stage != "grpo":
+        for key in GRPO_KEYS:
+            if getattr(cfg, key) != BY_NAME[key].default:
+                raise StudioError(
+                    f"{source}: config key '{key}' applies to stage: grpo only; remove it for "
+                    f"stage: {cfg.stage}"
+                )
+        return
+    for key in ("packing", "activation_offloading", "pref_ftx", "precompute_ref_log_probs"):
+        if getattr(cfg, key):
+            raise StudioError(f"{source}: config key '{key}' does not apply to stage: grpo")
+    if cfg.val_size:
+        raise StudioError(
+            f"{source}: config key 'val_size': GRPO holds out no rows; measure the adapter with "
+            "`python -m studio eval`, and remove the key"
+        )
+    answers = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    if answers % cfg.num_generations:
+        raise StudioError(
+            f"{source}: config keys 'per_device_train_batch_size' x "
+            f"'gradient_accumulation_steps' = {answers} answers per step must be a multiple of "
+            f"'num_generations' ({cfg.num_generations}), the answers sampled per question; "
+            "raise gradient_accumulation_steps or set num_generations to a divisor"
         )
 
 

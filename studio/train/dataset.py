@@ -2,10 +2,12 @@
 
 SFT rows become prompt/completion records (TRL puts the loss on the completion only, so
 the answers of earlier turns are context, not targets); preference rows become
-prompt/chosen/rejected records. An entry's `num_samples` draws that many rows first, then
-`max_samples` keeps the first ones, as in LLaMA-Factory. The prompt messages come from
-`studio.data.prompts.build_messages`, the same function inference uses, and every record
-asks the chat template for `enable_thinking=False` (Qwen3 templates; others ignore it).
+prompt/chosen/rejected records; for GRPO, SFT rows become prompt records with the question's
+database reference and gold SQL (what the execution reward needs). An entry's `num_samples`
+draws that many rows first, then `max_samples` keeps the first ones, as in LLaMA-Factory.
+The prompt messages come from `studio.data.prompts.build_messages`, the same function
+inference uses, and every record asks the chat template for `enable_thinking=False` (Qwen3
+templates; others ignore it).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from studio.data.prompts import SYSTEM_PROMPT, build_messages
 from studio.data.registry import DatasetInfo, Example, get_dataset, load_examples
 from studio.data.validate import format_problems, validate_dataset
 from studio.errors import StudioError
+from studio.evaluate.scoring import database_refs
 from studio.train.config import TrainConfig
 from studio.train.keys import TEMPLATES
 from studio.workspace import Workspace
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 
-STAGE_KIND = {"sft": "sft", "dpo": "preference"}
+STAGE_KIND = {"sft": "sft", "dpo": "preference", "grpo": "sft"}
 CHAT_TEMPLATE_KWARGS = {"enable_thinking": False}
 
 
@@ -83,8 +86,17 @@ def check_datasets(ws: Workspace, cfg: TrainConfig) -> list[DatasetInfo]:
     return infos
 
 
-def _record(example: Example, stage: str, dataset: str, system: str | None) -> dict[str, Any]:
+def _record(
+    example: Example, stage: str, dataset: str, system: str | None, databases: dict[str, str]
+) -> dict[str, Any]:
     prompt = build_messages(example, default_system=system)
+    if stage == "grpo":
+        return {
+            "prompt": prompt,
+            "database": databases[str(example.db_id)],
+            "gold_sql": example.gold_sql,
+            "chat_template_kwargs": CHAT_TEMPLATE_KWARGS,
+        }
     if stage == "sft":
         if not example.response:
             raise StudioError(
@@ -129,7 +141,10 @@ def training_records(ws: Workspace, cfg: TrainConfig) -> list[dict[str, Any]]:
         examples = sampled(load_examples(source, info.name), info.num_samples, cfg.seed)
         if cfg.max_samples is not None:
             examples = examples[: cfg.max_samples]
-        records.extend(_record(example, cfg.stage, info.name, system) for example in examples)
+        databases = database_refs(source, info.name, examples) if cfg.stage == "grpo" else {}
+        records.extend(
+            _record(example, cfg.stage, info.name, system, databases) for example in examples
+        )
     if not records:
         raise StudioError(f"datasets {', '.join(cfg.dataset)} hold no rows; import data first")
     return records
@@ -165,11 +180,14 @@ def check_cutoff(
     )
 
 
-def build_datasets(ws: Workspace, cfg: TrainConfig) -> tuple[Dataset, Dataset | None]:
-    """(train, eval) TRL records for the config: max_samples per dataset, val_size held out."""
+def build_datasets(
+    ws: Workspace, cfg: TrainConfig, records: list[dict[str, Any]] | None = None
+) -> tuple[Dataset, Dataset | None]:
+    """(train, eval) TRL records for the config (or the given ones): max_samples per dataset,
+    val_size held out."""
     from datasets import Dataset
 
-    records = training_records(ws, cfg)
+    records = training_records(ws, cfg) if records is None else records
     dataset = Dataset.from_list(records)
     if not cfg.val_size:
         return dataset, None

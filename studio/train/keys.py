@@ -20,7 +20,7 @@ STUDIO = "studio"
 UNSET = object()  # `lf_default` when LLaMA-Factory's default is the studio's
 
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
-STAGES = ("sft", "dpo")
+STAGES = ("sft", "dpo", "grpo")
 FINETUNING_TYPES = ("lora",)
 DPO_REFERENCES = ("sft_adapter", "merged_sft")
 DISTRIBUTED_BACKENDS = ("fsdp", "deepspeed_zero3")
@@ -55,6 +55,11 @@ PREF_LOSSES = (
     "sft",
     "sigmoid_norm",
 )
+# TRL 1.16 GRPOConfig.loss_type and scale_rewards values
+GRPO_LOSSES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+SCALE_REWARDS = ("group", "batch", "none")
+# how GRPO samples its rollouts: the studio's prefix engine, or TRL's own `generate`
+ROLLOUT_ENGINES = ("prefix", "trl")
 # LLaMA-Factory pref_loss values TRL's DPOTrainer does not offer
 REFUSED_PREF_LOSSES = {
     "orpo": "ORPO is a reference-free loss of TRL's separate experimental ORPOTrainer, not a "
@@ -442,6 +447,69 @@ KEYS: tuple[Key, ...] = (
         "DPO: weight of the chosen side's NLL (SFT) loss added to `pref_loss` (the RPO recipe)",
         label="SFT loss weight (pref_ftx)",
     ),
+    # GRPO (TRL 1.16 GRPOConfig names)
+    Key(
+        "num_generations",
+        "int",
+        8,
+        _int(2),
+        "GRPO: answers sampled per question (the group); `per_device_train_batch_size` x "
+        "`gradient_accumulation_steps` must be a multiple of it",
+        label="GRPO group size",
+    ),
+    Key(
+        "max_completion_length",
+        "int",
+        256,
+        _int(1),
+        "GRPO: most tokens of a sampled answer",
+    ),
+    Key(
+        "temperature",
+        "float",
+        1.0,
+        Number(float, 0, None, low_open=True),
+        "sampling temperature: of GRPO's rollouts (SFT and DPO sample nothing)",
+    ),
+    Key(
+        "top_p",
+        "float",
+        1.0,
+        Number(float, 0, 1, low_open=True),
+        "nucleus sampling (1: off): of GRPO's rollouts (SFT and DPO sample nothing)",
+    ),
+    Key(
+        "beta",
+        "float",
+        0.04,
+        Number(float, 0),
+        "GRPO: weight of the KL penalty against the reference (the SFT policy); 0 loads no "
+        "reference and logs no KL",
+        label="GRPO beta (KL)",
+    ),
+    Key(
+        "loss_type",
+        "str",
+        "dapo",
+        Choice(GRPO_LOSSES),
+        "GRPO: TRL 1.16 loss aggregation (`dapo`: per active token of the batch; `grpo`: per "
+        "answer length; `dr_grpo`: per max_completion_length)",
+    ),
+    Key(
+        "epsilon",
+        "float",
+        0.2,
+        Number(float, 0, 1, low_open=True),
+        "GRPO: clipping range of the policy ratio",
+    ),
+    Key(
+        "scale_rewards",
+        "str",
+        "group",
+        Choice(SCALE_REWARDS),
+        "GRPO: advantages divided by the group's reward std (`group`), the batch's (`batch`) "
+        "or not at all (`none`, as Dr. GRPO)",
+    ),
     # kernels and memory
     Key(
         "flash_attn",
@@ -523,6 +591,58 @@ KEYS: tuple[Key, ...] = (
         origin=STUDIO,
     ),
     Key(
+        "reward_wrong_result",
+        "float",
+        0.1,
+        Number(float, 0, 1),
+        "GRPO: reward of an answer whose SQL runs but returns another result than the gold "
+        "(1 for the gold result, 0 for an error, a timeout, a refusal or no SQL)",
+        origin=STUDIO,
+    ),
+    Key(
+        "reward_format",
+        "float",
+        0.0,
+        Number(float, 0),
+        "GRPO: reward added when the answer holds its SQL in a closed ```sql block",
+        origin=STUDIO,
+    ),
+    Key(
+        "reward_timeout_s",
+        "float",
+        10.0,
+        Number(float, 0, None, low_open=True),
+        "GRPO: time limit of each rollout query (the gold's too) in the read-only executor",
+        origin=STUDIO,
+    ),
+    Key(
+        "reward_workers",
+        "int",
+        4,
+        _int(1),
+        "GRPO: queries executed at once, each in its own executor process",
+        origin=STUDIO,
+    ),
+    Key(
+        "rollout_engine",
+        "str",
+        "prefix",
+        Choice(ROLLOUT_ENGINES),
+        "GRPO: `prefix` samples with the studio's prefix engine (shared schema prefill, the "
+        "LoRA applied unmerged); `trl` with TRL's own `generate`",
+        origin=STUDIO,
+    ),
+    Key(
+        "grpo_skip_settled",
+        "str | None",
+        None,
+        Text(optional=True),
+        "GRPO: a pair-mining run id; questions whose candidates in that run were all correct "
+        "or all wrong are left out (no signal for GRPO)",
+        accepted="a mining run id (`pairs-<stamp>-<hex>`, its runs/ folder)",
+        origin=STUDIO,
+    ),
+    Key(
         "max_nonfinite_steps",
         "int",
         3,
@@ -560,3 +680,19 @@ KEYS: tuple[Key, ...] = (
 )
 
 BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
+# keys only stage: grpo reads (LLaMA-Factory's `temperature` and `top_p` are accepted by every
+# stage, as LLaMA-Factory accepts them, and read by GRPO)
+GRPO_KEYS = (
+    "num_generations",
+    "max_completion_length",
+    "beta",
+    "loss_type",
+    "epsilon",
+    "scale_rewards",
+    "reward_wrong_result",
+    "reward_format",
+    "reward_timeout_s",
+    "reward_workers",
+    "rollout_engine",
+    "grpo_skip_settled",
+)

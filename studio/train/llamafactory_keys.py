@@ -180,8 +180,6 @@ _not_needed(
     "sglang_config",
     "sglang_lora_backend",
     "do_sample",
-    "temperature",
-    "top_p",
     "top_k",
     "num_beams",
     "max_length",

@@ -11,6 +11,10 @@ DPO, with adapter_name_or_path = the SFT adapter (earlier ones merged into the b
       trained; the reference is the merged model (the new adapter disabled) and inference
       stacks [SFT adapter, DPO adapter].
 Without an SFT adapter the policy starts at the base, so the base is the right reference.
+
+GRPO, with adapter_name_or_path = the SFT adapter: the SFT adapter is trained further (as
+DPO's sft_adapter); with beta > 0 TRL adds its frozen copy "ref" as the KL reference, with
+beta 0 there is no reference. Inference stacks just the output adapter.
 """
 
 from __future__ import annotations
@@ -173,6 +177,29 @@ def dpo_policy(cfg: TrainConfig) -> Policy:
         inference_prefix=adapters[:-1],
         reference=f"frozen SFT policy: copy of adapter {adapters[-1]} as PEFT adapter "
         f"'{REF_ADAPTER}'{merged}",
+    )
+
+
+def grpo_policy(cfg: TrainConfig) -> Policy:
+    """The GRPO policy: the SFT adapter trained further (a new LoRA without one)."""
+    model = load_base(cfg)
+    adapters = list(cfg.adapter_name_or_path)
+    base = cfg.model_name_or_path
+    if not adapters:
+        reference = f"base model {base} (new adapter disabled)" if cfg.beta else "none (beta 0)"
+        return Policy(model, lora_config(cfg, model), reference=reference)
+    model = _continue_adapter(_merge(model, adapters[:-1]), adapters[-1])
+    reference = (
+        f"frozen SFT policy: copy of adapter {adapters[-1]} as PEFT adapter '{REF_ADAPTER}'"
+        if cfg.beta
+        else "none (beta 0: no KL term)"
+    )
+    return Policy(
+        model,
+        None,
+        reference=reference,
+        merged_adapters=adapters[:-1],
+        inference_prefix=adapters[:-1],
     )
 
 

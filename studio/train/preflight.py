@@ -51,11 +51,13 @@ def check_resume(cfg: TrainConfig) -> None:
         )
     is_adapter = (folder / ADAPTER_CONFIG).is_file()
     stage = checkpoint_stage(folder)
-    if cfg.stage == "dpo" and is_adapter and stage != "dpo":
+    if cfg.stage in ("dpo", "grpo") and is_adapter and stage != cfg.stage:
+        name = cfg.stage.upper()
         raise StudioError(
-            f"config key 'resume_from_checkpoint': {folder} is an SFT adapter, not a checkpoint of a DPO run, and "
-            f"resuming would restore SFT's optimizer and step counter; to start DPO from it set "
-            f"adapter_name_or_path: {folder} and remove resume_from_checkpoint"
+            f"config key 'resume_from_checkpoint': {folder} is an SFT adapter, not a checkpoint "
+            f"of a {name} run, and resuming would restore SFT's optimizer and step counter; to "
+            f"start {name} from it set adapter_name_or_path: {folder} and remove "
+            "resume_from_checkpoint"
         )
     if cfg.stage == "sft" and stage == "dpo":
         raise StudioError(

@@ -1,7 +1,7 @@
 """The training job body: `python -m studio.train.worker RUN_DIR [--resume]`.
 
 RUN_DIR is `<workspace>/runs/<id>/` holding config.yaml. The worker validates the config,
-builds the records, trains with TRL (SFT or DPO), streams metrics.jsonl and its phases
+builds the records, trains with TRL (SFT, DPO or GRPO), streams metrics.jsonl and its phases
 (tokenizing, loading the model, reference pass, step N/M, saving) to progress.jsonl, and writes the
 adapter (after checking its weights are finite) and summary.json. `--resume` continues
 from the run's newest complete `checkpoint-N` (studio.train.resume), saying which newer ones
@@ -93,7 +93,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     progress = ProgressWriter(run_dir)
     progress.phase(TOKENIZING)
     tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
-    train_dataset, eval_dataset = build_datasets(ws, cfg)
+    records, curriculum = grpo_records(ws, cfg) if cfg.stage == "grpo" else (None, None)
+    train_dataset, eval_dataset = build_datasets(ws, cfg, records)
     print(
         f"{cfg.stage}: {len(train_dataset)} training records"
         + (f", {len(eval_dataset)} held out for evaluation" if eval_dataset is not None else ""),
@@ -108,8 +109,10 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     callbacks = [*extra_callbacks, cancel, guard, metrics, PhaseCallback(progress)]
     if cfg.stage == "sft":
         from studio.train.sft import build_sft_trainer as build
-    else:
+    elif cfg.stage == "dpo":
         from studio.train.dpo import build_dpo_trainer as build
+    else:
+        from studio.train.grpo import build_grpo_trainer as build
     progress.phase(LOADING)
     trainer, policy = build(cfg, run_dir, tokenizer, train_dataset, eval_dataset, callbacks)
     trainer.remove_callback(PrinterCallback)  # the metrics callback logs each step as one line
@@ -135,6 +138,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             "warning": warning,
         },
     }
+    if cfg.stage == "grpo":
+        summary["grpo"] = grpo_summary(cfg, curriculum)
     try:
         trainer.train(resume_from_checkpoint=resume_from)
     except NonFiniteTrainingError as error:
@@ -187,6 +192,49 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             f"adapter saved to {adapter_dir}; inference stacks: {summary['inference_adapters']}",
             flush=True,
         )
+
+
+def grpo_records(
+    ws: Any, cfg: TrainConfig
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """GRPO's records, less the questions `grpo_skip_settled` finds settled (and the count)."""
+    from studio.errors import StudioError
+    from studio.train.curriculum import settled_questions, skip_settled
+    from studio.train.dataset import training_records
+
+    records = training_records(ws, cfg)
+    if cfg.grpo_skip_settled is None:
+        return records, None
+    kept, counts = skip_settled(records, settled_questions(ws, cfg.grpo_skip_settled))
+    if not kept:
+        raise StudioError(
+            f"config key 'grpo_skip_settled': mining run {cfg.grpo_skip_settled} finds every "
+            f"question of {', '.join(cfg.dataset)} settled ({counts}); nothing is left to train "
+            "on; remove the key"
+        )
+    print(
+        f"grpo_skip_settled: kept {counts['kept']} questions, left out "
+        f"{counts['always_right']} always right and {counts['always_wrong']} always wrong "
+        f"in mining run {cfg.grpo_skip_settled}",
+        flush=True,
+    )
+    return kept, {"mining_run": cfg.grpo_skip_settled, **counts}
+
+
+def grpo_summary(cfg: TrainConfig, curriculum: dict[str, Any] | None) -> dict[str, Any]:
+    """What summary.json records of a GRPO run: rollouts, reward and curriculum."""
+    return {
+        "rollout_engine": cfg.rollout_engine,
+        "num_generations": cfg.num_generations,
+        "reward": {
+            "correct": 1.0,
+            "wrong_result": cfg.reward_wrong_result,
+            "error": 0.0,
+            "format": cfg.reward_format,
+            "timeout_s": cfg.reward_timeout_s,
+        },
+        "skip_settled": curriculum,
+    }
 
 
 def write_run_config(run_dir: Path, cfg: TrainConfig) -> Path:

@@ -23,6 +23,15 @@ DPO_PANELS = (
     (("rewards/margins",), "Reward margin"),
     (("rewards/accuracies",), "Reward accuracy"),
 )
+GRPO_PANELS = (
+    (("reward", "reward_std"), "Reward (mean / std)"),
+    (("grpo/any_correct", "grpo/all_correct"), "Groups with any / all correct"),
+    (("grpo/exec_error",), "Execution-error rate"),
+    (("kl",), "KL to the reference"),
+    (("completions/mean_length",), "Answer length (tokens)"),
+    (("tokens_per_s", "rollout_tokens_per_s"), "Tokens/s (step / rollout)"),
+)
+GRPO_COLUMNS = 3
 FIGURE_HEIGHT = 320
 
 
@@ -91,20 +100,36 @@ def training_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
     return figure
 
 
-def dpo_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """DPO rewards (chosen and rejected), margins and accuracies against step."""
-    figure = make_subplots(
-        rows=1, cols=len(DPO_PANELS), subplot_titles=[title for _, title in DPO_PANELS]
-    )
-    for column, (keys, _title) in enumerate(DPO_PANELS, start=1):
+def _panels_figure(
+    records: Sequence[Mapping[str, Any]],
+    panels: Sequence[tuple[tuple[str, ...], str]],
+    columns: int,
+) -> go.Figure:
+    """One panel per (metric keys, title), `columns` to a row, every key a curve against step."""
+    rows = -(-len(panels) // columns)
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=[t for _, t in panels])
+    for index, (keys, _title) in enumerate(panels):
         for key in keys:
             steps, values = _series(records, key)
             figure.add_trace(
-                go.Scatter(x=steps, y=values, name=key, mode="lines+markers"), row=1, col=column
+                go.Scatter(x=steps, y=values, name=key, mode="lines+markers"),
+                row=index // columns + 1,
+                col=index % columns + 1,
             )
     figure.update_xaxes(title_text="step")
-    figure.update_layout(height=FIGURE_HEIGHT, margin={"t": 40, "b": 40, "l": 50, "r": 20})
+    figure.update_layout(height=FIGURE_HEIGHT * rows, margin={"t": 40, "b": 40, "l": 50, "r": 20})
     return figure
+
+
+def dpo_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """DPO rewards (chosen and rejected), margins and accuracies against step."""
+    return _panels_figure(records, DPO_PANELS, len(DPO_PANELS))
+
+
+def grpo_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """GRPO reward mean and std, groups with any and with all answers correct, execution
+    errors, KL, answer length and tokens/s against step."""
+    return _panels_figure(records, GRPO_PANELS, GRPO_COLUMNS)
 
 
 def overlay_figure(

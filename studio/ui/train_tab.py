@@ -49,6 +49,7 @@ from studio.ui.common import (
     dpo_figure,
     error_markdown,
     frame,
+    grpo_figure,
     overlay_figure,
     reports_errors,
     training_figure,
@@ -266,6 +267,7 @@ def build(
         speed_text = gr.Markdown(elem_id="train-speed")
     curves = gr.Plot(label="Training curves", elem_id="train-curves")
     dpo_curves = gr.Plot(label="DPO rewards", visible=False, elem_id="train-dpo-curves")
+    grpo_curves = gr.Plot(label="GRPO rewards", visible=False, elem_id="train-grpo-curves")
     log = gr.Textbox(
         label="Log (tail)",
         lines=10,
@@ -321,6 +323,7 @@ def build(
         speed_text,
         curves,
         dpo_curves,
+        grpo_curves,
         log,
         history,
         show_run,
@@ -384,6 +387,7 @@ def build(
         if new_records:
             update[curves] = training_figure(records)
             update[dpo_curves] = gr.Plot(dpo_figure(records), visible=stage_name == "dpo")
+            update[grpo_curves] = gr.Plot(grpo_figure(records), visible=stage_name == "grpo")
         if job.state != state.get("state"):
             state = {**state, "state": job.state}
             update.update(history_updates())

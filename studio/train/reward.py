@@ -1,0 +1,125 @@
+"""GRPO's execution reward: each sampled answer's SQL run read-only next to its question's gold.
+
+An answer scores (docs/TRAINING.md, "GRPO"):
+- 1.0 when its SQL returns the gold result (the EX rule of studio.sql.compare, as evaluation);
+- `reward_wrong_result` (default 0.1) when it runs but returns another result;
+- 0 for an error, a timeout, a refusal by the guard, or no SQL at all;
+- plus `reward_format` (default 0) when the SQL sits in a closed ```sql block.
+A question whose gold fails cannot be judged: its answers get None (TRL gives them no
+advantage). Queries run through the studio's sandboxed executor (studio.sql.execute) with its
+timeout and bounds, `workers` at a time (each thread keeps its own executor process between
+steps); each gold runs once per question and its result is kept for the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from studio.sql.compare import gold_requires_order
+from studio.sql.connect import parse_database
+from studio.sql.execute import ExecResult, execute_sql
+from studio.sql.extract import extract_sql, sql_settled
+from studio.sql.score import SCORING_MAX_ROWS, ScoreItem, judge
+
+NO_SQL = "no_sql"
+ERROR_CATEGORIES = ("pred_error", "pred_timeout", "pred_refused", NO_SQL)
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """What each verdict is worth."""
+
+    correct: float = 1.0
+    wrong_result: float = 0.1
+    format: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One answer's verdict category and reward (None: its gold fails, nothing to judge)."""
+
+    category: str
+    reward: float | None
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a TRL completion: a string, or conversational messages."""
+    if isinstance(completion, str):
+        return completion
+    return "".join(message.get("content") or "" for message in completion)
+
+
+class ExecutionReward:
+    """A TRL reward function: `reward(prompts, completions, database=..., gold_sql=...)`.
+
+    `database` and `gold_sql` are the dataset's columns of the same names (one per answer).
+    """
+
+    __name__ = "execution"
+
+    def __init__(self, weights: RewardWeights, timeout_s: float, workers: int) -> None:
+        self.weights, self.timeout_s = weights, timeout_s
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reward")
+        self.golds: dict[tuple[str, str], tuple[ExecResult, bool]] = {}
+
+    def __call__(
+        self,
+        prompts: Sequence[Any],
+        completions: Sequence[Any],
+        database: Sequence[str],
+        gold_sql: Sequence[str],
+        log_metric: Callable[[str, float], None] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
+        texts = [completion_text(c) for c in completions]
+        scored = self.score(texts, database, gold_sql)
+        if log_metric is not None:
+            for name, value in batch_stats(scored, prompts, database).items():
+                log_metric(name, value)
+        return [s.reward for s in scored]
+
+    def score(
+        self, texts: Sequence[str], databases: Sequence[str], golds: Sequence[str]
+    ) -> list[Scored]:
+        """Each answer's verdict and reward: new golds run first, then the answers, in parallel."""
+        new = sorted({(d, g) for d, g in zip(databases, golds, strict=True)} - self.golds.keys())
+        for key, gold in zip(new, self.pool.map(lambda k: self._gold(*k), new), strict=True):
+            self.golds[key] = gold
+        return list(self.pool.map(self._one, texts, databases, golds))
+
+    def _gold(self, database: str, gold_sql: str) -> tuple[ExecResult, bool]:
+        result = execute_sql(database, gold_sql, self.timeout_s, SCORING_MAX_ROWS)
+        return result, gold_requires_order(gold_sql, parse_database(database).dialect)
+
+    def _one(self, text: str, database: str, gold_sql: str) -> Scored:
+        gold, order_matters = self.golds[(database, gold_sql)]
+        sql = extract_sql(text)
+        if not gold.ok or gold.truncated:
+            return Scored("gold_error", None)
+        fmt = self.weights.format if sql_settled(text) else 0.0
+        if not sql:
+            return Scored(NO_SQL, fmt)
+        pred = execute_sql(database, sql, self.timeout_s, SCORING_MAX_ROWS)
+        verdict = judge(ScoreItem("", database, gold_sql, sql), gold, pred, order_matters)
+        value = {"correct": self.weights.correct, "wrong_result": self.weights.wrong_result}
+        return Scored(verdict.category, value.get(verdict.category, 0.0) + fmt)
+
+
+def batch_stats(
+    scored: Sequence[Scored], prompts: Sequence[Any], databases: Sequence[str]
+) -> dict[str, float]:
+    """Shares of correct answers, of failing ones, and of groups (answers to one prompt) with any
+    and with every answer correct (the latter and groups with none give GRPO no signal)."""
+    groups: dict[str, list[bool]] = {}
+    for s, prompt, database in zip(scored, prompts, databases, strict=True):
+        groups.setdefault(f"{database}\0{prompt!r}", []).append(s.category == "correct")
+    total = max(len(scored), 1)
+    return {
+        "grpo/correct": sum(s.category == "correct" for s in scored) / total,
+        "grpo/exec_error": sum(s.category in ERROR_CATEGORIES for s in scored) / total,
+        "grpo/any_correct": sum(any(g) for g in groups.values()) / max(len(groups), 1),
+        "grpo/all_correct": sum(all(g) for g in groups.values()) / max(len(groups), 1),
+    }

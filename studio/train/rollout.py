@@ -1,0 +1,116 @@
+"""GRPO rollouts through the studio's prefix engine: TRL's `rollout_func` hook.
+
+TRL hands the generation batch's prompts (each question repeated once per answer it wants) to
+`PrefixRollout(prompts, trainer)`. The prompts are rendered with the chat template (thinking
+off), the questions that share a schema share one prefill (studio.inference.prefix_engine),
+and the current policy samples with its LoRA applied unmerged (the trained PEFT model itself, in
+eval mode, so nothing is merged or copied per step). It returns the prompt and answer token ids
+(an answer keeps the end-of-turn token it ended on) and each answer token's log-probability.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from studio.inference.settings import GenerationSettings
+from studio.models.loading import LoadedModel
+
+ROLLOUT_BATCH_QUESTIONS = 32  # questions per decode batch (times the answers each)
+
+
+class PrefixRollout:
+    """The rollout function; `drain()` gives its throughput since the last call."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        max_completion_length: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        chat_template_kwargs: dict[str, Any],
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.max_completion_length, self.temperature, self.top_p = (
+            max_completion_length,
+            temperature,
+            top_p,
+        )
+        self.seed, self.chat_template_kwargs = seed, chat_template_kwargs
+        self.questions, self.answers, self.tokens, self.seconds = 0, 0, 0, 0.0
+
+    def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        return self.sample(model, prompts, trainer.state.global_step)
+
+    def encode(self, prompt: Any) -> list[int]:
+        """A prompt's token ids: chat messages rendered with the generation prompt, or text."""
+        if isinstance(prompt, str):
+            return self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return list(
+            self.tokenizer.apply_chat_template(
+                prompt,
+                tokenize=True,
+                add_generation_prompt=True,
+                return_dict=True,
+                **self.chat_template_kwargs,
+            )["input_ids"]
+        )
+
+    def sample(self, model: Any, prompts: Sequence[Any], step: int) -> dict[str, list[Any]]:
+        """One answer per entry of `prompts` (equal prompts share a question's samples)."""
+        import torch
+
+        from studio.inference.prefix_engine import sample_with_prefixes
+
+        started = time.monotonic()
+        encoded = [self.encode(p) for p in prompts]
+        unique: dict[tuple[int, ...], int] = {}
+        for ids in encoded:
+            unique.setdefault(tuple(ids), len(unique))
+        wanted = [0] * len(unique)
+        for ids in encoded:
+            wanted[unique[tuple(ids)]] += 1
+        settings = GenerationSettings(
+            max_new_tokens=self.max_completion_length,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            n=max(wanted),
+            batch_size=ROLLOUT_BATCH_QUESTIONS,
+            seed=self.seed + step,
+        )
+        loaded = LoadedModel(model, self.tokenizer, ref="policy", adapters=(), merged=False)
+        training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                groups = sample_with_prefixes(loaded, [list(k) for k in unique], settings)
+        finally:
+            model.train(training)
+        taken = [0] * len(unique)
+        completion_ids, logprobs = [], []
+        for ids in encoded:
+            question = unique[tuple(ids)]
+            answer = groups[question][taken[question]]
+            taken[question] += 1
+            completion_ids.append(answer.token_ids)
+            logprobs.append(answer.logprobs)
+        self.questions += len(unique)
+        self.answers += len(encoded)
+        self.tokens += sum(len(ids) for ids in completion_ids)
+        self.seconds += time.monotonic() - started
+        return {"prompt_ids": encoded, "completion_ids": completion_ids, "logprobs": logprobs}
+
+    def drain(self) -> dict[str, float]:
+        """Rollout questions/s, answer tokens/s and seconds since the last drain (then reset)."""
+        if not self.seconds:
+            return {}
+        stats = {
+            "rollout_questions_per_s": round(self.questions / self.seconds, 3),
+            "rollout_tokens_per_s": round(self.tokens / self.seconds, 1),
+            "rollout_s": round(self.seconds, 3),
+        }
+        self.questions, self.answers, self.tokens, self.seconds = 0, 0, 0, 0.0
+        return stats

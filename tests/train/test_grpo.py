@@ -1,0 +1,353 @@
+"""GRPO on the tiny Qwen2 model and the demo databases: a run that moves the SFT adapter and logs
+its reward curves, the execution reward against executed verdicts, rollout log-probabilities
+against a forward pass, cancel and resume, the curriculum helper and the config rules."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from studio.data.importers.demo import open_workspace
+from studio.data.registry import database_ref, load_examples, register_dataset
+from studio.errors import StudioError
+from studio.jobs.runtime import EXIT_CANCELLED, run_worker
+from studio.models.references import load_tokenizer
+from studio.pairs.store import writing
+from studio.pairs.verify import check_sql
+from studio.testing.random_models import save_random_model
+from studio.train.config import TrainConfig, config_from_mapping
+from studio.train.dataset import CHAT_TEMPLATE_KWARGS
+from studio.train.reward import ExecutionReward, RewardWeights
+from studio.train.rollout import PrefixRollout
+from studio.train.worker import grpo_records, train
+from studio.workspace import Workspace
+
+from .conftest import new_run, read_metrics, read_summary
+
+SHORT_SQL = [  # (question, gold SQL) on the demo's concert_singer
+    ("Say one.", "SELECT 1"),
+    ("Say two.", "SELECT 2"),
+]
+ANSWER = "select 1"  # tokens that each occur once, so each follows from the one before
+TRANSITION_LOGIT = 9.0
+LAYER_SCALE = 0.05  # decoder layers kept small, not zero: the LoRA's gradients flow through them
+GRPO = {
+    "stage": "grpo",
+    "dataset": "short_sql",
+    "num_generations": 4,
+    "per_device_train_batch_size": 8,
+    "max_completion_length": 16,
+    "max_steps": 2,
+    "logging_steps": 1,
+    "save_steps": 100,
+    "learning_rate": 2e-2,
+    "lr_scheduler_type": "constant",
+    "reward_workers": 2,
+}
+CURVES = {
+    "loss",
+    "reward",
+    "reward_std",
+    "kl",
+    "completions/mean_length",
+    "grpo/correct",
+    "grpo/exec_error",
+    "grpo/any_correct",
+    "grpo/all_correct",
+    "rollout_questions_per_s",
+    "rollout_tokens_per_s",
+    "step_s",
+    "tokens_per_s",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The demo workspace plus `short_sql`: two short questions on a demo database."""
+    ws = open_workspace(tmp_path_factory.mktemp("grpo-ws"))
+    database = database_ref(ws, "demo_train", "concert_singer")
+    rows = [
+        {"instruction": q, "input": "", "system": "SQL.", "output": g}
+        | {"db_id": "concert_singer", "gold_sql": g}
+        for q, g in SHORT_SQL
+    ]
+    register_dataset(ws, "short_sql", rows, "sft", {"databases": {"concert_singer": database}})
+    return ws
+
+
+@pytest.fixture(scope="module")
+def small_model_dir(builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2 model (the built-in tokenizer cut to 600 tokens) that answers `select 1`
+    about half the time: its decoder layers are scaled down, so each next token depends on the
+    current one almost only, and its output head makes each step of `ANSWER` likely
+    (e^TRANSITION_LOGIT against the rest of the vocabulary); other samples hold stray tokens."""
+    from transformers import AutoModelForCausalLM
+
+    target = tmp_path_factory.mktemp("tiny-qwen2-small")
+    save_random_model("tiny-qwen2", target, str(builtin_tokenizer_dir), vocab_tokens=600)
+    tokenizer = load_tokenizer(str(target))
+    model = AutoModelForCausalLM.from_pretrained(target)
+    steps = [*tokenizer("\n" + ANSWER, add_special_tokens=False)["input_ids"]]
+    steps.append(tokenizer.convert_tokens_to_ids("<|im_end|>"))
+    with torch.no_grad():
+        for name, parameter in model.model.layers.named_parameters():
+            if "norm" not in name:
+                parameter.mul_(LAYER_SCALE)
+        embeddings = model.get_input_embeddings().weight
+        head = torch.zeros_like(embeddings)
+        for current, following in itertools.pairwise(steps):
+            state = model.model.norm(embeddings[current])
+            head[following] += TRANSITION_LOGIT * state / state.dot(state)
+    model.config.tie_word_embeddings = False
+    model.lm_head.weight = torch.nn.Parameter(head)
+    model.generation_config.eos_token_id = [steps[-1], tokenizer.eos_token_id]
+    model.save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def grpo_config(small_model_dir: Path) -> Callable[..., TrainConfig]:
+    def make(**keys: Any) -> TrainConfig:
+        return config_from_mapping({"model_name_or_path": str(small_model_dir), **GRPO, **keys})
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def demo_sft(small_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An adapter of the small model standing for the SFT adapter GRPO continues (PEFT's
+    initialisation: it leaves the model's answers as they are)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(small_model_dir)
+    model.name_or_path = str(small_model_dir)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"])
+    target = tmp_path_factory.mktemp("sft") / "adapter"
+    get_peft_model(model, lora).save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def grpo_run(demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]) -> Path:
+    run_dir = new_run(demo_ws, grpo_config(adapter_name_or_path=str(demo_sft)))
+    train(run_dir)
+    return run_dir
+
+
+def adapter_weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_a_grpo_run_moves_the_sft_adapter_and_logs_its_curves(
+    grpo_run: Path, demo_sft: Path
+) -> None:
+    metrics = read_metrics(grpo_run)
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert all(CURVES <= m.keys() for m in metrics), metrics[0].keys()
+    for m in metrics:
+        assert 0 <= m["grpo/all_correct"] <= m["grpo/any_correct"] <= 1
+        assert m["rollout_questions_per_s"] > 0 and m["step_s"] > 0
+    summary = read_summary(grpo_run)
+    assert summary["status"] == "succeeded"
+    assert summary["reference_model"].startswith("frozen SFT policy")
+    assert summary["grpo"]["rollout_engine"] == "prefix"
+    assert summary["grpo"]["reward"]["wrong_result"] == 0.1
+    assert not (grpo_run / "adapter" / "ref").exists()
+    before, after = adapter_weights(demo_sft), adapter_weights(grpo_run / "adapter")
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def demo_question(ws: Workspace, index: int = 0) -> tuple[str, str]:
+    example = load_examples(ws, "demo_train")[index]
+    return str(database_ref(ws, "demo_train", example.db_id)), example.gold_sql
+
+
+def test_rewards_match_executed_verdicts(demo_ws: Workspace) -> None:
+    database, gold = demo_question(demo_ws)
+    answers = [
+        f"```sql\n{gold}\n```",
+        gold,
+        "SELECT name FROM singer",
+        "SELECT nothing FROM nowhere",
+        "DELETE FROM singer",
+        "I cannot answer that.",
+    ]
+    reward = ExecutionReward(RewardWeights(wrong_result=0.1, format=0.5), 10.0, 2)
+    logged: dict[str, float] = {}
+    rewards = reward(
+        prompts=["q"] * len(answers),
+        completions=[[{"role": "assistant", "content": a}] for a in answers],
+        database=[database] * len(answers),
+        gold_sql=[gold] * len(answers),
+        log_metric=logged.__setitem__,
+    )
+    labels = [c.label for c in check_sql(database, gold, [gold, gold, *answers[2:5]])]
+    assert labels == ["correct", "correct", "wrong_result", "error", "error"]
+    assert rewards == [1.5, 1.0, 0.1, 0.0, 0.0, 0.0]
+    assert logged == {
+        "grpo/correct": 2 / 6,
+        "grpo/exec_error": 3 / 6,
+        "grpo/any_correct": 1.0,
+        "grpo/all_correct": 0.0,
+    }
+    assert list(reward.golds) == [(database, gold)]  # the gold ran once
+    again = reward.score([gold], [database], [gold])
+    assert again[0].category == "correct" and len(reward.golds) == 1
+
+
+def test_a_failing_gold_gives_no_reward(demo_ws: Workspace) -> None:
+    database, _ = demo_question(demo_ws)
+    reward = ExecutionReward(RewardWeights(), 10.0, 1)
+    scored = reward.score(["SELECT 1"], [database], ["SELECT broken FROM nowhere"])
+    assert scored[0].category == "gold_error" and scored[0].reward is None
+
+
+def test_rollout_logprobs_match_a_forward_pass(
+    demo_ws: Workspace, demo_sft: Path, small_model_dir: Path
+) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from studio.models.references import load_tokenizer
+
+    tokenizer = load_tokenizer(str(small_model_dir))
+    base = AutoModelForCausalLM.from_pretrained(small_model_dir, attn_implementation="sdpa")
+    model = PeftModel.from_pretrained(base, demo_sft, is_trainable=True)
+    records = grpo_records(demo_ws, config_from_mapping({**GRPO, "dataset": "demo_train"}))[0]
+    records = records[:2]
+    prompts = [r["prompt"] for r in records for _ in range(3)]
+    rollout = PrefixRollout(tokenizer, 12, 0.8, 1.0, 0, CHAT_TEMPLATE_KWARGS)
+    out = rollout.sample(model, prompts, step=0)
+    assert model.training  # the policy goes back to training mode
+    assert len(out["completion_ids"]) == len(prompts)
+    model.eval()
+    for prompt_ids, ids, logprobs in zip(
+        out["prompt_ids"], out["completion_ids"], out["logprobs"], strict=True
+    ):
+        assert len(ids) == len(logprobs) >= 1
+        full = torch.tensor([prompt_ids + ids])
+        with torch.no_grad():
+            logits = model(full).logits[0, len(prompt_ids) - 1 : -1].float() / 0.8
+        expected = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids)[:, None])[:, 0]
+        torch.testing.assert_close(torch.tensor(logprobs), expected, atol=2e-4, rtol=1e-4)
+    stats = rollout.drain()
+    assert stats["rollout_questions_per_s"] > 0 and rollout.drain() == {}
+
+
+class CancelAfterFirstStep(TrainerCallback):
+    """Sends the worker SIGTERM (what `jobs cancel` sends) as the first step ends."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_cancelled_grpo_run_resumes_from_its_checkpoint(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    run_dir = new_run(
+        demo_ws, grpo_config(adapter_name_or_path=str(demo_sft), max_steps=3, beta=0.0)
+    )
+    code = run_worker(run_dir, lambda: train(run_dir, extra_callbacks=[CancelAfterFirstStep()]))
+    assert code == EXIT_CANCELLED
+    summary = read_summary(run_dir)
+    assert summary["status"] == "cancelled" and summary["checkpoint"].endswith("checkpoint-1")
+    assert summary["reference_model"] == "none (beta 0: no KL term)"
+    assert run_worker(run_dir, lambda: train(run_dir, resume=True)) == 0
+    assert [m["step"] for m in read_metrics(run_dir)] == [1, 2, 3]
+    assert read_summary(run_dir)["resumed_from"] == str(run_dir / "checkpoint-1")
+
+
+def mining_run(ws: Workspace, labels: dict[int, list[str]]) -> str:
+    """A mining run of demo_train in the pair store whose question i got candidates `labels[i]`."""
+    run_id = "pairs-test-settled"
+    with writing(ws) as conn:
+        conn.execute(
+            "INSERT INTO pair_runs (id, dataset, model, adapters, settings, created_at) "
+            "VALUES (?, 'demo_train', 'm', '[]', '{}', 0)",
+            (run_id,),
+        )
+        for question, found in labels.items():
+            for sample, label in enumerate(found):
+                conn.execute(
+                    "INSERT INTO pair_candidates (run_id, question_index, sample, completion, "
+                    "sql, label, created_at) VALUES (?, ?, ?, '', '', ?, 0)",
+                    (run_id, question, sample, label),
+                )
+    return run_id
+
+
+def test_skip_settled_leaves_out_questions_always_right_or_wrong(
+    demo_ws: Workspace, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    run_id = mining_run(
+        demo_ws,
+        {
+            0: ["correct", "correct"],
+            1: ["error", "wrong_result", "timeout"],
+            2: ["correct", "error"],
+            3: ["gold_error", "gold_error"],
+        },
+    )
+    records, counts = grpo_records(
+        demo_ws, grpo_config(dataset="demo_train", max_samples=5, grpo_skip_settled=run_id)
+    )
+    assert counts == {"mining_run": run_id, "kept": 3, "always_right": 1, "always_wrong": 1}
+    golds = [e.gold_sql for e in load_examples(demo_ws, "demo_train")]
+    assert [r["gold_sql"] for r in records] == [golds[2], golds[3], golds[4]]
+    with pytest.raises(StudioError, match="no pair-mining run 'pairs-missing'"):
+        grpo_records(demo_ws, grpo_config(dataset="demo_train", grpo_skip_settled="pairs-missing"))
+
+
+def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
+    with pytest.raises(StudioError, match="'num_generations' applies to stage: grpo only"):
+        config_from_mapping({"dataset": "a", "num_generations": 4})
+    with pytest.raises(StudioError, match=r"= 6 answers per step must be a multiple of"):
+        grpo_config(per_device_train_batch_size=3, gradient_accumulation_steps=2)
+    with pytest.raises(StudioError, match="'val_size': GRPO holds out no rows"):
+        grpo_config(val_size=2)
+    # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts
+    assert config_from_mapping({"dataset": "a", "temperature": 0.7}).temperature == 0.7
+
+
+def test_the_grpo_chart_draws_every_curve_of_a_run(grpo_run: Path) -> None:
+    from studio.ui.common import GRPO_PANELS, grpo_figure
+
+    figure = grpo_figure(read_metrics(grpo_run))
+    drawn = {trace.name: list(trace.y) for trace in figure.data}
+    assert set(drawn) == {key for keys, _ in GRPO_PANELS for key in keys}
+    assert all(len(points) == 2 for points in drawn.values()), drawn
+
+
+@pytest.mark.builtin
+def test_two_grpo_steps_of_the_builtin_model_on_demo_data(demo_ws: Workspace) -> None:
+    cfg = config_from_mapping(
+        {
+            **GRPO,
+            "dataset": "demo_train",
+            "max_samples": 2,
+            "num_generations": 2,
+            "per_device_train_batch_size": 4,
+            "max_completion_length": 48,
+            "learning_rate": 1e-5,
+        }
+    )
+    run_dir = new_run(demo_ws, cfg)
+    train(run_dir)
+    metrics = read_metrics(run_dir)
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert all(CURVES - {"kl"} <= m.keys() for m in metrics)
+    # the instruct model writes SQL: most answers run
+    assert sum(m["grpo/exec_error"] for m in metrics) / 2 < 0.5
+    assert read_summary(run_dir)["status"] == "succeeded"

@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from studio.train.config import load_config
     from studio.train.continuation import continuation_config
     from studio.train.key_report import report_lines
-    from studio.train.launch import start_training
     from studio.train.preflight import preflight
+    from studio.train.start import start_training
 
     ws = open_workspace(args.workspace)
     given = [args.config is not None, bool(args.resume), bool(args.continue_run)]

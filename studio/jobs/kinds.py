@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.jobs.daemon import ensure_background_supervisor
-from studio.jobs.model import SUCCEEDED
+from studio.jobs.model import EVAL_KIND, MINE_KIND, SUCCEEDED, TRAIN_KIND
 from studio.jobs.rundir import SETTINGS_CONFIG, TRAIN_CONFIG
 from studio.jobs.store import resubmit, submit
 
@@ -59,7 +59,7 @@ class JobKind:
 
 
 TRAIN = JobKind(
-    "train",
+    TRAIN_KIND,
     "training",
     "studio.train.worker",
     TRAIN_CONFIG,
@@ -69,7 +69,7 @@ TRAIN = JobKind(
     start_command="python -m studio train CONFIG",
 )
 MINE = JobKind(
-    "pairs",
+    MINE_KIND,
     "mining",
     "studio.pairs.worker",
     SETTINGS_CONFIG,
@@ -79,7 +79,7 @@ MINE = JobKind(
     start_command="python -m studio pairs generate --model REF --dataset NAME",
 )
 EVAL = JobKind(
-    "eval",
+    EVAL_KIND,
     "evaluation",
     "studio.evaluate.worker",
     SETTINGS_CONFIG,

@@ -21,6 +21,8 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
 )
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 FINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
+# the jobs table's kind of each job (studio.jobs.kinds describes each)
+TRAIN_KIND, MINE_KIND, EVAL_KIND = "train", "pairs", "eval"
 
 
 @dataclass(frozen=True)

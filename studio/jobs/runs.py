@@ -2,7 +2,7 @@
 metrics and summary, rebuilt from the jobs table plus `runs/<id>/` (nothing kept in memory).
 
     runs = train_runs(ws)                    # newest first, one entry per run folder
-    job = active_job(ws, TRAIN.name)        # the queued or running job to re-attach to
+    job = active_job(ws, TRAIN_KIND)        # the queued or running job to re-attach to
     run_dir = find_run_dir(ws, "sft-2025...")  # what a user typed: a run's name or a folder
     adapters = list_adapters(ws)             # the LoRA folders every form offers
     wrong = wrong_verdicts(eval_run_dir)     # questions a model got wrong, both SQLs and results
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import StudioError
 from studio.jobs import FINAL_STATES, SUCCEEDED, Job, list_jobs
-from studio.jobs.kinds import EVAL, TRAIN
+from studio.jobs.model import EVAL_KIND, TRAIN_KIND
 from studio.jobs.rundir import ADAPTER_CONFIG, ADAPTER_DIR, RunDir, adapter_label
 from studio.jobs.runtime import last_jsonl_record, read_jsonl
 
@@ -65,12 +65,12 @@ def runs_of_kind(ws: Workspace, kind: str) -> list[Run]:
 
 def train_runs(ws: Workspace) -> list[Run]:
     """Training runs (SFT and DPO), newest first."""
-    return runs_of_kind(ws, TRAIN.name)
+    return runs_of_kind(ws, TRAIN_KIND)
 
 
 def eval_runs(ws: Workspace) -> list[Run]:
     """Evaluation runs, newest first."""
-    return runs_of_kind(ws, EVAL.name)
+    return runs_of_kind(ws, EVAL_KIND)
 
 
 def jobs_in(ws: Workspace, run_dir: Path) -> list[Job]:

@@ -13,7 +13,7 @@ import inspect
 from typing import Any
 
 from studio.errors import StudioError
-from studio.patches.registry import Internal, Patch
+from studio.patches.patch import Internal, Patch
 
 _MISSING = object()
 

@@ -31,8 +31,9 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.fsutil import fsync_dir, fsync_tree
-from studio.train.resume import COMPLETE_MARKER, STAGING_DIR
 
+COMPLETE_MARKER = "checkpoint_complete.json"  # written last into a whole checkpoint
+STAGING_DIR = ".checkpoint-staging"  # where a checkpoint is written before its rename
 # the Trainer methods wrapped or redirected, with the parameters the wrapper relies on
 WRAPPED = {"_save_checkpoint": ("self", "model", "trial"), "_get_output_dir": ("self", "trial")}
 # rotation and best-checkpoint tracking would look for checkpoints in the staging folder

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.jobs.rundir import RunDir
 from studio.project import CONFIGS_DIR
 from studio.train.config import TrainConfig, load_config
-
-if TYPE_CHECKING:
-    from studio.jobs import Job
-    from studio.workspace import Workspace
 
 ACCELERATE_CONFIGS = CONFIGS_DIR / "accelerate"
 
@@ -67,16 +62,3 @@ def launch_argv(module: str, run_dir: Path, gpus: int | None = None) -> list[str
         module,
         str(run_dir),
     ]
-
-
-def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
-    """Check `cfg`, write it into a new `runs/<stage>-*` folder (config.yaml) and queue the job."""
-    from studio.jobs.kinds import TRAIN, start_run
-    from studio.train.preflight import preflight
-    from studio.train.worker import write_run_config
-
-    preflight(ws, cfg)
-    run_dir = ws.new_run_dir(cfg.stage)
-    write_run_config(run_dir, cfg)
-    title = f"{cfg.stage.upper()} {cfg.model_name_or_path} on {', '.join(cfg.dataset)}"
-    return start_run(ws, TRAIN, run_dir, title)

@@ -18,10 +18,9 @@ from pathlib import Path
 from studio.errors import StudioError
 from studio.jobs.rundir import RunDir, checkpoint_step
 from studio.models.cache import safetensors_header
+from studio.patches.trainer_checkpoints import COMPLETE_MARKER, STAGING_DIR
 from studio.train.policy import REF_ADAPTER
 
-COMPLETE_MARKER = "checkpoint_complete.json"
-STAGING_DIR = ".checkpoint-staging"
 TRAINER_STATE = "trainer_state.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FSDP_MODEL_PREFIX = "pytorch_model_fsdp"  # transformers' sharded FSDP model folders

@@ -571,7 +571,7 @@ def build(
 
     @reports_errors(status)
     def do_start(base_value: dict[str, Any], *values: Any) -> dict:
-        from studio.train.launch import start_training
+        from studio.train.start import start_training
 
         cfg = roots.confine_train_config(config_from_form(base_value, list(values)))
         job = start_training(ws, cfg)

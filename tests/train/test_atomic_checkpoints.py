@@ -24,9 +24,14 @@ from trl import DPOTrainer, SFTTrainer
 from studio.cli import main
 from studio.data.importers.demo import open_workspace
 from studio.jobs import ensure_background_supervisor, get_job, submit, wait
-from studio.patches.trainer_checkpoints import TrainerInternalsChanged, check_trainer_internals
+from studio.patches.trainer_checkpoints import (
+    COMPLETE_MARKER,
+    STAGING_DIR,
+    TrainerInternalsChanged,
+    check_trainer_internals,
+)
 from studio.train.config import TrainConfig
-from studio.train.resume import COMPLETE_MARKER, STAGING_DIR, find_resume_point, incomplete_reason
+from studio.train.resume import find_resume_point, incomplete_reason
 from studio.train.worker import train
 from studio.workspace import Workspace
 

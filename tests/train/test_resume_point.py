@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 
 from studio.errors import StudioError
-from studio.train.resume import (
-    COMPLETE_MARKER,
-    STAGING_DIR,
-    discard_interrupted_saves,
-    find_resume_point,
-    incomplete_reason,
-)
+from studio.patches.trainer_checkpoints import COMPLETE_MARKER, STAGING_DIR
+from studio.train.resume import discard_interrupted_saves, find_resume_point, incomplete_reason
 
 INTERRUPTED = "(its save was interrupted)"
 

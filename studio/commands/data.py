@@ -1,4 +1,5 @@
-"""`python -m studio data`: import, list, show, validate and unregister datasets; load databases into MySQL."""
+"""`python -m studio data`: import, list, show, validate and unregister datasets; load databases
+into MySQL."""
 
 from __future__ import annotations
 
@@ -133,7 +134,8 @@ def _import(args: argparse.Namespace) -> int:
             print(f"  shrunk {meta.shrunk} prompts to fit cutoff_len={meta.cutoff_len} ({stages})")
         if meta and meta.over_budget:
             print(
-                f"  left out {meta.over_budget} examples that do not fit cutoff_len={meta.cutoff_len} even with "
+                f"  left out {meta.over_budget} examples that do not fit "
+                f"cutoff_len={meta.cutoff_len} even with "
                 "only the tables their SQL uses; raise --cutoff-len to keep them"
             )
     return 0

@@ -30,7 +30,10 @@ from studio.inference.settings import (
 )
 from studio.inference.voting import DEFAULT_VOTE_TEMPERATURE
 
-HELP = "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, compare runs"
+HELP = (
+    "execution accuracy: evaluate a model (+ adapters) on a dataset, score a predictions file, "
+    "compare runs"
+)
 GENERATION_DEFAULTS = {
     "model": None,
     "adapters": [],
@@ -51,8 +54,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "modes:\n"
         "  generate  --dataset NAME [--model REF] [--adapter DIR ...]   (runs as a job)\n"
-        "  score     --dataset NAME --predictions FILE                  (JSONL: question_id or index, sql)\n"
-        "  compare   --compare RUN [RUN ...]                            (run folders or names under runs/)"
+        "  score     --dataset NAME --predictions FILE                  "
+        "(JSONL: question_id or index, sql)\n"
+        "  compare   --compare RUN [RUN ...]                            "
+        "(run folders or names under runs/)"
     )
     parser.add_argument("--dataset", metavar="NAME", help="registered dataset to evaluate on")
     parser.add_argument(
@@ -119,7 +124,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--predictions",
         metavar="FILE",
         type=Path,
-        help="score this JSONL file instead of generating (question_id or index, and sql, per line)",
+        help=(
+            "score this JSONL file instead of generating (question_id or index, and sql, per line)"
+        ),
     )
     parser.add_argument(
         "--workers", type=int, metavar="N", help="scoring processes (default: one per CPU)"

@@ -29,7 +29,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     verify.set_defaults(func=run_verify)
     ask = verbs.add_parser(
         "ask",
-        help="one question, up to three model variants side by side, each SQL executed (the Playground)",
+        help=(
+            "one question, up to three model variants side by side, each SQL executed "
+            "(the Playground)"
+        ),
     )
     ask.add_argument(
         "--db", required=True, help="SQLite file or mysql://user:pass@host:port/db URL"
@@ -44,7 +47,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="REF[+ADAPTER...]",
-        help=f"model reference with LoRA adapters joined by '+' (repeat up to 3; default {DEFAULT_MODEL})",
+        help=(
+            "model reference with LoRA adapters joined by '+' "
+            f"(repeat up to 3; default {DEFAULT_MODEL})"
+        ),
     )
     ask.set_defaults(func=run_ask)
     export = verbs.add_parser(

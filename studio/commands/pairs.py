@@ -12,7 +12,10 @@ from studio.errors import StudioError
 from studio.inference.settings import DEFAULT_ENGINE, DEFAULT_MAX_NEW_TOKENS, ENGINE_HELP, ENGINES
 from studio.pairs.store import STATUSES, STRATEGIES
 
-HELP = "mine execution-verified DPO pairs from a model, review and edit them, export a preference dataset"
+HELP = (
+    "mine execution-verified DPO pairs from a model, review and edit them, "
+    "export a preference dataset"
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -218,7 +221,8 @@ def run_list(args: argparse.Namespace) -> int:
             print(json.dumps(pair.to_dict(), ensure_ascii=False))
         else:
             print(
-                f"{pair.id:>6}  {pair.status:<12} {pair.strategy:<8} {pair.verdict:<7} {pair.db_id or '-':<16} "
+                f"{pair.id:>6}  {pair.status:<12} {pair.strategy:<8} {pair.verdict:<7} "
+                f"{pair.db_id or '-':<16} "
                 f"rejected={pair.rejected_label:<12} {' '.join(pair.rejected_sql.split())[:60]}"
             )
     if not args.json:

@@ -28,7 +28,8 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
 def trim_torn_tail(path: Path) -> None:
-    """Cut an unterminated last line (a write interrupted by a crash) so appends stay line-aligned."""
+    """Cut an unterminated last line (a write interrupted by a crash) so appends stay
+    line-aligned."""
     if not path.exists():
         return
     with open(path, "rb+") as handle:
@@ -47,7 +48,8 @@ def read_run_predictions(path: Path) -> dict[int, dict[str, Any]]:
 
 
 def prediction_record(example: Example, output: str | None, sql: str) -> dict[str, Any]:
-    """One line of predictions.jsonl (`output` is the model's raw reply; None when scored from a file)."""
+    """One line of predictions.jsonl (`output` is the model's raw reply; None when scored from a
+    file)."""
     return {
         "index": example.index,
         "question_id": example.question_id,
@@ -229,7 +231,8 @@ def _parse_line(
             return (
                 -1,
                 "",
-                f"question_id {record['question_id']!r} is shared by several dataset rows; use 'index'",
+                f"question_id {record['question_id']!r} is shared by several dataset rows; "
+                "use 'index'",
             )
         if key not in by_id:
             return (
@@ -247,8 +250,8 @@ def _parse_line(
                 -1,
                 "",
                 (
-                    f"question_id {record['question_id']!r} is row {index_from_id}, but 'index' says "
-                    f"{index}; drop one of the two"
+                    f"question_id {record['question_id']!r} is row {index_from_id}, "
+                    f"but 'index' says {index}; drop one of the two"
                 ),
             )
         return index, sql, None

@@ -186,8 +186,8 @@ def evaluate(
 
     `out_dir` defaults to a new `runs/eval-*` folder; an existing run folder of the same
     dataset, model and adapters is continued. `progress(record)` receives
-    {"phase": "loading"|"generation"|"sampling"|"scoring", "done", "total", ...} as work goes on (records
-    marked "partial" count answers within a batch, before they are saved); `bars` shows
+    {"phase": "loading"|"generation"|"sampling"|"scoring", "done", "total", ...} as work goes on
+    (records marked "partial" count answers within a batch, before they are saved); `bars` shows
     tqdm bars; `should_stop()` is polled after each batch: when true, generation stops and
     {"stopped": True, ...} comes back (the predictions so far stay in the folder).
     """

@@ -60,7 +60,8 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def spawn(argv: list[str], cwd: str, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
-    """Start `argv` in its own session (so its process group can be signalled), output appended to `log_path`."""
+    """Start `argv` in its own session (so its process group can be signalled), output appended
+    to `log_path`."""
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             argv,
@@ -93,7 +94,8 @@ def forget_child(pid: int | None) -> None:
 
 
 def signal_group(pgid: int, sig: signal.Signals) -> bool:
-    """Send `sig` to the job's process group (all ranks under `accelerate launch`); False if none is left."""
+    """Send `sig` to the job's process group (all ranks under `accelerate launch`); False if none
+    is left."""
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:

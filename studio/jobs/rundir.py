@@ -7,8 +7,9 @@
     run.workspace()              # the Workspace the run belongs to
 
 Every job kind writes `log`, `status.json`, `progress.jsonl` and `metrics.jsonl`; a training
-run also holds `config.yaml`, `checkpoint-N/` and `adapter/`; mining and evaluation runs hold `config.json`,
-evaluations `predictions.jsonl` and `verdicts.jsonl`; a finished run has `summary.json`.
+run also holds `config.yaml`, `checkpoint-N/` and `adapter/`; mining and evaluation runs hold
+`config.json`, evaluations `predictions.jsonl` and `verdicts.jsonl`; a finished run has
+`summary.json`.
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ class Run:
 
 
 def runs_of_kind(ws: Workspace, kind: str) -> list[Run]:
-    """Runs whose jobs have `kind`, newest first; a resumed run appears once, with its latest job."""
+    """Runs whose jobs have `kind`, newest first; a resumed run appears once, with its latest
+    job."""
     seen: dict[Path, Run] = {}
     for job in list_jobs(ws, kind=kind, limit=MAX_JOBS_SCANNED):
         if job.run_dir in seen:

@@ -198,7 +198,8 @@ def read_jsonl_from(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], 
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """All complete records of a JSONL file ([] when it does not exist); a torn last line is ignored."""
+    """All complete records of a JSONL file ([] when it does not exist); a torn last line is
+    ignored."""
     return read_jsonl_from(path)[0]
 
 

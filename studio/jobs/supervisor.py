@@ -84,7 +84,8 @@ def _finish(conn: sqlite3.Connection, job: Job, exit_code: int | None) -> None:
     if job.pid is not None:
         procs.signal_group(job.pid, signal.SIGKILL)  # e.g. ranks left behind by a dead launcher
     conn.execute(
-        "UPDATE jobs SET state = ?, error = ?, exit_code = ?, finished_at = ? WHERE id = ? AND state = ?",
+        "UPDATE jobs SET state = ?, error = ?, exit_code = ?, finished_at = ? "
+        "WHERE id = ? AND state = ?",
         (state, error, code, time.time(), job.id, RUNNING),
     )
     procs.forget_child(job.pid)
@@ -241,7 +242,8 @@ class Supervisor:
                 return False
             gpu_busy = any(job.uses_gpu for job in running)
             row = conn.execute(
-                "SELECT * FROM jobs WHERE state = ? AND (uses_gpu = 0 OR ? = 0) ORDER BY id LIMIT 1",
+                "SELECT * FROM jobs WHERE state = ? AND (uses_gpu = 0 OR ? = 0) "
+                "ORDER BY id LIMIT 1",
                 (QUEUED, int(gpu_busy)),
             ).fetchone()
             if row is None:
@@ -267,13 +269,14 @@ class Supervisor:
             )
             log.error("%s", message)
             conn.execute(
-                "UPDATE jobs SET state = ?, error = ?, started_at = ?, finished_at = ?, log_offset = ? WHERE id = ?",
+                "UPDATE jobs SET state = ?, error = ?, started_at = ?, finished_at = ?, "
+                "log_offset = ? WHERE id = ?",
                 (FAILED, message, now, now, offset, job.id),
             )
             return
         conn.execute(
-            "UPDATE jobs SET state = ?, pid = ?, pid_start_time = ?, started_at = ?, owner = ?, log_offset = ? "
-            "WHERE id = ?",
+            "UPDATE jobs SET state = ?, pid = ?, pid_start_time = ?, started_at = ?, owner = ?, "
+            "log_offset = ? WHERE id = ?",
             (
                 RUNNING,
                 process.pid,

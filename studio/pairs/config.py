@@ -65,7 +65,8 @@ class MiningConfig:
         if self.temperature == 0 and self.n != 1:
             raise bad(
                 "n",
-                f"greedy decoding (temperature 0) gives one answer per question; set n to 1, not {self.n}",
+                "greedy decoding (temperature 0) gives one answer per question; "
+                f"set n to 1, not {self.n}",
             )
         if not 0 < self.top_p <= 1:
             raise bad("top_p", f"{self.top_p} must be in (0, 1]")

@@ -19,7 +19,8 @@ def mine_run(run_dir: Path) -> None:
 
     summary = mine(RunDir(run_dir).workspace(), run_dir.resolve(), read_config(run_dir))
     print(
-        f"[pairs] {summary['status']}: {summary['questions_done']}/{summary['questions_usable']} questions, "
+        f"[pairs] {summary['status']}: "
+        f"{summary['questions_done']}/{summary['questions_usable']} questions, "
         f"pairs {summary['pairs']}, skipped {summary['skipped']}",
         flush=True,
     )

@@ -1,4 +1,5 @@
-"""TrainingArguments shared by SFT and DPO, from a TrainConfig (LLaMA-Factory keys -> TRL fields)."""
+"""TrainingArguments shared by SFT and DPO, from a TrainConfig (LLaMA-Factory keys -> TRL
+fields)."""
 
 from __future__ import annotations
 

@@ -37,8 +37,9 @@ def gradients_finite(parameters: Iterable[torch.nn.Parameter]) -> bool:
     import torch.distributed as dist
 
     grads = [p.grad for p in parameters if p.grad is not None]
-    # one multi-tensor norm kernel instead of three kernels per tensor: a NaN or an infinity anywhere
-    # makes its tensor's norm non-finite (so would a finite norm overflowing, which no step survives)
+    # one multi-tensor norm kernel instead of three kernels per tensor: a NaN or an infinity
+    # anywhere makes its tensor's norm non-finite (so would a finite norm overflowing, which no
+    # step survives)
     finite = (
         torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
         if grads
@@ -62,7 +63,8 @@ def assert_finite_weights(model: torch.nn.Module, what: str) -> None:
     if bad:
         raise NonFiniteWeightsError(
             f"refusing to save {what}: {len(bad)} weight tensor(s) hold NaN or infinity "
-            f"(first: {', '.join(bad[:3])}); lower learning_rate or max_grad_norm and resume from an earlier checkpoint"
+            f"(first: {', '.join(bad[:3])}); lower learning_rate or max_grad_norm and resume "
+            "from an earlier checkpoint"
         )
 
 
@@ -101,8 +103,8 @@ class NonFiniteGuard(TrainerCallback):
             raise NonFiniteTrainingError(
                 f"training stopped at step {step}: gradients were NaN or infinite at steps "
                 f"{', '.join(map(str, self.consecutive))} ({len(self.consecutive)} in a row, "
-                f"max_nonfinite_steps: {self.max_consecutive}); lower learning_rate, set max_grad_norm, or check "
-                "the data, then resume from the last checkpoint"
+                f"max_nonfinite_steps: {self.max_consecutive}); lower learning_rate, "
+                "set max_grad_norm, or check the data, then resume from the last checkpoint"
             )
 
     def on_step_end(

@@ -165,7 +165,10 @@ def dpo_policy(cfg: TrainConfig) -> Policy:
             lora_config(cfg, model),
             merged_adapters=adapters,
             inference_prefix=adapters,
-            reference=f"merged SFT model: {base} + {', '.join(adapters)} merged (new DPO adapter disabled)",
+            reference=(
+                f"merged SFT model: {base} + {', '.join(adapters)} merged "
+                "(new DPO adapter disabled)"
+            ),
         )
     model = _merge(model, adapters[:-1])
     model = _continue_adapter(model, adapters[-1])
@@ -204,7 +207,8 @@ def grpo_policy(cfg: TrainConfig) -> Policy:
 
 
 def verify_reference(trainer: Any, policy: Policy, cfg: TrainConfig) -> None:
-    """Check that the DPO trainer really uses the reference `policy` announces; freeze the ref adapter.
+    """Check that the DPO trainer really uses the reference `policy` announces; freeze the ref
+    adapter.
 
     TRL falls back to the adapters-disabled base model when it cannot add the "ref" adapter;
     for dpo_reference: sft_adapter that would silently measure against the base.
@@ -216,8 +220,9 @@ def verify_reference(trainer: Any, policy: Policy, cfg: TrainConfig) -> None:
     model = trainer.accelerator.unwrap_model(trainer.model)
     if not isinstance(model, PeftModel) or REF_ADAPTER not in model.peft_config:
         raise StudioError(
-            "DPO could not set up the frozen SFT reference adapter (TRL would fall back to the base "
-            "model as reference); set dpo_reference: merged_sft instead"
+            "DPO could not set up the frozen SFT reference adapter "
+            "(TRL would fall back to the base model as reference); "
+            "set dpo_reference: merged_sft instead"
         )
     for name, parameter in model.named_parameters():
         if f".{REF_ADAPTER}." in name:

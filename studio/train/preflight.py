@@ -23,7 +23,8 @@ TRAINER_STATE = "trainer_state.json"
 
 
 def checkpoint_stage(folder: Path) -> str | None:
-    """ "sft" or "dpo" for a trainer checkpoint (from its run's config.yaml or its log), None when unknown."""
+    """ "sft" or "dpo" for a trainer checkpoint (from its run's config.yaml or its log), None
+    when unknown."""
     run_config = RunDir(folder.parent).train_config
     if run_config.is_file():
         try:
@@ -40,7 +41,8 @@ def checkpoint_stage(folder: Path) -> str | None:
 
 
 def check_resume(cfg: TrainConfig) -> None:
-    """`resume_from_checkpoint` must be a checkpoint of a run of the same stage (not an SFT output)."""
+    """`resume_from_checkpoint` must be a checkpoint of a run of the same stage (not an SFT
+    output)."""
     if cfg.resume_from_checkpoint is None:
         return
     folder = Path(cfg.resume_from_checkpoint).expanduser()
@@ -61,8 +63,8 @@ def check_resume(cfg: TrainConfig) -> None:
         )
     if cfg.stage == "sft" and stage == "dpo":
         raise StudioError(
-            f"config key 'resume_from_checkpoint': {folder} is a DPO checkpoint; an SFT run resumes "
-            "only from an SFT checkpoint-N folder"
+            f"config key 'resume_from_checkpoint': {folder} is a DPO checkpoint; "
+            "an SFT run resumes only from an SFT checkpoint-N folder"
         )
     if not (folder / TRAINER_STATE).is_file():
         fix = (
@@ -97,7 +99,8 @@ def check_adapter_free(folder: Path, key: str | None = None) -> None:
 
 
 def template_warning(cfg: TrainConfig, model_type: str | None) -> str | None:
-    """A warning when the LLaMA-Factory `template` asked for does not fit the model (None when it fits)."""
+    """A warning when the LLaMA-Factory `template` asked for does not fit the model (None when it
+    fits)."""
     if cfg.template is None:
         return None
     if cfg.template not in TEMPLATES:

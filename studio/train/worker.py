@@ -168,8 +168,8 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             checkpoint = run.checkpoint(cancel.cancelled_at)
             run.write_summary({**summary, "status": "cancelled", "checkpoint": str(checkpoint)})
             print(
-                f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; continue with "
-                f"`python -m studio train --resume {run_dir.name}`",
+                f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; "
+                f"continue with `python -m studio train --resume {run_dir.name}`",
                 flush=True,
             )
         return

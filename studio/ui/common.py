@@ -36,7 +36,8 @@ FIGURE_HEIGHT = 320
 
 
 def readable(error: BaseException) -> str:
-    """A message for the page: a StudioError as written (it names the fix), anything else as `Type: message`."""
+    """A message for the page: a StudioError as written (it names the fix), anything else as
+    `Type: message`."""
     if isinstance(error, StudioError):
         return str(error)
     text = str(error).strip()

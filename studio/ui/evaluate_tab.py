@@ -48,7 +48,8 @@ WRONG_COLUMNS = ("index", "database", "difficulty", "category", "question")
 
 
 def evaluable_datasets(ws: Workspace) -> tuple[list[str], str]:
-    """SFT datasets with databases registered (so their gold SQL can run), and a line saying why none."""
+    """SFT datasets with databases registered (so their gold SQL can run), and a line saying why
+    none."""
     names = [
         info.name
         for info in list_datasets(ws)
@@ -123,7 +124,8 @@ def build(
     The model and adapter folders typed in it must lie inside `roots`."""
     gr.Markdown(
         "Execution accuracy (EX): the model's SQL and the gold SQL run read-only on the dataset's "
-        "databases and their results are compared (BIRD's rule). Runs are jobs; the page can be closed."
+        "databases and their results are compared (BIRD's rule). "
+        "Runs are jobs; the page can be closed."
     )
     status = gr.Markdown(elem_id="eval-status")
 
@@ -370,7 +372,10 @@ def build(
                 pred_rows: _result_table({}),
             }
         return {
-            question_text: f"**Q{row['index']}** ({row.get('db_id')}, {row.get('category')}): {row.get('question')}",
+            question_text: (
+                f"**Q{row['index']}** ({row.get('db_id')}, {row.get('category')}): "
+                f"{row.get('question')}"
+            ),
             gold_sql: row.get("gold_sql") or "",
             pred_sql: row.get("pred_sql") or "",
             gold_info: _result_text(row["gold"]),

@@ -57,7 +57,8 @@ if (!window.__studioPairsShortcuts) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const target = event.target;
     const tag = target && target.tagName ? target.tagName.toLowerCase() : '';
-    if (tag === 'input' || tag === 'textarea' || tag === 'select' || (target && target.isContentEditable)) return;
+    if (tag === 'input' || tag === 'textarea' || tag === 'select' ||\
+ (target && target.isContentEditable)) return;
     const id = keys[event.key];
     const button = id && document.getElementById(id);
     if (!button || button.offsetParent === null || button.disabled) return;
@@ -84,7 +85,8 @@ def sql_diff(rejected: str, chosen: str) -> list[tuple[str, str | None]]:
 
 
 def prompt_parts(prompt: str) -> tuple[str, str, str]:
-    """(question, evidence, schema) of a prompt the studio built; the whole prompt as schema otherwise."""
+    """(question, evidence, schema) of a prompt the studio built; the whole prompt as schema
+    otherwise."""
     head, marker, question = prompt.rpartition(_QUESTION_START)
     if not marker:
         return "", "", prompt
@@ -113,7 +115,8 @@ def _filter(status: str, strategy: str, db_id: str, verdict: str) -> PairFilter:
 
 
 def bulk_filter(chosen: PairFilter) -> PairFilter:
-    """What bulk accept touches: with no status chosen, only pending pairs (a person's decisions stay)."""
+    """What bulk accept touches: with no status chosen, only pending pairs (a person's decisions
+    stay)."""
     return chosen if chosen.status else dataclasses.replace(chosen, status="pending")
 
 
@@ -128,8 +131,8 @@ def matching_ids(ws: Workspace, chosen: PairFilter) -> list[int]:
 
 
 def neighbour(ids: list[int], current: int | None, step: int) -> int | None:
-    """The id after (step 1) or before (step -1) `current` in `ids`; the first one when there is no current;
-    `current` itself (if it still matches) at either end."""
+    """The id after (step 1) or before (step -1) `current` in `ids`; the first one when there is
+    no current; `current` itself (if it still matches) at either end."""
     if not ids:
         return None
     if current is None:
@@ -170,8 +173,8 @@ def _pair_header(pair: Pair, position: str) -> str:
     verdict = "valid" if pair.verdict == "valid" else f"⚠ flagged: {pair.flag}"
     return (
         f"### Pair {pair.id} · {pair.status.replace('_', ' ')} · {verdict}\n"
-        f"{position} · strategy `{pair.strategy}` · database `{pair.db_id}` · run `{pair.run_id}` · "
-        f"model `{pair.model}`"
+        f"{position} · strategy `{pair.strategy}` · database `{pair.db_id}` · "
+        f"run `{pair.run_id}` · model `{pair.model}`"
     )
 
 
@@ -481,8 +484,10 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         changed = bulk_set_status(ws, chosen_filter, "accepted", actor=ACTOR)
         return {
             **step(pair_id, 0, *filter_values),
-            status: f"Accepted {changed} of the {matched} {chosen_filter.status} pair(s) matching the filters; "
-            "flagged pairs were left as they were.",
+            status: (
+                f"Accepted {changed} of the {matched} {chosen_filter.status} pair(s) "
+                "matching the filters; flagged pairs were left as they were."
+            ),
         }
 
     @reports_errors(status)

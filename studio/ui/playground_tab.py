@@ -1,6 +1,7 @@
 """The Playground tab: one question (a dataset row, or typed) answered side by side by up to three
 model variants (a model plus an adapter stack), each SQL run with its result and judged against
-the gold SQL when there is one. A thin layer over studio.inference.playground (models stay loaded)."""
+the gold SQL when there is one. A thin layer over studio.inference.playground (models stay
+loaded)."""
 
 from __future__ import annotations
 
@@ -44,13 +45,15 @@ def dataset_databases(ws: Workspace, dataset: str | None) -> list[str]:
 
 
 def database_for(ws: Workspace, dataset: str | None, db_id: str | None) -> str:
-    """The database reference of `db_id` in `dataset`; a StudioError naming what to pick otherwise."""
+    """The database reference of `db_id` in `dataset`; a StudioError naming what to pick
+    otherwise."""
     if not dataset or not db_id:
         raise StudioError("pick a dataset and one of its databases (or a dataset row)")
     ref = database_ref(ws, dataset, db_id)
     if ref is None:
         raise StudioError(
-            f"dataset '{dataset}' has no database registered for '{db_id}'; re-import it with its databases"
+            f"dataset '{dataset}' has no database registered for '{db_id}'; "
+            "re-import it with its databases"
         )
     return ref
 

@@ -395,7 +395,8 @@ def build(
         return update
 
     def follow_target(state: dict[str, Any] | None, job: Job | None) -> dict[str, Any] | None:
-        """The state to show: the active `job` when following (or nothing shown yet), else `state`."""
+        """The state to show: the active `job` when following (or nothing shown yet), else
+        `state`."""
         following = state is None or state.get("follow", True)
         if following and job is not None and (state is None or job.id != state["job_id"]):
             if state is not None and Path(state["run_dir"]) == job.run_dir:
@@ -592,8 +593,10 @@ def build(
         if job.finished and job.state != "cancelled":
             return {status: f"Job {job.id} had already {job.state}; nothing to cancel."}
         return {
-            status: f"Cancel requested for job {job.id}: it stops after the current step and saves a "
-            "checkpoint; **Resume** continues from it."
+            status: (
+                f"Cancel requested for job {job.id}: it stops after the current step "
+                "and saves a checkpoint; **Resume** continues from it."
+            )
         }
 
     @reports_errors(status)

@@ -43,7 +43,8 @@ def eventually() -> Callable[..., object]:
 
 @pytest.fixture
 def submit_sample(workspace: Workspace) -> Callable[..., Job]:
-    """`submit_sample(mode, *extra, uses_gpu=True)`: queue the sample worker with a fresh run folder."""
+    """`submit_sample(mode, *extra, uses_gpu=True)`: queue the sample worker with a fresh run
+    folder."""
 
     def submit_one(mode: str, *extra: str, uses_gpu: bool = True, kind: str = "test") -> Job:
         run_dir = workspace.new_run_dir(kind)
@@ -114,7 +115,8 @@ def supervisors(workspace: Workspace) -> Iterator[Callable[..., Supervisor]]:
 
 @pytest.fixture
 def daemon(workspace: Workspace) -> Iterator[Callable[..., subprocess.Popen]]:
-    """A factory of `python -m studio jobs supervise` processes on `workspace`; killed afterwards."""
+    """A factory of `python -m studio jobs supervise` processes on `workspace`; killed
+    afterwards."""
     processes: list[subprocess.Popen] = []
 
     def start(*options: str) -> subprocess.Popen:

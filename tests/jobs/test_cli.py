@@ -57,7 +57,8 @@ def test_unknown_id_is_a_friendly_error(workspace, jobs_cli) -> None:
         result = jobs_cli(verb, "42")
         assert result.returncode == 2
         assert result.stderr.strip() == (
-            f"error: no job 42 in workspace {workspace.root}; `python -m studio jobs list` shows the jobs there"
+            f"error: no job 42 in workspace {workspace.root}; "
+            "`python -m studio jobs list` shows the jobs there"
         )
 
 

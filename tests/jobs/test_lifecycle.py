@@ -59,7 +59,8 @@ def test_worker_killed_from_outside_fails_with_an_explanation(
     os.kill(running.pid, signal.SIGKILL)
     done = wait_state(job.id, FAILED)
     assert done.error == (
-        f"worker died (killed or crashed) without reporting; see {job.run_dir / 'log'} (killed by SIGKILL)"
+        "worker died (killed or crashed) without reporting; "
+        f"see {job.run_dir / 'log'} (killed by SIGKILL)"
     )
     assert done.exit_code == -signal.SIGKILL
     assert not (job.run_dir / "status.json").exists()

@@ -1,4 +1,5 @@
-"""A killed supervisor: its successor re-attaches to live jobs and finds the true state of the others."""
+"""A killed supervisor: its successor re-attaches to live jobs and finds the true state of the
+others."""
 
 from __future__ import annotations
 

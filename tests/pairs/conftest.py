@@ -57,7 +57,8 @@ def demo_ws(tmp_path: Path) -> Workspace:
 def mined_template(
     tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, str]:
-    """A demo workspace holding one finished gold-strategy run of the tiny model (root, run name)."""
+    """A demo workspace holding one finished gold-strategy run of the tiny model (root, run
+    name)."""
     ws = demo_workspace(tmp_path_factory.mktemp("mined") / "workspace")
     run_dir = ws.new_run_dir("pairs")
     config = tiny_mining_config(tiny_qwen2_dir)

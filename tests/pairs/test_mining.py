@@ -202,7 +202,8 @@ def test_rebuilding_reuses_the_stored_verification_instead_of_executing_again(
         "AND duplicate_of IS NULL ORDER BY sample LIMIT 1",
         (run_dir.name,),
     )[0]["sample"]
-    # relabel one stored candidate: executing it again would label it "error" like every tiny-model answer
+    # relabel one stored candidate: executing it again would label it "error" like every
+    # tiny-model answer
     with writing(ws) as conn:
         conn.execute(
             "UPDATE pair_candidates SET label = 'correct' WHERE run_id = ? AND question_index = 0 "

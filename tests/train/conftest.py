@@ -69,7 +69,8 @@ def toy_workspace(workspace: Workspace) -> Workspace:
 
 @pytest.fixture(scope="session")
 def tiny_config(tiny_qwen2_dir: Path) -> Callable[..., TrainConfig]:
-    """`tiny_config(**keys)`: a validated config for the tiny model (SFT on toy_sft unless overridden)."""
+    """`tiny_config(**keys)`: a validated config for the tiny model (SFT on toy_sft unless
+    overridden)."""
 
     def make(**keys: Any) -> TrainConfig:
         return config_from_mapping(

@@ -193,7 +193,8 @@ def test_two_ranks_publish_each_checkpoint_with_both_ranks_files(
 
 
 class SeesPublishedCheckpoints(TrainerCallback):
-    """Records, at each `on_save`, whether checkpoint-N is in place and complete, and adds a file."""
+    """Records, at each `on_save`, whether checkpoint-N is in place and complete, and adds a
+    file."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[int, str | None]] = []

@@ -1,5 +1,6 @@
 """bench/gpu/bench_norms.py on CPU: one line per (shape, implementation), and on the CPU the
-studio's lean norm is bit-identical to transformers' (its fused CUDA path is measured on the GPU)."""
+studio's lean norm is bit-identical to transformers' (its fused CUDA path is measured on the
+GPU)."""
 
 from __future__ import annotations
 

@@ -142,7 +142,8 @@ def saved_activations(
 
 
 def frozen_block(dtype: torch.dtype) -> tuple[Qwen3MoeSparseMoeBlock, Any]:
-    """The tiny Qwen3-MoE sparse block with random weights, frozen (LoRA elsewhere: no expert gradient)."""
+    """The tiny Qwen3-MoE sparse block with random weights, frozen (LoRA elsewhere: no expert
+    gradient)."""
     config = random_config("tiny-qwen3-moe")
     torch.manual_seed(0)
     block = Qwen3MoeSparseMoeBlock(config).to(dtype)
@@ -171,7 +172,8 @@ def test_frozen_experts_keep_only_the_input_projection_for_the_backward(dtype: t
     lean_bytes, lean_largest = saved_activations(forward(LEAN_EXPERTS), block)
     reference_bytes, _ = saved_activations(forward("grouped_mm"), block)
     assert lean_largest == (tokens * top_k, 2 * config.moe_intermediate_size)  # the gate/up output
-    # grouped_mm also keeps the activation's [S, inner] output and the down projection's [S, hidden] one
+    # grouped_mm also keeps the activation's [S, inner] output and the down projection's
+    # [S, hidden] one
     assert lean_bytes < 0.6 * reference_bytes
 
 

@@ -49,7 +49,8 @@ def test_packed_sft_run_trains_on_every_token_without_padding(
     assert all(
         m["loss"] > 0 and m["tokens_per_s"] > 0 and m["nonfinite_steps"] == 0 for m in metrics
     )
-    # 12 toy examples of ~40 tokens fit 256-token bins ~6 at a time: two steps of 2 bins see them all
+    # 12 toy examples of ~40 tokens fit 256-token bins ~6 at a time: two steps of 2 bins see them
+    # all
     assert metrics[-1]["epoch"] >= 1.0
 
 

@@ -2,7 +2,8 @@
 of their kind is queued or running, in a real browser that records its own requests.
 
 A timer tick is a POST to /gradio_api/queue/join whose `trigger_id` is the gr.Timer's component id;
-each timer is told apart by the elem_ids of what its tick refreshes (`train-…`, `eval-…`, `pairs-…`).
+each timer is told apart by the elem_ids of what its tick refreshes (`train-…`, `eval-…`,
+`pairs-…`).
 """
 
 from __future__ import annotations

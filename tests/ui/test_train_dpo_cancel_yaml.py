@@ -41,7 +41,8 @@ DPO_TRACES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/
 TRACE_POINTS = """(selector) => {
     const plot = document.querySelector(selector + ' .js-plotly-plot');
     const counts = {};
-    for (const trace of (plot && plot.data) || []) counts[trace.name] = trace.x ? trace.x.length : 0;
+    for (const trace of (plot && plot.data) || [])\
+ counts[trace.name] = trace.x ? trace.x.length : 0;
     return counts;
 }"""
 TRACE_VALUES = """([selector, name]) => {
@@ -76,7 +77,8 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def set_yaml(page, text: str) -> None:
-    """Replace the YAML editor's text as a person pasting it would (no auto-indent on typed newlines)."""
+    """Replace the YAML editor's text as a person pasting it would (no auto-indent on typed
+    newlines)."""
     page.locator("#train-yaml .cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(text)
@@ -331,7 +333,8 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
         loaded["max_steps"] == demo["max_steps"] and loaded["warmup_ratio"] == demo["warmup_ratio"]
     )
 
-    # edit the YAML: a form field (max_steps, learning_rate) and a key the form does not show (warmup_ratio)
+    # edit the YAML: a form field (max_steps, learning_rate) and a key the form does not show
+    # (warmup_ratio)
     edited = re.sub(r"(?m)^max_steps: .*$", "max_steps: 12", yaml_shown(page))
     edited = re.sub(r"(?m)^learning_rate: .*$", "learning_rate: 0.0003", edited)
     edited = re.sub(r"(?m)^warmup_ratio: .*$", "warmup_ratio: 0.25", edited)

@@ -57,8 +57,8 @@ if (!window.__studioPairsShortcuts) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     const target = event.target;
     const tag = target && target.tagName ? target.tagName.toLowerCase() : '';
-    if (tag === 'input' || tag === 'textarea' || tag === 'select' ||\
- (target && target.isContentEditable)) return;
+    const typing = tag === 'input' || tag === 'textarea' || tag === 'select';
+    if (typing || (target && target.isContentEditable)) return;
     const id = keys[event.key];
     const button = id && document.getElementById(id);
     if (!button || button.offsetParent === null || button.disabled) return;

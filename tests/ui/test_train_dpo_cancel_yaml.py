@@ -41,8 +41,9 @@ DPO_TRACES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/
 TRACE_POINTS = """(selector) => {
     const plot = document.querySelector(selector + ' .js-plotly-plot');
     const counts = {};
-    for (const trace of (plot && plot.data) || [])\
- counts[trace.name] = trace.x ? trace.x.length : 0;
+    for (const trace of (plot && plot.data) || []) {
+        counts[trace.name] = trace.x ? trace.x.length : 0;
+    }
     return counts;
 }"""
 TRACE_VALUES = """([selector, name]) => {

@@ -5,8 +5,10 @@ on are still there."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,6 +126,11 @@ def test_dpo_resume_skips_an_incomplete_checkpoint_of_an_older_studio(
     weights = run_dir / "checkpoint-3" / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     (run_dir / STAGING_DIR / "checkpoint-4").mkdir(parents=True)
+    # the kill ended the run there: no final adapter or summary, and its job failed
+    shutil.rmtree(run_dir / "adapter")
+    (run_dir / "summary.json").unlink()
+    with contextlib.closing(ws.connect()) as conn, conn:
+        conn.execute("UPDATE jobs SET state = 'failed' WHERE run_dir = ?", (str(run_dir),))
 
     out = resume_cli(ws, run_dir, capsys)
     assert (

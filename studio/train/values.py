@@ -5,6 +5,7 @@ StudioError naming the key and what is accepted, and describes what it accepts (
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,13 +13,14 @@ from typing import Any
 from studio.errors import StudioError
 
 
-class Check:
+class Check(ABC):
     """A value checker: `check(key, value)` -> the typed value; `accepted` says what it takes."""
 
     accepted = ""
 
+    @abstractmethod
     def __call__(self, key: str, value: Any) -> Any:
-        raise NotImplementedError
+        """The typed value of config key `key`, or a StudioError naming what is accepted."""
 
 
 @dataclass(frozen=True)

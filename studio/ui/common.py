@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from studio.errors import StudioError
+from studio.models.references import DEFAULT_MODEL
 from studio.sql.result import display_value
 
 LOG = logging.getLogger("studio.ui")
@@ -172,3 +173,33 @@ def comparison_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         margin={"t": 30, "b": 40, "l": 50, "r": 20},
     )
     return figure
+
+
+def model_picker(elem_id: str) -> gr.Dropdown:
+    """The model dropdown every tab shows: the default model, or any reference typed in."""
+    return gr.Dropdown(
+        [DEFAULT_MODEL],
+        value=DEFAULT_MODEL,
+        allow_custom_value=True,
+        label="Model",
+        info="builtin:<name>, a model folder or a .gguf file",
+        elem_id=elem_id,
+    )
+
+
+def adapter_picker(
+    choices: Sequence[str],
+    elem_id: str,
+    label: str = "Adapters (in order)",
+    info: str | None = None,
+) -> gr.Dropdown:
+    """The LoRA adapter stack dropdown: `choices` (trained adapters), or folders typed in."""
+    return gr.Dropdown(
+        list(choices),
+        value=[],
+        multiselect=True,
+        allow_custom_value=True,
+        label=label,
+        info=info,
+        elem_id=elem_id,
+    )

@@ -26,7 +26,7 @@ from studio.jobs.runs import (
 )
 from studio.models.references import DEFAULT_MODEL
 from studio.train.choices import model_choices
-from studio.ui.common import comparison_figure, frame, reports_errors
+from studio.ui.common import adapter_picker, comparison_figure, frame, model_picker, reports_errors
 from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
@@ -130,22 +130,12 @@ def build(
     status = gr.Markdown(elem_id="eval-status")
 
     with gr.Row():
-        model = gr.Dropdown(
-            [DEFAULT_MODEL],
-            value=DEFAULT_MODEL,
-            allow_custom_value=True,
-            label="Model",
-            info="builtin:<name>, a model folder or a .gguf file",
-            elem_id="eval-model",
-        )
-        adapters = gr.Dropdown(
+        model = model_picker("eval-model")
+        adapters = adapter_picker(
             [],
-            value=[],
-            multiselect=True,
-            allow_custom_value=True,
+            "eval-adapters",
             label="Adapters (stacked in order)",
             info="trained adapters, or type a folder",
-            elem_id="eval-adapters",
         )
         dataset = gr.Dropdown([], label="Dataset", elem_id="eval-dataset")
     with gr.Row():

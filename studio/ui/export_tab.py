@@ -16,8 +16,7 @@ from studio.export.gguf_file import GGUF_DTYPES
 from studio.export.merge import DTYPES
 from studio.export.pipeline import ExportRequest, ExportResult, export_model
 from studio.jobs.runs import list_adapters
-from studio.models.references import DEFAULT_MODEL
-from studio.ui.common import error_markdown, frame, readable
+from studio.ui.common import adapter_picker, error_markdown, frame, model_picker, readable
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -42,22 +41,8 @@ def build(ws: Workspace, roots: PathRoots) -> None:
     )
     status = gr.Markdown(elem_id="export-status")
     with gr.Row():
-        model = gr.Dropdown(
-            [DEFAULT_MODEL],
-            value=DEFAULT_MODEL,
-            allow_custom_value=True,
-            label="Model",
-            info="builtin:<name>, a model folder or a .gguf file",
-            elem_id="export-model",
-        )
-        adapters = gr.Dropdown(
-            list_adapters(ws),
-            value=[],
-            multiselect=True,
-            allow_custom_value=True,
-            label="Adapters (in order)",
-            elem_id="export-adapters",
-        )
+        model = model_picker("export-model")
+        adapters = adapter_picker(list_adapters(ws), "export-adapters")
     with gr.Row():
         dtype = gr.Radio(list(DTYPES), value="bf16", label="Merged dtype", elem_id="export-dtype")
         gguf = gr.Radio(

@@ -18,7 +18,6 @@ from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
 from studio.jobs.kinds import MINE
 from studio.jobs.monitor import Snapshot
 from studio.jobs.runs import list_adapters
-from studio.models.references import DEFAULT_MODEL
 from studio.pairs.curate import (
     VERDICTS,
     Pair,
@@ -30,7 +29,7 @@ from studio.pairs.curate import (
     pair_counts,
 )
 from studio.pairs.store import STATUSES, STRATEGIES
-from studio.ui.common import frame, reports_errors
+from studio.ui.common import adapter_picker, frame, model_picker, reports_errors
 from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
@@ -218,22 +217,9 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
 
     with gr.Accordion("Mine pairs", open=True):
         with gr.Row():
-            model = gr.Dropdown(
-                [DEFAULT_MODEL],
-                value=DEFAULT_MODEL,
-                allow_custom_value=True,
-                label="Model",
-                info="builtin:<name>, a model folder or a .gguf file",
-                elem_id="pairs-model",
-            )
-            adapters = gr.Dropdown(
-                list_adapters(ws),
-                value=[],
-                multiselect=True,
-                allow_custom_value=True,
-                label="Adapters (in order)",
-                info="LoRA folders, e.g. an SFT run's adapter/",
-                elem_id="pairs-adapters",
+            model = model_picker("pairs-model")
+            adapters = adapter_picker(
+                list_adapters(ws), "pairs-adapters", info="LoRA folders, e.g. an SFT run's adapter/"
             )
             datasets = _sft_datasets(ws)
             dataset = gr.Dropdown(

@@ -30,6 +30,8 @@ def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, An
         "warmup_steps": cfg.warmup_steps or cfg.warmup_ratio,
         "max_grad_norm": cfg.max_grad_norm,
         "bf16": cfg.bf16,
+        # without a GPU, transformers allows bf16 (CPU autocast) only when told it runs on CPU
+        "use_cpu": not torch.cuda.is_available(),
         "gradient_checkpointing": cfg.gradient_checkpointing,
         "logging_steps": cfg.logging_steps,
         "save_strategy": "steps",

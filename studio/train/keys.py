@@ -416,7 +416,7 @@ KEYS: tuple[Key, ...] = (
         (),
         Reporters(REPORTERS),
         "experiment trackers besides metrics.jsonl: `tensorboard` writes event files to "
-        "`<run>/tensorboard` (needs the tensorboard package)",
+        "`<run>/tensorboard` (needs the tensorboard or tensorboardX package)",
         accepted="none, tensorboard",
     ),
     Key(

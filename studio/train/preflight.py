@@ -146,10 +146,12 @@ def check_integrations(cfg: TrainConfig) -> None:
                 "FSDP's sharded state dict (configs/accelerate/fsdp.yaml); set it to false, "
                 "or train on one GPU (num_gpus: 1)"
             )
-    if "tensorboard" in cfg.report_to and importlib.util.find_spec("tensorboard") is None:
+    if "tensorboard" in cfg.report_to and not any(
+        importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")
+    ):
         raise StudioError(
             "config key 'report_to': tensorboard needs the tensorboard package; "
-            "`pip install tensorboard`, or set report_to: none"
+            "`pip install tensorboard` (or the lighter tensorboardX), or set report_to: none"
         )
 
 

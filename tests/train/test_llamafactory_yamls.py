@@ -5,6 +5,7 @@ a feature the studio lacks are refused naming it."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +26,16 @@ MODEL = "models/Qwen3-4B-Instruct-2507"
 @pytest.fixture
 def lf_checkout(toy_workspace: Workspace, tiny_qwen2_dir: Path, tmp_path: Path) -> Iterator[Path]:
     """A working folder where the fixtures' model path is the tiny model, and a workspace with
-    LLaMA-Factory's demo dataset names (toy rows)."""
-    rows = [{"instruction": q, "input": "", "system": SYSTEM, "output": s} for q, s in QUESTIONS]
+    LLaMA-Factory's demo dataset names (four toy rows each: one optimizer step an epoch at the
+    examples' batch 1 x 8 accumulation)."""
+    rows = [
+        {"instruction": q, "input": "", "system": SYSTEM, "output": s} for q, s in QUESTIONS[:4]
+    ]
     for name in ("identity", "alpaca_en_demo"):
         register_dataset(toy_workspace, name, rows, "sft")
     pairs = [
         {"instruction": q, "input": "", "system": SYSTEM, "chosen": s, "rejected": "SELECT 1"}
-        for q, s in QUESTIONS
+        for q, s in QUESTIONS[:4]
     ]
     register_dataset(toy_workspace, "dpo_en_demo", pairs, "preference")
     (tmp_path / "models").mkdir()
@@ -91,3 +95,24 @@ def test_examples_of_unsupported_features_are_refused_naming_them(
 ) -> None:
     code, out = check(lf_checkout, name, capsys)
     assert code == 2 and feature in out and "which the studio does not support" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "stage"), [("qwen3_lora_sft.yaml", "sft"), ("qwen3_lora_dpo.yaml", "dpo")]
+)
+def test_llamafactory_examples_train_unchanged(
+    lf_checkout: Path, name: str, stage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", str(FIXTURES / name), "--workspace", str(lf_checkout)])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    cfg = load_config(FIXTURES / name)
+    adapter = Path(cfg.output_dir)
+    assert (adapter / "adapter_model.safetensors").is_file(), out.out
+    run_dir = Path(out.out.split(" queued: ")[1].split()[0])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "succeeded" and summary["stage"] == stage
+    assert summary["global_step"] == 3  # num_train_epochs: 3.0, one step an epoch
+    fates = summary["llamafactory_keys"]
+    assert set(fates) == set(cfg.llamafactory_keys)
+    assert {fate["fate"] for fate in fates.values()} == {"not needed"}

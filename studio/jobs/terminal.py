@@ -46,7 +46,8 @@ class ProgressDisplay:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.live = stream.isatty()
-        self.shown = ""  # the bar drawn last (live) or printed last (plain)
+        self.shown = ""  # the bar drawn (live) or seen (plain) last
+        self.printed = ""  # the bar printed last (plain)
         self.phase: str | None = None
         self.printed_at = 0.0
 
@@ -65,12 +66,14 @@ class ProgressDisplay:
             self._draw()
             return
         now = time.monotonic()
-        changed = snap.phase != self.phase or (
-            bar != self.shown and now - self.printed_at >= PLAIN_EVERY_S
-        )
-        if changed and snap.phase:
+        new_phase = snap.phase != self.phase
+        if new_phase and self.phase and self.shown != self.printed:  # how it ended: step 9/9
+            print(self.shown, file=self.stream, flush=True)
+        if snap.phase and (
+            new_phase or (bar != self.printed and now - self.printed_at >= PLAIN_EVERY_S)
+        ):
             print(bar, file=self.stream, flush=True)
-            self.printed_at = now
+            self.printed, self.printed_at = bar, now
         self.phase, self.shown = snap.phase, bar
 
     def close(self) -> None:

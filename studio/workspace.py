@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sqlite3
 import time
@@ -25,6 +26,14 @@ from studio.fsutil import file_lock
 
 WORKSPACE_ENV = "STUDIO_WORKSPACE"
 SQLITE_BUSY_TIMEOUT_S = 60.0
+
+
+RUN_LABEL_CHARS = 40
+
+
+def run_label(text: str) -> str:
+    """`text` as part of a run folder's name: runs of other characters become one `_`."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")[:RUN_LABEL_CHARS].rstrip("_.")
 
 
 def default_workspace_path() -> Path:
@@ -122,11 +131,15 @@ class Workspace:
         with file_lock(self.locks_dir / f"{name}.lock"):
             yield
 
-    def new_run_dir(self, kind: str) -> Path:
-        """Create and return a fresh `runs/<kind>-<YYYYmmdd-HHMMSS>-<hex>` folder."""
+    def new_run_dir(self, kind: str, label: str = "") -> Path:
+        """Create and return a fresh `runs/<kind>-<label>-<YYYYmmdd-HHMMSS>-<hex>` folder; the
+        label (e.g. the dataset) is reduced to letters, digits, `_` and `.`, and left out when
+        empty."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        readable = run_label(label)
+        prefix = f"{kind}-{readable}" if readable else kind
         while True:
-            run_dir = self.runs_dir / f"{kind}-{stamp}-{secrets.token_hex(3)}"
+            run_dir = self.runs_dir / f"{prefix}-{stamp}-{secrets.token_hex(3)}"
             try:
                 run_dir.mkdir(parents=True)
                 return run_dir

@@ -42,7 +42,11 @@ def prepare_run_dir(ws: Workspace, out_dir: str | Path | None, settings: dict[st
     An `out_dir` that already holds a run of another mode, dataset, model or adapters is an
     error (continuing it would mix predictions).
     """
-    run_dir = ws.new_run_dir(EVAL.name) if out_dir is None else Path(out_dir).expanduser().resolve()
+    run_dir = (
+        ws.new_run_dir(EVAL.name, str(settings.get("dataset") or ""))
+        if out_dir is None
+        else Path(out_dir).expanduser().resolve()
+    )
     if run_dir.exists() and not run_dir.is_dir():
         raise StudioError(f"--out {run_dir} is a file; name a folder for the evaluation run")
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ Each kind's own module checks its config, creates the run folder and writes the 
 
     run_dir = ws.new_run_dir("eval")            # ... config.json written into it
     job = start_run(ws, EVAL, run_dir, title="EX builtin:... on demo_test")
-    job, point = resume_run(ws, "sft-20250101-120000-a1b2c3", TRAIN)
+    job, point = resume_run(ws, "sft-demo_train-20250101-120000-a1b2c3", TRAIN)
 
 A training run that succeeded is never resumed: its adapter is final (other runs, evaluations
 and exports use it); `studio.train.continuation` continues it as a new run instead.

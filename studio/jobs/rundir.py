@@ -1,6 +1,6 @@
 """A run folder and the files in it: the one place that names them.
 
-    run = RunDir(ws.runs_dir / "sft-20250101-120000-a1b2c3")
+    run = RunDir(ws.runs_dir / "sft-demo_train-20250101-120000-a1b2c3")
     run.metrics                  # <run>/metrics.jsonl
     run.read_summary()           # summary.json as a dict (None while the run is going)
     run.saved_adapter()          # the LoRA folder a finished training run saved, else None

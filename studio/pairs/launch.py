@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def start_mining(ws: Workspace, config: MiningConfig) -> Job:
     """Create `runs/pairs-*/` with config.json and queue the mining job."""
     get_dataset(ws, config.dataset)
-    run_dir = ws.new_run_dir(MINE.name)
+    run_dir = ws.new_run_dir(MINE.name, config.dataset)
     write_config(run_dir, config)
     title = f"pairs ({config.strategy}, n={config.n}) {config.model} on {config.dataset}"
     return start_run(ws, MINE, run_dir, title)

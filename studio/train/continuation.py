@@ -1,7 +1,7 @@
 """Continuing a finished training run as a new run: the finished run's config, starting from
 the adapter it saved, in a folder of its own (a finished run is never trained further in place).
 
-    cfg = continuation_config(ws, "sft-20250101-120000-a1b2c3", ["max_steps=20"])
+    cfg = continuation_config(ws, "sft-demo_train-20250101-120000-a1b2c3", ["max_steps=20"])
     job = start_training(ws, cfg)            # runs/<stage>-*/, a new adapter/
 
 The new run's adapters are the finished run's inference stack (summary.json's

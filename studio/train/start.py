@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def start_training(ws: Workspace, cfg: TrainConfig) -> Job:
     """Check `cfg`, write it into a new `runs/<stage>-*` folder (config.yaml) and queue the job."""
     preflight(ws, cfg)
-    run_dir = ws.new_run_dir(cfg.stage)
+    run_dir = ws.new_run_dir(cfg.stage, "+".join(cfg.dataset))
     write_run_config(run_dir, cfg)
     title = f"{cfg.stage.upper()} {cfg.model_name_or_path} on {', '.join(cfg.dataset)}"
     return start_run(ws, TRAIN, run_dir, title)

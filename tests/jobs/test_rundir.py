@@ -108,3 +108,13 @@ def test_adapters_are_labelled_by_their_run() -> None:
         adapter_label("/ws/runs/sft-20250101-000000-abc123/adapter") == "sft-20250101-000000-abc123"
     )
     assert adapter_label(Path("/loras/my-lora")) == "my-lora"
+
+
+def test_run_names_read_as_stage_dataset_and_time(workspace: Workspace) -> None:
+    import re
+
+    named = workspace.new_run_dir("dpo", "spider pairs/v2+demo_train").name
+    assert re.fullmatch(r"dpo-spider_pairs_v2_demo_train-\d{8}-\d{6}-[0-9a-f]{6}", named), named
+    assert re.fullmatch(r"eval-\d{8}-\d{6}-[0-9a-f]{6}", workspace.new_run_dir("eval", "/").name)
+    long = workspace.new_run_dir("sft", "x" * 100).name
+    assert long.startswith("sft-" + "x" * 40 + "-")

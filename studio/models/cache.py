@@ -17,6 +17,7 @@ import os
 import shutil
 import struct
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,22 @@ GGUF_CONFIG_GAPS = {
 def log_to_stderr(message: str) -> None:
     """Default progress sink for long model work."""
     print(message, file=sys.stderr, flush=True)
+
+
+class NumberedLog:
+    """A Log that numbers a known count of steps and adds the time since the first:
+    `[2/4 · 0:41] dequantizing weights`; messages past the last step read `[done · 2:17] ...`."""
+
+    def __init__(self, log: Log, steps: int) -> None:
+        self.log, self.steps, self.count = log, steps, 0
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        elapsed = int(time.monotonic() - self.started)
+        clock = f"{elapsed // 60}:{elapsed % 60:02d}"
+        where = f"{self.count}/{self.steps}" if self.count <= self.steps else "done"
+        self.log(f"[{where} · {clock}] {message}")
 
 
 def cache_root() -> Path:
@@ -126,6 +143,9 @@ def gguf_config(gguf_path: Path) -> PretrainedConfig:
         if (field := fields.get(f"{arch}.{key}")) is not None:
             setattr(config, attribute, int(field.contents()))
     return config
+
+
+CONVERT_STEPS = 3  # the messages convert_gguf logs before "model ready": tokenizer, weights, write
 
 
 def convert_gguf(gguf_path: Path, target: Path, source: dict, log: Log = log_to_stderr) -> Path:

@@ -23,7 +23,15 @@ from studio.models.builtin import (
     ensure_builtin,
     ensure_builtin_tokenizer,
 )
-from studio.models.cache import Log, cache_root, convert_gguf, log_to_stderr, safetensors_header
+from studio.models.cache import (
+    CONVERT_STEPS,
+    Log,
+    NumberedLog,
+    cache_root,
+    convert_gguf,
+    log_to_stderr,
+    safetensors_header,
+)
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -65,7 +73,7 @@ def _gguf_cache_folder(path: Path) -> Path:
 def _ensure_gguf(path: Path, log: Log) -> Path:
     stat = path.stat()
     source = {"ref": str(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    return convert_gguf(path, _gguf_cache_folder(path), source, log)
+    return convert_gguf(path, _gguf_cache_folder(path), source, NumberedLog(log, CONVERT_STEPS))
 
 
 def model_identity(ref: str) -> str:

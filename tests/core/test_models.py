@@ -4,6 +4,7 @@ integrity checks, adapters."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -231,3 +232,16 @@ def test_builtin_gguf_given_by_path_must_be_the_known_file(
     monkeypatch.setenv("STUDIO_BUILTIN_GGUF", str(tmp_path / "absent.gguf"))
     with pytest.raises(StudioError, match="does not exist"):
         resolve_model_dir(DEFAULT_MODEL)
+
+
+def test_model_preparation_numbers_its_steps_with_the_time_taken() -> None:
+    from studio.models.cache import NumberedLog
+
+    lines: list[str] = []
+    log = NumberedLog(lines.append, 2)
+    for message in ("joining", "converting", "ready"):
+        log(message)
+    clock = r" · \d+:\d\d\] "
+    expected = [r"\[1/2" + clock + "joining", r"\[2/2" + clock + "converting"]
+    expected.append(r"\[done" + clock + "ready")
+    assert all(re.fullmatch(pattern, line) for pattern, line in zip(expected, lines, strict=True))

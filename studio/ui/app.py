@@ -29,7 +29,7 @@ from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 QUEUE_CONCURRENCY = 4
-CSS = "#train-step, #train-speed {font-size: 1.1em}"
+CSS = "#train-step {font-size: 1.1em}"
 Refresher = tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
 
 

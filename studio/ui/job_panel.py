@@ -9,6 +9,8 @@ count, rate and ETA, its log's tail, and Cancel / Resume / Delete run buttons en
 The panel follows the newest job of its kind (also after a page reload) unless the tab pinned
 another with `show(job_id, follow=False)`; its timer ticks only while the shown job is queued,
 running or cancelling. What it shows comes from `studio.jobs.monitor`, as the CLI's bar does.
+A `resumable` panel (Train) has a Resume button for a cancelled or failed run; the tab supplies
+what resuming does: `panel.wire(extra, resume=fn)`, fn(job shown) -> (new job, message).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.jobs.kinds import JobKind
-from studio.jobs.model import CANCELLED, FAILED
+from studio.jobs.model import CANCELLED, FAILED, Job
 from studio.jobs.monitor import Snapshot, format_duration, format_rate, latest_job, snapshot
 from studio.jobs.runs import active_job
 from studio.ui.common import reports_errors
@@ -42,6 +44,7 @@ if (!window.__studioJobLogs) {
 """
 
 Extra = tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
+Resumer = Callable[[Job], tuple[Job, str]]
 
 
 def progress_html(snap: Snapshot | None) -> str:
@@ -119,6 +122,7 @@ class JobPanel:
         )
         gr.HTML("", js_on_load=SCROLL_LOGS_JS, container=False)
         self.timer = gr.Timer(POLL_S, active=False)
+        self.extra: Callable[..., dict] | None = None  # `wire`'s extra fn
 
     @property
     def outputs(self) -> list[Any]:
@@ -162,19 +166,29 @@ class JobPanel:
         job = latest_job(self.ws, self.kind.name)
         return None if job is None else {"job": job.id, "follow": True}
 
-    def wire(self, extra: Extra | None = None) -> Callable[..., dict]:
+    def render(self, state: dict[str, Any] | None, *values: Any) -> dict:
+        """`view(state)` plus the updates of the `extra` given to `wire` (its inputs' `values`)."""
+        update = self.view(state)
+        if self.extra is not None:
+            update.update(self.extra(self.snapshot_of(state), *values))
+        return update
+
+    def wire(
+        self, extra: Extra | None = None, resume: Resumer | None = None
+    ) -> Callable[..., dict]:
         """Wire the timer and the buttons; returns the refresher (for page load) whose inputs
         are the panel's state then `extra`'s inputs, its outputs `outputs` then `extra`'s.
         `extra` = (fn, inputs, outputs): fn(snapshot or None, *inputs) -> more updates, called
-        on each refresh (the tab's own views of the run: charts, tables)."""
+        on each refresh (the tab's own views of the run: charts, tables). `resume` (a resumable
+        panel's, and only its): fn(job shown) -> (the job continuing its run, a message)."""
+        if (self.resume is None) != (resume is None):
+            raise ValueError("a resumable JobPanel takes a resume handler; no other panel does")
         fn, inputs, outputs = extra or (None, [], [])
+        self.extra = fn
 
         @reports_errors(self.status)
         def refresh(state: dict[str, Any] | None, *values: Any) -> dict:
-            update = self.view(self.target(state))
-            if fn is not None:
-                update.update(fn(self.snapshot_of(update[self.state]), *values))
-            return update
+            return self.render(self.target(state), *values)
 
         @reports_errors(self.status)
         def do_cancel(state: dict[str, Any] | None) -> dict:
@@ -185,12 +199,25 @@ class JobPanel:
                     f"no {self.kind.noun} job is shown, so there is nothing to cancel"
                 )
             job = cancel(self.ws, state["job"])
-            message = (
-                f"Job {job.id} had already {job.state}; nothing to cancel."
-                if job.finished and job.state != CANCELLED
-                else f"Cancelling job {job.id}: it stops at the next safe point."
-            )
+            if job.finished and job.state != CANCELLED:
+                message = f"Job {job.id} had already {job.state}; nothing to cancel."
+            else:
+                message = f"Cancelling job {job.id}: it stops at the next safe point."
+                if self.resume is not None:
+                    message += " **Resume** continues from there."
             return {**self.view(state), self.status: message}
+
+        @reports_errors(self.status)
+        def do_resume(state: dict[str, Any] | None, *values: Any) -> dict:
+            from studio.jobs import get_job
+
+            if state is None or resume is None:
+                raise StudioError(
+                    f"no {self.kind.noun} run is shown, so there is nothing to resume; pick a "
+                    "cancelled or failed one"
+                )
+            job, message = resume(get_job(self.ws, state["job"]))
+            return {**self.render({"job": job.id, "follow": True}, *values), self.status: message}
 
         @reports_errors(self.status)
         def do_delete(state: dict[str, Any] | None, *values: Any) -> dict:
@@ -210,5 +237,7 @@ class JobPanel:
         panel_outputs = [*self.outputs, *outputs]
         self.timer.tick(refresh, panel_inputs, panel_outputs, show_progress="hidden")
         self.cancel.click(do_cancel, self.state, [*self.outputs, self.status])
+        if self.resume is not None:
+            self.resume.click(do_resume, panel_inputs, [*panel_outputs, self.status])
         self.delete.click(do_delete, panel_inputs, [*panel_outputs, self.status])
         return refresh

@@ -1,31 +1,24 @@
-"""The Train tab: a LoRA SFT/DPO form mirrored as LLaMA-Factory YAML, job start/cancel/resume,
-live charts from metrics.jsonl, and the history of runs.
+"""The Train tab: a LoRA SFT/DPO form mirrored as LLaMA-Factory YAML, the shared job panel
+(state, phase, ETA, log, Cancel / Resume / Delete run), live charts from metrics.jsonl, the
+history of runs and "Continue as a new run".
 
-The same functions as `python -m studio train CONFIG [--set K=V] | --resume RUN` and `jobs cancel`.
-The page holds no run of its own: it re-attaches to the running job found in the jobs table.
+The same functions as `python -m studio train CONFIG [--set K=V] | --resume RUN | --continue RUN`
+and `jobs cancel`. The page holds no run of its own: the panel follows the newest training job
+in the jobs table, also after a reload.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.jobs import FINAL_STATES, Job
+from studio.jobs import SUCCEEDED, Job
 from studio.jobs.kinds import TRAIN
-from studio.jobs.rundir import RunDir
-from studio.jobs.runs import (
-    Run,
-    active_job,
-    find_run,
-    log_tail,
-    metrics,
-    train_runs,
-)
+from studio.jobs.monitor import Snapshot
+from studio.jobs.runs import active_job, find_run, metrics, train_runs
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
 from studio.train.choices import adapter_choices, first_of_stage, model_choices
@@ -45,6 +38,13 @@ from studio.train.form import (
     steps_note,
 )
 from studio.train.keys import DPO_REFERENCES, PREF_LOSSES, STAGES
+from studio.train.run_view import (
+    HISTORY_COLUMNS,
+    MetricsFeed,
+    follow_metrics,
+    history_rows,
+    resume_message,
+)
 from studio.ui.common import (
     dpo_figure,
     error_markdown,
@@ -54,59 +54,11 @@ from studio.ui.common import (
     reports_errors,
     training_figure,
 )
+from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
-POLL_S = 2.0
-HISTORY_COLUMNS = (
-    "run",
-    "job",
-    "stage",
-    "state",
-    "datasets",
-    "model",
-    "step",
-    "loss",
-    "started",
-    "duration",
-    "error",
-)
-
-
-def history_table(runs: list[Run]) -> Any:
-    rows = []
-    for run in runs:
-        last = run.last_metrics or {}
-        started = run.job.started_at or run.job.created_at
-        duration = run.job.duration_s
-        rows.append(
-            [
-                run.name,
-                run.job.id,
-                run.config.get("stage", ""),
-                run.state,
-                ", ".join(run.config.get("dataset") or []),
-                run.config.get("model_name_or_path", ""),
-                last.get("step", ""),
-                _round(last.get("loss")),
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
-                f"{duration:.0f} s" if duration is not None else "",
-                run.job.error or "",
-            ]
-        )
-    return frame(rows, HISTORY_COLUMNS)
-
-
-def _round(value: Any) -> Any:
-    return round(value, 4) if isinstance(value, float) else ("" if value is None else value)
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def build(
@@ -121,7 +73,8 @@ def build(
     )
     status = gr.Markdown(elem_id="train-status")
     base = gr.State(DEFAULT_BASE)
-    monitor = gr.State(None)
+    feed = gr.State(None)  # the shown run's MetricsFeed
+    seen = gr.State(None)  # (job id, state) the history table was last refreshed for
 
     with gr.Row():
         with gr.Column(scale=3):
@@ -257,32 +210,24 @@ def build(
                 save_button = gr.Button("Save to file", size="sm", elem_id="train-save")
     with gr.Row():
         start_button = gr.Button("Start training", variant="primary", elem_id="train-start")
-        cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel")
-        resume_button = gr.Button("Resume from last checkpoint", elem_id="train-resume")
-        continue_button = gr.Button("Continue as a new run", elem_id="train-continue")
+        continue_button = gr.Button(
+            "Continue as a new run", interactive=False, elem_id="train-continue"
+        )
 
-    run_header = gr.Markdown(elem_id="train-run")
-    with gr.Row():
-        step_text = gr.Markdown(elem_id="train-step")
-        speed_text = gr.Markdown(elem_id="train-speed")
+    panel = JobPanel(
+        ws, TRAIN, "train", status, start_button, resumable=True, header_id="train-run"
+    )
+    step_text = gr.Markdown(elem_id="train-step")
     curves = gr.Plot(label="Training curves", elem_id="train-curves")
     dpo_curves = gr.Plot(label="DPO rewards", visible=False, elem_id="train-dpo-curves")
     grpo_curves = gr.Plot(label="GRPO rewards", visible=False, elem_id="train-grpo-curves")
-    log = gr.Textbox(
-        label="Log (tail)",
-        lines=10,
-        max_lines=10,
-        interactive=False,
-        autoscroll=True,
-        elem_id="train-log",
-    )
 
     gr.Markdown("### Runs")
     history = gr.Dataframe(
         frame([], HISTORY_COLUMNS), interactive=False, wrap=True, elem_id="train-history"
     )
     with gr.Row():
-        show_run = gr.Dropdown([], label="Show run", info="follow another run in the charts above")
+        show_run = gr.Dropdown([], label="Show run", info="follow another run in the panel above")
         overlay_runs = gr.Dropdown(
             [],
             value=[],
@@ -291,7 +236,6 @@ def build(
             elem_id="train-overlay-runs",
         )
     overlay = gr.Plot(label="Loss by run", elem_id="train-overlay")
-    timer = gr.Timer(POLL_S, active=False)  # ticks only while a training job is queued or running
 
     form = [
         stage,
@@ -316,116 +260,78 @@ def build(
         dpo_reference,
         packing,
     ]
-    monitor_outputs = [
-        monitor,
-        run_header,
+    run_outputs = [
+        feed,
+        seen,
         step_text,
-        speed_text,
         curves,
         dpo_curves,
         grpo_curves,
-        log,
         history,
         show_run,
         overlay_runs,
-        status,
-        timer,
+        continue_button,
     ]
-
-    def attach(run_dir: Path, job_id: int, follow: bool) -> dict[str, Any]:
-        run = RunDir(run_dir)
-        config = run.read_config() or {}
-        return {
-            "run_dir": str(run_dir),
-            "job_id": job_id,
-            "stage": config.get("stage", "sft"),
-            "max_steps": config.get("max_steps", -1),
-            "offset": run.metrics.stat().st_size if run.metrics.exists() else 0,
-            "records": metrics(run_dir),
-            "follow": follow,
-            "state": None,
-        }
 
     def history_updates() -> dict:
         runs = train_runs(ws)
         names = [run.name for run in runs]
         return {
-            history: history_table(runs),
+            history: frame(history_rows(runs), HISTORY_COLUMNS),
             show_run: gr.Dropdown(choices=names),
             overlay_runs: gr.Dropdown(choices=names),
         }
 
-    def monitor_view(state: dict[str, Any] | None, new_records: bool) -> dict:
-        from studio.jobs import get_job
-
-        if state is None:
-            return {
-                monitor: None,
-                run_header: "No training run yet: fill the form and press **Start training**.",
-            }
-        job = get_job(ws, state["job_id"])
-        records = [r for r in state["records"] if "loss" in r]
-        last = records[-1] if records else {}
-        stage_name = state["stage"]
-        total = state["max_steps"]
-        step = last.get("step", 0)
+    def run_view(snap: Snapshot | None, shown: MetricsFeed | None, seen_value: Any) -> dict:
+        """The panel's extra: the shown run's step line and charts (redrawn when its metrics
+        grew), the history when the shown job or its state changed, Continue for a success."""
         update: dict = {
-            run_header: (
-                f"**{Path(state['run_dir']).name}** · job {job.id} · **{job.state}**"
-                + (f" · {job.error}" if job.error else "")
-            ),
-            step_text: f"Step **{step}**"
-            + (f" / {total}" if total and total > 0 else "")
-            + (f" · epoch {last['epoch']}" if "epoch" in last else ""),
-            speed_text: (
-                f"{last.get('tokens_per_s') or '–'} tokens/s · ETA {_eta(last.get('eta_s'))}"
-                if last
-                else "waiting for the first logged step…"
-            ),
-            log: log_tail(job, 25),
+            continue_button: gr.Button(interactive=snap is not None and snap.state == SUCCEEDED)
         }
-        if new_records:
-            update[curves] = training_figure(records)
-            update[dpo_curves] = gr.Plot(dpo_figure(records), visible=stage_name == "dpo")
-            update[grpo_curves] = gr.Plot(grpo_figure(records), visible=stage_name == "grpo")
-        if job.state != state.get("state"):
-            state = {**state, "state": job.state}
-            update.update(history_updates())
-        update[monitor] = state
+        now = None if snap is None else [snap.job.id, snap.state]
+        if now != seen_value:
+            update.update({**history_updates(), seen: now})
+        if snap is None:
+            if shown is not None:
+                update.update(
+                    {
+                        feed: None,
+                        step_text: "",
+                        curves: None,
+                        dpo_curves: gr.Plot(None, visible=False),
+                        grpo_curves: gr.Plot(None, visible=False),
+                    }
+                )
+            return update
+        read = follow_metrics(shown, snap.job.run_dir)
+        if read is not shown:
+            steps = read.steps
+            update.update(
+                {
+                    feed: read,
+                    step_text: read.step_line(),
+                    curves: training_figure(steps),
+                    dpo_curves: gr.Plot(dpo_figure(steps), visible=read.stage == "dpo"),
+                    grpo_curves: gr.Plot(grpo_figure(steps), visible=read.stage == "grpo"),
+                }
+            )
         return update
 
-    def follow_target(state: dict[str, Any] | None, job: Job | None) -> dict[str, Any] | None:
-        """The state to show: the active `job` when following (or nothing shown yet), else
-        `state`."""
-        following = state is None or state.get("follow", True)
-        if following and job is not None and (state is None or job.id != state["job_id"]):
-            if state is not None and Path(state["run_dir"]) == job.run_dir:
-                return {**state, "job_id": job.id}
-            return attach(job.run_dir, job.id, follow=True)
-        if state is None:
-            runs = train_runs(ws)
-            return attach(runs[0].run_dir, runs[0].job.id, follow=True) if runs else None
-        return state
+    def resume(job: Job) -> tuple[Job, str]:
+        """Queue the shown run again from its last checkpoint (a succeeded run is refused)."""
+        from studio.jobs.kinds import FinishedRunError, resume_run
 
-    @reports_errors(status)
-    def poll(state: dict[str, Any] | None) -> dict:
-        """Refresh the shown run; the timer stays on while a training job is queued or running."""
-        from studio.jobs.runtime import read_jsonl_from
+        try:
+            resumed, point = resume_run(ws, str(job.run_dir), TRAIN)
+        except FinishedRunError as error:
+            raise StudioError(
+                f"run {error.run_dir.name} finished (succeeded): its adapter is final and is never "
+                "trained further in place; press **Continue as a new run** to train on from it "
+                "in a new run of its own"
+            ) from None
+        return resumed, resume_message(resumed, point)
 
-        # read first: with none, the refresh below shows the final state
-        job = active_job(ws, TRAIN.name)
-        target = follow_target(state, job)
-        if target is None:
-            update = monitor_view(None, False)
-        else:
-            fresh = target is not state
-            new, offset = read_jsonl_from(RunDir(target["run_dir"]).metrics, target["offset"])
-            if new:
-                target = {**target, "records": target["records"] + new, "offset": offset}
-            update = monitor_view(target, fresh or bool(new))
-        # asked again: a job started meanwhile (its click turned the timer on) keeps the timer on
-        update[timer] = gr.Timer(active=job is not None or active_job(ws, TRAIN.name) is not None)
-        return update
+    refresh_panel = panel.wire((run_view, [feed, seen], run_outputs), resume=resume)
 
     def picker_updates(cfg: dict[str, Any]) -> dict:
         """The model, adapter and dataset pickers for a form showing `cfg`: their choices now
@@ -470,20 +376,15 @@ def build(
 
     @reports_errors(status)
     def on_load(state: dict[str, Any] | None, base_value: dict[str, Any], *values: Any) -> dict:
-        """Page load and tab selection: refresh the run shown and the pickers. On page load (no
-        run shown yet) attached to a queued or running job, the form shows that job's config."""
-        update = poll(state)
-        update.update(history_updates())
-        shown = update.get(monitor)
-        active = state is None and shown and shown.get("state") not in FINAL_STATES
-        cfg = run_config(Path(shown["run_dir"])) if active else None
+        """Page load and tab selection: the pickers' choices and the history now. On page load
+        (no job shown yet) with a training job queued or running, the form shows its config."""
+        job = active_job(ws, TRAIN.name) if state is None else None
+        cfg = run_config(job.run_dir) if job is not None else None
         if cfg is not None:
-            update.update(fill_form(cfg, update.get(status, "")))
-            return update
+            return {**fill_form(cfg, ""), **history_updates()}
         current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
         current["dataset"] = current["dataset"] or base_value.get("dataset", [])
-        update.update(picker_updates(current))
-        return update
+        return {**picker_updates(current), **history_updates()}
 
     @reports_errors(status)
     def show_yaml(base_value: dict[str, Any], *values: Any) -> dict:
@@ -571,65 +472,23 @@ def build(
         return {status: f"Saved `{path}`; **Load file** fills the form from it again."}
 
     @reports_errors(status)
-    def do_start(base_value: dict[str, Any], *values: Any) -> dict:
+    def do_start(
+        shown: MetricsFeed | None, seen_value: Any, base_value: dict[str, Any], *values: Any
+    ) -> dict:
         from studio.train.start import start_training
 
         cfg = roots.confine_train_config(config_from_form(base_value, list(values)))
         job = start_training(ws, cfg)
-        update = monitor_view(attach(job.run_dir, job.id, follow=True), True)
-        update.update(
-            {status: f"Job {job.id} queued in `{job.run_dir}`.", timer: gr.Timer(active=True)}
-        )
+        update = panel.render({"job": job.id, "follow": True}, shown, seen_value)
+        update[status] = f"Job {job.id} queued in `{job.run_dir}`."
         return update
 
     @reports_errors(status)
-    def do_cancel(state: dict[str, Any] | None) -> dict:
-        from studio.errors import StudioError
-        from studio.jobs import cancel
-
-        if state is None:
-            raise StudioError("no run is shown, so there is nothing to cancel")
-        job = cancel(ws, state["job_id"])
-        if job.finished and job.state != "cancelled":
-            return {status: f"Job {job.id} had already {job.state}; nothing to cancel."}
-        return {
-            status: (
-                f"Cancel requested for job {job.id}: it stops after the current step "
-                "and saves a checkpoint; **Resume** continues from it."
-            )
-        }
-
-    @reports_errors(status)
-    def do_resume(state: dict[str, Any] | None) -> dict:
-        from studio.jobs.kinds import FinishedRunError, resume_run
-
-        if state is None:
-            raise StudioError(
-                "no run is shown; pick a cancelled or failed run under **Show run** first"
-            )
-        try:
-            job, point = resume_run(ws, state["run_dir"], TRAIN)
-        except FinishedRunError as error:
-            raise StudioError(
-                f"run {error.run_dir.name} finished (succeeded): its adapter is final and is never "
-                "trained further in place; press **Continue as a new run** to train on from it "
-                "in a new run of its own"
-            ) from None
-        update = monitor_view({**state, "job_id": job.id, "follow": True}, False)
-        skipped = "".join(f" Skipped {folder.name} ({reason})." for folder, reason in point.skipped)
-        message = (
-            f"Job {job.id} resumes `{Path(state['run_dir']).name}` from "
-            f"`{point.checkpoint.name}`.{skipped}"
-        )
-        update.update({status: message, timer: gr.Timer(active=True)})
-        return update
-
-    @reports_errors(status)
-    def do_show(name: str | None) -> dict:
+    def do_show(name: str | None, shown: MetricsFeed | None, seen_value: Any) -> dict:
         if not name:
             return {}
         run = find_run(ws, TRAIN.name, name)
-        update = monitor_view(attach(run.run_dir, run.job.id, follow=False), True)
+        update = panel.render({"job": run.job.id, "follow": False}, shown, seen_value)
         cfg = run_config(run.run_dir)
         if cfg is not None:
             update.update(fill_form(cfg, f"The form shows the config of `{run.name}`."))
@@ -637,19 +496,20 @@ def build(
 
     @reports_errors(status)
     def do_continue(state: dict[str, Any] | None) -> dict:
+        from studio.jobs import get_job
         from studio.train.continuation import continuation_config
 
         if state is None:
             raise StudioError("no run is shown; pick a succeeded run under **Show run** first")
-        name = Path(state["run_dir"]).name
+        name = get_job(ws, state["job"]).run_dir.name
         try:
-            cfg = continuation_config(ws, state["run_dir"])
+            cfg = continuation_config(ws, name)
         except StudioError as error:
             if "saved no adapter" not in str(error):
                 raise
             raise StudioError(
-                f"run {name} saved no adapter to continue from; **Resume from last checkpoint** "
-                "continues a cancelled or failed run"
+                f"run {name} saved no adapter to continue from; **Resume** continues a "
+                "cancelled or failed run from its last checkpoint"
             ) from None
         return fill_form(
             cfg,
@@ -665,6 +525,7 @@ def build(
 
     form_inputs = [base, *form]
     form_outputs = [*form, base, yaml_code, key_fates, dpo_row, steps_text, status]
+    panel_outputs = [*panel.outputs, *run_outputs]
     for field in form[1:]:
         field.input(show_yaml, form_inputs, [yaml_code, status], show_progress="hidden")
     for field in (epochs, max_steps):
@@ -679,13 +540,13 @@ def build(
     ready.change(lambda value: value or gr.skip(), ready, config_path)
     load_button.click(do_load, config_path, form_outputs)
     save_button.click(do_save, [config_path, *form_inputs], status)
-    start_button.click(do_start, form_inputs, monitor_outputs)
-    cancel_button.click(do_cancel, monitor, status)
-    resume_button.click(do_resume, monitor, monitor_outputs)
-    show_run.input(do_show, show_run, list(dict.fromkeys([*monitor_outputs, *form_outputs])))
-    continue_button.click(do_continue, monitor, form_outputs)
+    start_button.click(do_start, [feed, seen, *form_inputs], [*panel_outputs, status])
+    show_run.input(
+        do_show, [show_run, feed, seen], list(dict.fromkeys([*panel_outputs, *form_outputs]))
+    )
+    continue_button.click(do_continue, panel.state, form_outputs)
     overlay_runs.change(do_overlay, overlay_runs, [overlay, status])
-    timer.tick(poll, monitor, monitor_outputs, show_progress="hidden")
     return [
-        (on_load, [monitor, *form_inputs], list(dict.fromkeys([*monitor_outputs, *form_outputs])))
+        (refresh_panel, [panel.state, feed, seen], panel_outputs),
+        (on_load, [panel.state, *form_inputs], [*form_outputs, history, show_run, overlay_runs]),
     ]

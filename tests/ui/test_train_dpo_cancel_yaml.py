@@ -26,6 +26,8 @@ from studio.testing.gestures import (
     field_value,
     fill,
     open_tab,
+    record_texts,
+    recorded_texts,
     table_row,
 )
 from studio.train.config import config_from_mapping
@@ -69,6 +71,17 @@ def wait_for_points(
         f"""([selector, names, n]) => {{ const counts = ({TRACE_POINTS})(selector);
               return names.every(name => (counts[name] || 0) >= n); }}""",
         arg=[f"#{elem_id}", list(names), at_least],
+        timeout=timeout,
+    )
+
+
+def wait_for_recorded(page, elem_id: str, pattern: str, timeout: int = JOB_TIMEOUT_MS) -> None:
+    """Wait until the element `elem_id` (recorded with `record_texts`) showed a text matching
+    the regular expression `pattern`."""
+    page.wait_for_function(
+        "([id, pattern]) => (window.__studioTexts[id] || [])"
+        ".some(text => new RegExp(pattern).test(text))",
+        arg=[elem_id, pattern],
         timeout=timeout,
     )
 
@@ -223,11 +236,20 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     fill(page, "train-cutoff", 256)
     fill(page, "train-batch", 1)
     expect(page.locator("#train-yaml")).to_contain_text(f"max_steps: {total}")
+    record_texts(page, "train-job-progress")
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
+    expect(page.locator("#train-start")).to_be_disabled()  # one training job at a time
     run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-curves", ("loss",), 1)
+    # the panel showed the phases before training, then the step count with its ETA
+    wait_for_recorded(page, "train-job-progress", rf"^step \d+/{total} · \d+% · .* · ETA \d+:\d\d")
+    phases = recorded_texts(page, "train-job-progress")
+    assert any(
+        re.match(r"(waiting for a free slot|starting|loading the model|tokenizing)", text)
+        for text in phases
+    ), phases
 
     page.reload()  # mid-job: the form and the YAML pane show the job's config, not the defaults
     open_tab(page, "Train")
@@ -239,11 +261,22 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     assert shown == yaml.safe_load((run_dir / "config.yaml").read_text())
     expect(page.locator("#train-steps-note")).to_contain_text("Max steps applies")
 
+    record_texts(page, "train-run")
     page.locator("#train-cancel").click()
-    expect(page.locator("#train-status")).to_contain_text("Cancel requested")
+    expect(page.locator("#train-status")).to_contain_text("Cancelling job")
+    expect(page.locator("#train-status")).to_contain_text("Resume continues from there")
     header = page.locator("#train-run")
     expect(header).to_contain_text("cancelled", timeout=JOB_TIMEOUT_MS)
     assert run_name in header.inner_text()
+    states = [
+        match.group(1)
+        for text in recorded_texts(page, "train-run")
+        if (match := re.search(r"job \d+ · (\w+)", text))
+    ]
+    assert "cancelling" in states and states[-1] == "cancelled", states
+    expect(page.locator("#train-cancel")).to_be_disabled()
+    expect(page.locator("#train-resume")).to_be_enabled()
+    expect(page.locator("#train-continue")).to_be_disabled()
     first_job = int(re.search(r"job (\d+)", header.inner_text()).group(1))
     row = table_row(page, "train-history", run_name)
     expect(row).to_contain_text("cancelled")
@@ -278,9 +311,10 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     # finished: Resume cannot train it further; Continue starts a new run from its adapter
     adapter = run_dir / "adapter"
     before = digest(adapter)
-    page.locator("#train-resume").click()
-    expect(page.locator("#train-status")).to_contain_text(f"run {run_name} finished (succeeded)")
-    expect(page.locator("#train-status")).to_contain_text("Continue as a new run")
+    expect(page.locator("#train-resume")).to_be_disabled()
+    expect(page.locator("#train-cancel")).to_be_disabled()
+    expect(page.locator("#train-delete")).to_be_enabled()
+    expect(page.locator("#train-start")).to_be_enabled()
     expect(header).to_contain_text(str(resumed_job))
     page.locator("#train-continue").click()
     expect(page.locator("#train-status")).to_contain_text(f"The form continues {run_name}")

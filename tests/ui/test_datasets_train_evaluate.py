@@ -121,11 +121,9 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
     fill(page, "train-cutoff", 256)
     fill(page, "train-batch", 1)
     yaml_box = page.locator("#train-yaml")
-    expect(yaml_box).to_contain_text("max_steps: 3")
-    assert (
-        "cutoff_len: 256" in yaml_box.inner_text() and str(tiny_qwen2_dir) in yaml_box.inner_text()
-    )
-    assert "demo_train" in yaml_box.inner_text()
+    # each field updates the YAML in an event of its own: wait for every one of them
+    for text in ("max_steps: 3", "cutoff_len: 256", str(tiny_qwen2_dir), "demo_train"):
+        expect(yaml_box).to_contain_text(text)
 
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")

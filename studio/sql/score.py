@@ -44,6 +44,7 @@ class ResultSummary:
     ok: bool
     row_count: int = 0
     first_rows: list[list[Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
     truncated: bool = False
     error_kind: str | None = None
     error: str | None = None
@@ -55,6 +56,7 @@ class ResultSummary:
             ok=result.ok,
             row_count=len(result.rows),
             first_rows=[[display_value(v) for v in row] for row in result.rows[:SUMMARY_ROWS]],
+            columns=list(result.columns),
             truncated=result.truncated,
             error_kind=result.error_kind,
             error=result.error,

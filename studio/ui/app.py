@@ -29,7 +29,31 @@ from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 QUEUE_CONCURRENCY = 4
-CSS = "#train-step {font-size: 1.1em}"
+# Wide tables (runs, comparison, drill-down, pairs results) fit the window: columns share its
+# width and long cells (errors, SQL, model paths) wrap instead of pushing columns off-screen.
+FITTED_TABLES = ", ".join(
+    f"#{elem_id}"
+    for elem_id in (
+        "train-history",
+        "eval-runs",
+        "eval-comparison",
+        "eval-wrong",
+        "eval-gold-rows",
+        "eval-pred-rows",
+        "pairs-gold-result",
+        "pairs-chosen-result",
+        "pairs-rejected-result",
+        "datasets-table",
+    )
+)
+CSS = (
+    "#train-step {font-size: 1.1em}\n"
+    f":is({FITTED_TABLES}) table {{table-layout: fixed; width: 100% !important;}}\n"
+    f":is({FITTED_TABLES}) :is(th, td) {{width: auto !important; min-width: 0 !important;}}\n"
+    f":is({FITTED_TABLES}) :is(th, td) * {{white-space: normal !important;"
+    " overflow-wrap: anywhere;}\n"
+    ".cm-content {overflow-wrap: anywhere;}"
+)
 Refresher = tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
 
 

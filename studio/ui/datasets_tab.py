@@ -17,6 +17,7 @@ from studio.data.schema_text import SCHEMA_STYLES
 from studio.data.validate import validate_registry
 from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import frame, reports_errors
+from studio.web.numbers import whole_at_least
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -111,7 +112,6 @@ def build(
                 info=f"token budget of prompt + answer for {', '.join(PROMPT_BUILDING_FORMATS)} "
                 "(0: none); alpaca and pairs keep their rows as they are",
                 precision=0,
-                minimum=0,
                 elem_id="import-cutoff",
             )
         with gr.Row():
@@ -126,7 +126,7 @@ def build(
                 label="Model (its chat template renders the prompt)",
                 elem_id="preview-model",
             )
-            row = gr.Number(0, label="Row", precision=0, minimum=0)
+            row = gr.Number(0, label="Row", precision=0, elem_id="preview-row")
             preview_button = gr.Button("Preview", elem_id="preview-button")
         preview_header = gr.Markdown(elem_id="preview-header")
         with gr.Row():
@@ -188,7 +188,8 @@ def build(
             raise StudioError("fill in Path: the file or folder to import")
         # a budget for the formats that build prompts; alpaca and pairs rows stay as they are
         building = fmt_value in PROMPT_BUILDING_FORMATS
-        cutoff_len = (int(cutoff_value or 0) or None) if building else None
+        cutoff = whole_at_least(cutoff_value, "cutoff_len", 0, 0)
+        cutoff_len = (cutoff or None) if building else None
         source = roots.confine(path_value.strip(), "Path")
         db_dir = roots.confine(db_value.strip(), "Database folder") if db_value.strip() else None
         model_ref = roots.confine_model_ref(model_value.strip(), "Model") if cutoff_len else None
@@ -214,7 +215,8 @@ def build(
         if not dataset:
             raise StudioError("choose a dataset to preview (import one above if the list is empty)")
         model_ref = roots.confine_model_ref(model_ref.strip() or DEFAULT_MODEL, "Model")
-        shown = preview_rows(ws, dataset, model_ref, int(index or 0), count=1)[0]
+        position = whole_at_least(index, "Row", 0, 0)
+        shown = preview_rows(ws, dataset, model_ref, position, count=1)[0]
         header = (
             f"**{dataset}** row {shown.index}"
             + (f" · database `{shown.db_id}`" if shown.db_id else "")

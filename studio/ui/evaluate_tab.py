@@ -28,6 +28,7 @@ from studio.models.references import DEFAULT_MODEL
 from studio.train.choices import model_choices
 from studio.ui.common import adapter_picker, comparison_figure, frame, model_picker, reports_errors
 from studio.ui.job_panel import JobPanel
+from studio.web.numbers import whole_at_least
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -104,9 +105,14 @@ def _run_row(
 
 
 def _result_table(result: dict[str, Any]) -> Any:
+    """The first rows of a stored result under their column names (`c1`, `c2`... for runs scored
+    before the names were stored)."""
     rows = result.get("first_rows") or []
-    width = max((len(row) for row in rows), default=1)
-    return frame(rows, [f"c{i}" for i in range(1, width + 1)])
+    columns = result.get("columns") or []
+    width = max((len(row) for row in rows), default=len(columns) or 1)
+    if len(columns) != width:
+        columns = [f"c{i}" for i in range(1, width + 1)]
+    return frame(rows, columns)
 
 
 def _result_text(result: dict[str, Any]) -> str:
@@ -139,15 +145,14 @@ def build(
         )
         dataset = gr.Dropdown([], label="Dataset", elem_id="eval-dataset")
     with gr.Row():
-        limit = gr.Number(
-            20, label="Limit (0: every question)", precision=0, minimum=0, elem_id="eval-limit"
+        limit = gr.Number(20, label="Limit (0: every question)", precision=0, elem_id="eval-limit")
+        batch_size = gr.Number(
+            DEFAULT_BATCH_SIZE, label="Batch size", precision=0, elem_id="eval-batch"
         )
-        batch_size = gr.Number(DEFAULT_BATCH_SIZE, label="Batch size", precision=0, minimum=1)
         max_new_tokens = gr.Number(
             DEFAULT_MAX_NEW_TOKENS,
             label="Max new tokens",
             precision=0,
-            minimum=1,
             elem_id="eval-max-new",
         )
         vote = gr.Number(
@@ -155,7 +160,6 @@ def build(
             label="Vote over N samples (0: greedy only)",
             info="also sample N answers, answer with the result most agree on",
             precision=0,
-            minimum=0,
             elem_id="eval-vote",
         )
         run_button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run")
@@ -187,11 +191,20 @@ def build(
     with gr.Row():
         with gr.Column():
             gold_sql = gr.Code(
-                label="Gold SQL", language="sql", lines=4, interactive=False, wrap_lines=True
+                label="Gold SQL",
+                language="sql",
+                lines=4,
+                interactive=False,
+                wrap_lines=True,
+                elem_id="eval-gold-sql",
             )
             gold_info = gr.Markdown()
             gold_rows = gr.Dataframe(
-                frame([], ["c1"]), label="Gold result", interactive=False, max_height=220
+                frame([], ["c1"]),
+                label="Gold result",
+                interactive=False,
+                max_height=220,
+                elem_id="eval-gold-rows",
             )
         with gr.Column():
             pred_sql = gr.Code(
@@ -204,7 +217,11 @@ def build(
             )
             pred_info = gr.Markdown()
             pred_rows = gr.Dataframe(
-                frame([], ["c1"]), label="Model result", interactive=False, max_height=220
+                frame([], ["c1"]),
+                label="Model result",
+                interactive=False,
+                max_height=220,
+                elem_id="eval-pred-rows",
             )
     seen = gr.State({"finished": [], "progress": None})
 
@@ -302,10 +319,12 @@ def build(
             dataset=dataset_value,
             model=model_ref,
             adapters=adapters,
-            limit=int(limit_value or 0) or None,
-            batch_size=int(batch_value or DEFAULT_BATCH_SIZE),
-            max_new_tokens=int(tokens_value or DEFAULT_MAX_NEW_TOKENS),
-            vote=int(vote_value or 0),
+            limit=whole_at_least(limit_value, "Limit", 0, 0) or None,
+            batch_size=whole_at_least(batch_value, "Batch size", 1, DEFAULT_BATCH_SIZE),
+            max_new_tokens=whole_at_least(
+                tokens_value, "Max new tokens", 1, DEFAULT_MAX_NEW_TOKENS
+            ),
+            vote=whole_at_least(vote_value, "Vote over N samples", 0, 0),
         )
         job = submit_evaluation(ws, config)
         return {

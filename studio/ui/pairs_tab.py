@@ -31,6 +31,7 @@ from studio.pairs.curate import (
 from studio.pairs.store import STATUSES, STRATEGIES
 from studio.ui.common import adapter_picker, frame, model_picker, reports_errors
 from studio.ui.job_panel import JobPanel
+from studio.web.numbers import number_at_least, whole_at_least
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -236,16 +237,11 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 info="gold: chosen = gold SQL; onpolicy: chosen = a correct sample",
                 elem_id="pairs-strategy",
             )
-            n = gr.Number(
-                4, precision=0, minimum=1, label="Samples per question (n)", elem_id="pairs-n"
-            )
-            temperature = gr.Number(
-                0.8, minimum=0, step=0.1, label="Temperature", elem_id="pairs-temperature"
-            )
+            n = gr.Number(4, precision=0, label="Samples per question (n)", elem_id="pairs-n")
+            temperature = gr.Number(0.8, step=0.1, label="Temperature", elem_id="pairs-temperature")
             limit = gr.Number(
                 MINING_QUESTIONS,
                 precision=0,
-                minimum=0,
                 label="Questions",
                 info="the first N questions; 0 = all (slow on CPU)",
                 elem_id="pairs-limit",
@@ -253,7 +249,6 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
             max_new_tokens = gr.Number(
                 DEFAULT_MAX_NEW_TOKENS,
                 precision=0,
-                minimum=1,
                 label="Max new tokens",
                 elem_id="pairs-max-new-tokens",
             )
@@ -292,7 +287,11 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     with gr.Row():
         with gr.Column():
             gold = gr.Code(
-                language="sql", interactive=False, label="Gold SQL", elem_id="pairs-gold"
+                language="sql",
+                interactive=False,
+                label="Gold SQL",
+                wrap_lines=True,
+                elem_id="pairs-gold",
             )
         with gr.Column():
             gold_result = gr.Dataframe(
@@ -305,6 +304,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 language="sql",
                 interactive=True,
                 label="Chosen SQL (editable)",
+                wrap_lines=True,
                 elem_id="pairs-chosen",
             )
             chosen_result = gr.Dataframe(
@@ -316,6 +316,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 language="sql",
                 interactive=True,
                 label="Rejected SQL (editable)",
+                wrap_lines=True,
                 elem_id="pairs-rejected",
             )
             rejected_result = gr.Dataframe(
@@ -516,10 +517,12 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 "dataset": dataset_name,
                 "adapters": adapters,
                 "strategy": strategy_name,
-                "n": int(samples or 1),
-                "temperature": float(temp or 0.0),
-                "limit": int(questions) if questions else None,
-                "max_new_tokens": int(tokens or DEFAULT_MAX_NEW_TOKENS),
+                "n": whole_at_least(samples, "Samples per question (n)", 1, 1),
+                "temperature": number_at_least(temp, "Temperature", 0, 0.0),
+                "limit": whole_at_least(questions, "Questions", 0, 0) or None,
+                "max_new_tokens": whole_at_least(
+                    tokens, "Max new tokens", 1, DEFAULT_MAX_NEW_TOKENS
+                ),
             }
         )
         job = start_mining(ws, config)

@@ -26,6 +26,7 @@ from studio.jobs.runs import list_adapters
 from studio.models.references import DEFAULT_MODEL
 from studio.ui.common import error_markdown, frame, readable
 from studio.ui.pairs_tab import result_table
+from studio.web.numbers import whole_at_least
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -109,7 +110,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     first = datasets[0] if datasets else None
     with gr.Row():
         dataset = gr.Dropdown(datasets, value=first, label="Dataset", elem_id="pg-dataset")
-        row = gr.Number(0, precision=0, minimum=0, label="Row (0-based)", elem_id="pg-row")
+        row = gr.Number(0, precision=0, label="Row (0-based)", elem_id="pg-row")
         use_row = gr.Button("Use this row", elem_id="pg-use-row")
         databases = dataset_databases(ws, first)
         database = gr.Dropdown(
@@ -124,6 +125,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         language="sql",
         interactive=True,
         label="Gold SQL (optional: gives each answer a verdict)",
+        wrap_lines=True,
         elem_id="pg-gold",
     )
 
@@ -153,14 +155,12 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
     max_new_tokens = gr.Number(
         DEFAULT_MAX_NEW_TOKENS,
         precision=0,
-        minimum=1,
         label="Max new tokens",
         elem_id="pg-max-new-tokens",
     )
     vote_n = gr.Number(
         0,
         precision=0,
-        minimum=0,
         label="Vote over N samples (0: greedy)",
         info="sample N answers, run them, answer with the result most agree on",
         elem_id="pg-vote",
@@ -174,7 +174,13 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         for k in range(1, MAX_VARIANTS + 1):
             with gr.Column():
                 title = gr.Markdown(f"**Variant {k}**", elem_id=f"pg-answer-{k}")
-                sql = gr.Code(language="sql", interactive=False, label="SQL", elem_id=f"pg-sql-{k}")
+                sql = gr.Code(
+                    language="sql",
+                    interactive=False,
+                    label="SQL",
+                    wrap_lines=True,
+                    elem_id=f"pg-sql-{k}",
+                )
                 result = gr.Dataframe(
                     frame([], NO_RESULT),
                     label="Result",
@@ -231,6 +237,8 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
             )
             for variant in variants:
                 roots.confine_model_ref(variant.ref, "Model")
+            max_tokens = whole_at_least(tokens, "Max new tokens", 1, DEFAULT_MAX_NEW_TOKENS)
+            vote = whole_at_least(samples, "Vote over N samples", 0, 0)
             database_path = database_for(ws, name, db_id)
             messages = build_messages_for(
                 text or "", database_path, note or None, schema_style_of(ws, name)
@@ -269,8 +277,8 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                     messages,
                     database_path,
                     gold_sql,
-                    int(tokens or DEFAULT_MAX_NEW_TOKENS),
-                    vote_n=int(samples or 0),
+                    max_tokens,
+                    vote_n=vote,
                 )
             except Exception as error:  # noqa: BLE001
                 reply = VariantAnswer(variant, error=readable(error))

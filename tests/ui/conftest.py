@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -163,3 +164,83 @@ def screenshot() -> Callable[[object, str], Path]:
         return path
 
     return take
+
+
+@dataclass
+class Seeded:
+    """What `seeded_studio` put into its workspace (run folder names)."""
+
+    studio: Studio
+    train_runs: list[str]
+    eval_run: str
+    pairs_run: str
+
+
+def _finish(ws: object, job_id: int, deadline_s: float = 600) -> None:
+    from studio.jobs import FINAL_STATES, get_job
+
+    deadline = time.monotonic() + deadline_s
+    while get_job(ws, job_id).state not in FINAL_STATES:
+        if time.monotonic() > deadline:
+            pytest.fail(f"job {job_id} did not finish within {deadline_s:.0f} s")
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def seeded_studio(
+    studio: Studio, tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Seeded:
+    """The module's studio with a run of every kind, made by the core functions the tabs call:
+    a one-step SFT run of the tiny model, an SFT run that failed (its model's weights file is
+    garbage, so its history row holds a long error), pairs mined by the tiny model, and an
+    evaluation scored from a predictions file (right, wrong and failing SQL, long enough to
+    wrap)."""
+    from studio.data.importers.demo import open_workspace
+    from studio.data.registry import load_examples
+    from studio.evaluate.run import score_predictions
+    from studio.pairs.config import MiningConfig, write_config
+    from studio.pairs.mine import mine
+    from studio.train.config import config_from_mapping, load_config
+    from studio.train.start import start_training
+
+    ws = open_workspace(studio.workspace)
+    folder = tmp_path_factory.mktemp("seed")
+    base = load_config(REPO_ROOT / "configs" / "demo_sft.yaml").to_dict()
+    broken_model = Path(shutil.copytree(tiny_qwen2_dir, folder / "broken-model"))
+    for weights in broken_model.glob("*.safetensors"):
+        weights.write_bytes(b"not safetensors")
+    train_runs = []
+    for model, steps in ((tiny_qwen2_dir, 1), (broken_model, 1)):
+        cfg = config_from_mapping(
+            {**base, "model_name_or_path": str(model), "max_steps": steps, "cutoff_len": 256},
+            source="seed",
+        )
+        job = start_training(ws, cfg)
+        train_runs.append(job.run_dir.name)
+        _finish(ws, job.id)
+
+    pairs_dir = ws.new_run_dir("pairs")
+    mining = MiningConfig(
+        model=str(tiny_qwen2_dir),
+        dataset="demo_train",
+        n=2,
+        limit=3,
+        batch_size=2,
+        max_new_tokens=12,
+    )
+    write_config(pairs_dir, mining)
+    mine(ws, pairs_dir, mining)
+
+    examples = load_examples(ws, "demo_test")
+    long_wrong = (
+        "SELECT name, country, song_name, song_release_year, age, is_male FROM singer "
+        "WHERE country = 'Netherlands' OR country = 'France' OR country = 'United States' "
+        "ORDER BY age DESC, name ASC, song_release_year DESC LIMIT 10"
+    )
+    sqls = [examples[0].gold_sql, long_wrong, "SELECT * FROM no_such_table_with_a_long_name"]
+    predictions = folder / "predictions.jsonl"
+    predictions.write_text(
+        "".join(json.dumps({"index": i, "sql": sql}) + "\n" for i, sql in enumerate(sqls))
+    )
+    summary = score_predictions(ws, "demo_test", predictions, bars=False)
+    return Seeded(studio, train_runs, Path(summary["out_dir"]).name, pairs_dir.name)

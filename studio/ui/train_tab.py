@@ -105,25 +105,20 @@ def build(
                     [], value=[], multiselect=True, label=label("dataset"), elem_id="train-dataset"
                 )
             with gr.Row():
-                lora_rank = gr.Number(8, label=label("lora_rank"), precision=0, minimum=1)
+                lora_rank = gr.Number(8, label=label("lora_rank"), precision=0)
                 lora_alpha = gr.Number(
                     0,
                     label=label("lora_alpha"),
                     precision=0,
-                    minimum=0,
                     elem_id="train-lora-alpha",
                 )
-                lora_dropout = gr.Number(
-                    0.0, label=label("lora_dropout"), minimum=0, maximum=0.99, step=0.05
-                )
+                lora_dropout = gr.Number(0.0, label=label("lora_dropout"), step=0.05)
                 lora_target = gr.Textbox(
                     "all", label=label("lora_target"), info="all, or q_proj,v_proj,..."
                 )
             with gr.Row():
                 learning_rate = gr.Number(5e-5, label=label("learning_rate"), elem_id="train-lr")
-                epochs = gr.Number(
-                    3.0, label=label("num_train_epochs"), minimum=0, elem_id="train-epochs"
-                )
+                epochs = gr.Number(3.0, label=label("num_train_epochs"), elem_id="train-epochs")
                 max_steps = gr.Number(
                     8,
                     label=label("max_steps"),
@@ -135,23 +130,19 @@ def build(
                     1,
                     label=label("per_device_train_batch_size"),
                     precision=0,
-                    minimum=1,
                     elem_id="train-batch",
                 )
-                grad_accum = gr.Number(
-                    1, label=label("gradient_accumulation_steps"), precision=0, minimum=1
-                )
+                grad_accum = gr.Number(1, label=label("gradient_accumulation_steps"), precision=0)
             steps_text = gr.Markdown(steps_note(3.0, 8), elem_id="train-steps-note")
             with gr.Row():
                 cutoff_len = gr.Number(
-                    1024, label=label("cutoff_len"), precision=0, minimum=16, elem_id="train-cutoff"
+                    1024, label=label("cutoff_len"), precision=0, elem_id="train-cutoff"
                 )
-                logging_steps = gr.Number(1, label=label("logging_steps"), precision=0, minimum=1)
+                logging_steps = gr.Number(1, label=label("logging_steps"), precision=0)
                 save_steps = gr.Number(
                     500,
                     label=label("save_steps"),
                     precision=0,
-                    minimum=1,
                     elem_id="train-save-steps",
                 )
                 packing = gr.Checkbox(
@@ -161,14 +152,13 @@ def build(
                     info="pack examples into cutoff_len bins, no padding; batch size counts bins",
                 )
             with gr.Row(visible=False) as dpo_row:
-                pref_beta = gr.Number(0.1, label=label("pref_beta"), minimum=0)
+                pref_beta = gr.Number(0.1, label=label("pref_beta"))
                 pref_loss = gr.Dropdown(
                     list(PREF_LOSSES), value="sigmoid", label=label("pref_loss")
                 )
                 pref_ftx = gr.Number(
                     0.0,
                     label=label("pref_ftx"),
-                    minimum=0,
                     elem_id="train-pref-ftx",
                     info="adds the chosen answers' NLL to the DPO loss; 0 = plain DPO",
                 )

@@ -186,11 +186,12 @@ def _finish(ws: object, job_id: int, deadline_s: float = 600) -> None:
         time.sleep(1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeded_studio(
-    studio: Studio, tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Seeded:
-    """The module's studio with a run of every kind, made by the core functions the tabs call:
+    tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Seeded]:
+    """A studio of its own, shared by the session's crawl and layout tests, with a run of every
+    kind, made by the core functions the tabs call:
     a one-step SFT run of the tiny model, an SFT run that failed (its model's weights file is
     garbage, so its history row holds a long error), pairs mined by the tiny model, and an
     evaluation scored from a predictions file (right, wrong and failing SQL, long enough to
@@ -203,6 +204,9 @@ def seeded_studio(
     from studio.train.config import config_from_mapping, load_config
     from studio.train.start import start_training
 
+    root = tmp_path_factory.mktemp("seeded-studio")
+    data_root = ["--data-root", str(tmp_path_factory.getbasetemp())]
+    studio = start_studio(root / "workspace", root / "studio.log", extra_args=data_root)
     ws = open_workspace(studio.workspace)
     folder = tmp_path_factory.mktemp("seed")
     base = load_config(REPO_ROOT / "configs" / "demo_sft.yaml").to_dict()
@@ -243,4 +247,5 @@ def seeded_studio(
         "".join(json.dumps({"index": i, "sql": sql}) + "\n" for i, sql in enumerate(sqls))
     )
     summary = score_predictions(ws, "demo_test", predictions, bars=False)
-    return Seeded(studio, train_runs, Path(summary["out_dir"]).name, pairs_dir.name)
+    yield Seeded(studio, train_runs, Path(summary["out_dir"]).name, pairs_dir.name)
+    stop_studio(studio)

@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
-from studio.testing.gestures import choose, open_tab
+from studio.testing.gestures import choose, open_tab, table_row
 
 VIEWPORTS = ((1440, 900), (1024, 768))
 # Elements that overflow sideways: past the window's right edge, or wider inside than shown.
@@ -64,12 +65,12 @@ def test_tables_and_sql_panels_fit_the_window(seeded_studio, page, width, height
     found = []
 
     open_tab(page, "Train")
-    page.locator("#train-history").get_by_text(seeded_studio.train_runs[1]).first.wait_for()
-    page.locator("#train-history").get_by_text("failed").first.wait_for()
+    expect(table_row(page, "train-history", seeded_studio.train_runs[1])).not_to_have_count(0)
+    expect(table_row(page, "train-history", "failed")).not_to_have_count(0)
     found += overflowing(page, "Train")
 
     open_tab(page, "Evaluate")
-    page.locator("#eval-comparison").get_by_text(seeded_studio.eval_run).first.wait_for()
+    expect(page.locator("#eval-comparison")).to_contain_text(seeded_studio.eval_run)
     choose(page, "eval-drill-run", seeded_studio.eval_run)
     page.locator("#eval-status").get_by_text("question(s) wrong").first.wait_for()
     page.locator("#eval-question input").first.click()

@@ -1,7 +1,7 @@
 """The whole post-training loop timed from the browser alone: base → SFT → pairs → DPO → evaluate.
 
     python bench/bench_browser_loop.py [--pairs-limit 16] [--pairs-n 4] [--accept 8]
-                                       [--eval-limit 48] [--keep DIR]
+                                       [--eval-limit 48] [--keep DIR] [--screenshots DIR]
 
 A studio (`python app.py`, as tests/ui/conftest.py starts it) serves a fresh temporary
 workspace (demo data registered) on a free port; Playwright drives Debian's chromium
@@ -264,6 +264,21 @@ def evaluate(page, adapter: str | None, limit: int) -> dict:
     }
 
 
+def screenshots(page, folder: Path) -> dict:
+    """A full-page PNG of each tab as the loop left it, `<tab>.png` in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.reload()
+    page.locator("#datasets-table").get_by_text("demo_test").wait_for()
+    written = []
+    for tab in ("Datasets", "Train", "Pairs", "Playground", "Evaluate", "Export"):
+        open_tab(page, tab)
+        page.wait_for_timeout(1500)  # the tab's refresh on selection draws its tables
+        path = folder / f"{tab.lower()}.png"
+        page.screenshot(path=str(path), full_page=True)
+        written.append(str(path))
+    return {"files": written}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs-limit", type=int, default=16, help="questions to mine (Pairs tab)")
@@ -278,6 +293,11 @@ def main() -> int:
         type=Path,
         help="keep the workspace and studio log under DIR "
         "(default: a temporary folder, removed at the end)",
+    )
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        help="after the loop, save a full-page screenshot of each tab (1440 px wide) into DIR",
     )
     args = parser.parse_args()
 
@@ -307,7 +327,7 @@ def main() -> int:
             browser = playwright.chromium.launch(
                 executable_path=executable, headless=True, args=CHROMIUM_FLAGS
             )
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
             page.set_default_timeout(UI_TIMEOUT_MS)
             page.goto(url)
             page.locator("#datasets-table").get_by_text("demo_test").wait_for()
@@ -328,6 +348,8 @@ def main() -> int:
             step("eval_sft", evaluate, page, sft_run["adapter"], args.eval_limit)
             step("eval_dpo", evaluate, page, dpo_run["adapter"], args.eval_limit)
             cpu = cpu_split(process.pid)
+            if args.screenshots is not None:
+                step("screenshots", screenshots, page, args.screenshots)
             browser.close()
     except Exception as error:  # noqa: BLE001 - report where the loop stopped, with the studio's log
         tail = log_path.read_text()[-4000:] if log_path.exists() else ""

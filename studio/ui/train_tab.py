@@ -323,10 +323,9 @@ def build(
 
     refresh_panel = panel.wire((run_view, [feed, seen], run_outputs), resume=resume)
 
-    def picker_updates(cfg: dict[str, Any], set_values: bool = True) -> dict:
+    def picker_updates(cfg: dict[str, Any]) -> dict:
         """The model, adapter and dataset pickers for a form showing `cfg`: their choices now
-        (adapters labelled by their runs), the values `cfg` names kept among them and set, unless
-        `set_values` is false (a refresh must not undo what was picked since it was asked for)."""
+        (adapters labelled by their runs), the values `cfg` names kept among them."""
         datasets_now = dataset_choices(ws, cfg.get("stage") or "sft")
         chosen_adapters = list(cfg.get("adapter_name_or_path") or [])
         adapter_options = [(choice.label, choice.path) for choice in adapter_choices(ws)]
@@ -334,20 +333,16 @@ def build(
         adapter_options += [(path, path) for path in chosen_adapters if path not in known]
         chosen_datasets = list(cfg.get("dataset") or [])
         chosen_model = cfg.get("model_name_or_path") or DEFAULT_MODEL
-
-        def picked(value: Any) -> dict[str, Any]:
-            return {"value": value} if set_values else {}
-
         return {
             model: gr.Dropdown(
                 choices=list(dict.fromkeys([*model_choices(ws), *filter(None, [chosen_model])])),
-                **picked(chosen_model),
+                value=chosen_model,
             ),
-            adapters: gr.Dropdown(choices=adapter_options, **picked(chosen_adapters)),
+            adapters: gr.Dropdown(choices=adapter_options, value=chosen_adapters),
             datasets: gr.Dropdown(
                 choices=list(dict.fromkeys([*datasets_now.names, *chosen_datasets])),
                 info=datasets_now.info,
-                **picked(chosen_datasets),
+                value=chosen_datasets,
             ),
         }
 
@@ -379,7 +374,7 @@ def build(
             return {**fill_form(cfg, ""), **history_updates()}
         current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
         current["dataset"] = current["dataset"] or base_value.get("dataset", [])
-        return {**picker_updates(current, set_values=False), **history_updates()}
+        return {**picker_updates(current), **history_updates()}
 
     @reports_errors(status)
     def show_yaml(base_value: dict[str, Any], *values: Any) -> dict:

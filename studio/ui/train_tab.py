@@ -75,6 +75,7 @@ def build(
     base = gr.State(DEFAULT_BASE)
     feed = gr.State(None)  # the shown run's MetricsFeed
     seen = gr.State(None)  # (job id, state) the history table was last refreshed for
+    offered = gr.State(None)  # the pickers' choices as a page refresh last set them
 
     with gr.Row():
         with gr.Column(scale=3):
@@ -365,16 +366,27 @@ def build(
         return update
 
     @reports_errors(status)
-    def on_load(state: dict[str, Any] | None, base_value: dict[str, Any], *values: Any) -> dict:
+    def on_load(
+        state: dict[str, Any] | None,
+        offered_value: list[Any] | None,
+        base_value: dict[str, Any],
+        *values: Any,
+    ) -> dict:
         """Page load and tab selection: the pickers' choices and the history now. On page load
-        (no job shown yet) with a training job queued or running, the form shows its config."""
+        (no job shown yet) with a training job queued or running, the form shows its config.
+        Pickers whose choices did not change are left alone, so a refresh answered late never
+        undoes what was picked or typed since."""
         job = active_job(ws, TRAIN.name) if state is None else None
         cfg = run_config(job.run_dir) if job is not None else None
         if cfg is not None:
             return {**fill_form(cfg, ""), **history_updates()}
         current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
         current["dataset"] = current["dataset"] or base_value.get("dataset", [])
-        return {**picker_updates(current), **history_updates()}
+        pickers = picker_updates(current)
+        offered_now = [pickers[picker].choices for picker in (model, adapters, datasets)]
+        if offered_now == offered_value:
+            pickers = {}
+        return {**pickers, offered: offered_now, **history_updates()}
 
     @reports_errors(status)
     def show_yaml(base_value: dict[str, Any], *values: Any) -> dict:
@@ -538,5 +550,9 @@ def build(
     overlay_runs.change(do_overlay, overlay_runs, [overlay, status])
     return [
         (refresh_panel, [panel.state, feed, seen], panel_outputs),
-        (on_load, [panel.state, *form_inputs], [*form_outputs, history, show_run, overlay_runs]),
+        (
+            on_load,
+            [panel.state, offered, *form_inputs],
+            [*form_outputs, offered, history, show_run, overlay_runs],
+        ),
     ]

@@ -151,7 +151,7 @@ def load_config(page, config: str) -> None:
     open_tab(page, "Train")
     choose(page, "train-ready", config)
     page.locator("#train-load").click()
-    expect(page.locator("#train-status")).to_contain_text(f"Loaded {config}")
+    expect(page.locator("#train-status")).to_contain_text(f"Loaded {config}", timeout=UI_TIMEOUT_MS)
 
 
 def start_training(page) -> Path:
@@ -159,7 +159,9 @@ def start_training(page) -> Path:
     from playwright.sync_api import expect
 
     page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text(re.compile("queued|Could not"))
+    expect(page.locator("#train-status")).to_contain_text(
+        re.compile("queued|Could not"), timeout=UI_TIMEOUT_MS
+    )
     found = re.search(r"queued in (\S+)", element_text(page, "train-status"))
     if not found:
         raise LoopError(f"training did not start: {element_text(page, 'train-status')}")
@@ -228,8 +230,10 @@ def dpo(page, sft_adapter: str) -> dict:
     from playwright.sync_api import expect
 
     load_config(page, "configs/demo_dpo.yaml")
-    expect(page.locator("#train-status")).to_contain_text("Adapters holds the newest")
-    expect(page.locator("#train-yaml")).to_contain_text(sft_adapter)
+    expect(page.locator("#train-status")).to_contain_text(
+        "Adapters holds the newest", timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("#train-yaml")).to_contain_text(sft_adapter, timeout=UI_TIMEOUT_MS)
     run_dir = start_training(page)
     cells = wait_for_run(page, "train-history", run_dir.name)
     return {
@@ -250,7 +254,9 @@ def evaluate(page, adapter: str | None, limit: int) -> dict:
     choose(page, "eval-dataset", "demo_test")
     fill(page, "eval-limit", limit)
     page.locator("#eval-run").click()
-    expect(page.locator("#eval-status")).to_contain_text(re.compile("queued|Could not"))
+    expect(page.locator("#eval-status")).to_contain_text(
+        re.compile("queued|Could not"), timeout=UI_TIMEOUT_MS
+    )
     found = re.search(r"runs/(eval-[\w-]+)", element_text(page, "eval-status"))
     if not found:
         raise LoopError(f"evaluation did not start: {element_text(page, 'eval-status')}")

@@ -204,6 +204,7 @@ def build(
                 label="Gold result",
                 interactive=False,
                 max_height=220,
+                wrap=True,
                 elem_id="eval-gold-rows",
             )
         with gr.Column():
@@ -221,6 +222,7 @@ def build(
                 label="Model result",
                 interactive=False,
                 max_height=220,
+                wrap=True,
                 elem_id="eval-pred-rows",
             )
     seen = gr.State({"finished": [], "progress": None})

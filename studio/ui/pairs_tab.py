@@ -295,7 +295,10 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
             )
         with gr.Column():
             gold_result = gr.Dataframe(
-                label="Gold result", interactive=False, elem_id="pairs-gold-result"
+                label="Gold result",
+                interactive=False,
+                wrap=True,
+                elem_id="pairs-gold-result",
             )
     with gr.Row():
         with gr.Column():
@@ -308,7 +311,10 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 elem_id="pairs-chosen",
             )
             chosen_result = gr.Dataframe(
-                label="Chosen result", interactive=False, elem_id="pairs-chosen-result"
+                label="Chosen result",
+                interactive=False,
+                wrap=True,
+                elem_id="pairs-chosen-result",
             )
         with gr.Column():
             rejected_title = gr.Markdown("**Rejected**")
@@ -320,7 +326,10 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
                 elem_id="pairs-rejected",
             )
             rejected_result = gr.Dataframe(
-                label="Rejected result", interactive=False, elem_id="pairs-rejected-result"
+                label="Rejected result",
+                interactive=False,
+                wrap=True,
+                elem_id="pairs-rejected-result",
             )
     diff = gr.HighlightedText(
         label="Diff: rejected → chosen",

@@ -15,8 +15,12 @@ from studio.jobs import CANCELLED, get_job
 from .conftest import REPO_ROOT
 
 HANG_S = 300  # a bound that only a hung command reaches, however loaded the machine
+# The follower stands for a command in a terminal's foreground, where Ctrl-C raises
+# KeyboardInterrupt; a shell starts background commands (this suite, for one) with SIGINT ignored,
+# and the child would inherit that.
 FOLLOW = (
-    "import sys; from studio.jobs import exit_code, follow_in_terminal; "
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from studio.jobs import exit_code, follow_in_terminal; "
     "from studio.workspace import Workspace; "
     "sys.exit(exit_code(follow_in_terminal(Workspace.open(sys.argv[1]), int(sys.argv[2]))))"
 )

@@ -123,6 +123,28 @@ def _result_text(result: dict[str, Any]) -> str:
     return f"{result.get('row_count', 0)} row(s){more}; first {shown} shown"
 
 
+def _answer_column(who: str, prefix: str) -> tuple[gr.Code, gr.Markdown, gr.Dataframe]:
+    """One side of the drill-down: `who`'s SQL, a line about it and its result's first rows."""
+    sql = gr.Code(
+        label=f"{who} SQL",
+        language="sql",
+        lines=4,
+        interactive=False,
+        wrap_lines=True,
+        elem_id=f"{prefix}-sql",
+    )
+    info = gr.Markdown()
+    rows = gr.Dataframe(
+        frame([], ["c1"]),
+        label=f"{who} result",
+        interactive=False,
+        max_height=220,
+        wrap=True,
+        elem_id=f"{prefix}-rows",
+    )
+    return sql, info, rows
+
+
 def build(
     ws: Workspace, roots: PathRoots
 ) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
@@ -190,41 +212,9 @@ def build(
     question_text = gr.Markdown(elem_id="eval-question-text")
     with gr.Row():
         with gr.Column():
-            gold_sql = gr.Code(
-                label="Gold SQL",
-                language="sql",
-                lines=4,
-                interactive=False,
-                wrap_lines=True,
-                elem_id="eval-gold-sql",
-            )
-            gold_info = gr.Markdown()
-            gold_rows = gr.Dataframe(
-                frame([], ["c1"]),
-                label="Gold result",
-                interactive=False,
-                max_height=220,
-                wrap=True,
-                elem_id="eval-gold-rows",
-            )
+            gold_sql, gold_info, gold_rows = _answer_column("Gold", "eval-gold")
         with gr.Column():
-            pred_sql = gr.Code(
-                label="Model SQL",
-                language="sql",
-                lines=4,
-                interactive=False,
-                wrap_lines=True,
-                elem_id="eval-pred-sql",
-            )
-            pred_info = gr.Markdown()
-            pred_rows = gr.Dataframe(
-                frame([], ["c1"]),
-                label="Model result",
-                interactive=False,
-                max_height=220,
-                wrap=True,
-                elem_id="eval-pred-rows",
-            )
+            pred_sql, pred_info, pred_rows = _answer_column("Model", "eval-pred")
     seen = gr.State({"finished": [], "progress": None})
 
     def run_folder(name: str) -> Path:

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     from studio.train.preflight import check_adapter_free, preflight, template_warning
 
     started = time.time()
+    # An adapter records the built-in model by its portable name (builtin:...), which PEFT cannot
+    # open to compare vocabularies as it saves; the studio never resizes the vocabulary.
+    warnings.filterwarnings("ignore", message="Could not find a config file in builtin:")
     run = RunDir(run_dir)
     cfg = load_config(run.train_config)
     ws = run.workspace()

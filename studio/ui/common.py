@@ -4,7 +4,9 @@ plotly figures built from metrics records and evaluation comparisons."""
 from __future__ import annotations
 
 import functools
+import html
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,10 +48,19 @@ def readable(error: BaseException) -> str:
 
 
 def error_markdown(message: str) -> str:
-    """A status line for a failed action (kept on the page after the toast goes)."""
-    lines = message.splitlines() or [""]
+    """A status line for a failed action (kept on the page after the toast goes); `<` and `>`
+    stay text, so placeholders such as `<db_id>` are shown, not taken for HTML."""
+    lines = html.escape(message, quote=False).splitlines() or [""]
     body = "\n".join(f"> {line}" if line else ">" for line in lines)
     return f"**Could not do that:**\n\n{body}"
+
+
+def in_form_words(message: str, fields: Mapping[str, str]) -> str:
+    """`message` with each CLI option it names (`--db-dir`) called by the page's field label
+    (**Database folder (SQLite)**), so a core error reads as the form's own words."""
+    for flag, label in fields.items():
+        message = re.sub(rf"`?{re.escape(flag)}(?![\w-])`?", f"**{label}**", message)
+    return message
 
 
 def reports_errors(status: gr.Markdown) -> Callable[[Callable[..., dict]], Callable[..., dict]]:

@@ -16,7 +16,7 @@ from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
 from studio.data.validate import validate_registry
 from studio.models.references import DEFAULT_MODEL
-from studio.ui.common import frame, reports_errors
+from studio.ui.common import frame, in_form_words, reports_errors
 from studio.web.numbers import whole_at_least
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
@@ -24,6 +24,19 @@ from studio.workspace import Workspace
 DATASET_COLUMNS = ("name", "kind", "rows", "dialect", "databases", "schema style", "source")
 PROBLEM_COLUMNS = ("file", "entry", "field", "problem", "fix")
 MAX_DB_NAMES = 6
+
+# The import command's options as the import form names them (errors come from the shared core)
+IMPORT_FIELDS = {
+    "--path": "Path",
+    "--name": "Name",
+    "--db-dir": "Database folder (SQLite)",
+    "--mysql-url": "MySQL URL",
+    "--schema-style": "Schema style",
+    "--cutoff-len": "cutoff_len",
+    "--format": "Format",
+    "--model": "Model",
+    "--replace": REPLACE_LABEL,
+}
 
 
 def _databases_text(databases: dict[str, str | None]) -> str:
@@ -203,7 +216,10 @@ def build(
             tokenizer=cached_tokenizer(model_ref) if model_ref else None,
             tokenizer_ref=model_ref,
         )
-        imported = import_dataset(ws, fmt_value, source, options)
+        try:
+            imported = import_dataset(ws, fmt_value, source, options)
+        except StudioError as error:
+            raise StudioError(in_form_words(str(error), IMPORT_FIELDS)) from None
         listed = ", ".join(f"`{info.name}` ({info.rows} rows)" for info in imported)
         return refreshed(f"Imported {listed}.", imported[0].name)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -26,6 +27,7 @@ from studio.testing.gestures import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
 
@@ -109,6 +111,18 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(
     assert "broken.json" in message and "Fix:" in message and "output" in message
     assert "Traceback" not in page.content()
     assert "ui_broken" not in page.locator("#datasets-table").inner_text()
+
+    # questions without their databases: the fix names the form's field, not a CLI option
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(FIXTURES / "spiderman" / "test_queries.csv", alone / "test_queries.csv")
+    choose(page, "import-format", "csv")
+    fill(page, "import-path", alone)
+    fill(page, "import-cutoff", 0)
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("Database folder (SQLite)")
+    shown = element_text(page, "datasets-status")
+    assert "--db-dir" not in shown and "<db_id>/<db_id>.sqlite" in shown  # placeholders kept
 
 
 def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(

@@ -146,13 +146,18 @@ def check_integrations(cfg: TrainConfig) -> None:
                 "FSDP's sharded state dict (configs/accelerate/fsdp.yaml); set it to false, "
                 "or train on one GPU (num_gpus: 1)"
             )
-    if "tensorboard" in cfg.report_to and not any(
-        importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")
-    ):
+    if "tensorboard" in cfg.report_to and not tensorboard_writer_installed():
         raise StudioError(
             "config key 'report_to': tensorboard needs the tensorboard package; "
             "`pip install tensorboard` (or the lighter tensorboardX), or set report_to: none"
         )
+
+
+def tensorboard_writer_installed() -> bool:
+    """Whether transformers' TensorBoard callback finds a writer (tensorboard or tensorboardX)."""
+    from transformers.integrations import is_tensorboard_available
+
+    return is_tensorboard_available()
 
 
 def check_model_folder(cfg: TrainConfig) -> Path:

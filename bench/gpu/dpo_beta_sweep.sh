@@ -23,4 +23,4 @@ for beta in ${BETAS:-0.05 0.5 1.0 2.0}; do
   evals+=("dpo_beta$beta")
 done
 compare compare sft "${evals[@]}"
-echo "done" >> /root/steps.jsonl
+echo "done" >> "$ROOT/steps.jsonl"

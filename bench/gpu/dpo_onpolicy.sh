@@ -19,8 +19,8 @@ for i in $(seq "${ITERATIONS:-1}"); do
   mine_onpolicy "$adapter" "$suffix" ${LIMIT:+--limit "$LIMIT"} || exit 1
   dpo "onpolicy$suffix" "$adapter" "spiderman_pairs_onpolicy$suffix" \
     ${BETA:+--set "pref_beta=$BETA"} || exit 1
-  adapter=/root/adapters/dpo-onpolicy$suffix
+  adapter=$ROOT/adapters/dpo-onpolicy$suffix
   evals+=("dpo_onpolicy$suffix")
 done
 compare compare sft "${evals[@]}"
-echo "done" >> /root/steps.jsonl
+echo "done" >> "$ROOT/steps.jsonl"

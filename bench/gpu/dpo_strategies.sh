@@ -33,20 +33,21 @@ compare compare sft dpo_gold dpo_onpolicy
 if [ -n "${SECOND_LIMIT:-}" ]; then
   BEST=$(python - <<'PY'
 import json
-ex = {s: json.load(open(f"/root/ws/runs/eval-dpo_{s}/summary.json"))["ex"]
+import os
+ex = {s: json.load(open(f"{os.environ['ROOT']}/ws/runs/eval-dpo_{s}/summary.json"))["ex"]
       for s in ("gold", "onpolicy")}
 print(max(ex, key=ex.get))
 PY
 )
-  echo "{\"best_strategy\": \"$BEST\"}" >> /root/steps.jsonl
+  echo "{\"best_strategy\": \"$BEST\"}" >> "$ROOT/steps.jsonl"
   step mine_second python -m studio pairs generate --model "$M" \
-    --adapter "/root/adapters/dpo-$BEST" --dataset spiderman_train --n 4 --temperature 0.8 \
+    --adapter "$ROOT/adapters/dpo-$BEST" --dataset spiderman_train --n 4 --temperature 0.8 \
     --batch-size 256 --strategy "$BEST" --limit "$SECOND_LIMIT" || exit 1
   P2=$(newest_run pairs)
   step export_second python -m studio pairs export --name spiderman_pairs_second \
     --strategy "$BEST" --run "$(basename "$P2")" --include-pending
-  dpo second "/root/adapters/dpo-$BEST" spiderman_pairs_second "${beta[@]}"
+  dpo second "$ROOT/adapters/dpo-$BEST" spiderman_pairs_second "${beta[@]}"
   compare compare_second sft "dpo_$BEST" dpo_second
 fi
 evaluate base
-echo "done" >> /root/steps.jsonl
+echo "done" >> "$ROOT/steps.jsonl"

@@ -12,4 +12,4 @@ for engine in ${ENGINES:-prefix batched continuous}; do engines+=(--engine "$eng
 step bench_eval_sft python bench/bench_eval.py --data "$SPIDERMAN" --adapter "$S/adapter" \
   "${engines[@]}" --batch-size "${BATCH:-1034}" --out "$R/bench-eval-sft"
 evaluate base
-echo "done" >> /root/steps.jsonl
+echo "done" >> "$ROOT/steps.jsonl"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# GRPO of docs/TRAINING.md on SpiderMan: SFT (configs/spiderman_sft.yaml) -> EX -> GRPO from the
-# SFT adapter (configs/spiderman_grpo.yaml; GRPO_SET adds settings, e.g.
-# "--set beta=0 --set num_generations=16") -> EX -> GRPO compared with SFT on the same questions.
+# GRPO of docs/TRAINING.md on SpiderMan: SFT (configs/spiderman_sft.yaml; SFT_SET adds settings)
+# -> EX -> GRPO from the SFT adapter (configs/spiderman_grpo.yaml; GRPO_SET adds settings, e.g.
+# "--set beta=0 --set learning_rate=5e-5") -> EX -> GRPO compared with SFT on the same questions.
+# GRPO_MINUTES=N cancels GRPO after N minutes and evaluates the checkpoint it saved there.
+# VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # SKIP_SETTLED=1 first mines n = 8 samples per train question with the SFT adapter and trains
 # with grpo_skip_settled on that run (questions always or never right left out).
 # From the repository root of the GPU machine (data and settings: bench/gpu/pipeline.sh):
@@ -17,11 +19,12 @@ if [ -n "${SKIP_SETTLED:-}" ]; then
     || exit 1
   skip=(--set "grpo_skip_settled=$(basename "$(newest_run pairs)")")
 fi
-step grpo python -m studio train configs/spiderman_grpo.yaml \
-  --set "adapter_name_or_path=$S/adapter" --set "output_dir=/root/adapters/grpo" \
+train_for grpo "${GRPO_MINUTES:-}" python -m studio train configs/spiderman_grpo.yaml \
+  --set "adapter_name_or_path=$S/adapter" --set "output_dir=$ROOT/adapters/grpo" \
   "${skip[@]}" "${GRPO_SETTINGS[@]}" || exit 1
-cp "$(newest_run grpo)/metrics.jsonl" /root/logs/grpo-metrics.jsonl
-cp "$(newest_run grpo)/summary.json" /root/logs/grpo-summary.json
-evaluate grpo /root/adapters/grpo
+G=$(newest_run grpo)
+adapter=$(run_adapter "$G") || exit 1
+evaluate grpo "$adapter"
 compare compare sft grpo
-echo "done" >> /root/steps.jsonl
+if [ -n "${VOTE:-}" ]; then vote grpo "$adapter" "$VOTE"; fi
+echo "done" >> "$ROOT/steps.jsonl"

@@ -7,23 +7,60 @@
 #   corrected Spider 1.0 (CC BY-SA 4.0), is at github.com/cloudera/spiderman.
 # DPO_SET: extra `--set KEY=VALUE` words for every DPO run, applied after the config and before
 #   a recipe's own settings, e.g. "--set learning_rate=2e-5 --set pref_ftx=1.0".
+# SFT_SET: the same for the SFT run, e.g. "--set seed=7".
 . bench/gpu/env.sh
 . bench/gpu/steps.sh
 export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
 M=builtin:qwen2.5-coder-0.5b-instruct
-R=/root/ws/runs
+R=$ROOT/ws/runs
 SPIDERMAN=$(realpath "${SPIDERMAN:-.gpu-data}")
 read -ra DPO_SETTINGS <<< "${DPO_SET:-}"
+read -ra SFT_SETTINGS <<< "${SFT_SET:-}"
 evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch, $R/eval-NAME
   step "eval_$1" python -m studio eval --model "$M" ${2:+--adapter "$2"} --dataset spiderman_test \
     --batch-size 1034 --out "$R/eval-$1"
 }
 compare() {  # STEP FIRST OTHER...: eval-OTHER against eval-FIRST on the same questions (paired
-  # interval, questions won / lost, exact McNemar p), as JSON in /root/logs/STEP.log
+  # interval, questions won / lost, exact McNemar p), as JSON in $ROOT/logs/STEP.log
   local name=$1 runs=() run
   shift
   for run in "$@"; do runs+=("$R/eval-$run"); done
   step "$name" python -m studio eval --compare "${runs[@]}" --json
+}
+vote() {  # NAME ADAPTER N: EX greedy and voted among N answers sampled at T 0.7 (eval --vote N)
+  # on SpiderMan test, $R/vote-NAME
+  step "vote_$1" python -m studio eval --model "$M" --adapter "$2" --dataset spiderman_test \
+    --batch-size 256 --vote "$3" --out "$R/vote-$1"
+}
+train_for() {  # NAME MINUTES CMD...: `step NAME CMD...`; with MINUTES (whole minutes), the
+  # workspace's newest training job is cancelled after that long (its trainer saves a
+  # checkpoint at the step it stops on) and its exit status 3 (cancelled) counts as success
+  local name=$1 minutes=$2 watcher="" rc
+  shift 2
+  if [ -n "$minutes" ]; then
+    ( sleep "$(( minutes * 60 ))"
+      python -m studio jobs cancel "$(python -m studio jobs list --kind train --limit 1 --json \
+        | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')" ) \
+      > "$ROOT/logs/$name-cancel.log" 2>&1 &
+    watcher=$!
+  fi
+  step "$name" "$@"
+  rc=$?
+  if [ -n "$watcher" ]; then kill "$watcher" 2>/dev/null; fi
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ]
+}
+run_adapter() {  # RUN: the adapter a training run left: its final adapter, or the checkpoint a
+  # cancel saved; fails when it left neither (e.g. cancelled before its first step)
+  python - "$1/summary.json" <<'PY'
+import json
+import sys
+
+summary = json.load(open(sys.argv[1]))
+adapter = summary.get("adapter") or summary.get("checkpoint")
+if not adapter:
+    sys.exit(f"{sys.argv[1]}: the run left no adapter and no checkpoint")
+print(adapter)
+PY
 }
 newest_run() {  # PREFIX: the newest run folder $R/PREFIX-* (the studio names them: no spaces)
   # shellcheck disable=SC2012
@@ -36,7 +73,7 @@ prepare_data() {  # convert the built-in model, import SpiderMan from $SPIDERMAN
 }
 prepare_sft() {  # prepare_data, then train SFT (configs/spiderman_sft.yaml); $S = the SFT run
   prepare_data || return 1
-  step sft python -m studio train configs/spiderman_sft.yaml || return 1
+  step sft python -m studio train configs/spiderman_sft.yaml "${SFT_SETTINGS[@]}" || return 1
   S=$(newest_run sft)
 }
 bench_sft() {  # NAME BINS [BENCH_SFT_ARG ...]: bench/bench_sft.py on configs/spiderman_sft.yaml
@@ -59,14 +96,14 @@ mine_onpolicy() {  # ADAPTER [SUFFIX [GENERATE_ARG ...]]: on-policy pairs (n=4) 
     --strategy onpolicy --run "$(basename "$pairs")" --include-pending
 }
 dpo() {  # NAME ADAPTER DATASET [--set KEY=VALUE ...]: DPO (configs/spiderman_dpo.yaml, then
-  # $DPO_SET, then the given settings) from ADAPTER on DATASET into /root/adapters/dpo-NAME,
+  # $DPO_SET, then the given settings) from ADAPTER on DATASET into $ROOT/adapters/dpo-NAME,
   # then its EX (eval-dpo_NAME)
   local name=$1 adapter=$2 dataset=$3
   shift 3
   step "dpo_$name" python -m studio train configs/spiderman_dpo.yaml \
     --set "adapter_name_or_path=$adapter" --set "dataset=$dataset" \
-    --set "output_dir=/root/adapters/dpo-$name" "${DPO_SETTINGS[@]}" "$@" || return 1
-  evaluate "dpo_$name" "/root/adapters/dpo-$name"
+    --set "output_dir=$ROOT/adapters/dpo-$name" "${DPO_SETTINGS[@]}" "$@" || return 1
+  evaluate "dpo_$name" "$ROOT/adapters/dpo-$name"
 }
 dpo_beta() {  # NAME BETA [--set KEY=VALUE ...]: dpo from $S's adapter on spiderman_pairs_onpolicy
   # at β BETA

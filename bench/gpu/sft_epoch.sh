@@ -10,4 +10,4 @@ evaluate sft "$S/adapter"
 for bins in ${BENCH_BINS:-}; do
   bench_sft "bench_sft_${bins}bins" "$bins" --steps 40
 done
-echo "done" >> /root/steps.jsonl
+echo "done" >> "$ROOT/steps.jsonl"

@@ -11,4 +11,4 @@ prepare_data || exit 1
 for bins in ${BINS:-4 8 16}; do
   bench_sft "sft_${bins}bins" "$bins" --steps "${STEPS:-40}" ${PROFILE:+--profile "$PROFILE"}
 done
-echo "done" >> /root/steps.jsonl
+echo "done" >> "$ROOT/steps.jsonl"

@@ -9,7 +9,8 @@ from studio.data.importers.demo import open_workspace
 from studio.errors import StudioError
 
 HELP = (
-    "train a LoRA adapter (SFT or DPO) from a LLaMA-Factory-style YAML config, as a background job"
+    "train a LoRA adapter (SFT, DPO or GRPO) from a LLaMA-Factory-style YAML config, as a "
+    "background job"
 )
 
 

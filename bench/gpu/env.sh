@@ -9,6 +9,8 @@
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /root/site .whl/*.whl
 export PYTHONPATH="/root/site:$PWD" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+# two pipelines on one GPU fragment its memory; expandable segments let each use what is free
+export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 if [ ! -f /root/stage/model.gguf ]; then cat /root/stage/c0? > /root/stage/model.gguf; fi
 export ROOT=${ROOT:-/root}
 export STUDIO_BUILTIN_GGUF=/root/stage/model.gguf STUDIO_CACHE=/root/cache STUDIO_WORKSPACE=$ROOT/ws

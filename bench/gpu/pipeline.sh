@@ -16,9 +16,10 @@ R=$ROOT/ws/runs
 SPIDERMAN=$(realpath "${SPIDERMAN:-.gpu-data}")
 read -ra DPO_SETTINGS <<< "${DPO_SET:-}"
 read -ra SFT_SETTINGS <<< "${SFT_SET:-}"
-evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, one batch, $R/eval-NAME
+evaluate() {  # NAME [ADAPTER]: greedy EX on SpiderMan test, prefix engine, $R/eval-NAME, in
+  # batches of EVAL_BATCH questions (default 1034: one batch, about 52 GB on the GPU)
   step "eval_$1" python -m studio eval --model "$M" ${2:+--adapter "$2"} --dataset spiderman_test \
-    --batch-size 1034 --out "$R/eval-$1"
+    --batch-size "${EVAL_BATCH:-1034}" --out "$R/eval-$1"
 }
 compare() {  # STEP FIRST OTHER...: eval-OTHER against eval-FIRST on the same questions (paired
   # interval, questions won / lost, exact McNemar p), as JSON in $ROOT/logs/STEP.log

@@ -15,10 +15,10 @@ from typing import Any
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.jobs import SUCCEEDED, Job
+from studio.jobs import SUCCEEDED, Job, get_job
 from studio.jobs.kinds import TRAIN
 from studio.jobs.monitor import Snapshot
-from studio.jobs.runs import active_job, find_run, metrics, train_runs
+from studio.jobs.runs import find_run, metrics, train_runs
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
 from studio.train.choices import adapter_choices, first_of_stage, model_choices
@@ -68,8 +68,8 @@ def build(
     Paths typed in it (YAML files, and those a config names) must lie inside `roots`."""
     gr.Markdown(
         "Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
-        "`python -m studio train FILE` would run. Charts and form follow the running job, also "
-        "after a reload."
+        "`python -m studio train FILE` would run. Charts follow the run of the job panel; a "
+        "reloaded page fills the form with that run's config."
     )
     status = gr.Markdown(elem_id="train-status")
     base = gr.State(DEFAULT_BASE)
@@ -365,25 +365,38 @@ def build(
         )
         return update
 
+    def offered_by(pickers: dict) -> list[Any]:
+        """The choices `picker_updates` offers in the model, adapter and dataset pickers."""
+        return [pickers[picker].choices for picker in (model, adapters, datasets)]
+
+    initial = [field.value for field in form]  # the form as the page starts
+
     @reports_errors(status)
     def on_load(
+        event: gr.EventData,
         state: dict[str, Any] | None,
         offered_value: list[Any] | None,
         base_value: dict[str, Any],
         *values: Any,
     ) -> dict:
         """Page load and tab selection: the pickers' choices and the history now. On page load
-        (no job shown yet) with a training job queued or running, the form shows its config.
-        Pickers whose choices did not change are left alone, so a refresh answered late never
-        undoes what was picked or typed since."""
-        job = active_job(ws, TRAIN.name) if state is None else None
-        cfg = run_config(job.run_dir) if job is not None else None
-        if cfg is not None:
-            return {**fill_form(cfg, ""), **history_updates()}
+        the form and the YAML pane show the config of the run the job panel shows (queued,
+        running or finished). A selection asked before that load was answered leaves the form
+        alone, and so does any refresh whose pickers' choices did not change: a refresh answered
+        late never undoes what was picked or typed since."""
+        if event.target is None:  # the page's load (a selection's target is the tab)
+            shown = panel.target(state)
+            run_dir = None if shown is None else get_job(ws, shown["job"]).run_dir
+            cfg = None if run_dir is None else run_config(run_dir)
+            if cfg is not None:
+                update = fill_form(cfg, f"The form shows the config of `{run_dir.name}`.")
+                return {**update, offered: offered_by(update), **history_updates()}
+        elif list(values) == initial:
+            return history_updates()
         current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
         current["dataset"] = current["dataset"] or base_value.get("dataset", [])
         pickers = picker_updates(current)
-        offered_now = [pickers[picker].choices for picker in (model, adapters, datasets)]
+        offered_now = offered_by(pickers)
         if offered_now == offered_value:
             pickers = {}
         return {**pickers, offered: offered_now, **history_updates()}
@@ -498,7 +511,6 @@ def build(
 
     @reports_errors(status)
     def do_continue(state: dict[str, Any] | None) -> dict:
-        from studio.jobs import get_job
         from studio.train.continuation import continuation_config
 
         if state is None:

@@ -18,6 +18,7 @@ from studio.testing.gestures import (
     choose,
     choose_custom,
     element_text,
+    field_value,
     fill,
     loss_points,
     open_tab,
@@ -151,6 +152,9 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
     header = page.locator("#train-run")
     expect(header).to_contain_text(run_name)
     assert "running" in header.inner_text() or "succeeded" in header.inner_text()
+    # running or finished by now, the shown run's config fills the form
+    expect(page.locator("#train-max-steps input")).to_have_value("3")
+    assert field_value(page, "train-cutoff") == "256"
     page.wait_for_function(f"({LOSS_POINTS_JS})() >= {points_before_reload}")
     screenshot(page, "train")
 

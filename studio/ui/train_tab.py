@@ -9,7 +9,7 @@ in the jobs table, also after a reload.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -59,6 +59,7 @@ from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
+CHECKING = "Checking the config, the model and the datasets before queueing the job…"
 
 
 def build(
@@ -487,7 +488,7 @@ def build(
         return {status: f"Saved `{path}`; **Load file** fills the form from it again."}
 
     @reports_errors(status)
-    def do_start(
+    def start(
         shown: MetricsFeed | None, seen_value: Any, base_value: dict[str, Any], *values: Any
     ) -> dict:
         from studio.train.start import start_training
@@ -497,6 +498,11 @@ def build(
         update = panel.render({"job": job.id, "follow": True}, shown, seen_value)
         update[status] = f"Job {job.id} queued in `{job.run_dir}`."
         return update
+
+    def do_start(*args: Any) -> Iterator[dict]:
+        """Say at once that the checks run (they take seconds), then queue the job."""
+        yield {status: CHECKING}
+        yield start(*args)
 
     @reports_errors(status)
     def do_show(name: str | None, shown: MetricsFeed | None, seen_value: Any) -> dict:

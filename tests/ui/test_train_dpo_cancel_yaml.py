@@ -40,6 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
 SYSTEM = "You write SQLite queries."
+CHECKING = "Checking the config, the model and the datasets"
 SHOWS_CONFIG = "The form shows the config of"
 DPO_TRACES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
 TRACE_POINTS = """(selector) => {
@@ -184,9 +185,15 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
         and config["dpo_reference"] == "sft_adapter"
     )
 
+    record_texts(page, "train-status")
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
     run_name = re.search(r"runs/(dpo-[\w-]+)", element_text(page, "train-status")).group(1)
+    # while Start checked the config, model and datasets, the status said so
+    texts = recorded_texts(page, "train-status")
+    checking = [i for i, text in enumerate(texts) if CHECKING in text]
+    queued = [i for i, text in enumerate(texts) if f"runs/{run_name}" in text]
+    assert checking and queued and checking[0] < queued[0], texts
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-dpo-curves", DPO_TRACES, 1)
     assert page.locator("#train-dpo-curves").is_visible()

@@ -325,9 +325,10 @@ def build(
 
     refresh_panel = panel.wire((run_view, [feed, seen], run_outputs), resume=resume)
 
-    def picker_updates(cfg: dict[str, Any]) -> dict:
+    def picker_updates(cfg: dict[str, Any], with_values: bool = True) -> dict:
         """The model, adapter and dataset pickers for a form showing `cfg`: their choices now
-        (adapters labelled by their runs), the values `cfg` names kept among them."""
+        (adapters labelled by their runs), the values `cfg` names kept among them (with
+        `with_values` false, the choices alone: the pickers keep what they show)."""
         datasets_now = dataset_choices(ws, cfg.get("stage") or "sft")
         chosen_adapters = list(cfg.get("adapter_name_or_path") or [])
         adapter_options = [(choice.label, choice.path) for choice in adapter_choices(ws)]
@@ -335,16 +336,23 @@ def build(
         adapter_options += [(path, path) for path in chosen_adapters if path not in known]
         chosen_datasets = list(cfg.get("dataset") or [])
         chosen_model = cfg.get("model_name_or_path") or DEFAULT_MODEL
+        values = (
+            {model: chosen_model, adapters: chosen_adapters, datasets: chosen_datasets}
+            if with_values
+            else {}
+        )
         return {
             model: gr.Dropdown(
                 choices=list(dict.fromkeys([*model_choices(ws), *filter(None, [chosen_model])])),
-                value=chosen_model,
+                **{"value": values[model]} if values else {},
             ),
-            adapters: gr.Dropdown(choices=adapter_options, value=chosen_adapters),
+            adapters: gr.Dropdown(
+                choices=adapter_options, **{"value": values[adapters]} if values else {}
+            ),
             datasets: gr.Dropdown(
                 choices=list(dict.fromkeys([*datasets_now.names, *chosen_datasets])),
                 info=datasets_now.info,
-                value=chosen_datasets,
+                **{"value": values[datasets]} if values else {},
             ),
         }
 
@@ -382,9 +390,11 @@ def build(
     ) -> dict:
         """Page load and tab selection: the pickers' choices and the history now. On page load
         the form and the YAML pane show the config of the run the job panel shows (queued,
-        running or finished). A selection asked before that load was answered leaves the form
-        alone, and so does any refresh whose pickers' choices did not change: a refresh answered
-        late never undoes what was picked or typed since."""
+        running or finished). A selection made while the form still shows its starting values
+        may have been asked before that load was answered: it updates the pickers' choices but
+        not their values. A refresh whose pickers' choices did not change leaves them alone: a
+        refresh answered late never undoes what was picked or typed since."""
+        untouched = list(values) == initial
         if event.target is None:  # the page's load (a selection's target is the tab)
             shown = panel.target(state)
             run_dir = None if shown is None else get_job(ws, shown["job"]).run_dir
@@ -392,11 +402,10 @@ def build(
             if cfg is not None:
                 update = fill_form(cfg, f"The form shows the config of `{run_dir.name}`.")
                 return {**update, offered: offered_by(update), **history_updates()}
-        elif list(values) == initial:
-            return history_updates()
+            untouched = False
         current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
         current["dataset"] = current["dataset"] or base_value.get("dataset", [])
-        pickers = picker_updates(current)
+        pickers = picker_updates(current, with_values=not untouched)
         offered_now = offered_by(pickers)
         if offered_now == offered_value:
             pickers = {}

@@ -125,6 +125,12 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(
     shown = element_text(page, "datasets-status")
     assert "--db-dir" not in shown and "<db_id>/<db_id>.sqlite" in shown  # placeholders kept
 
+    # the Train tab, opened after the import with its form untouched, offers the new dataset
+    open_tab(page, "Train")
+    page.locator("#train-dataset input").first.click()
+    expect(page.get_by_role("option", name="ui_alpaca", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+
 
 def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
     studio, page, screenshot, tiny_qwen2_dir: Path

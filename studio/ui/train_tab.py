@@ -9,16 +9,16 @@ in the jobs table, also after a reload.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
 from studio.errors import StudioError
-from studio.jobs import SUCCEEDED, Job
+from studio.jobs import SUCCEEDED, Job, get_job
 from studio.jobs.kinds import TRAIN
 from studio.jobs.monitor import Snapshot
-from studio.jobs.runs import active_job, find_run, metrics, train_runs
+from studio.jobs.runs import find_run, metrics, train_runs
 from studio.models.references import DEFAULT_MODEL
 from studio.project import CONFIGS_DIR
 from studio.train.choices import adapter_choices, first_of_stage, model_choices
@@ -59,6 +59,7 @@ from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
+CHECKING = "Checking the config, the model and the datasets before queueing the job…"
 
 
 def build(
@@ -68,8 +69,8 @@ def build(
     Paths typed in it (YAML files, and those a config names) must lie inside `roots`."""
     gr.Markdown(
         "Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
-        "`python -m studio train FILE` would run. Charts and form follow the running job, also "
-        "after a reload."
+        "`python -m studio train FILE` would run. Charts follow the run of the job panel; a "
+        "reloaded page fills the form with that run's config."
     )
     status = gr.Markdown(elem_id="train-status")
     base = gr.State(DEFAULT_BASE)
@@ -324,9 +325,10 @@ def build(
 
     refresh_panel = panel.wire((run_view, [feed, seen], run_outputs), resume=resume)
 
-    def picker_updates(cfg: dict[str, Any]) -> dict:
+    def picker_updates(cfg: dict[str, Any], with_values: bool = True) -> dict:
         """The model, adapter and dataset pickers for a form showing `cfg`: their choices now
-        (adapters labelled by their runs), the values `cfg` names kept among them."""
+        (adapters labelled by their runs), the values `cfg` names kept among them (with
+        `with_values` false, the choices alone: the pickers keep what they show)."""
         datasets_now = dataset_choices(ws, cfg.get("stage") or "sft")
         chosen_adapters = list(cfg.get("adapter_name_or_path") or [])
         adapter_options = [(choice.label, choice.path) for choice in adapter_choices(ws)]
@@ -334,16 +336,23 @@ def build(
         adapter_options += [(path, path) for path in chosen_adapters if path not in known]
         chosen_datasets = list(cfg.get("dataset") or [])
         chosen_model = cfg.get("model_name_or_path") or DEFAULT_MODEL
+        values = (
+            {model: chosen_model, adapters: chosen_adapters, datasets: chosen_datasets}
+            if with_values
+            else {}
+        )
         return {
             model: gr.Dropdown(
                 choices=list(dict.fromkeys([*model_choices(ws), *filter(None, [chosen_model])])),
-                value=chosen_model,
+                **{"value": values[model]} if values else {},
             ),
-            adapters: gr.Dropdown(choices=adapter_options, value=chosen_adapters),
+            adapters: gr.Dropdown(
+                choices=adapter_options, **{"value": values[adapters]} if values else {}
+            ),
             datasets: gr.Dropdown(
                 choices=list(dict.fromkeys([*datasets_now.names, *chosen_datasets])),
                 info=datasets_now.info,
-                value=chosen_datasets,
+                **{"value": values[datasets]} if values else {},
             ),
         }
 
@@ -365,25 +374,39 @@ def build(
         )
         return update
 
+    def offered_by(pickers: dict) -> list[Any]:
+        """The choices `picker_updates` offers in the model, adapter and dataset pickers."""
+        return [pickers[picker].choices for picker in (model, adapters, datasets)]
+
+    initial = [field.value for field in form]  # the form as the page starts
+
     @reports_errors(status)
     def on_load(
+        event: gr.EventData,
         state: dict[str, Any] | None,
         offered_value: list[Any] | None,
         base_value: dict[str, Any],
         *values: Any,
     ) -> dict:
         """Page load and tab selection: the pickers' choices and the history now. On page load
-        (no job shown yet) with a training job queued or running, the form shows its config.
-        Pickers whose choices did not change are left alone, so a refresh answered late never
-        undoes what was picked or typed since."""
-        job = active_job(ws, TRAIN.name) if state is None else None
-        cfg = run_config(job.run_dir) if job is not None else None
-        if cfg is not None:
-            return {**fill_form(cfg, ""), **history_updates()}
+        the form and the YAML pane show the config of the run the job panel shows (queued,
+        running or finished). A selection made while the form still shows its starting values
+        may have been asked before that load was answered: it updates the pickers' choices but
+        not their values. A refresh whose pickers' choices did not change leaves them alone: a
+        refresh answered late never undoes what was picked or typed since."""
+        untouched = list(values) == initial
+        if event.target is None:  # the page's load (a selection's target is the tab)
+            shown = panel.target(state)
+            run_dir = None if shown is None else get_job(ws, shown["job"]).run_dir
+            cfg = None if run_dir is None else run_config(run_dir)
+            if cfg is not None:
+                update = fill_form(cfg, f"The form shows the config of `{run_dir.name}`.")
+                return {**update, offered: offered_by(update), **history_updates()}
+            untouched = False
         current = {**base_value, **dict(zip(FORM_KEYS, values, strict=True))}
         current["dataset"] = current["dataset"] or base_value.get("dataset", [])
-        pickers = picker_updates(current)
-        offered_now = [pickers[picker].choices for picker in (model, adapters, datasets)]
+        pickers = picker_updates(current, with_values=not untouched)
+        offered_now = offered_by(pickers)
         if offered_now == offered_value:
             pickers = {}
         return {**pickers, offered: offered_now, **history_updates()}
@@ -474,7 +497,7 @@ def build(
         return {status: f"Saved `{path}`; **Load file** fills the form from it again."}
 
     @reports_errors(status)
-    def do_start(
+    def start(
         shown: MetricsFeed | None, seen_value: Any, base_value: dict[str, Any], *values: Any
     ) -> dict:
         from studio.train.start import start_training
@@ -484,6 +507,11 @@ def build(
         update = panel.render({"job": job.id, "follow": True}, shown, seen_value)
         update[status] = f"Job {job.id} queued in `{job.run_dir}`."
         return update
+
+    def do_start(*args: Any) -> Iterator[dict]:
+        """Say at once that the checks run (they take seconds), then queue the job."""
+        yield {status: CHECKING}
+        yield start(*args)
 
     @reports_errors(status)
     def do_show(name: str | None, shown: MetricsFeed | None, seen_value: Any) -> dict:
@@ -498,7 +526,6 @@ def build(
 
     @reports_errors(status)
     def do_continue(state: dict[str, Any] | None) -> dict:
-        from studio.jobs import get_job
         from studio.train.continuation import continuation_config
 
         if state is None:

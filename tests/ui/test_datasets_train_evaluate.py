@@ -18,6 +18,7 @@ from studio.testing.gestures import (
     choose,
     choose_custom,
     element_text,
+    field_value,
     fill,
     loss_points,
     open_tab,
@@ -124,6 +125,12 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(
     shown = element_text(page, "datasets-status")
     assert "--db-dir" not in shown and "<db_id>/<db_id>.sqlite" in shown  # placeholders kept
 
+    # the Train tab, opened after the import with its form untouched, offers the new dataset
+    open_tab(page, "Train")
+    page.locator("#train-dataset input").first.click()
+    expect(page.get_by_role("option", name="ui_alpaca", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+
 
 def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
     studio, page, screenshot, tiny_qwen2_dir: Path
@@ -151,6 +158,9 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
     header = page.locator("#train-run")
     expect(header).to_contain_text(run_name)
     assert "running" in header.inner_text() or "succeeded" in header.inner_text()
+    # running or finished by now, the shown run's config fills the form
+    expect(page.locator("#train-max-steps input")).to_have_value("3")
+    assert field_value(page, "train-cutoff") == "256"
     page.wait_for_function(f"({LOSS_POINTS_JS})() >= {points_before_reload}")
     screenshot(page, "train")
 

@@ -1,7 +1,7 @@
 """The Train tab's remaining flows in a real browser, against a studio on a fresh workspace:
 a DPO run started from the form on a pairs file imported in the Datasets tab (its reward
-charts gain points), cancel and resume from the buttons, and the YAML side (Load file,
-Apply YAML to form, Save to file).
+charts gain points), cancel and resume from the buttons, a reloaded page showing the shown
+run's config, and the YAML side (Load file, Apply YAML to form, Save to file).
 
 One studio serves the module; every job the tests start has ended when a test returns.
 The model typed in the forms is the tiny random Qwen2 (`tiny_qwen2_dir`).
@@ -30,7 +30,8 @@ from studio.testing.gestures import (
     recorded_texts,
     table_row,
 )
-from studio.train.config import config_from_mapping
+from studio.train.config import config_from_mapping, dump_config
+from studio.train.form import DEFAULT_BASE
 from studio.train.worker import train, write_run_config
 
 pytestmark = pytest.mark.browser
@@ -39,6 +40,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 JOB_TIMEOUT_MS = 300_000
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
 SYSTEM = "You write SQLite queries."
+CHECKING = "Checking the config, the model and the datasets"
+SHOWS_CONFIG = "The form shows the config of"
 DPO_TRACES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
 TRACE_POINTS = """(selector) => {
     const plot = document.querySelector(selector + ' .js-plotly-plot');
@@ -88,6 +91,12 @@ def wait_for_recorded(page, elem_id: str, pattern: str, timeout: int = JOB_TIMEO
 
 def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def wait_for_form(page) -> None:
+    """Wait until the page's load has answered the Train form (its Dataset picker holds a
+    dataset), so that it overwrites nothing the test types next."""
+    expect(page.locator("#train-dataset .token")).not_to_have_count(0)
 
 
 def set_yaml(page, text: str) -> None:
@@ -176,9 +185,15 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
         and config["dpo_reference"] == "sft_adapter"
     )
 
+    record_texts(page, "train-status")
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("queued")
     run_name = re.search(r"runs/(dpo-[\w-]+)", element_text(page, "train-status")).group(1)
+    # while Start checked the config, model and datasets, the status said so
+    texts = recorded_texts(page, "train-status")
+    checking = [i for i, text in enumerate(texts) if CHECKING in text]
+    queued = [i for i, text in enumerate(texts) if f"runs/{run_name}" in text]
+    assert checking and queued and checking[0] < queued[0], texts
     run_dir = studio.workspace / "runs" / run_name
     wait_for_points(page, "train-dpo-curves", DPO_TRACES, 1)
     assert page.locator("#train-dpo-curves").is_visible()
@@ -226,11 +241,17 @@ def digest(folder: Path) -> dict[str, str]:
 def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     studio, page, tiny_qwen2_dir: Path
 ) -> None:
-    """Also: a reload mid-job shows the job's config in the form and the YAML pane; the
-    finished run then refuses Resume and continues as a new run, its adapter untouched."""
-    total = 20
+    """Also: a reloaded page shows the shown run's config in the form and the YAML pane (the
+    cancelled run, later the succeeded run continuing it); the finished run refuses Resume and
+    continues as a new run, its adapter untouched."""
+    total = 30  # Cancel is pressed at the first logged step: it lands long before the last
     page.goto(studio.url)
     open_tab(page, "Train")
+    wait_for_form(page)
+    # a reloaded page shows the newest run's config: start from the page's default form
+    set_yaml(page, dump_config(config_from_mapping(DEFAULT_BASE)))
+    page.locator("#train-apply-yaml").click()
+    expect(page.locator("#train-status")).to_contain_text("Form filled from the YAML")
     choose_custom(page, "train-model", tiny_qwen2_dir)
     fill(page, "train-max-steps", total)
     fill(page, "train-cutoff", 256)
@@ -242,6 +263,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     expect(page.locator("#train-start")).to_be_disabled()  # one training job at a time
     run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     run_dir = studio.workspace / "runs" / run_name
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["adapter_name_or_path"] == []
     wait_for_points(page, "train-curves", ("loss",), 1)
     # the panel showed the phases before training, then the step count with its ETA
     wait_for_recorded(page, "train-job-progress", rf"^step \d+/{total} · \d+% · .* · ETA \d+:\d\d")
@@ -250,16 +272,6 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
         re.match(r"(waiting for a free slot|starting|loading the model|tokenizing)", text)
         for text in phases
     ), phases
-
-    page.reload()  # mid-job: the form and the YAML pane show the job's config, not the defaults
-    open_tab(page, "Train")
-    expect(page.locator("#train-run")).to_contain_text(run_name)
-    expect(page.locator("#train-max-steps input")).to_have_value(str(total))
-    assert field_value(page, "train-cutoff") == "256"
-    assert field_value(page, "train-model") == str(tiny_qwen2_dir)
-    shown = yaml.safe_load(yaml_shown(page))
-    assert shown == yaml.safe_load((run_dir / "config.yaml").read_text())
-    expect(page.locator("#train-steps-note")).to_contain_text("Max steps applies")
 
     record_texts(page, "train-run")
     page.locator("#train-cancel").click()
@@ -285,6 +297,19 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     assert summary["status"] == "cancelled" and 1 <= stopped < total
     page.wait_for_function(f"({STEP_SHOWN})() === {stopped}")
     assert re.search(rf"Step\s*{stopped}\s*/\s*{total}", element_text(page, "train-step"))
+
+    page.reload()  # the form and the YAML pane show the cancelled run's config, not the defaults
+    open_tab(page, "Train")
+    expect(header).to_contain_text(f"{run_name} · job {first_job} · cancelled")
+    expect(page.locator("#train-max-steps input")).to_have_value(str(total))
+    assert field_value(page, "train-cutoff") == "256"
+    assert field_value(page, "train-model") == str(tiny_qwen2_dir)
+    shown = yaml.safe_load(yaml_shown(page))
+    assert shown == yaml.safe_load((run_dir / "config.yaml").read_text())
+    expect(page.locator("#train-steps-note")).to_contain_text("Max steps applies")
+    expect(page.locator("#train-status")).to_contain_text(f"{SHOWS_CONFIG} {run_name}")
+    expect(page.locator("#train-resume")).to_be_enabled()
+    page.wait_for_function(f"({STEP_SHOWN})() === {stopped}")
 
     page.locator("#train-resume").click()
     resumed = f"resumes {run_name} from checkpoint-{stopped}"
@@ -338,11 +363,20 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     assert digest(adapter) == before
     assert json.loads((run_dir / "summary.json").read_text()) == summary
 
+    page.reload()  # finished: the form and the YAML pane show the continuing run's config
+    open_tab(page, "Train")
+    expect(header).to_contain_text(f"{new_name} · job")
+    expect(page.locator("#train-status")).to_contain_text(f"{SHOWS_CONFIG} {new_name}")
+    expect(page.locator("#train-max-steps input")).to_have_value("2")
+    assert yaml.safe_load(yaml_shown(page)) == yaml.safe_load((new_dir / "config.yaml").read_text())
+    expect(page.locator("#train-adapters")).to_contain_text(f"{run_name} · sft · demo_train")
+
 
 def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_path: Path) -> None:
     demo = yaml.safe_load((REPO_ROOT / "configs" / "demo_sft.yaml").read_text())
     page.goto(studio.url)
     open_tab(page, "Train")
+    wait_for_form(page)
     # move the form away from the file's values first, so loading it must change them
     fill(page, "train-max-steps", 99)
     fill(page, "train-lr", 0.01)

@@ -252,13 +252,17 @@ def _check_grpo(cfg: TrainConfig, source: str) -> None:
             f"{source}: config key 'val_size': GRPO holds out no rows; measure the adapter with "
             "`python -m studio eval`, and remove the key"
         )
-    answers = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    # TRL's GRPOConfig: the generation batch (per device, x processes) holds whole groups
+    steps = cfg.steps_per_generation or cfg.gradient_accumulation_steps
+    factor = "steps_per_generation" if cfg.steps_per_generation else "gradient_accumulation_steps"
+    answers = cfg.per_device_train_batch_size * steps
     if answers % cfg.num_generations:
+        unset = "" if cfg.steps_per_generation else " (steps_per_generation unset)"
         raise StudioError(
-            f"{source}: config keys 'per_device_train_batch_size' x "
-            f"'gradient_accumulation_steps' = {answers} answers per step must be a multiple of "
-            f"'num_generations' ({cfg.num_generations}), the answers sampled per question; "
-            "raise gradient_accumulation_steps or set num_generations to a divisor"
+            f"{source}: config keys 'per_device_train_batch_size' x '{factor}'{unset} = "
+            f"{answers} answers per rollout must be a multiple of 'num_generations' "
+            f"({cfg.num_generations}), the answers sampled per question; raise {factor} or set "
+            "num_generations to a divisor"
         )
 
 

@@ -5,6 +5,8 @@ DPO's `dpo_reference: sft_adapter` does; with `beta` > 0 TRL adds a frozen copy 
 adapter "ref", the reference of the KL term (checked here). Rollouts go through the studio's
 prefix engine (studio.train.rollout) unless `rollout_engine: trl`; answers are scored by
 studio.train.reward. `GrpoStats` puts rollout throughput and step time into each log line.
+With `steps_per_generation` above `gradient_accumulation_steps`, one rollout samples the answers
+of several optimizer steps (TRL's generation batch).
 """
 
 from __future__ import annotations
@@ -22,11 +24,24 @@ from studio.train.config import TrainConfig
 from studio.train.dataset import CHAT_TEMPLATE_KWARGS
 from studio.train.policy import REF_ADAPTER, Policy, drop_reference_copy, grpo_policy
 from studio.train.reward import ExecutionReward, RewardWeights
-from studio.train.rollout import PrefixRollout
+from studio.train.rollout import PrefixRollout, RolloutTally
+
+
+def rollout_metrics(tally: RolloutTally, steps: int) -> dict[str, float]:
+    """A logging window's rollouts: how many, their seconds per optimizer step of the window
+    (comparable with `step_s`) and, when one ran, their questions/s and answer tokens/s."""
+    stats: dict[str, float] = {
+        "rollouts": tally.rollouts,
+        "rollout_s": round(tally.seconds / max(steps, 1), 3),
+    }
+    if tally.seconds:
+        stats["rollout_questions_per_s"] = round(tally.questions / tally.seconds, 3)
+        stats["rollout_tokens_per_s"] = round(tally.tokens / tally.seconds, 1)
+    return stats
 
 
 class GrpoStats(TrainerCallback):
-    """Adds `step_s` (mean optimizer-step time) and the rollout throughput to each log."""
+    """Adds `step_s` (mean optimizer-step time) and the window's rollouts to each log."""
 
     def __init__(self, rollout: PrefixRollout | None) -> None:
         self.rollout = rollout
@@ -45,11 +60,11 @@ class GrpoStats(TrainerCallback):
     ) -> None:
         if logs is None or "loss" not in logs:
             return
+        if self.rollout is not None:
+            logs.update(rollout_metrics(self.rollout.drain(), self.steps))
         if self.steps:
             logs["step_s"] = round(self.seconds / self.steps, 3)
             self.steps, self.seconds = 0, 0.0
-        if self.rollout is not None:
-            logs.update(self.rollout.drain())
 
 
 def grpo_args(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
@@ -61,6 +76,7 @@ def grpo_args(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
         **args,
         "include_num_input_tokens_seen": "no",
         "num_generations": cfg.num_generations,
+        "steps_per_generation": cfg.steps_per_generation,
         "max_completion_length": cfg.max_completion_length,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,
@@ -93,6 +109,8 @@ def build_grpo_trainer(
     """
     from trl import GRPOConfig, GRPOTrainer
 
+    args = GRPOConfig(**grpo_args(cfg, run_dir))
+    check_rollout_questions(args.generation_batch_size // cfg.num_generations, len(train_dataset))
     policy = grpo_policy(cfg)
     rollout = None
     if cfg.rollout_engine == "prefix":
@@ -107,7 +125,7 @@ def build_grpo_trainer(
     trainer = GRPOTrainer(
         model=policy.model,
         reward_funcs=[execution_reward(cfg)],
-        args=GRPOConfig(**grpo_args(cfg, run_dir)),
+        args=args,
         train_dataset=train_dataset,
         processing_class=tokenizer,
         peft_config=policy.peft_config,
@@ -117,6 +135,18 @@ def build_grpo_trainer(
     freeze_reference(trainer, cfg)
     install_on_trainer(cfg, trainer, prepare=[drop_reference_copy])
     return trainer, policy
+
+
+def check_rollout_questions(wanted: int, questions: int) -> None:
+    """Refuse a dataset with fewer questions than one rollout samples: TRL's sampler leaves out
+    a partial generation batch, so the run would train nothing."""
+    if questions < wanted:
+        raise StudioError(
+            f"GRPO: one rollout samples {wanted} questions (per_device_train_batch_size x "
+            "steps_per_generation, unset: gradient_accumulation_steps, x processes / "
+            f"num_generations) and the dataset has {questions}; lower steps_per_generation or "
+            "per_device_train_batch_size"
+        )
 
 
 def freeze_reference(trainer: Any, cfg: TrainConfig) -> None:

@@ -454,8 +454,17 @@ KEYS: tuple[Key, ...] = (
         8,
         _int(2),
         "GRPO: answers sampled per question (the group); `per_device_train_batch_size` x "
-        "`gradient_accumulation_steps` must be a multiple of it",
+        "`steps_per_generation` must be a multiple of it",
         label="GRPO group size",
+    ),
+    Key(
+        "steps_per_generation",
+        "int | None",
+        None,
+        _int(1, optional=True),
+        "GRPO: micro-batches one rollout samples answers for (TRL's meaning); none: "
+        "`gradient_accumulation_steps`, a rollout per optimizer step. Above it, one rollout "
+        "serves several optimizer steps (docs/TRAINING.md, GRPO)",
     ),
     Key(
         "max_completion_length",
@@ -684,6 +693,7 @@ BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 # stage, as LLaMA-Factory accepts them, and read by GRPO)
 GRPO_KEYS = (
     "num_generations",
+    "steps_per_generation",
     "max_completion_length",
     "beta",
     "loss_type",

@@ -6,22 +6,45 @@ off), the questions that share a schema share one prefill (studio.inference.pref
 and the current policy samples with its LoRA applied unmerged (the trained PEFT model itself, in
 eval mode, so nothing is merged or copied per step). It returns the prompt and answer token ids
 (an answer keeps the end-of-turn token it ended on) and each answer token's log-probability.
+The whole generation batch (`steps_per_generation` micro-batches) is decoded in one batch, up
+to ROLLOUT_MAX_SEQUENCES answers.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from studio.inference.settings import GenerationSettings
 from studio.models.loading import LoadedModel
 
-ROLLOUT_BATCH_QUESTIONS = 32  # questions per decode batch (times the answers each)
+# most sequences (questions x their answers) decoded together. A rollout decodes all its
+# questions at once up to this: decoding reads every weight once per token, so a batch of 128
+# sequences is latency-bound (docs/gpu-runs/2026-12-05-grpo). 1,024 is the batch `eval --vote 8`
+# sampled the built-in model at there (128 questions x 8, 11.3 questions/s).
+ROLLOUT_MAX_SEQUENCES = 1024
+
+
+def decode_batch_questions(questions: int, answers: int) -> int:
+    """Questions per decode batch: all of them, up to ROLLOUT_MAX_SEQUENCES sequences (at least
+    one question, however many answers it wants)."""
+    return max(1, min(questions, ROLLOUT_MAX_SEQUENCES // answers))
+
+
+@dataclass
+class RolloutTally:
+    """What the rollouts since the last drain sampled, and how long they took."""
+
+    rollouts: int = 0
+    questions: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
 
 
 class PrefixRollout:
-    """The rollout function; `drain()` gives its throughput since the last call."""
+    """The rollout function; `drain()` gives its tally since the last call."""
 
     def __init__(
         self,
@@ -39,7 +62,7 @@ class PrefixRollout:
             top_p,
         )
         self.seed, self.chat_template_kwargs = seed, chat_template_kwargs
-        self.questions, self.answers, self.tokens, self.seconds = 0, 0, 0, 0.0
+        self.tally = RolloutTally()
 
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
         model = trainer.accelerator.unwrap_model(trainer.model)
@@ -78,7 +101,7 @@ class PrefixRollout:
             temperature=self.temperature,
             top_p=self.top_p,
             n=max(wanted),
-            batch_size=ROLLOUT_BATCH_QUESTIONS,
+            batch_size=decode_batch_questions(len(unique), max(wanted)),
             seed=self.seed + step,
         )
         loaded = LoadedModel(model, self.tokenizer, ref="policy", adapters=(), merged=False)
@@ -97,20 +120,13 @@ class PrefixRollout:
             taken[question] += 1
             completion_ids.append(answer.token_ids)
             logprobs.append(answer.logprobs)
-        self.questions += len(unique)
-        self.answers += len(encoded)
-        self.tokens += sum(len(ids) for ids in completion_ids)
-        self.seconds += time.monotonic() - started
+        self.tally.rollouts += 1
+        self.tally.questions += len(unique)
+        self.tally.tokens += sum(len(ids) for ids in completion_ids)
+        self.tally.seconds += time.monotonic() - started
         return {"prompt_ids": encoded, "completion_ids": completion_ids, "logprobs": logprobs}
 
-    def drain(self) -> dict[str, float]:
-        """Rollout questions/s, answer tokens/s and seconds since the last drain (then reset)."""
-        if not self.seconds:
-            return {}
-        stats = {
-            "rollout_questions_per_s": round(self.questions / self.seconds, 3),
-            "rollout_tokens_per_s": round(self.tokens / self.seconds, 1),
-            "rollout_s": round(self.seconds, 3),
-        }
-        self.questions, self.answers, self.tokens, self.seconds = 0, 0, 0, 0.0
-        return stats
+    def drain(self) -> RolloutTally:
+        """The tally since the last drain (then a fresh one)."""
+        tally, self.tally = self.tally, RolloutTally()
+        return tally

@@ -228,6 +228,7 @@ def grpo_summary(cfg: TrainConfig, curriculum: dict[str, Any] | None) -> dict[st
     return {
         "rollout_engine": cfg.rollout_engine,
         "num_generations": cfg.num_generations,
+        "steps_per_generation": cfg.steps_per_generation or cfg.gradient_accumulation_steps,
         "reward": {
             "correct": 1.0,
             "wrong_result": cfg.reward_wrong_result,

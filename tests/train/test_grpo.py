@@ -1,6 +1,7 @@
 """GRPO on the tiny Qwen2 model and the demo databases: a run that moves the SFT adapter and logs
-its reward curves, the execution reward against executed verdicts, rollout log-probabilities
-against a forward pass, cancel and resume, the curriculum helper and the config rules."""
+its reward curves, a rollout serving two optimizer steps, the execution reward against executed
+verdicts, rollout log-probabilities against a forward pass and the decode-batch cap, cancel and
+resume, the curriculum helper and the config rules."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from studio.testing.random_models import save_random_model
 from studio.train.config import TrainConfig, config_from_mapping
 from studio.train.dataset import CHAT_TEMPLATE_KWARGS
 from studio.train.reward import ExecutionReward, RewardWeights
-from studio.train.rollout import PrefixRollout
+from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_batch_questions
 from studio.train.worker import grpo_records, train
 from studio.workspace import Workspace
 
@@ -63,8 +64,10 @@ CURVES = {
     "grpo/exec_error",
     "grpo/any_correct",
     "grpo/all_correct",
+    "rollouts",
     "rollout_questions_per_s",
     "rollout_tokens_per_s",
+    "rollout_s",
     "step_s",
     "tokens_per_s",
 }
@@ -156,7 +159,8 @@ def test_a_grpo_run_moves_the_sft_adapter_and_logs_its_curves(
     assert all(CURVES <= m.keys() for m in metrics), metrics[0].keys()
     for m in metrics:
         assert 0 <= m["grpo/all_correct"] <= m["grpo/any_correct"] <= 1
-        assert m["rollout_questions_per_s"] > 0 and m["step_s"] > 0
+        assert m["rollouts"] == 1 and m["rollout_questions_per_s"] > 0
+        assert 0 < m["rollout_s"] < m["step_s"]
     summary = read_summary(grpo_run)
     assert summary["status"] == "succeeded"
     assert summary["reference_model"].startswith("frozen SFT policy")
@@ -166,6 +170,52 @@ def test_a_grpo_run_moves_the_sft_adapter_and_logs_its_curves(
     before, after = adapter_weights(demo_sft), adapter_weights(grpo_run / "adapter")
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_one_rollout_serves_two_optimizer_steps(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    # a rollout samples 4 micro-batches of 2 answers (both questions x 4 answers); an optimizer
+    # step takes 2 of them, so every other step trains on the answers sampled before it
+    cfg = grpo_config(
+        adapter_name_or_path=str(demo_sft),
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        steps_per_generation=4,
+        max_steps=4,
+        gradient_checkpointing=True,
+    )
+    run_dir = new_run(demo_ws, cfg)
+    train(run_dir)
+    metrics = read_metrics(run_dir)
+    assert [m["step"] for m in metrics] == [1, 2, 3, 4]
+    assert [m["rollouts"] for m in metrics] == [1, 0, 1, 0]
+    for m in metrics[::2]:
+        assert m["rollout_questions_per_s"] > 0 and 0 < m["rollout_s"] < m["step_s"]
+    for m in metrics[1::2]:
+        assert m["rollout_s"] == 0 and "rollout_questions_per_s" not in m
+    summary = read_summary(run_dir)
+    assert summary["status"] == "succeeded" and summary["grpo"]["steps_per_generation"] == 4
+    before, after = adapter_weights(demo_sft), adapter_weights(run_dir / "adapter")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_dataset_smaller_than_one_rollout_is_refused(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    # short_sql holds 2 questions; a rollout of 8 x 2 answers wants 4
+    cfg = grpo_config(adapter_name_or_path=str(demo_sft), steps_per_generation=2)
+    with pytest.raises(StudioError, match="one rollout samples 4 questions .* the dataset has 2"):
+        train(new_run(demo_ws, cfg))
+
+
+def test_a_rollout_decodes_its_questions_at_once_up_to_the_cap() -> None:
+    assert ROLLOUT_MAX_SEQUENCES == 1024
+    assert decode_batch_questions(16, 8) == 16
+    assert decode_batch_questions(128, 8) == 128  # 128 questions x 8 answers: one batch
+    assert decode_batch_questions(300, 8) == 128
+    assert decode_batch_questions(300, 16) == 64
+    assert decode_batch_questions(3, 4096) == 1  # a question's answers are never split
 
 
 def demo_question(ws: Workspace, index: int = 0) -> tuple[str, str]:
@@ -241,8 +291,10 @@ def test_rollout_logprobs_match_a_forward_pass(
             logits = model(full).logits[0, len(prompt_ids) - 1 : -1].float() / 0.8
         expected = torch.log_softmax(logits, -1).gather(1, torch.tensor(ids)[:, None])[:, 0]
         torch.testing.assert_close(torch.tensor(logprobs), expected, atol=2e-4, rtol=1e-4)
-    stats = rollout.drain()
-    assert stats["rollout_questions_per_s"] > 0 and rollout.drain() == {}
+    tally = rollout.drain()
+    assert (tally.rollouts, tally.questions) == (1, 2)
+    assert tally.tokens == sum(map(len, out["completion_ids"])) and tally.seconds > 0
+    assert rollout.drain().rollouts == 0
 
 
 class CancelAfterFirstStep(TrainerCallback):
@@ -313,8 +365,27 @@ def test_skip_settled_leaves_out_questions_always_right_or_wrong(
 def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
     with pytest.raises(StudioError, match="'num_generations' applies to stage: grpo only"):
         config_from_mapping({"dataset": "a", "num_generations": 4})
-    with pytest.raises(StudioError, match=r"= 6 answers per step must be a multiple of"):
+    with pytest.raises(StudioError, match="'steps_per_generation' applies to stage: grpo only"):
+        config_from_mapping({"dataset": "a", "steps_per_generation": 2})
+    with pytest.raises(
+        StudioError,
+        match=r"'gradient_accumulation_steps' \(steps_per_generation unset\) = 6 answers per "
+        r"rollout must be a multiple of 'num_generations' \(4\).*raise gradient_accumulation_steps",
+    ):
         grpo_config(per_device_train_batch_size=3, gradient_accumulation_steps=2)
+    with pytest.raises(
+        StudioError,
+        match=r"'per_device_train_batch_size' x 'steps_per_generation' = 6 answers per rollout "
+        r"must be a multiple of 'num_generations' \(4\).*raise steps_per_generation",
+    ):
+        grpo_config(
+            per_device_train_batch_size=3, gradient_accumulation_steps=4, steps_per_generation=2
+        )
+    with pytest.raises(StudioError, match="config key 'steps_per_generation'"):
+        grpo_config(steps_per_generation=0)
+    # the rollout, not the optimizer step, holds whole groups (as TRL's GRPOConfig checks)
+    cfg = grpo_config(per_device_train_batch_size=2, steps_per_generation=2)
+    assert cfg.steps_per_generation == 2 and cfg.gradient_accumulation_steps == 1
     with pytest.raises(StudioError, match="'val_size': GRPO holds out no rows"):
         grpo_config(val_size=2)
     # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts

@@ -98,7 +98,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing.set_defaults(func=run_list)
 
     show = verbs.add_parser(
-        "show", help="one pair with both executions and its edit history (JSON)"
+        "show",
+        help="one pair with both executions, the vote among its question's mined samples and "
+        "its edit history (JSON)",
     )
     show.add_argument("id", type=int)
     show.set_defaults(func=run_show)
@@ -232,11 +234,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from studio.pairs.curate import get_pair, pair_history
+    from studio.pairs.records import question_vote
 
     ws = _workspace(args)
     pair = get_pair(ws, args.id)
     _print_json(
-        {**pair.to_dict(), "history": [edit.to_dict() for edit in pair_history(ws, args.id)]}
+        {
+            **pair.to_dict(),
+            "question_vote": question_vote(ws, pair.run_id, pair.question_index),
+            "history": [edit.to_dict() for edit in pair_history(ws, args.id)],
+        }
     )
     return 0
 

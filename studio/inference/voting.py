@@ -6,7 +6,8 @@ vote. The others are grouped by result under the EX set rule (rows equal as sets
 counts; there is no gold query, so row order never counts); the largest group wins, a tie goes
 to the group holding the most likely candidate, then to the group seen first. The answer is the
 most likely SQL of the winning group. When no candidate executes, the most likely candidate is
-the answer and `votes` is 0.
+the answer and `votes` is 0. `tally` applies the rule to results already at hand (pair mining
+votes from the executions it stored); `vote` executes first.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.sql.compare import rows_digest
 from studio.sql.connect import DatabaseRef
 from studio.sql.execute import execute_sql
-from studio.sql.result import ExecResult
 
 DEFAULT_VOTE_TEMPERATURE = 0.7  # self-consistency's sampling temperature (Wang et al., 2023)
 DEFAULT_VOTE_TOP_P = 1.0
@@ -55,37 +56,28 @@ class Ballot:
     likelihoods: Sequence[float] | None = None
 
 
-def result_key(result: ExecResult) -> frozenset[tuple]:
-    """Two results are the same answer when their rows are equal as sets (the EX rule)."""
-    return frozenset(tuple(row) for row in result.rows)
-
-
-def vote(
-    database: str | Path | DatabaseRef,
+def tally(
     candidates: Sequence[str],
+    results: Sequence[str | None],
     likelihoods: Sequence[float] | None = None,
-    timeout_s: float = 30.0,
-    max_rows: int | None = 10_000,
 ) -> Vote:
-    """Vote among `candidates` (SQL texts) by executing each on `database`.
+    """The vote among candidates already executed: `results[i]` is candidate i's result as
+    `rows_digest` gives it, None when it failed (no vote).
 
     `likelihoods` (e.g. each answer's mean token log-probability) break ties and pick the
     representative SQL of a group; without them, earlier candidates count as more likely.
     """
     if not candidates:
         raise ValueError("voting needs at least one candidate")
+    if len(results) != len(candidates):
+        raise ValueError("give one result per candidate")
     scores = list(likelihoods) if likelihoods is not None else [-i for i in range(len(candidates))]
     if len(scores) != len(candidates):
         raise ValueError("give one likelihood per candidate")
-    groups: dict[frozenset[tuple], list[int]] = {}
-    results: dict[str, ExecResult] = {}  # sampled answers repeat: each text runs once
-    for index, sql in enumerate(candidates):
-        text = sql.strip()
-        if text not in results:
-            results[text] = execute_sql(database, text, timeout_s=timeout_s, max_rows=max_rows)
-        result = results[text]
-        if result.ok:
-            groups.setdefault(result_key(result), []).append(index)
+    groups: dict[str, list[int]] = {}
+    for index, key in enumerate(results):
+        if key is not None:
+            groups.setdefault(key, []).append(index)
     n = len(candidates)
     if not groups:
         best = max(range(n), key=lambda i: (scores[i], -i))
@@ -98,6 +90,23 @@ def vote(
     best = max(order[winner], key=lambda i: (scores[i], -i))
     executed = sum(len(members) for members in order)
     return Vote(candidates[best], best, len(order[winner]), n, executed, len(order))
+
+
+def vote(
+    database: str | Path | DatabaseRef,
+    candidates: Sequence[str],
+    likelihoods: Sequence[float] | None = None,
+    timeout_s: float = 30.0,
+    max_rows: int | None = 10_000,
+) -> Vote:
+    """Vote among `candidates` (SQL texts) by executing each on `database` (see `tally`)."""
+    results: dict[str, str | None] = {}  # sampled answers repeat: each text runs once
+    for sql in candidates:
+        text = sql.strip()
+        if text not in results:
+            result = execute_sql(database, text, timeout_s=timeout_s, max_rows=max_rows)
+            results[text] = rows_digest(result.rows) if result.ok else None
+    return tally(candidates, [results[sql.strip()] for sql in candidates], likelihoods)
 
 
 def vote_all(

@@ -5,7 +5,10 @@ Resumable by construction. Candidates are stored per batch as they are generated
 stored in one transaction. A run that starts again (same run id) first settles questions
 that have candidates but no outcome (a crash between the two steps), then generates only
 for questions that have no candidates, so nothing is lost and nothing is duplicated.
-Verification runs between batches (execution on SQLite takes milliseconds a query).
+Verification runs between batches (execution on SQLite takes milliseconds a query). Each
+question also gets the execution-guided vote among its samples (studio.pairs.majority), decided
+from the stored executions; the run's figures come from the store, so a resumed run counts
+every question it settled.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from studio.jobs.rundir import RunDir
 from studio.jobs.runtime import cancel_requested
 from studio.pairs.build import plan_pairs
 from studio.pairs.config import MiningConfig, read_config
+from studio.pairs.majority import vote_candidates
 from studio.pairs.progress import MiningProgress
 from studio.pairs.records import (
     Question,
@@ -87,7 +91,7 @@ def load_questions(ws: Workspace, config: MiningConfig) -> tuple[list[Question],
 
 def settle_question(ws: Workspace, run_id: str, question: Question, config: MiningConfig) -> int:
     """Verify a question's stored candidates (or reuse their first verification: a second strategy
-    executes nothing) and store its pairs under `config.strategy`."""
+    executes nothing), vote among them, and store its pairs under `config.strategy`."""
     verified = stored_verification(ws, run_id, question.index)
     if verified is None:
         samples = stored_samples(ws, run_id, question.index)
@@ -103,7 +107,15 @@ def settle_question(ws: Workspace, run_id: str, question: Question, config: Mini
         config.pairs_per_question,
     )
     return record_question(
-        ws, run_id, question, config.strategy, candidates, plan, gold_execution, config
+        ws,
+        run_id,
+        question,
+        config.strategy,
+        candidates,
+        plan,
+        gold_execution,
+        config,
+        vote_candidates(candidates),
     )
 
 

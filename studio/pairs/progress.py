@@ -1,7 +1,8 @@
 """Mining progress: a tqdm bar on a terminal (a plain line per batch in a job's log), one
 metrics.jsonl record per batch (questions done/total, questions/s, candidates by label,
-pairs by strategy, skipped questions by reason), and the phase with its count in the run's
-progress.jsonl (loading the model, then generating n/N as answers finish)."""
+pairs by strategy, skipped questions by reason, the vote's figures), and the phase with its
+count in the run's progress.jsonl (loading the model, then generating n/N as answers
+finish)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class MiningProgress:
             "duplicates": counts["duplicates"],
             "pairs": counts["pairs"],
             "skipped": counts["skipped"].get(strategy, {}),
+            "vote": counts["vote"],
             "time": time.time(),
         }
 

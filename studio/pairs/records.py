@@ -1,5 +1,6 @@
 """What a mining run writes: its settings, candidates (per batch), and per question its
-labels, pairs and outcome (in one transaction, so a question is settled wholly or not at all)."""
+labels, vote, pairs and outcome (in one transaction, so a question is settled wholly or not at
+all)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.pairs.build import QuestionPlan, pair_verdict
 from studio.pairs.config import MiningConfig
+from studio.pairs.majority import QuestionVote, vote_figures
 from studio.pairs.store import PAIRED, from_json, reading, to_json, writing
 from studio.pairs.verify import Candidate
 from studio.workspace import Workspace
@@ -170,10 +172,11 @@ def record_question(
     plan: QuestionPlan,
     gold_execution: dict[str, Any],
     source: MiningConfig,
+    vote: QuestionVote | None = None,
 ) -> int:
-    """Store a question's candidate labels, its pairs and its outcome in one transaction.
-    A question already settled for `strategy` (e.g. by a concurrent run) is left alone;
-    returns the number of pairs added."""
+    """Store a question's candidate labels, its vote (kept from the first strategy), its pairs
+    and its outcome in one transaction. A question already settled for `strategy` (e.g. by a
+    concurrent run) is left alone; returns the number of pairs added."""
     now = time.time()
     with writing(ws) as conn:
         if conn.execute(
@@ -203,6 +206,21 @@ def record_question(
             "INSERT OR REPLACE INTO pair_gold (run_id, question_index, execution) VALUES (?, ?, ?)",
             (run_id, question.index, to_json(gold_execution)),
         )
+        if vote is not None:
+            conn.execute(
+                "INSERT OR IGNORE INTO pair_votes (run_id, question_index, sample, votes, "
+                "executed, distinct_results, n, correct) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    question.index,
+                    vote.sample,
+                    vote.vote.votes,
+                    vote.vote.executed,
+                    vote.vote.distinct_results,
+                    vote.vote.n,
+                    vote.correct,
+                ),
+            )
         for chosen, rejected in plan.pairs:
             verdict, flag = pair_verdict(chosen.label, rejected.label)
             conn.execute(
@@ -248,8 +266,23 @@ def record_question(
     return len(plan.pairs)
 
 
+def question_vote(
+    ws: Workspace, run_id: str | None, question_index: int | None
+) -> dict[str, Any] | None:
+    """A mined question's vote among its samples (voted sample, votes, executed, distinct
+    results, n, correct); None when it has none."""
+    with reading(ws) as conn:
+        row = conn.execute(
+            "SELECT sample, votes, executed, distinct_results, n, correct FROM pair_votes "
+            "WHERE run_id = ? AND question_index = ?",
+            (run_id, question_index),
+        ).fetchone()
+    return None if row is None else {**dict(row), "correct": bool(row["correct"])}
+
+
 def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
-    """A run's candidates by label (duplicates apart), pairs by strategy, outcomes by strategy."""
+    """A run's candidates by label (duplicates apart), pairs by strategy, outcomes by strategy,
+    and the figures of the vote among each question's samples (studio.pairs.majority)."""
     with reading(ws) as conn:
         labels = Counter()
         duplicates = unverified = 0
@@ -279,6 +312,14 @@ def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
             (run_id,),
         ):
             outcomes.setdefault(row["strategy"], {})[row["outcome"]] = row["n"]
+        settings = conn.execute("SELECT settings FROM pair_runs WHERE id = ?", (run_id,)).fetchone()
+        voted = conn.execute(
+            "SELECT v.correct, sum(c.label = 'correct'), count(*) FROM pair_votes AS v "
+            "JOIN pair_candidates AS c USING (run_id, question_index) WHERE v.run_id = ? "
+            "GROUP BY v.question_index",
+            (run_id,),
+        ).fetchall()
+    n = from_json(settings["settings"])["n"] if settings else 0
     skipped = {s: {k: v for k, v in o.items() if k != PAIRED} for s, o in outcomes.items()}
     return {
         "questions_with_candidates": questions,
@@ -288,4 +329,5 @@ def run_counts(ws: Workspace, run_id: str) -> dict[str, Any]:
         "pairs": pairs,
         "questions_paired": {s: o.get(PAIRED, 0) for s, o in outcomes.items()},
         "skipped": skipped,
+        "vote": vote_figures(n, [(bool(row[0]), row[1], row[2]) for row in voted]),
     }

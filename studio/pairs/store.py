@@ -49,6 +49,17 @@ CREATE TABLE IF NOT EXISTS pair_gold (
     execution TEXT NOT NULL,
     PRIMARY KEY (run_id, question_index)
 );
+CREATE TABLE IF NOT EXISTS pair_votes (
+    run_id TEXT NOT NULL REFERENCES pair_runs(id),
+    question_index INTEGER NOT NULL,
+    sample INTEGER NOT NULL,
+    votes INTEGER NOT NULL,
+    executed INTEGER NOT NULL,
+    distinct_results INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    correct INTEGER NOT NULL,
+    PRIMARY KEY (run_id, question_index)
+);
 CREATE TABLE IF NOT EXISTS pair_questions (
     run_id TEXT NOT NULL REFERENCES pair_runs(id),
     question_index INTEGER NOT NULL,

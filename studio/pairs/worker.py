@@ -15,13 +15,15 @@ from studio.jobs.runtime import run_worker
 
 def mine_run(run_dir: Path) -> None:
     from studio.pairs.config import read_config
+    from studio.pairs.majority import vote_line
     from studio.pairs.mine import mine
 
     summary = mine(RunDir(run_dir).workspace(), run_dir.resolve(), read_config(run_dir))
     print(
         f"[pairs] {summary['status']}: "
         f"{summary['questions_done']}/{summary['questions_usable']} questions, "
-        f"pairs {summary['pairs']}, skipped {summary['skipped']}",
+        f"pairs {summary['pairs']}, skipped {summary['skipped']}; "
+        f"voted among samples: {vote_line(summary['vote'])}",
         flush=True,
     )
 

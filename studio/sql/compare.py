@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -22,6 +25,29 @@ def results_match(
     if order_matters:
         return pred == gold
     return set(pred) == set(gold)
+
+
+def rows_digest(rows: Iterable[Sequence]) -> str:
+    """A digest of `rows` under the set rule: equal for two results exactly when
+    `results_match(a, b)` holds without order (barring a hash collision), so results can be
+    compared after their rows are gone. Numbers equal in value count as equal (1, 1.0, True).
+    """
+    keys = sorted({repr(tuple(_canonical(value) for value in row)) for row in rows})
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """One representation for the values Python finds equal: integral numbers as int, other
+    decimals as float when the float is exact."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Decimal) and value.is_finite():
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value) if float(value) == value else value.normalize()
+    return value
 
 
 def gold_requires_order(sql: str, dialect: str) -> bool:

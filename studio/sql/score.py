@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.sql.compare import gold_requires_order, results_match
+from studio.sql.compare import gold_requires_order, results_match, rows_digest
 from studio.sql.connect import DatabaseRef, parse_database
 from studio.sql.execute import ExecResult, execute_sql
 from studio.sql.result import display_value
@@ -39,7 +39,8 @@ class ScoreItem:
 
 @dataclass
 class ResultSummary:
-    """A short account of one execution, small enough to store per question."""
+    """A short account of one execution, small enough to store per question; `digest` stands
+    for all its rows under the set rule (`rows_digest`; None when the query failed)."""
 
     ok: bool
     row_count: int = 0
@@ -49,6 +50,7 @@ class ResultSummary:
     error_kind: str | None = None
     error: str | None = None
     elapsed_s: float = 0.0
+    digest: str | None = None
 
     @classmethod
     def of(cls, result: ExecResult) -> ResultSummary:
@@ -61,6 +63,7 @@ class ResultSummary:
             error_kind=result.error_kind,
             error=result.error,
             elapsed_s=round(result.elapsed_s, 6),
+            digest=rows_digest(result.rows) if result.ok else None,
         )
 
 

@@ -28,6 +28,8 @@ from studio.pairs.curate import (
     list_pairs,
     pair_counts,
 )
+from studio.pairs.majority import vote_line
+from studio.pairs.records import question_vote
 from studio.pairs.store import STATUSES, STRATEGIES
 from studio.ui.common import adapter_picker, frame, model_picker, reports_errors
 from studio.ui.job_panel import JobPanel
@@ -169,18 +171,31 @@ def _side_title(name: str, pair: Pair, side: str) -> str:
     )
 
 
-def _pair_header(pair: Pair, position: str) -> str:
+def vote_text(vote: dict[str, Any] | None) -> str:
+    """How the vote among the question's mined samples went ("" when it has none)."""
+    if vote is None:
+        return ""
+    if vote["votes"] == 0:
+        return f" · vote among {vote['n']} samples: none ran"
+    verdict = "right" if vote["correct"] else "wrong"
+    return (
+        f" · vote among {vote['n']} samples: {verdict} "
+        f"(sample {vote['sample']}, {vote['votes']} of {vote['n']} agree)"
+    )
+
+
+def _pair_header(pair: Pair, position: str, vote: dict[str, Any] | None) -> str:
     verdict = "valid" if pair.verdict == "valid" else f"⚠ flagged: {pair.flag}"
     return (
         f"### Pair {pair.id} · {pair.status.replace('_', ' ')} · {verdict}\n"
         f"{position} · strategy `{pair.strategy}` · database `{pair.db_id}` · "
-        f"run `{pair.run_id}` · model `{pair.model}`"
+        f"run `{pair.run_id}` · model `{pair.model}`{vote_text(vote)}"
     )
 
 
 def mining_line(ws: Workspace, snap: Snapshot | None) -> str:
-    """What a mining job found so far (state, questions, pairs, candidates by label); its phase,
-    rate and ETA are the job panel's."""
+    """What a mining job found so far (state, questions, pairs, candidates by label, the vote
+    among each question's samples); its phase, rate and ETA are the job panel's."""
     from studio.jobs.runtime import last_jsonl_record
 
     if snap is None:
@@ -194,6 +209,9 @@ def mining_line(ws: Workspace, snap: Snapshot | None) -> str:
             f"{k.replace('_', ' ')} {v}" for k, v in sorted(record["candidates"].items())
         )
         parts.append(f"pairs: {pairs}" + (f"; candidates: {candidates}" if candidates else ""))
+        vote = record.get("vote")  # absent from the metrics of runs mined before votes
+        if vote and vote["questions"]:
+            parts.append(f"voted among samples: {vote_line(vote)}")
     return " · ".join(parts)
 
 
@@ -411,7 +429,9 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         return {
             current: pair.id,
             progress: review_progress(ws),
-            header: _pair_header(pair, position),
+            header: _pair_header(
+                pair, position, question_vote(ws, pair.run_id, pair.question_index)
+            ),
             question: (f"**Question:** {text}" if text else "")
             + (f"\n\n**Evidence:** {evidence}" if evidence else ""),
             schema: schema_text,

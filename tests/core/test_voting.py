@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from studio.inference.voting import Ballot, vote, vote_all
+from studio.inference.voting import Ballot, tally, vote, vote_all
 from studio.project import DATA_DIR
 
 DATABASE = DATA_DIR / "demo" / "databases" / "concert_singer.sqlite"
@@ -40,6 +40,16 @@ def test_rows_compare_as_sets_and_columns_in_order() -> None:
 def test_when_nothing_executes_the_most_likely_candidate_answers() -> None:
     voted = vote(DATABASE, [BROKEN, "SELEC 1", "DROP TABLE singer"], [-5.0, -1.0, -3.0])
     assert (voted.sql, voted.votes, voted.executed) == ("SELEC 1", 0, 0)
+
+
+def test_tally_votes_from_results_already_at_hand() -> None:
+    sqls = ["a", "b", "c", "d", "e"]
+    voted = tally(sqls, ["x", None, "y", "y", "x"])
+    assert (voted.sql, voted.votes, voted.executed, voted.distinct_results) == ("a", 2, 4, 2)
+    assert tally(sqls, ["x", None, "y", "y", "x"], [-3.0, 0.0, -1.0, -2.0, -4.0]).sql == "c"
+    assert tally(sqls, [None] * 5, [-3.0, -1.0, -2.0, -5.0, -4.0]).sql == "b"
+    with pytest.raises(ValueError, match="one result per candidate"):
+        tally(sqls, ["x"])
 
 
 def test_bad_arguments_are_refused() -> None:

@@ -29,6 +29,14 @@ def test_list_show_set_export_summary_and_build(
 
     shown = json.loads(studio_cli(ws, "pairs", "show", str(first)).stdout)
     assert shown["gold_sql"] == listed[0]["gold_sql"] and shown["history"] == []
+    assert shown["question_vote"] == {  # the tiny model's samples all fail
+        "sample": 0,
+        "votes": 0,
+        "executed": 0,
+        "distinct_results": 0,
+        "n": 2,
+        "correct": False,
+    }
 
     gold_again = f"SELECT * FROM ({listed[1]['gold_sql']}) AS t"
     refused = studio_cli(

@@ -43,10 +43,14 @@ def test_a_run_stores_every_sample_and_reports_progress(mined: tuple[Workspace, 
     assert summary["status"] == "completed" and summary["questions_done"] == TINY_LIMIT
     assert summary["candidates"]["error"] + summary["duplicates"] == 2 * TINY_LIMIT
     assert summary["pairs"] == {"gold": TINY_LIMIT} and summary["skipped"] == {"gold": {}}
+    vote = summary["vote"]  # every tiny-model sample fails: no voted answer is right
+    assert (vote["questions"], vote["voted_correct"], vote["any_correct"]) == (TINY_LIMIT, 0, 0)
+    assert (vote["n"], vote["samples"], vote["maj_at_n"]) == (2, 2 * TINY_LIMIT, 0.0)
     metrics = [json.loads(line) for line in RunDir(run_dir).metrics.read_text().splitlines()]
     assert [m["questions_done"] for m in metrics] == [2, 4]  # batch_size 2
     assert metrics[-1]["questions_total"] == TINY_LIMIT and metrics[-1]["questions_per_s"] > 0
-    assert metrics[-1]["pairs"] == {"gold": TINY_LIMIT}
+    assert metrics[-1]["pairs"] == {"gold": TINY_LIMIT} and metrics[-1]["vote"] == vote
+    assert [m["vote"]["questions"] for m in metrics] == [2, 4]
     progress = read_jsonl(RunDir(run_dir).progress)
     assert list(dict.fromkeys(r["phase"] for r in progress)) == [LOADING, GENERATING]
     counts = [r["done"] for r in progress if r["phase"] == GENERATING]
@@ -190,6 +194,8 @@ def test_killed_generation_resumes_without_loss_or_duplicates(
     summary = json.loads(RunDir(job.run_dir).summary.read_text())
     assert summary["status"] == "completed" and summary["questions_done"] == questions
     assert 0 < summary["questions_generated_now"] < questions
+    assert summary["vote"]["questions"] == questions  # those settled before the kill too
+    assert f"maj@2 0.0% (0/{questions})" in resumed.stdout + resumed.stderr
 
 
 def test_rebuilding_reuses_the_stored_verification_instead_of_executing_again(

@@ -16,7 +16,7 @@ from studio.data.registry import database_ref, get_dataset, load_examples
 from studio.pairs.curate import PairFilter, get_pair, list_pairs, pair_counts
 from studio.sql.execute import execute_sql
 from studio.testing.gestures import record_texts, recorded_texts
-from studio.ui.pairs_tab import bulk_filter, neighbour, prompt_parts, sql_diff
+from studio.ui.pairs_tab import bulk_filter, neighbour, prompt_parts, sql_diff, vote_text
 
 MINING_TIMEOUT_MS = 240_000
 
@@ -59,6 +59,15 @@ def test_sql_diff_marks_what_each_side_has_alone() -> None:
         "".join(text for text, tag in spans if tag != "only in rejected")
         == "SELECT COUNT(*) FROM singer"
     )
+
+
+def test_the_header_tells_how_the_question_vote_went() -> None:
+    vote = {"sample": 2, "votes": 3, "executed": 4, "distinct_results": 2, "n": 4}
+    assert vote_text({**vote, "correct": True}) == (
+        " · vote among 4 samples: right (sample 2, 3 of 4 agree)"
+    )
+    assert "samples: wrong (sample 2" in vote_text({**vote, "correct": False})
+    assert vote_text(None) == ""
 
 
 def test_prompt_parts_and_navigation() -> None:
@@ -105,8 +114,11 @@ def test_mine_curate_with_keyboard_edit_bulk_accept_export(
     assert {p.strategy for p in mined} == {"gold"} and all(
         p.chosen_sql == p.gold_sql for p in mined
     )
+    # every tiny-model sample fails, so no voted answer is right
+    assert "maj@2 0.0% (0/4), pass@2 0.0% (0/4)" in page.locator("#pairs-mining").inner_text()
     first, second, third = (p.id for p in mined[:3])
     wait_for_pair(page, first)
+    assert "vote among 2 samples: none ran" in page.locator("#pairs-header").inner_text()
     assert f"0 of {len(mined)} reviewed" in page.locator("#pairs-progress").inner_text()
 
     press(page, "a")

@@ -15,7 +15,7 @@ from typing import Any
 
 from studio.errors import StudioError
 from studio.project import PROJECT_DIR
-from studio.train.keys import KEYS, LLAMAFACTORY, STUDIO, UNSET, Key
+from studio.train.keys import KEYS, LLAMAFACTORY, STUDIO, TRL, UNSET, Key
 from studio.train.llamafactory_keys import FATES, NOT_NEEDED, NOT_SUPPORTED
 
 DOCS = PROJECT_DIR / "docs"
@@ -43,10 +43,11 @@ def _default(key: Key) -> str:
 
 
 def training_table() -> str:
-    """Every key: default, accepted values and meaning; the studio's own keys marked."""
+    """Every key: default, accepted values and meaning; the studio's own keys and TRL's marked."""
+    marks = {STUDIO: " (studio)", TRL: " (TRL)"}
     rows = ["| key | default | accepted | meaning |", "| --- | --- | --- | --- |"]
     for key in KEYS:
-        name = f"`{key.name}`" + (" (studio)" if key.origin == STUDIO else "")
+        name = f"`{key.name}`" + marks.get(key.origin, "")
         rows.append(f"| {name} | {_default(key)} | {_cell(key.accepts)} | {_cell(key.help)} |")
     return "\n".join(rows)
 

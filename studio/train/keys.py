@@ -17,6 +17,7 @@ from studio.train.values import Check, Choice, Flag, Names, Number, Reporters, R
 
 LLAMAFACTORY = "LLaMA-Factory"
 STUDIO = "studio"
+TRL = "TRL"  # a TRL config field of the same name (GRPO): not a LLaMA-Factory key
 UNSET = object()  # `lf_default` when LLaMA-Factory's default is the studio's
 
 DEFAULT_MODEL = "builtin:qwen2.5-coder-0.5b-instruct"
@@ -456,6 +457,7 @@ KEYS: tuple[Key, ...] = (
         "GRPO: answers sampled per question (the group); `per_device_train_batch_size` x "
         "`steps_per_generation` must be a multiple of it",
         label="GRPO group size",
+        origin=TRL,
     ),
     Key(
         "steps_per_generation",
@@ -465,6 +467,7 @@ KEYS: tuple[Key, ...] = (
         "GRPO: micro-batches one rollout samples answers for (TRL's meaning); none: "
         "`gradient_accumulation_steps`, a rollout per optimizer step. Above it, one rollout "
         "serves several optimizer steps (docs/TRAINING.md, GRPO)",
+        origin=TRL,
     ),
     Key(
         "max_completion_length",
@@ -472,6 +475,7 @@ KEYS: tuple[Key, ...] = (
         256,
         _int(1),
         "GRPO: most tokens of a sampled answer",
+        origin=TRL,
     ),
     Key(
         "temperature",
@@ -495,6 +499,7 @@ KEYS: tuple[Key, ...] = (
         "GRPO: weight of the KL penalty against the reference (the SFT policy); 0 loads no "
         "reference and logs no KL",
         label="GRPO beta (KL)",
+        origin=TRL,
     ),
     Key(
         "loss_type",
@@ -503,6 +508,7 @@ KEYS: tuple[Key, ...] = (
         Choice(GRPO_LOSSES),
         "GRPO: TRL 1.16 loss aggregation (`dapo`: per active token of the batch; `grpo`: per "
         "answer length; `dr_grpo`: per max_completion_length)",
+        origin=TRL,
     ),
     Key(
         "epsilon",
@@ -510,6 +516,7 @@ KEYS: tuple[Key, ...] = (
         0.2,
         Number(float, 0, 1, low_open=True),
         "GRPO: clipping range of the policy ratio",
+        origin=TRL,
     ),
     Key(
         "scale_rewards",
@@ -518,6 +525,7 @@ KEYS: tuple[Key, ...] = (
         Choice(SCALE_REWARDS),
         "GRPO: advantages divided by the group's reward std (`group`), the batch's (`batch`) "
         "or not at all (`none`, as Dr. GRPO)",
+        origin=TRL,
     ),
     # kernels and memory
     Key(

@@ -44,15 +44,18 @@ catalogue = _load_catalogue()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marks = {"sqlite": (), "mysql": (pytest.mark.mysql,)}  # `target` reaches MariaDB at run time
     if {"engine", "attack"} <= set(metafunc.fixturenames):
         cases = [
-            pytest.param(engine, attack, id=f"{engine}-{index}-{attack.label()}")
+            pytest.param(
+                engine, attack, id=f"{engine}-{index}-{attack.label()}", marks=marks[engine]
+            )
             for engine in ("sqlite", "mysql")
             for index, attack in enumerate(catalogue.attacks_for(engine))
         ]
         metafunc.parametrize(("engine", "attack"), cases)
     elif "engine" in metafunc.fixturenames:
-        metafunc.parametrize("engine", ["sqlite", "mysql"])
+        metafunc.parametrize("engine", [pytest.param(e, marks=marks[e]) for e in marks])
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,12 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures"
 MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses the converted built-in model must be marked `builtin`, so that
-    `-m "not builtin"` never converts it."""
+    `-m "not builtin"` never converts it. A test that uses MariaDB is marked `mysql`: here when
+    its fixtures reach `mysql_server_url`, by hand when it reaches MariaDB through
+    `request.getfixturevalue`."""
     unmarked = [
         item.nodeid
         for item in items
@@ -39,6 +42,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "@pytest.mark.builtin: mark them, or take builtin_tokenizer_dir when the tokenizer "
             "is all they need: " + ", ".join(unmarked)
         )
+    for item in items:
+        if "mysql_server_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mysql)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.errors import StudioError
 from studio.jobs.rundir import ADAPTER_CONFIG, RunDir
@@ -18,6 +19,9 @@ from studio.train.lora_targets import check_lora_target
 from studio.train.policy import ADAPTERS_KEY
 from studio.train.resume import incomplete_reason
 from studio.workspace import Workspace
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 TRAINER_STATE = "trainer_state.json"
 
@@ -175,10 +179,11 @@ def check_model_folder(cfg: TrainConfig) -> Path:
     return folder
 
 
-def preflight(ws: Workspace, cfg: TrainConfig) -> None:
+def preflight(ws: Workspace, cfg: TrainConfig) -> PreTrainedTokenizerBase:
     """Everything checkable without loading weights: the datasets, the resume folder, the model
     folder and its config, each adapter against it, lora_target against its modules (meta
-    device), and that at cutoff_len the datasets leave an example to train on (its tokenizer)."""
+    device), and that at cutoff_len the datasets leave an example to train on (its tokenizer).
+    Returns that tokenizer (padding on the right), which training goes on with."""
     check_integrations(cfg)
     check_datasets(ws, cfg)
     if (
@@ -200,3 +205,4 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> None:
     check_lora_target(cfg, model_config)
     tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
     check_cutoff(training_records(ws, cfg), tokenizer, cfg)
+    return tokenizer

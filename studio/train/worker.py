@@ -61,7 +61,6 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     """
     from transformers import PrinterCallback
 
-    from studio.models.references import load_tokenizer
     from studio.patches.moe_experts import experts_in_use
     from studio.patches.partial_checkpointing import checkpointing_split
     from studio.patches.registry import training_patches
@@ -84,7 +83,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     run = RunDir(run_dir)
     cfg = load_config(run.train_config)
     ws = run.workspace()
-    preflight(ws, cfg)
+    tokenizer = preflight(ws, cfg)  # the tokenizer it checked the cutoff with
     adapter_dir = Path(cfg.output_dir).expanduser() if cfg.output_dir else run.adapter_dir
     check_adapter_free(adapter_dir)
     resume_from = resume_checkpoint(run_dir) if resume else cfg.resume_from_checkpoint
@@ -96,7 +95,6 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         print(f"warning: {warning}", flush=True)
     progress = ProgressWriter(run_dir)
     progress.phase(TOKENIZING)
-    tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
     records, curriculum = grpo_records(ws, cfg) if cfg.stage == "grpo" else (None, None)
     train_dataset, eval_dataset = build_datasets(ws, cfg, records)
     print(

@@ -97,7 +97,7 @@ def test_app_py_serves_the_studio_page(tmp_path: Path) -> None:
             except OSError:
                 assert process.poll() is None, process.stdout.read()
                 assert time.monotonic() < deadline, "studio did not come up within 120 s"
-                time.sleep(1)
+                time.sleep(0.2)
         assert "Text-to-SQL Studio" in config
         for tab in ("Datasets", "Train", "Pairs", "Playground", "Evaluate"):
             assert tab in config

@@ -9,18 +9,21 @@ query's timeout plus the executor's grace.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from studio.cli import main as studio_main
 from studio.data.importers.demo import open_workspace
 from studio.jobs.runtime import read_jsonl
+from studio.pairs.config import MiningConfig
 from studio.sql.execute import execute_sql
 from studio.sql.sandbox import GRACE_S
 from studio.workspace import Workspace
@@ -32,6 +35,14 @@ TIMEOUT_S = 1.0
 BOUND_S = TIMEOUT_S + GRACE_S + 1.0  # the grace, plus killing and reaping a stopped executor
 GOLD_SQL = "SELECT COUNT(*) FROM singer"
 ARGV_CHARS = 100_000  # Linux takes no longer command-line argument
+
+
+class PairWorkspace(NamedTuple):
+    """A workspace for pairs, its mining run's config and the question indexes still free."""
+
+    ws: Workspace
+    config: MiningConfig
+    indexes: Iterator[int]
 
 
 def check_outcome(attack, error_kind: str | None) -> None:
@@ -147,25 +158,44 @@ def test_eval_predictions_command(
     check_untouched(before, fingerprint, watched_dir)
 
 
-@pytest.fixture
-def hostile_pair(engine: str, target: str, tmp_path: Path) -> tuple[Workspace, int]:
-    """A workspace holding one pair about the engine's database (gold chosen, a wrong
-    rejected), as a mining run would have stored it."""
-    from studio.pairs.build import QuestionPlan, Side
-    from studio.pairs.config import MiningConfig
-    from studio.pairs.curate import list_pairs
-    from studio.pairs.records import Question, record_question, register_run
+@pytest.fixture(scope="module")
+def pair_workspaces(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], PairWorkspace]:
+    """`pair_workspaces(engine)`: the engine's workspace holding a registered mining run, made
+    once; each test below records a pair of its own in it."""
+    from studio.pairs.records import register_run
 
-    ws = open_workspace(tmp_path / "ws")
-    config = MiningConfig(model="hostile", dataset="demo_train", n=1, temperature=0.0)
-    register_run(ws, "hostile", config)
+    made: dict[str, PairWorkspace] = {}
+
+    def get(engine: str) -> PairWorkspace:
+        if engine not in made:
+            ws = open_workspace(tmp_path_factory.mktemp(f"pairs-{engine}") / "ws")
+            config = MiningConfig(model="hostile", dataset="demo_train", n=1, temperature=0.0)
+            register_run(ws, "hostile", config)
+            made[engine] = PairWorkspace(ws, config, itertools.count())
+        return made[engine]
+
+    return get
+
+
+@pytest.fixture
+def hostile_pair(
+    engine: str, target: str, pair_workspaces: Callable[[str], PairWorkspace]
+) -> tuple[Workspace, int]:
+    """A new pair about the engine's database (gold chosen, a wrong rejected), as a mining run
+    would have stored it, for this test alone."""
+    from studio.pairs.build import QuestionPlan, Side
+    from studio.pairs.curate import list_pairs
+    from studio.pairs.records import Question, record_question
+
+    ws, config, indexes = pair_workspaces(engine)
+    index = next(indexes)
     gold = execute_sql(target, GOLD_SQL).to_dict()
     question = Question(
-        0, "0", "demo_train", "concert_singer", target, "system", "prompt", GOLD_SQL
+        index, str(index), "demo_train", "concert_singer", target, "system", "prompt", GOLD_SQL
     )
     chosen = Side(GOLD_SQL, "gold", "correct", gold)
     rejected = Side("SELECT 0", "sample:0", "wrong_result", {"ok": True})
-    record_question(
+    added = record_question(
         ws,
         "hostile",
         question,
@@ -175,7 +205,10 @@ def hostile_pair(engine: str, target: str, tmp_path: Path) -> tuple[Workspace, i
         gold,
         config,
     )
-    return ws, list_pairs(ws)[0].id
+    assert added == 1
+    (pair,) = list_pairs(ws, offset=index, limit=1)  # one pair per question, in order
+    assert pair.question_index == index and pair.rejected_sql == "SELECT 0"
+    return ws, pair.id
 
 
 def test_pairs_set_command(

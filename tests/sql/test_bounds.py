@@ -36,7 +36,7 @@ def studio_sql(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def database(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("concert_singer_sqlite"))

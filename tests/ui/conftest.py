@@ -88,7 +88,7 @@ def start_studio(
                 )
             if time.monotonic() > deadline:
                 pytest.fail(f"studio did not answer within 180 s; log:\n{log_path.read_text()}")
-            time.sleep(1)
+            time.sleep(0.2)
 
 
 def stop_studio(studio: Studio) -> None:
@@ -183,7 +183,7 @@ def _finish(ws: object, job_id: int, deadline_s: float = 600) -> None:
     while get_job(ws, job_id).state not in FINAL_STATES:
         if time.monotonic() > deadline:
             pytest.fail(f"job {job_id} did not finish within {deadline_s:.0f} s")
-        time.sleep(1)
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -339,9 +339,11 @@ def click(page: Any, watcher: Watcher, dom_id: str, label: str, what: str) -> No
     button = page.locator(f"button#{dom_id}")
     if button.count() == 0 or not button.is_visible() or button.is_disabled():
         return
-    for guarded, value in GUARDS.get(dom_id, {}).items():
+    guards = GUARDS.get(dom_id, {})
+    for guarded, value in guards.items():
         type_into_dropdown(page, Control(0, "dropdown", guarded, "", False, True, None), value)
-    watcher.settle()
+    if guards:  # their change events answered first (the last check settled everything before)
+        watcher.settle()
     button.click()
     watcher.check(f"{what}, then '{label}' clicked")
 

@@ -189,6 +189,9 @@ def test_playground_compares_two_models_side_by_side(
     page.locator("#pg-use-row").click()
     question = page.locator("#pg-question textarea")
     page.wait_for_function("document.querySelector('#pg-question textarea').value.length > 0")
+    page.wait_for_function(  # the row's gold SQL too, which the answers are judged against
+        "document.querySelector('#pg-gold .cm-content').innerText.trim().length > 0"
+    )
     assert question.input_value()
     choose_custom(page, "pg-model-1", str(tiny_qwen2_dir))
     choose_custom(page, "pg-model-2", str(tiny_qwen3_moe_dir))

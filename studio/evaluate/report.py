@@ -99,8 +99,14 @@ class ComparisonTable:
         return {"columns": self.columns, "rows": self.rows}
 
     def to_text(self) -> str:
-        """A fixed-width text table for the terminal."""
-        cells = [self.columns] + [[_cell(value) for value in row] for row in self.rows]
+        """A fixed-width text table for the terminal (p-values as `format_p` writes them)."""
+        cells = [self.columns] + [
+            [
+                format_p(v) if row[0].endswith("McNemar p") and i else _cell(v)
+                for i, v in enumerate(row)
+            ]
+            for row in self.rows
+        ]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
         lines = [
             "  ".join(
@@ -111,6 +117,24 @@ class ComparisonTable:
         ]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
+
+
+def format_p(p: float | None) -> str:
+    """A p-value for reading: four decimals, or "< 0.0001" below that."""
+    if p is None:
+        return "-"
+    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+def decoding(summary: dict[str, Any]) -> str | None:
+    """How a run generated its answers (engine, batch, new tokens); None for a scored
+    predictions file. Greedy EX can move by a few questions with the batch (bf16 kernels)."""
+    if summary.get("mode") != "generate":
+        return None
+    return (
+        f"{summary.get('engine')}, batch {summary.get('batch_size')}, "
+        f"up to {summary.get('max_new_tokens')} tokens"
+    )
 
 
 def _cell(value: Any) -> str:
@@ -142,6 +166,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
         ["model"] + [s.get("model") for s in summaries],
         ["adapters"] + [", ".join(s.get("adapters") or []) or None for s in summaries],
         ["questions"] + [s.get("n") for s in summaries],
+        ["decoding"] + [decoding(s) for s in summaries],
         ["EX (%)"] + [s.get("ex") for s in summaries],
         ["EX 95% CI"] + [_interval(s.get("ex_ci95")) for s in summaries],
         *_vote_rows(summaries),

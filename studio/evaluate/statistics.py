@@ -65,9 +65,9 @@ def paired_difference(
 
 def mcnemar_exact_p(gained: int, lost: int) -> float:
     """Two-sided exact McNemar p-value: a binomial(gained + lost, 1/2) test of the discordant
-    pairs."""
+    pairs, to 4 significant digits (a tiny p stays above zero)."""
     total = gained + lost
     if total == 0:
         return 1.0
     tail = sum(math.comb(total, k) for k in range(min(gained, lost) + 1)) / 2.0**total
-    return round(min(1.0, 2.0 * tail), 4)
+    return float(f"{min(1.0, 2.0 * tail):.4g}")

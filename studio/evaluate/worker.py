@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import StudioError
+from studio.evaluate.report import format_p
 from studio.evaluate.rundir import read_run_config
 from studio.jobs.rundir import RunDir
 from studio.jobs.runtime import (
@@ -107,7 +108,8 @@ def evaluate_run_dir(run_dir: Path) -> None:
         print(
             f"EX voted over {vote['samples']} samples {vote['ex']:.2f}% "
             f"({paired['difference']:+.2f} points on greedy, paired 95% CI "
-            f"{paired['ci95'][0]:.2f} to {paired['ci95'][1]:.2f}, McNemar p {paired['mcnemar_p']})",
+            f"{paired['ci95'][0]:.2f} to {paired['ci95'][1]:.2f}, "
+            f"McNemar p {format_p(paired['mcnemar_p'])})",
             flush=True,
         )
     print(json.dumps(summary["categories"]), flush=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from studio.errors import StudioError
@@ -11,7 +13,12 @@ from studio.evaluate.statistics import mcnemar_exact_p, paired_difference
 def test_mcnemar_exact_p_matches_the_binomial_tail() -> None:
     # 10 questions only the second model gets right, 2 only the first:
     # 2 * P(X <= 2), X ~ Bin(12, 1/2)
-    assert mcnemar_exact_p(10, 2) == round(2 * (1 + 12 + 66) / 4096, 4)
+    assert mcnemar_exact_p(10, 2) == float(f"{2 * (1 + 12 + 66) / 4096:.4g}") == 0.03857
+    # a tiny p keeps its magnitude instead of rounding to zero
+    assert mcnemar_exact_p(50, 14) == float(
+        f"{2 * sum(math.comb(64, k) for k in range(15)) / 2**64:.4g}"
+    )
+    assert 0 < mcnemar_exact_p(200, 0) < 1e-50
     assert mcnemar_exact_p(5, 5) == 1.0 and mcnemar_exact_p(0, 0) == 1.0
 
 

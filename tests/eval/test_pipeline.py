@@ -3,6 +3,9 @@ interrupted run without regenerating, refusing to mix runs, and comparing runs."
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -121,11 +124,34 @@ def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path
     lost = sum(1 for e in examples if not e.index % 2)
     assert rows["EX - first run (paired)"] == [None, round(second["ex"] - 100.0, 2)]
     assert rows["right only here / only in first"] == [None, f"0 / {lost}"]
-    assert rows["McNemar p"][1] < 0.001
+    assert 0 < rows["McNemar p"][1] < 0.0001
+    assert rows["decoding"] == [None, None]  # scored prediction files generated nothing
     text = table.to_text()
     assert "database: library" in text and "100.00" in text
+    assert re.search(r"McNemar p\s+-\s+< 0\.0001", text)
     with pytest.raises(StudioError, match="holds no summary.json"):
         compare_runs([tmp_path / "a", tmp_path])
+
+
+def test_compare_runs_shows_how_each_run_decoded(demo_ws, jsonl_file, tmp_path: Path) -> None:
+    """Greedy EX moves with the decode batch, so the table says each run's engine and batch."""
+    examples = load_examples(demo_ws, "demo_test")
+    gold = jsonl_file("gold.jsonl", ({"index": e.index, "sql": e.gold_sql} for e in examples))
+    score_predictions(demo_ws, "demo_test", gold, out_dir=tmp_path / "a", workers=1, bars=False)
+    for name, batch in (("b1034", 1034), ("b128", 128)):
+        shutil.copytree(tmp_path / "a", tmp_path / name)
+        summary_path = tmp_path / name / "summary.json"
+        summary = json.loads(summary_path.read_text())
+        summary.update(mode="generate", engine="prefix", batch_size=batch, max_new_tokens=256)
+        summary_path.write_text(json.dumps(summary))
+    table = compare_runs([tmp_path / "b1034", tmp_path / "b128", tmp_path / "a"])
+    rows = {row[0]: row[1:] for row in table.rows}
+    assert rows["decoding"] == [
+        "prefix, batch 1034, up to 256 tokens",
+        "prefix, batch 128, up to 256 tokens",
+        None,
+    ]
+    assert "prefix, batch 128, up to 256 tokens" in table.to_text()
 
 
 def test_progress_reports_loading_then_answers_as_they_finish_then_scoring(

@@ -21,9 +21,9 @@ from studio.inference.settings import GenerationSettings
 from studio.models.loading import LoadedModel
 
 # most sequences (questions x their answers) decoded together. A rollout decodes all its
-# questions at once up to this: decoding reads every weight once per token, so a batch of 128
-# sequences is latency-bound (docs/gpu-runs/2026-12-05-grpo). 1,024 is the batch `eval --vote 8`
-# sampled the built-in model at there (128 questions x 8, 11.3 questions/s).
+# questions at once up to this: decoding reads every weight once per token, so small batches are
+# latency-bound (docs/PERFORMANCE.md, "GRPO rollouts"); 1,024 is the batch `eval --vote 8`
+# samples with at 128 questions a batch.
 ROLLOUT_MAX_SEQUENCES = 1024
 
 

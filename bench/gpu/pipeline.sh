@@ -34,14 +34,17 @@ vote() {  # NAME ADAPTER N: EX greedy and voted among N answers sampled at T 0.7
     --batch-size 256 --vote "$3" --out "$R/vote-$1"
 }
 train_for() {  # NAME MINUTES CMD...: `step NAME CMD...`; with MINUTES (whole minutes), the
-  # workspace's newest training job is cancelled after that long (its trainer saves a
-  # checkpoint at the step it stops on) and its exit status 3 (cancelled) counts as success
+  # workspace's newest training job with a run folder NAME-* is cancelled after that long (its
+  # trainer saves a checkpoint at the step it stops on) and its exit status 3 (cancelled) counts
+  # as success
   local name=$1 minutes=$2 watcher="" rc
   shift 2
   if [ -n "$minutes" ]; then
     ( sleep "$(( minutes * 60 ))"
-      python -m studio jobs cancel "$(python -m studio jobs list --kind train --limit 1 --json \
-        | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')" ) \
+      python -m studio jobs cancel "$(python -m studio jobs list --kind train --limit 50 --json \
+        | python -c 'import json, os, sys
+print(next(job["id"] for job in json.load(sys.stdin)
+           if os.path.basename(job["run_dir"]).startswith(sys.argv[1] + "-")))' "$name")" ) \
       > "$ROOT/logs/$name-cancel.log" 2>&1 &
     watcher=$!
   fi

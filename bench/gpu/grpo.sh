@@ -4,12 +4,12 @@
 # "--set beta=0 --set learning_rate=5e-5") -> EX -> GRPO compared with SFT on the same questions.
 # GRPO_MINUTES=N cancels GRPO after N minutes and evaluates the checkpoint it saved there.
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
-# DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter before GRPO
-# as in bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from
-# the SFT adapter on them (configs/spiderman_dpo.yaml) and its EX after GRPO's (a workspace runs
-# one GPU job at a time); the comparison then holds SFT, DPO and GRPO.
-# SKIP_SETTLED=1 trains with grpo_skip_settled (questions the SFT model always or never answered
-# right left out) on that mining run, or without DPO=1 on its own (n = 8, T 1.0).
+# DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
+# bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
+# adapter on them (configs/spiderman_dpo.yaml) and its EX, after GRPO's EX (a workspace runs one
+# GPU job at a time); the comparison then holds SFT, DPO and GRPO.
+# SKIP_SETTLED=1 mines before GRPO (with DPO=1 those pairs, else n = 8 at T 1.0) and trains with
+# grpo_skip_settled on that run (questions the SFT model always or never answered right left out).
 # From the repository root of the GPU machine (data and settings: bench/gpu/pipeline.sh):
 #   setsid nohup bash bench/gpu/grpo.sh > /root/grpo.out 2>&1 &
 . bench/gpu/pipeline.sh
@@ -18,25 +18,31 @@ prepare_sft || exit 1
 evaluate sft "$S/adapter"
 skip=()
 compared=(sft grpo)
-if [ -n "${DPO:-}" ]; then
-  mine_onpolicy "$S/adapter" "" ${LIMIT:+--limit "$LIMIT"} || exit 1
-  mining=$(basename "$(newest_run pairs)")
-elif [ -n "${SKIP_SETTLED:-}" ]; then
-  step mine_settled python -m studio pairs generate --model "$M" --adapter "$S/adapter" \
-    --dataset spiderman_train --n 8 --temperature 1.0 --batch-size 256 --strategy onpolicy \
-    || exit 1
-  mining=$(basename "$(newest_run pairs)")
+mined=""
+if [ -n "${SKIP_SETTLED:-}" ]; then
+  if [ -n "${DPO:-}" ]; then
+    mine_onpolicy "$S/adapter" "" ${LIMIT:+--limit "$LIMIT"} || exit 1
+    mined=1
+  else
+    step mine_settled python -m studio pairs generate --model "$M" --adapter "$S/adapter" \
+      --dataset spiderman_train --n 8 --temperature 1.0 --batch-size 256 --strategy onpolicy \
+      || exit 1
+  fi
+  skip=(--set "grpo_skip_settled=$(basename "$(newest_run pairs)")")
 fi
-if [ -n "${SKIP_SETTLED:-}" ]; then skip=(--set "grpo_skip_settled=$mining"); fi
 train_for grpo "${GRPO_MINUTES:-}" python -m studio train configs/spiderman_grpo.yaml \
   --set "adapter_name_or_path=$S/adapter" --set "output_dir=$ROOT/adapters/grpo" \
   "${skip[@]}" "${GRPO_SETTINGS[@]}" || exit 1
 G=$(newest_run grpo)
 adapter=$(run_adapter "$G") || exit 1
 evaluate grpo "$adapter"
+compare compare sft grpo
 if [ -n "${DPO:-}" ]; then
+  if [ -z "$mined" ]; then
+    mine_onpolicy "$S/adapter" "" ${LIMIT:+--limit "$LIMIT"} || exit 1
+  fi
   dpo onpolicy "$S/adapter" spiderman_pairs_onpolicy && compared=(sft dpo_onpolicy grpo)
 fi
-compare compare "${compared[@]}"
+if [ -n "${DPO:-}" ]; then compare compare_dpo "${compared[@]}"; fi
 if [ -n "${VOTE:-}" ]; then vote grpo "$adapter" "$VOTE"; fi
 echo "done" >> "$ROOT/steps.jsonl"

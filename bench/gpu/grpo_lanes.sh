@@ -4,9 +4,9 @@
 # model is converted once first; LANE_A and LANE_B hold each lane's environment words, e.g.
 #   LANE_A="SFT_SET='--set seed=42' GRPO_SET='--set learning_rate=5e-5'"
 # Other variables (GRPO_MINUTES, VOTE, GRPO_SET ...) apply to both unless a lane sets its own.
-# From the repository root of the GPU machine, e.g. both with their own DPO and a curriculum from
-# its mining run, the first lane also voting:
-#   GRPO_MINUTES=9 DPO=1 SKIP_SETTLED=1 EVAL_BATCH=512 LANE_A="SFT_SET='--set seed=42' VOTE=8" \
+# From the repository root of the GPU machine, e.g. each lane with the DPO of its pipeline on the
+# pairs of the first 2,048 train questions after GRPO:
+#   GRPO_MINUTES=8 DPO=1 LIMIT=2048 EVAL_BATCH=512 LANE_A="SFT_SET='--set seed=42'" \
 #   LANE_B="SFT_SET='--set seed=7'" setsid nohup bash bench/gpu/grpo_lanes.sh \
 #   > /root/grpo_lanes.out 2>&1 &
 . bench/gpu/env.sh

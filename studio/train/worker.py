@@ -254,7 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return run_worker(args.run_dir, lambda: train(args.run_dir, args.resume))
+    exit_code = run_worker(args.run_dir, lambda: train(args.run_dir, args.resume))
+    leave_process_group()
+    return exit_code
+
+
+def leave_process_group() -> None:
+    """Destroy torch.distributed's process group if this rank joined one: a group left to the
+    interpreter's exit can abort a rank (`terminate called without an active exception`)
+    after its work is done, and the launcher then stops the other ranks."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Randomly initialised models of real architectures, for fast tests and GPU benchmarks.
 
 `tiny-qwen2`, `tiny-qwen3` and `tiny-qwen3-moe` have the built-in model's vocabulary so they
-share its tokenizer (or a cut of it, for work that converts tokenizers); `qwen3-coder-30b-a3b`
+share its tokenizer, or a cut of it (`vocab_tokens`: a smaller output layer); `qwen3-coder-30b-a3b`
 is the published Qwen3-Coder-30B-A3B-Instruct architecture (random weights: only for memory and
 speed benchmarks).
 """

@@ -21,6 +21,7 @@ QUESTIONS = [
     (f"How many singers are older than {age}?", f"SELECT count(*) FROM singer WHERE age > {age}")
     for age in range(20, 32)
 ]
+SFT_RUN_STEPS = 6
 TINY_RUN = {
     "max_steps": 3,
     "per_device_train_batch_size": 2,
@@ -91,9 +92,10 @@ def new_run(ws: Workspace, cfg: TrainConfig) -> Path:
 def sft_run(
     tiny_config: Callable[..., TrainConfig], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A finished 3-step SFT run of the tiny model (its adapter is what DPO continues from)."""
+    """A finished SFT run of SFT_RUN_STEPS steps of the tiny model (its adapter is what DPO
+    continues from; enough steps that the adapter measurably moves the model to the answers)."""
     ws = open_workspace(tmp_path_factory.mktemp("sft-ws"))
     register_toy_datasets(ws)
-    run_dir = new_run(ws, tiny_config(learning_rate=2e-2))
+    run_dir = new_run(ws, tiny_config(learning_rate=2e-2, max_steps=SFT_RUN_STEPS))
     train(run_dir)
     return run_dir

@@ -20,7 +20,7 @@ from studio.train.config import TrainConfig
 from studio.train.preflight import preflight
 from studio.workspace import Workspace
 
-from .conftest import read_metrics, read_summary
+from .conftest import SFT_RUN_STEPS, read_metrics, read_summary
 
 
 def write_config(tmp_path: Path, cfg: TrainConfig, **keys: object) -> Path:
@@ -126,7 +126,7 @@ def test_resume_from_checkpoint_at_an_sft_output_is_explained(
                 **dpo, adapter_name_or_path=str(adapter), resume_from_checkpoint=str(adapter)
             ),
         )
-    checkpoint = sft_run / "checkpoint-3"
+    checkpoint = sft_run / f"checkpoint-{SFT_RUN_STEPS}"
     with pytest.raises(StudioError, match=f"set adapter_name_or_path: {checkpoint}"):
         preflight(
             ws,

@@ -13,6 +13,8 @@ from studio.errors import StudioError
 from studio.patches.trainer_checkpoints import COMPLETE_MARKER, STAGING_DIR
 from studio.train.resume import discard_interrupted_saves, find_resume_point, incomplete_reason
 
+from .conftest import SFT_RUN_STEPS
+
 INTERRUPTED = "(its save was interrupted)"
 
 
@@ -30,11 +32,11 @@ def copy_checkpoint(source: Path, run_dir: Path, step: int, marked: bool = True)
 @pytest.fixture
 def saved(sft_run: Path) -> Path:
     """The finished tiny SFT run's last checkpoint, as the studio saves it."""
-    return sft_run / "checkpoint-3"
+    return sft_run / f"checkpoint-{SFT_RUN_STEPS}"
 
 
 def test_the_studio_marks_what_it_saves_complete(saved: Path) -> None:
-    assert json.loads((saved / COMPLETE_MARKER).read_text()) == {"global_step": 3}
+    assert json.loads((saved / COMPLETE_MARKER).read_text()) == {"global_step": SFT_RUN_STEPS}
     assert incomplete_reason(saved) is None
     assert not (saved.parent / STAGING_DIR).exists()
 

@@ -18,7 +18,7 @@ from studio.train.guard import assert_finite_adapter
 from studio.train.worker import train
 from studio.workspace import Workspace
 
-from .conftest import QUESTIONS, SYSTEM, new_run, read_metrics, read_summary
+from .conftest import QUESTIONS, SFT_RUN_STEPS, SYSTEM, new_run, read_metrics, read_summary
 
 TRAIN_KEYS = {
     "step",
@@ -58,7 +58,7 @@ def completion_logprob(model_dir: Path, adapters: list[str], answer: str) -> flo
 
 def test_sft_writes_metrics_and_a_loadable_adapter(sft_run: Path, tiny_qwen2_dir: Path) -> None:
     metrics = read_metrics(sft_run)
-    assert [m["step"] for m in metrics] == [1, 2, 3]
+    assert [m["step"] for m in metrics] == list(range(1, SFT_RUN_STEPS + 1))
     assert all(TRAIN_KEYS <= m.keys() for m in metrics)
     assert all(m["loss"] > 0 and m["nonfinite_steps"] == 0 for m in metrics)
     assert metrics[-1]["eta_s"] == 0 and metrics[-1]["tokens_per_s"] > 0
@@ -66,7 +66,7 @@ def test_sft_writes_metrics_and_a_loadable_adapter(sft_run: Path, tiny_qwen2_dir
     phases = list(dict.fromkeys(record["phase"] for record in progress))
     assert phases == [TOKENIZING, LOADING, TRAINING, SAVING]
     counts = [(r["done"], r["total"]) for r in progress if r["phase"] == TRAINING]
-    assert counts[0] == (0, 3) and counts[-1] == (3, 3)
+    assert counts[0] == (0, SFT_RUN_STEPS) and counts[-1] == (SFT_RUN_STEPS, SFT_RUN_STEPS)
     assert [r["done"] for r in progress if r["phase"] != TRAINING] == [None] * 3
     summary = read_summary(sft_run)
     adapter = sft_run / "adapter"

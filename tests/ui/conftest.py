@@ -99,6 +99,17 @@ def stop_studio(studio: Studio) -> None:
         studio.process.kill()
 
 
+@pytest.fixture(scope="session")
+def tiny_qwen2_dir(builtin_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Qwen2 model with the built-in model's whole vocabulary (the other tests' tiny
+    model has a cut one): its training steps last long enough for a page to see a run running,
+    chart a logged step and cancel it before the run ends."""
+    from studio.testing.random_models import save_random_model
+
+    target = tmp_path_factory.mktemp("tiny-qwen2-full-vocab")
+    return save_random_model("tiny-qwen2", target, str(builtin_tokenizer_dir))
+
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     """A studio on a fresh workspace (demo data registered), shared by one test module; the

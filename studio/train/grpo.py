@@ -137,6 +137,13 @@ def build_grpo_trainer(
     return trainer, policy
 
 
+def rollout_questions(cfg: TrainConfig, processes: int = 1) -> int:
+    """Questions one rollout samples, as TRL counts them: per_device_train_batch_size x
+    steps_per_generation (unset: gradient_accumulation_steps) x processes / num_generations."""
+    steps = cfg.steps_per_generation or cfg.gradient_accumulation_steps
+    return cfg.per_device_train_batch_size * steps * processes // cfg.num_generations
+
+
 def check_rollout_questions(wanted: int, questions: int) -> None:
     """Refuse a dataset with fewer questions than one rollout samples: TRL's sampler leaves out
     a partial generation batch, so the run would train nothing."""

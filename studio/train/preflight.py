@@ -182,8 +182,9 @@ def check_model_folder(cfg: TrainConfig) -> Path:
 def preflight(ws: Workspace, cfg: TrainConfig) -> PreTrainedTokenizerBase:
     """Everything checkable without loading weights: the datasets, the resume folder, the model
     folder and its config, each adapter against it, lora_target against its modules (meta
-    device), and that at cutoff_len the datasets leave an example to train on (its tokenizer).
-    Returns that tokenizer (padding on the right), which training goes on with."""
+    device), that at cutoff_len the datasets leave an example to train on (its tokenizer), and
+    for GRPO that they hold the questions of one rollout. Returns that tokenizer (padding on the
+    right), which training goes on with."""
     check_integrations(cfg)
     check_datasets(ws, cfg)
     if (
@@ -204,5 +205,11 @@ def preflight(ws: Workspace, cfg: TrainConfig) -> PreTrainedTokenizerBase:
     )
     check_lora_target(cfg, model_config)
     tokenizer = load_tokenizer(cfg.model_name_or_path, padding_side="right")
-    check_cutoff(training_records(ws, cfg), tokenizer, cfg)
+    records = training_records(ws, cfg)
+    check_cutoff(records, tokenizer, cfg)
+    if cfg.stage == "grpo":
+        from studio.train.grpo import check_rollout_questions, rollout_questions
+
+        # one process here; the job checks again with TRL's count over its processes
+        check_rollout_questions(rollout_questions(cfg), len(records))
     return tokenizer

@@ -16,6 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
+from trl import GRPOConfig
 
 from studio.data.importers.demo import open_workspace
 from studio.data.registry import database_ref, load_examples, register_dataset
@@ -27,6 +28,8 @@ from studio.pairs.verify import check_sql
 from studio.testing.random_models import save_random_model
 from studio.train.config import TrainConfig, config_from_mapping
 from studio.train.dataset import CHAT_TEMPLATE_KWARGS
+from studio.train.grpo import grpo_args, rollout_questions
+from studio.train.preflight import preflight
 from studio.train.reward import ExecutionReward, RewardWeights
 from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_batch_questions
 from studio.train.worker import grpo_records, train
@@ -201,12 +204,18 @@ def test_one_rollout_serves_two_optimizer_steps(
 
 
 def test_a_dataset_smaller_than_one_rollout_is_refused(
-    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig], tmp_path: Path
 ) -> None:
     # short_sql holds 2 questions; a rollout of 8 x 2 answers wants 4
     cfg = grpo_config(adapter_name_or_path=str(demo_sft), steps_per_generation=2)
-    with pytest.raises(StudioError, match="one rollout samples 4 questions .* the dataset has 2"):
+    refused = "one rollout samples 4 questions .* the dataset has 2"
+    with pytest.raises(StudioError, match=refused):
+        preflight(demo_ws, cfg)  # what `train --check` runs
+    with pytest.raises(StudioError, match=refused):
         train(new_run(demo_ws, cfg))
+    # the check counts a rollout's questions as TRL does
+    args = GRPOConfig(**grpo_args(cfg, tmp_path))
+    assert rollout_questions(cfg) == args.generation_batch_size // cfg.num_generations == 4
 
 
 def test_a_rollout_decodes_its_questions_at_once_up_to_the_cap() -> None:

@@ -137,11 +137,12 @@ def build_grpo_trainer(
     return trainer, policy
 
 
-def rollout_questions(cfg: TrainConfig, processes: int = 1) -> int:
-    """Questions one rollout samples, as TRL counts them: per_device_train_batch_size x
-    steps_per_generation (unset: gradient_accumulation_steps) x processes / num_generations."""
+def rollout_questions(cfg: TrainConfig) -> int:
+    """Questions one rollout of one process samples, as TRL counts them:
+    per_device_train_batch_size x steps_per_generation (unset: gradient_accumulation_steps) /
+    num_generations; a job over several processes samples that many for each."""
     steps = cfg.steps_per_generation or cfg.gradient_accumulation_steps
-    return cfg.per_device_train_batch_size * steps * processes // cfg.num_generations
+    return cfg.per_device_train_batch_size * steps // cfg.num_generations
 
 
 def check_rollout_questions(wanted: int, questions: int) -> None:

@@ -53,9 +53,10 @@ class Candidate:
 def check_sql(
     database: str, gold_sql: str, sqls: Sequence[str], timeout_s: float = 30.0
 ) -> list[Check]:
-    """Execute each SQL and the gold on `database` (read-only) and label each SQL."""
+    """Execute each SQL and the gold on `database` (read-only) and label each SQL; each
+    execution carries the digest of its rows, which the vote among samples compares."""
     items = [ScoreItem(str(i), database, gold_sql, sql) for i, sql in enumerate(sqls)]
-    verdicts = score(items, workers=1, timeout_s=timeout_s)
+    verdicts = score(items, workers=1, timeout_s=timeout_s, digests=True)
     return [Check(CATEGORY_LABELS[v.category], asdict(v.pred), asdict(v.gold)) for v in verdicts]
 
 

@@ -39,8 +39,9 @@ class ScoreItem:
 
 @dataclass
 class ResultSummary:
-    """A short account of one execution, small enough to store per question; `digest` stands
-    for all its rows under the set rule (`rows_digest`; None when the query failed)."""
+    """A short account of one execution, small enough to store per question; `digest`, when
+    asked for, stands for all its rows under the set rule (`rows_digest`; None when the query
+    failed or no digest was asked for)."""
 
     ok: bool
     row_count: int = 0
@@ -53,7 +54,7 @@ class ResultSummary:
     digest: str | None = None
 
     @classmethod
-    def of(cls, result: ExecResult) -> ResultSummary:
+    def of(cls, result: ExecResult, digest: bool = False) -> ResultSummary:
         return cls(
             ok=result.ok,
             row_count=len(result.rows),
@@ -63,7 +64,7 @@ class ResultSummary:
             error_kind=result.error_kind,
             error=result.error,
             elapsed_s=round(result.elapsed_s, 6),
-            digest=rows_digest(result.rows) if result.ok else None,
+            digest=rows_digest(result.rows) if digest and result.ok else None,
         )
 
 
@@ -80,8 +81,11 @@ class Verdict:
         return asdict(self)
 
 
-def judge(item: ScoreItem, gold: ExecResult, pred: ExecResult, order_matters: bool) -> Verdict:
-    """The verdict for one prediction, given both executions."""
+def judge(
+    item: ScoreItem, gold: ExecResult, pred: ExecResult, order_matters: bool, digest: bool = False
+) -> Verdict:
+    """The verdict for one prediction, given both executions; with `digest`, both summaries
+    carry the digest of their rows (what a vote among samples compares)."""
     if not gold.ok or gold.truncated:
         category = "gold_error"
     elif pred.error_kind == "timeout":
@@ -99,12 +103,14 @@ def judge(item: ScoreItem, gold: ExecResult, pred: ExecResult, order_matters: bo
         correct=category == "correct",
         category=category,
         order_matters=order_matters,
-        pred=ResultSummary.of(pred),
-        gold=ResultSummary.of(gold),
+        pred=ResultSummary.of(pred, digest),
+        gold=ResultSummary.of(gold, digest),
     )
 
 
-def score_chunk(items: Sequence[ScoreItem], timeout_s: float, max_rows: int) -> list[Verdict]:
+def score_chunk(
+    items: Sequence[ScoreItem], timeout_s: float, max_rows: int, digests: bool = False
+) -> list[Verdict]:
     """Score items in this process (gold results are reused for repeated gold SQL)."""
     gold_cache: dict[tuple[DatabaseRef, str], ExecResult] = {}
     verdicts = []
@@ -119,7 +125,7 @@ def score_chunk(items: Sequence[ScoreItem], timeout_s: float, max_rows: int) -> 
             if item.order_matters is not None
             else gold_requires_order(item.gold_sql, database.dialect)
         )
-        verdicts.append(judge(item, gold_cache[gold_key], pred, order_matters))
+        verdicts.append(judge(item, gold_cache[gold_key], pred, order_matters, digests))
     return verdicts
 
 
@@ -140,9 +146,11 @@ def score(
     timeout_s: float = 30.0,
     max_rows: int = SCORING_MAX_ROWS,
     progress: Callable[[int], None] | None = None,
+    digests: bool = False,
 ) -> list[Verdict]:
     """Verdicts in the order of `items`, computed by `workers` processes (default: one per
     CPU; 1 runs in this process). `progress(n)` is called as each batch of n items is done.
+    `digests`: the execution summaries carry the digest of their rows (`rows_digest`).
     """
     items = [
         ScoreItem(i.key, parse_database(i.database), i.gold_sql, i.pred_sql, i.order_matters)
@@ -156,14 +164,14 @@ def score(
             _place(
                 verdicts,
                 chunk,
-                score_chunk([items[i] for i in chunk], timeout_s, max_rows),
+                score_chunk([items[i] for i in chunk], timeout_s, max_rows, digests),
                 progress,
             )
         return verdicts  # type: ignore[return-value]
     context = multiprocessing.get_context("spawn")  # no inherited connections or locks
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
         futures = {
-            pool.submit(score_chunk, [items[i] for i in chunk], timeout_s, max_rows): chunk
+            pool.submit(score_chunk, [items[i] for i in chunk], timeout_s, max_rows, digests): chunk
             for chunk in chunks
         }
         for future in as_completed(futures):

@@ -45,12 +45,15 @@ def test_row_order_duplicates_and_number_types_do_not_change_the_digest(
     assert digest("SELECT 0.5") != digest("SELECT '0.5'")
 
 
-def test_verdicts_keep_the_digest_of_each_execution(concert_singer_sqlite: Path) -> None:
+def test_verdicts_keep_the_digest_of_each_execution_when_asked(concert_singer_sqlite: Path) -> None:
     gold = "SELECT name FROM singer"
     items = [
         ScoreItem("same", concert_singer_sqlite, gold, "SELECT name FROM singer ORDER BY age"),
         ScoreItem("broken", concert_singer_sqlite, gold, "SELECT nme FROM singer"),
     ]
-    same, broken = score(items, workers=1)
+    same, broken = score(items, workers=1, digests=True)
     assert same.pred.digest == same.gold.digest is not None
     assert broken.pred.digest is None and broken.gold.digest == same.gold.digest
+    # evaluation and GRPO rewards compare rows directly: no digest unless asked for
+    plain = score(items, workers=1)
+    assert all(v.pred.digest is None and v.gold.digest is None for v in plain)

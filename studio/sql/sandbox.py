@@ -5,6 +5,8 @@ address-space limit, so a query that outgrows its memory, or outlives its timeou
 `GRACE_S` in a step the engine's own deadline cannot interrupt, costs a restarted executor
 instead of the studio, an evaluation or a mining job. Each calling process keeps a small
 pool of executors, one per thread in use; their connections stay open between queries.
+An executor ignores SIGTERM and SIGINT: a job's cancel signals its whole process group, and the
+job decides when to stop; an executor ends when its caller closes its pipes, or is killed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -242,6 +245,8 @@ def _limit_memory(limit: int) -> None:
 
 def main(argv: list[str]) -> int:
     """The executor's loop: `python -m studio.sql.sandbox READ_FD WRITE_FD`."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)  # the caller stops its executors, not the signal
     requests = Connection(int(argv[0]), writable=False)
     replies = Connection(int(argv[1]), readable=False)
     _serve(requests, replies)

@@ -1,12 +1,15 @@
 """Every query is bounded: result and cell bytes, rows capped alike on both engines, a step
-the engine cannot interrupt stopped with its executor, and the MySQL account judged."""
+the engine cannot interrupt stopped with its executor, and the MySQL account judged. A job's
+cancel signal leaves its executors answering."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +110,37 @@ def test_a_step_the_engine_cannot_interrupt_stops_its_executor(concert_singer_sq
     assert result.error_kind in ("timeout", "too_large"), result
     assert result.elapsed_s <= 1.0 + GRACE_S + KILL_SLACK_S
     assert execute_sql(concert_singer_sqlite, "SELECT COUNT(*) FROM singer").rows == [(6,)]
+
+
+def test_executors_keep_answering_after_the_job_is_signalled_to_stop(
+    concert_singer_sqlite: Path,
+) -> None:
+    """A cancel SIGTERMs the job's whole process group and the job finishes its step first (a
+    GRPO rollout's rewards, an evaluation's scoring): its executors must not die with it."""
+    job = textwrap.dedent(
+        """
+        import signal, sys
+        from studio.sql.execute import execute_sql
+        execute_sql(sys.argv[1], "SELECT 1")  # an executor is up and idle
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        print("ready", flush=True)
+        signal.sigwait({signal.SIGTERM})
+        result = execute_sql(sys.argv[1], "SELECT COUNT(*) FROM singer")
+        print(result.rows, result.error, flush=True)
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", job, str(concert_singer_sqlite)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    os.killpg(process.pid, signal.SIGTERM)
+    out, _ = process.communicate(timeout=120)
+    assert (process.returncode, out.strip()) == (0, "[(6,)] None")
 
 
 @pytest.fixture

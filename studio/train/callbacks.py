@@ -37,6 +37,7 @@ GRPO_KEYS = (
     "grpo/exec_error",
     "grpo/any_correct",
     "grpo/all_correct",
+    "grpo/reward_s",
     "rollouts",
     "rollout_questions_per_s",
     "rollout_tokens_per_s",

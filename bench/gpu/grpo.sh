@@ -8,8 +8,9 @@
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
 # adapter on them (configs/spiderman_dpo.yaml) and its EX, after GRPO's EX (a workspace runs one
 # GPU job at a time); the comparison then holds SFT, DPO and GRPO.
-# SKIP_SETTLED=1 mines before GRPO (with DPO=1 those pairs, else n = 8 at T 1.0) and trains with
-# grpo_skip_settled on that run (questions the SFT model always or never answered right left out).
+# SKIP_SETTLED=1 mines before GRPO (with DPO=1 those pairs, else n = 8 at T 1.0; LIMIT=N the first
+# N train questions) and trains with grpo_skip_settled on that run (questions the SFT model always
+# or never answered right left out).
 # From the repository root of the GPU machine (data and settings: bench/gpu/pipeline.sh):
 #   setsid nohup bash bench/gpu/grpo.sh > /root/grpo.out 2>&1 &
 . bench/gpu/pipeline.sh
@@ -26,7 +27,7 @@ if [ -n "${SKIP_SETTLED:-}" ]; then
   else
     step mine_settled python -m studio pairs generate --model "$M" --adapter "$S/adapter" \
       --dataset spiderman_train --n 8 --temperature 1.0 --batch-size 256 --strategy onpolicy \
-      || exit 1
+      ${LIMIT:+--limit "$LIMIT"} || exit 1
   fi
   skip=(--set "grpo_skip_settled=$(basename "$(newest_run pairs)")")
 fi

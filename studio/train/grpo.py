@@ -6,7 +6,8 @@ adapter "ref", the reference of the KL term (checked here). Rollouts go through 
 prefix engine (studio.train.rollout) unless `rollout_engine: trl`; answers are scored by
 studio.train.reward. `GrpoStats` puts rollout throughput and step time into each log line.
 With `steps_per_generation` above `gradient_accumulation_steps`, one rollout samples the answers
-of several optimizer steps (TRL's generation batch).
+of several optimizer steps (TRL's generation batch); `num_iterations` trains on them that many
+times over.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def grpo_args(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
         "include_num_input_tokens_seen": "no",
         "num_generations": cfg.num_generations,
         "steps_per_generation": cfg.steps_per_generation,
+        "num_iterations": cfg.num_iterations,
         "max_completion_length": cfg.max_completion_length,
         "temperature": cfg.temperature,
         "top_p": cfg.top_p,

@@ -470,6 +470,16 @@ KEYS: tuple[Key, ...] = (
         origin=TRL,
     ),
     Key(
+        "num_iterations",
+        "int",
+        1,
+        _int(1),
+        "GRPO: optimizer passes over each rollout's answers (TRL's μ); above 1 a rollout serves "
+        "that many times its steps, each pass's update clipped by `epsilon` against the policy "
+        "that sampled",
+        origin=TRL,
+    ),
+    Key(
         "max_completion_length",
         "int",
         256,
@@ -702,6 +712,7 @@ BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
 GRPO_KEYS = (
     "num_generations",
     "steps_per_generation",
+    "num_iterations",
     "max_completion_length",
     "beta",
     "loss_type",

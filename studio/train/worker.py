@@ -227,6 +227,7 @@ def grpo_summary(cfg: TrainConfig, curriculum: dict[str, Any] | None) -> dict[st
         "rollout_engine": cfg.rollout_engine,
         "num_generations": cfg.num_generations,
         "steps_per_generation": cfg.steps_per_generation or cfg.gradient_accumulation_steps,
+        "num_iterations": cfg.num_iterations,
         "reward": {
             "correct": 1.0,
             "wrong_result": cfg.reward_wrong_result,

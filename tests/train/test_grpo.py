@@ -205,6 +205,25 @@ def test_one_rollout_serves_two_optimizer_steps(
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_num_iterations_trains_on_each_rollout_that_many_times(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    # a rollout per optimizer step (steps_per_generation unset), each trained on twice: TRL's μ
+    cfg = grpo_config(
+        adapter_name_or_path=str(demo_sft),
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        num_iterations=2,
+        max_steps=4,
+    )
+    run_dir = new_run(demo_ws, cfg)
+    train(run_dir)
+    metrics = read_metrics(run_dir)
+    assert [m["rollouts"] for m in metrics] == [1, 0, 1, 0]
+    summary = read_summary(run_dir)
+    assert summary["status"] == "succeeded" and summary["grpo"]["num_iterations"] == 2
+
+
 def test_a_dataset_smaller_than_one_rollout_is_refused(
     demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig], tmp_path: Path
 ) -> None:

@@ -103,6 +103,14 @@ def signal_group(pgid: int, sig: signal.Signals) -> bool:
     return True
 
 
+def ignore_stop_signals() -> None:
+    """For a job's helper processes (SQL executors, scoring workers): a cancel SIGTERMs the
+    job's whole process group, and the job, not the signal, decides when they stop (they end
+    with their parent, or are killed with the group after the cancel's grace period)."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def describe_exit(code: int) -> str:
     """ "exit code 2" or "killed by SIGKILL" for a Popen-style return code."""
     if code < 0:

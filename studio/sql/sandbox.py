@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import os
 import resource
-import signal
 import subprocess
 import sys
 import threading
@@ -245,8 +244,9 @@ def _limit_memory(limit: int) -> None:
 
 def main(argv: list[str]) -> int:
     """The executor's loop: `python -m studio.sql.sandbox READ_FD WRITE_FD`."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)  # the caller stops its executors, not the signal
+    from studio.jobs.procs import ignore_stop_signals
+
+    ignore_stop_signals()
     requests = Connection(int(argv[0]), writable=False)
     replies = Connection(int(argv[1]), readable=False)
     _serve(requests, replies)

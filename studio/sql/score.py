@@ -168,8 +168,7 @@ def score(
                 progress,
             )
         return verdicts  # type: ignore[return-value]
-    context = multiprocessing.get_context("spawn")  # no inherited connections or locks
-    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
+    with scoring_pool(min(workers, len(chunks))) as pool:
         futures = {
             pool.submit(score_chunk, [items[i] for i in chunk], timeout_s, max_rows, digests): chunk
             for chunk in chunks
@@ -177,6 +176,15 @@ def score(
         for future in as_completed(futures):
             _place(verdicts, futures[future], future.result(), progress)
     return verdicts  # type: ignore[return-value]
+
+
+def scoring_pool(workers: int) -> ProcessPoolExecutor:
+    """`workers` fresh processes (spawned: no inherited connections or locks) that ignore a job's
+    cancel signal, so the scoring under way finishes with real verdicts."""
+    from studio.jobs.procs import ignore_stop_signals
+
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context, initializer=ignore_stop_signals)
 
 
 def _place(

@@ -3,10 +3,12 @@ rule (bench/bench_scoring.py checks all 1,034 test golds of a full SpiderMan cop
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
-from studio.sql.score import ScoreItem, Verdict, execution_accuracy, score
+from studio.sql.score import ScoreItem, Verdict, execution_accuracy, score, scoring_pool
 
 
 def test_every_spiderman_test_gold_of_the_slice_scores_itself(
@@ -127,3 +129,12 @@ def test_categories_for_failures(concert_singer_sqlite: Path) -> None:
     assert [v.category for v in verdicts] == ["pred_timeout", "pred_refused", "gold_error"]
     assert verdicts[2].gold.error_kind == "unknown_table"
     assert not any(v.correct for v in verdicts)
+
+
+def test_scoring_workers_outlive_a_cancel_signal() -> None:
+    """A cancel SIGTERMs the job's process group while its scoring may run: the workers must
+    keep going (the job stops at its next safe point), not break the pool."""
+    with scoring_pool(1) as pool:
+        worker = pool.submit(os.getpid).result()
+        os.kill(worker, signal.SIGTERM)
+        assert pool.submit(os.getpid).result() == worker

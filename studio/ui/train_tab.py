@@ -336,23 +336,20 @@ def build(
         adapter_options += [(path, path) for path in chosen_adapters if path not in known]
         chosen_datasets = list(cfg.get("dataset") or [])
         chosen_model = cfg.get("model_name_or_path") or DEFAULT_MODEL
-        values = (
-            {model: chosen_model, adapters: chosen_adapters, datasets: chosen_datasets}
-            if with_values
-            else {}
-        )
+
+        def shown(value: Any) -> dict[str, Any]:
+            return {"value": value} if with_values else {}
+
         return {
             model: gr.Dropdown(
                 choices=list(dict.fromkeys([*model_choices(ws), *filter(None, [chosen_model])])),
-                **{"value": values[model]} if values else {},
+                **shown(chosen_model),
             ),
-            adapters: gr.Dropdown(
-                choices=adapter_options, **{"value": values[adapters]} if values else {}
-            ),
+            adapters: gr.Dropdown(choices=adapter_options, **shown(chosen_adapters)),
             datasets: gr.Dropdown(
                 choices=list(dict.fromkeys([*datasets_now.names, *chosen_datasets])),
                 info=datasets_now.info,
-                **{"value": values[datasets]} if values else {},
+                **shown(chosen_datasets),
             ),
         }
 

@@ -74,14 +74,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 
-# Two pytest-xdist workers by default (the suite waits on browsers, jobs and MariaDB as much as
-# it computes): `--dist loadgroup` keeps each test file on one worker and every MariaDB test on
-# the same one (tests/conftest.py says why). Arguments that choose for themselves (-n N, -n 0,
-# --numprocesses, --dist, -p no:xdist) are passed to pytest unchanged.
+# The whole suite runs on two pytest-xdist workers (it waits on browsers, jobs and MariaDB as
+# much as it computes): `--dist loadgroup` keeps each test file on one worker and every MariaDB
+# test on the same one (tests/conftest.py says why). Arguments that name tests (a file, a folder,
+# FILE::TEST) run in one process, which starts faster; arguments that choose for themselves
+# (-n N, -n 0, --numprocesses, --dist, -p no:xdist) are passed to pytest unchanged.
 xdist=(-n 2 --dist loadgroup)
 for arg in "$@"; do
   case "$arg" in
     -n | -n* | --numprocesses* | --dist* | no:xdist | -pno:xdist) xdist=() ;;
+    -*) ;;
+    *) if [ -e "${arg%%::*}" ]; then xdist=(); fi ;;
   esac
 done
 exec .venv/bin/python -m pytest "${xdist[@]}" "$@"

@@ -54,8 +54,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     Under pytest-xdist every test gets a group (`--dist loadgroup` keeps a group on one worker):
     its file, so that a module's fixtures are set up once, except that every file holding a
-    `mysql` test joins one MARIADB_GROUP (and the files sharing the session's `seeded_studio` join
-    one group, so that one worker builds it). The MariaDB tests compare fingerprints of the whole
+    `mysql` test joins one MARIADB_GROUP. The MariaDB tests compare fingerprints of the whole
     server (its databases, accounts, routines, named locks) before and after an attack, and
     others create databases and accounts: run on two workers at once, one worker's set-up would
     show as the other's attack having changed the server."""
@@ -76,16 +75,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.mysql)
     if config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist` leaves xdist_group unknown
         mariadb_files = {item.path for item in items if item.get_closest_marker("mysql")}
-        seeded_files = {
-            item.path for item in items if "seeded_studio" in getattr(item, "fixturenames", ())
-        }
         for item in items:
-            if item.path in mariadb_files:
-                group = MARIADB_GROUP
-            elif item.path in seeded_files:  # one seeded studio (it trains and mines) per worker
-                group = "seeded_studio"
-            else:
-                group = item.nodeid.split("::")[0]
+            group = MARIADB_GROUP if item.path in mariadb_files else item.nodeid.split("::")[0]
             item.add_marker(pytest.mark.xdist_group(group))
         if hasattr(config, "workerinput"):  # a worker: the groups are handed out in this order
             # The long groups first (the browser files, the built-in model's files, the MariaDB

@@ -5,6 +5,7 @@
 #   - Debian's chromium for the browser tests (Playwright drives it; no browser download);
 #   - a virtual environment in .venv with requirements-dev.txt installed.
 # Arguments go to pytest:  scripts/test.sh -m "not builtin"   or   scripts/test.sh tests/sql -q
+# (two workers unless the arguments say otherwise, e.g. -n 0 or -p no:xdist; see the end).
 # apt-get and the MariaDB server run as root (through sudo when this script is not root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,4 +74,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 
-exec .venv/bin/python -m pytest "$@"
+# The whole suite runs on two pytest-xdist workers (it waits on browsers, jobs and MariaDB as
+# much as it computes): `--dist loadgroup` keeps each test file on one worker and every MariaDB
+# test on the same one (tests/conftest.py says why). Arguments that name tests (a file, a folder,
+# FILE::TEST) run in one process, which starts faster; arguments that choose for themselves
+# (-n N, -n 0, --numprocesses, --dist, -p no:xdist) are passed to pytest unchanged.
+xdist=(-n 2 --dist loadgroup)
+for arg in "$@"; do
+  case "$arg" in
+    -n | -n* | --numprocesses* | --dist* | no:xdist | -pno:xdist) xdist=() ;;
+    -*) ;;
+    *) if [ -e "${arg%%::*}" ]; then xdist=(); fi ;;
+  esac
+done
+exec .venv/bin/python -m pytest "${xdist[@]}" "$@"

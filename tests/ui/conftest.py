@@ -71,23 +71,33 @@ def start_studio(
             stderr=subprocess.STDOUT,
             env=env,
         )
-    url = f"http://127.0.0.1:{port}"
+    studio = Studio(f"http://127.0.0.1:{port}", workspace, process, log_path)
+    try:
+        _wait_until_answering(studio)
+    except BaseException:
+        stop_studio(studio)  # a studio that never served is not left running
+        raise
+    return studio
+
+
+def _wait_until_answering(studio: Studio) -> None:
     deadline = time.monotonic() + 180
+    log = studio.log_path
     while True:
         try:
-            urllib.request.urlopen(f"{url}/config", timeout=5).close()
-            return Studio(url, workspace, process, log_path)
+            urllib.request.urlopen(f"{studio.url}/config", timeout=5).close()
+            return
         except urllib.error.HTTPError as error:
             if error.code == 401:
-                return Studio(url, workspace, process, log_path)
-            pytest.fail(f"/config answered HTTP {error.code}; log:\n{log_path.read_text()}")
+                return
+            pytest.fail(f"/config answered HTTP {error.code}; log:\n{log.read_text()}")
         except OSError:
-            if process.poll() is not None:
+            if studio.process.poll() is not None:
                 pytest.fail(
-                    f"studio exited with {process.returncode}; log:\n{log_path.read_text()}"
+                    f"studio exited with {studio.process.returncode}; log:\n{log.read_text()}"
                 )
             if time.monotonic() > deadline:
-                pytest.fail(f"studio did not answer within 180 s; log:\n{log_path.read_text()}")
+                pytest.fail(f"studio did not answer within 180 s; log:\n{log.read_text()}")
             time.sleep(0.2)
 
 
@@ -206,7 +216,18 @@ def seeded_studio(
     a one-step SFT run of the tiny model, an SFT run that failed (its model's weights file is
     garbage, so its history row holds a long error), pairs mined by the tiny model, and an
     evaluation scored from a predictions file (right, wrong and failing SQL, long enough to
-    wrap)."""
+    wrap). The studio stops at the end of the session, or at once when seeding fails."""
+    root = tmp_path_factory.mktemp("seeded-studio")
+    data_root = ["--data-root", str(tmp_path_factory.getbasetemp())]
+    studio = start_studio(root / "workspace", root / "studio.log", extra_args=data_root)
+    try:
+        yield _seed(studio, tiny_qwen2_dir, tmp_path_factory)
+    finally:
+        stop_studio(studio)
+
+
+def _seed(studio: Studio, tiny_qwen2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """Give the studio's workspace the runs `seeded_studio` describes."""
     from studio.data.importers.demo import open_workspace
     from studio.data.registry import load_examples
     from studio.evaluate.run import score_predictions
@@ -215,9 +236,6 @@ def seeded_studio(
     from studio.train.config import config_from_mapping, load_config
     from studio.train.start import start_training
 
-    root = tmp_path_factory.mktemp("seeded-studio")
-    data_root = ["--data-root", str(tmp_path_factory.getbasetemp())]
-    studio = start_studio(root / "workspace", root / "studio.log", extra_args=data_root)
     ws = open_workspace(studio.workspace)
     folder = tmp_path_factory.mktemp("seed")
     base = load_config(REPO_ROOT / "configs" / "demo_sft.yaml").to_dict()
@@ -258,5 +276,4 @@ def seeded_studio(
         "".join(json.dumps({"index": i, "sql": sql}) + "\n" for i, sql in enumerate(sqls))
     )
     summary = score_predictions(ws, "demo_test", predictions, bars=False)
-    yield Seeded(studio, train_runs, Path(summary["out_dir"]).name, pairs_dir.name)
-    stop_studio(studio)
+    return Seeded(studio, train_runs, Path(summary["out_dir"]).name, pairs_dir.name)

@@ -177,18 +177,30 @@ def test_a_grpo_run_moves_the_sft_adapter_and_logs_its_curves(
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        # a rollout samples 4 micro-batches of 2 answers (both questions x 4 answers); an
+        # optimizer step takes 2 of them, so every other step trains on the answers sampled before
+        {"steps_per_generation": 4},
+        # a rollout per optimizer step (steps_per_generation unset), trained on twice: TRL's μ
+        {"num_iterations": 2},
+    ],
+    ids=["steps_per_generation", "num_iterations"],
+)
 def test_one_rollout_serves_two_optimizer_steps(
-    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+    demo_ws: Workspace,
+    demo_sft: Path,
+    grpo_config: Callable[..., TrainConfig],
+    schedule: dict[str, int],
 ) -> None:
-    # a rollout samples 4 micro-batches of 2 answers (both questions x 4 answers); an optimizer
-    # step takes 2 of them, so every other step trains on the answers sampled before it
     cfg = grpo_config(
         adapter_name_or_path=str(demo_sft),
         per_device_train_batch_size=2,
         gradient_accumulation_steps=2,
-        steps_per_generation=4,
         max_steps=4,
         gradient_checkpointing=True,
+        **schedule,
     )
     run_dir = new_run(demo_ws, cfg)
     train(run_dir)
@@ -200,28 +212,11 @@ def test_one_rollout_serves_two_optimizer_steps(
     for m in metrics[1::2]:
         assert m["rollout_s"] == 0 and "rollout_questions_per_s" not in m
     summary = read_summary(run_dir)
-    assert summary["status"] == "succeeded" and summary["grpo"]["steps_per_generation"] == 4
+    assert summary["status"] == "succeeded"
+    recorded = {key: summary["grpo"][key] for key in ("steps_per_generation", "num_iterations")}
+    assert recorded == {"steps_per_generation": 2, "num_iterations": 1, **schedule}
     before, after = adapter_weights(demo_sft), adapter_weights(run_dir / "adapter")
     assert any(not torch.equal(before[k], after[k]) for k in before)
-
-
-def test_num_iterations_trains_on_each_rollout_that_many_times(
-    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
-) -> None:
-    # a rollout per optimizer step (steps_per_generation unset), each trained on twice: TRL's μ
-    cfg = grpo_config(
-        adapter_name_or_path=str(demo_sft),
-        per_device_train_batch_size=2,
-        gradient_accumulation_steps=2,
-        num_iterations=2,
-        max_steps=4,
-    )
-    run_dir = new_run(demo_ws, cfg)
-    train(run_dir)
-    metrics = read_metrics(run_dir)
-    assert [m["rollouts"] for m in metrics] == [1, 0, 1, 0]
-    summary = read_summary(run_dir)
-    assert summary["status"] == "succeeded" and summary["grpo"]["num_iterations"] == 2
 
 
 def test_a_dataset_smaller_than_one_rollout_is_refused(

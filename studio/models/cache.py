@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 CACHE_ENV = "STUDIO_CACHE"
 MANIFEST_NAME = "studio-manifest.json"
 Log = Callable[[str], None]
-# GGUF keys (after "<architecture>.") that transformers' GGUF reader does not put into the config
-GGUF_CONFIG_GAPS = {  # by model_type: the file's `<architecture>.<key>` -> the config attribute
+# By model_type: GGUF keys (after "<architecture>.") that transformers' GGUF reader does not put
+# into the config -> the config attribute they set
+GGUF_CONFIG_GAPS = {
     "qwen3": {"attention.key_length": "head_dim"},
     "qwen3_moe": {"expert_feed_forward_length": "moe_intermediate_size"},
 }
@@ -176,10 +177,10 @@ def convert_gguf(gguf_path: Path, target: Path, source: dict, log: Log = log_to_
             return target
         staging = target.with_name(f"{target.name}.partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
-        log(f"converting {gguf_path.name}: config and tokenizer (about 30 s on a laptop CPU)")
+        log(f"converting {gguf_path.name}: config and tokenizer")
         config = gguf_config(gguf_path)
         tokenizer = gguf_tokenizer(gguf_path, config.model_type)
-        log(f"converting {gguf_path.name}: dequantizing weights (about 40 s)")
+        log(f"converting {gguf_path.name}: dequantizing weights")
         model = AutoModelForCausalLM.from_pretrained(
             gguf_path.parent, gguf_file=gguf_path.name, config=config
         )

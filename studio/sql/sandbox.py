@@ -5,8 +5,8 @@ address-space limit, so a query that outgrows its memory, or outlives its timeou
 `GRACE_S` in a step the engine's own deadline cannot interrupt, costs a restarted executor
 instead of the studio, an evaluation or a mining job. Each calling process keeps a small
 pool of executors, one per thread in use; their connections stay open between queries.
-An executor ignores SIGTERM and SIGINT: a job's cancel signals its whole process group, and the
-job decides when to stop; an executor ends when its caller closes its pipes, or is killed.
+An executor ignores a job's cancel signal (`ignore_stop_signals`); it ends when its caller
+closes its pipes, or is killed.
 """
 
 from __future__ import annotations

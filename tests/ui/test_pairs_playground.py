@@ -209,7 +209,7 @@ def test_playground_compares_two_models_side_by_side(
     example = load_examples(ws, "demo_train")[0]
     gold_rows = execute_sql(database_ref(ws, "demo_train", example.db_id), example.gold_sql).rows
     assert question.input_value() == example.question
-    assert str(gold_rows[0][0]) in page.locator("#pg-gold-result").inner_text()
+    expect(page.locator("#pg-gold-result")).to_contain_text(str(gold_rows[0][0]))
     screenshot(page, "playground")
     page.locator("#pg-unload").click()
     expect(page.locator("#pg-status")).to_contain_text("Unloaded 2 model(s)")

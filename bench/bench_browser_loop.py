@@ -41,7 +41,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from studio.testing.gestures import choose, element_text, fill, open_tab
+from studio.testing.gestures import choose, element_text, fill, open_tab, wait_for_train_form
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -149,6 +149,7 @@ def load_config(page, config: str) -> None:
     from playwright.sync_api import expect
 
     open_tab(page, "Train")
+    wait_for_train_form(page)
     choose(page, "train-ready", config)
     page.locator("#train-load").click()
     expect(page.locator("#train-status")).to_contain_text(f"Loaded {config}", timeout=UI_TIMEOUT_MS)

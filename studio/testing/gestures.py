@@ -37,6 +37,12 @@ def choose_custom(page: Any, elem_id: str, value: object) -> None:
     page.locator("body").click(position={"x": 5, "y": 5})
 
 
+def wait_for_train_form(page: Any) -> None:
+    """Wait until the page's load has answered the Train form (its Dataset picker holds a
+    dataset): what is picked or typed before that answer is overwritten by it."""
+    page.locator("#train-dataset .token").first.wait_for()
+
+
 def field_value(page: Any, elem_id: str) -> str:
     """The current value of a textbox or number field."""
     return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()

@@ -25,6 +25,7 @@ from studio.testing.gestures import (
     record_texts,
     recorded_texts,
     table_row,
+    wait_for_train_form,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,7 @@ def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
 ) -> None:
     page.goto(studio.url)
     open_tab(page, "Train")
+    wait_for_train_form(page)
     choose_custom(page, "train-model", tiny_qwen2_dir)
     fill(page, "train-max-steps", 3)
     fill(page, "train-cutoff", 256)

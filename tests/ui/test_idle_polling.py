@@ -25,6 +25,7 @@ from studio.testing.gestures import (
     fill,
     open_tab,
     table_row,
+    wait_for_train_form,
 )
 from studio.ui.job_panel import POLL_S
 
@@ -140,6 +141,7 @@ def test_train_timer_follows_a_training_run_then_stops(studio, page, tiny_qwen2_
     page.goto(studio.url)
     open_tab(page, "Train")
     expect(page.locator("#train-run")).to_contain_text("No training run yet")
+    wait_for_train_form(page)
     choose_custom(page, "train-model", tiny_qwen2_dir)
     fill(page, "train-max-steps", 2)
     fill(page, "train-cutoff", 256)

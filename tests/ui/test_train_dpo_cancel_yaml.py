@@ -29,6 +29,7 @@ from studio.testing.gestures import (
     record_texts,
     recorded_texts,
     table_row,
+    wait_for_train_form,
 )
 from studio.train.config import config_from_mapping, dump_config
 from studio.train.form import DEFAULT_BASE
@@ -91,12 +92,6 @@ def wait_for_recorded(page, elem_id: str, pattern: str, timeout: int = JOB_TIMEO
 
 def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def wait_for_form(page) -> None:
-    """Wait until the page's load has answered the Train form (its Dataset picker holds a
-    dataset), so that it overwrites nothing the test types next."""
-    expect(page.locator("#train-dataset .token")).not_to_have_count(0)
 
 
 def set_yaml(page, text: str) -> None:
@@ -164,6 +159,7 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
     assert [cell.strip() for cell in cells][:3] == ["ui_pairs", "preference", "8"]
 
     open_tab(page, "Train")
+    wait_for_train_form(page)
     page.locator("#train-stage").get_by_text("dpo", exact=True).click()
     expect(page.locator("#train-dataset")).to_contain_text("preference datasets registered")
     # the SFT dataset of the default form leaves the choice instead of raising a value error
@@ -247,7 +243,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     total = 30  # Cancel is pressed at the first logged step: it lands long before the last
     page.goto(studio.url)
     open_tab(page, "Train")
-    wait_for_form(page)
+    wait_for_train_form(page)
     # a reloaded page shows the newest run's config: start from the page's default form
     set_yaml(page, dump_config(config_from_mapping(DEFAULT_BASE)))
     page.locator("#train-apply-yaml").click()
@@ -376,7 +372,7 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     demo = yaml.safe_load((REPO_ROOT / "configs" / "demo_sft.yaml").read_text())
     page.goto(studio.url)
     open_tab(page, "Train")
-    wait_for_form(page)
+    wait_for_train_form(page)
     # move the form away from the file's values first, so loading it must change them
     fill(page, "train-max-steps", 99)
     fill(page, "train-lr", 0.01)

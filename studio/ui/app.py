@@ -54,20 +54,14 @@ CSS = (
     " overflow-wrap: anywhere;}\n"
     ".cm-content {overflow-wrap: anywhere;}"
 )
-Refresher = (
-    tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
-    | tuple[Callable[..., dict], Sequence[Any], Sequence[Any], str]
-)
+Refresher = tuple[Callable[..., dict], Sequence[Any], Sequence[Any]]
 
 
 def _wire(app: gr.Blocks, tab: gr.Tab, refreshers: Sequence[Refresher]) -> None:
-    """Run a tab's refreshers when the page loads and whenever the tab is shown. A refresher
-    with a fourth element, a queue name, runs one at a time with the tab's other events of that
-    queue, in the order they were asked (a refresh answered late then cannot undo them)."""
-    for fn, inputs, outputs, *queue in refreshers:
-        ordered = {"concurrency_id": queue[0], "concurrency_limit": 1} if queue else {}
-        app.load(fn, list(inputs), list(outputs), show_progress="hidden", **ordered)
-        tab.select(fn, list(inputs), list(outputs), show_progress="hidden", **ordered)
+    """Run a tab's refreshers when the page loads and whenever the tab is shown."""
+    for fn, inputs, outputs in refreshers:
+        app.load(fn, list(inputs), list(outputs), show_progress="hidden")
+        tab.select(fn, list(inputs), list(outputs), show_progress="hidden")
 
 
 def build_app(workspace: Workspace, roots: PathRoots) -> gr.Blocks:

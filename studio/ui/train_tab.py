@@ -9,7 +9,7 @@ in the jobs table, also after a reload.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -60,15 +60,13 @@ from studio.workspace import Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
 CHECKING = "Checking the config, the model and the datasets before queueing the job…"
-# the page's refresh of the pickers and a stage switch run one at a time, in the order asked: a
-# refresh asked before a switch and answered after it would put back the old stage's choices
-FORM_QUEUE = "train-form"
 
 
-def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, ...]]:
-    """Build the tab; returns its refreshers (fn, inputs, outputs[, queue]) for page load and tab
-    selection. Paths typed in it (YAML files, and those a config names) must lie inside
-    `roots`."""
+def build(
+    ws: Workspace, roots: PathRoots
+) -> list[tuple[Callable[..., dict], list[Any], list[Any]]]:
+    """Build the tab; returns its refreshers (fn, inputs, outputs) for page load and tab selection.
+    Paths typed in it (YAML files, and those a config names) must lie inside `roots`."""
     gr.Markdown(
         "Fill the form or load a YAML from `configs/`; the YAML on the right is exactly what "
         "`python -m studio train FILE` would run. Charts follow the run of the job panel; a "
@@ -563,8 +561,6 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, ...]]:
         form_inputs,
         [model, adapters, datasets, dpo_row, packing, yaml_code, status],
         show_progress="hidden",
-        concurrency_id=FORM_QUEUE,
-        concurrency_limit=1,
     )
     apply_yaml.click(do_apply, [yaml_code, *form_inputs], form_outputs)
     ready.change(lambda value: value or gr.skip(), ready, config_path)
@@ -582,6 +578,5 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, ...]]:
             on_load,
             [panel.state, offered, *form_inputs],
             [*form_outputs, offered, history, show_run, overlay_runs],
-            FORM_QUEUE,
         ),
     ]

@@ -57,7 +57,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     `mysql` test joins one MARIADB_GROUP. The MariaDB tests compare fingerprints of the whole
     server (its databases, accounts, routines, named locks) before and after an attack, and
     others create databases and accounts: run on two workers at once, one worker's set-up would
-    show as the other's attack having changed the server."""
+    show as the other's attack having changed the server. xdist hands the groups out largest
+    first (by number of tests; the MariaDB group leads), then one at a time to whichever worker
+    runs low."""
     unmarked = [
         item.nodeid
         for item in items
@@ -78,18 +80,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             group = MARIADB_GROUP if item.path in mariadb_files else item.nodeid.split("::")[0]
             item.add_marker(pytest.mark.xdist_group(group))
-        if hasattr(config, "workerinput"):  # a worker: the groups are handed out in this order
-            # The long groups first (the browser files, the built-in model's files, the MariaDB
-            # group), so that no long file starts last while the other worker has nothing left.
-            slow = {
-                item.path
-                for item in items
-                if item.get_closest_marker("browser") or item.get_closest_marker("builtin")
-            }
-            ranks = {path: 0 for path in slow}
-            items.sort(
-                key=lambda item: ranks.get(item.path, 1 if item.path in mariadb_files else 2)
-            )
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,12 @@ def _partial_checkpointing(trainer: Any, cfg: TrainConfig, prepare: Sequence[Fol
     trainer.add_callback(PartialCheckpointing(cfg.gradient_checkpointing_skip_layers))
 
 
+def _signal_groups(trainer: Any, cfg: TrainConfig, prepare: Sequence[FolderStep]) -> None:
+    from studio.patches.signal_groups import count_signal_tokens_only
+
+    count_signal_tokens_only(trainer)
+
+
 def _atomic_checkpoints(trainer: Any, cfg: TrainConfig, prepare: Sequence[FolderStep]) -> None:
     from studio.patches.trainer_checkpoints import save_checkpoints_atomically
 
@@ -208,6 +214,23 @@ PATCHES: tuple[Patch, ...] = (
         ),
         is_on=lambda cfg: cfg.gradient_checkpointing_skip_layers > 0,
         on_trainer=_partial_checkpointing,
+    ),
+    Patch(
+        name="signal_groups",
+        source="studio/patches/signal_groups.py",
+        scope="training",
+        key="loss_over_signal_groups",
+        off="loss_over_signal_groups: false",
+        checked_with=(TRANSFORMERS, TRL),
+        internals=(
+            Internal(
+                "trl.trainer.grpo_trainer",
+                ("GRPOTrainer._generate_and_score_completions",),
+                (("GRPOTrainer._generate_and_score_completions", ("self", "inputs")),),
+            ),
+        ),
+        is_on=lambda cfg: cfg.stage == "grpo" and cfg.loss_over_signal_groups,
+        on_trainer=_signal_groups,
     ),
     Patch(
         name="atomic_checkpoints",

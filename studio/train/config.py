@@ -19,7 +19,14 @@ import yaml
 
 from studio.errors import StudioError
 from studio.patches.packed_attention import PACKED_ATTENTION
-from studio.train.keys import ATTENTION_IMPLEMENTATIONS, BY_NAME, GRPO_KEYS, KEYS, UNSET
+from studio.train.keys import (
+    ATTENTION_IMPLEMENTATIONS,
+    BY_NAME,
+    GRPO_KEYS,
+    KEYS,
+    TOKEN_COUNT_LOSSES,
+    UNSET,
+)
 from studio.train.llamafactory_keys import FATES
 from studio.train.strict_yaml import load_yaml
 
@@ -251,6 +258,12 @@ def _check_grpo(cfg: TrainConfig, source: str) -> None:
         raise StudioError(
             f"{source}: config key 'val_size': GRPO holds out no rows; measure the adapter with "
             "`python -m studio eval`, and remove the key"
+        )
+    if cfg.loss_over_signal_groups and cfg.loss_type not in TOKEN_COUNT_LOSSES:
+        raise StudioError(
+            f"{source}: config key 'loss_over_signal_groups' changes the divisor of the losses "
+            f"that divide by the rollout's tokens ({', '.join(TOKEN_COUNT_LOSSES)}); loss_type "
+            f"{cfg.loss_type} divides otherwise: set loss_type: dapo or remove the key"
         )
     # TRL's GRPOConfig: the generation batch (per device, x processes) holds whole groups
     steps = cfg.steps_per_generation or cfg.gradient_accumulation_steps

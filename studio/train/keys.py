@@ -58,6 +58,8 @@ PREF_LOSSES = (
 )
 # TRL 1.16 GRPOConfig.loss_type and scale_rewards values
 GRPO_LOSSES = ("dapo", "grpo", "dr_grpo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+# the losses TRL divides by the completion tokens of the whole rollout (`num_items_in_batch`)
+TOKEN_COUNT_LOSSES = ("dapo", "cispo", "vespo")
 SCALE_REWARDS = ("group", "batch", "none")
 # how GRPO samples its rollouts: the studio's prefix engine, or TRL's own `generate`
 ROLLOUT_ENGINES = ("prefix", "trl")
@@ -660,6 +662,16 @@ KEYS: tuple[Key, ...] = (
         origin=STUDIO,
     ),
     Key(
+        "loss_over_signal_groups",
+        "bool",
+        False,
+        Flag(),
+        "GRPO with a loss_type that divides by the rollout's tokens (dapo, cispo, vespo): "
+        "count only the tokens of answers whose group's rewards differ (advantage not zero), so "
+        "that settled groups do not shrink the update (docs/PATCHES.md)",
+        origin=STUDIO,
+    ),
+    Key(
         "grpo_skip_settled",
         "str | None",
         None,
@@ -723,5 +735,6 @@ GRPO_KEYS = (
     "reward_timeout_s",
     "reward_workers",
     "rollout_engine",
+    "loss_over_signal_groups",
     "grpo_skip_settled",
 )

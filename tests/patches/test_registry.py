@@ -156,7 +156,18 @@ def test_training_patches_lists_what_the_config_turns_on_for_the_model() -> None
             "gradient_checkpointing_skip_layers": 1,
         }
     )
-    assert training_patches(every, moe) == [p.name for p in PATCHES if p.scope == "training"]
+    sft_patches = [p.name for p in PATCHES if p.scope == "training" and p.name != "signal_groups"]
+    assert training_patches(every, moe) == sft_patches
+    grpo = config_from_mapping(
+        {
+            "dataset": "a",
+            "stage": "grpo",
+            "per_device_train_batch_size": 8,
+            "loss_over_signal_groups": True,
+        }
+    )
+    signal = ["fused_rms_norm", "signal_groups", "atomic_checkpoints"]
+    assert training_patches(grpo, dense) == signal
     none = config_from_mapping(
         {"dataset": "a", "fused_rms_norm": False, "experts_implementation": "grouped_mm"}
     )

@@ -323,6 +323,35 @@ def test_rollout_logprobs_match_a_forward_pass(
     assert rollout.drain().rollouts == 0
 
 
+def test_loss_over_signal_groups_divides_by_the_tokens_of_answers_with_an_advantage(
+    demo_ws: Workspace,
+    demo_sft: Path,
+    grpo_config: Callable[..., TrainConfig],
+    small_model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    from datasets import Dataset
+
+    from studio.train.grpo import build_grpo_trainer
+
+    cfg = grpo_config(adapter_name_or_path=str(demo_sft), loss_over_signal_groups=True)
+    records = grpo_records(demo_ws, cfg)[0]
+    tokenizer = load_tokenizer(str(small_model_dir))
+    trainer, _ = build_grpo_trainer(cfg, tmp_path, tokenizer, Dataset.from_list(records), None, [])
+    # the two questions, then one whose gold fails: its answers get no reward, so advantage 0
+    failing = {**records[0], "gold_sql": "SELECT broken FROM nowhere"}
+    inputs = [record for record in [*records, failing] for _ in range(cfg.num_generations)]
+    trainer.model.train()
+    out = trainer._generate_and_score_completions(inputs)
+    mask, advantages = out["completion_mask"], out["advantages"]
+    assert not advantages[-cfg.num_generations :].any() and advantages.any()
+    with_signal = int((mask * (advantages != 0)[:, None]).sum())
+    assert int(out["num_items_in_batch"]) == with_signal < int(mask.sum())
+    # TRL's own count, the patch's method underneath: every answer's tokens
+    own = type(trainer)._generate_and_score_completions(trainer, inputs)
+    assert int(own["num_items_in_batch"]) == int(own["completion_mask"].sum())
+
+
 class CancelAfterFirstStep(TrainerCallback):
     """Sends the worker SIGTERM (what `jobs cancel` sends) as the first step ends."""
 
@@ -412,6 +441,10 @@ def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
     # the rollout, not the optimizer step, holds whole groups (as TRL's GRPOConfig checks)
     cfg = grpo_config(per_device_train_batch_size=2, steps_per_generation=2)
     assert cfg.steps_per_generation == 2 and cfg.gradient_accumulation_steps == 1
+    with pytest.raises(StudioError, match="'loss_over_signal_groups' changes the divisor.*grpo"):
+        grpo_config(loss_type="grpo", loss_over_signal_groups=True)
+    with pytest.raises(StudioError, match="'loss_over_signal_groups' applies to stage: grpo"):
+        config_from_mapping({"dataset": "a", "loss_over_signal_groups": True})
     with pytest.raises(StudioError, match="'val_size': GRPO holds out no rows"):
         grpo_config(val_size=2)
     # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts

@@ -57,9 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     `mysql` test joins one MARIADB_GROUP. The MariaDB tests compare fingerprints of the whole
     server (its databases, accounts, routines, named locks) before and after an attack, and
     others create databases and accounts: run on two workers at once, one worker's set-up would
-    show as the other's attack having changed the server. xdist hands the groups out largest
-    first (by number of tests; the MariaDB group leads), then one at a time to whichever worker
-    runs low."""
+    show as the other's attack having changed the server."""
     unmarked = [
         item.nodeid
         for item in items
@@ -80,6 +78,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             group = MARIADB_GROUP if item.path in mariadb_files else item.nodeid.split("::")[0]
             item.add_marker(pytest.mark.xdist_group(group))
+        if hasattr(config, "workerinput"):  # a worker: the order of the groups it collected
+            # xdist hands the groups out by their number of tests, largest first; among groups of
+            # the same size (most browser files hold one or a few tests) this order decides: the
+            # browser files and the built-in model's files first, then the MariaDB group.
+            slow = {
+                item.path
+                for item in items
+                if item.get_closest_marker("browser") or item.get_closest_marker("builtin")
+            }
+            ranks = {path: 0 for path in slow}
+            items.sort(
+                key=lambda item: ranks.get(item.path, 1 if item.path in mariadb_files else 2)
+            )
 
 
 @pytest.fixture(scope="session")

@@ -221,7 +221,7 @@ PATCHES: tuple[Patch, ...] = (
         scope="training",
         key="loss_over_signal_groups",
         off="loss_over_signal_groups: false",
-        checked_with=(TRANSFORMERS, TRL),
+        checked_with=(TRL,),
         internals=(
             Internal(
                 "trl.trainer.grpo_trainer",

@@ -23,12 +23,15 @@ DPO_KEYS = (
     "logps/chosen",
     "logps/rejected",
 )
-# GRPO: TRL's reward, KL and answer-length logs, the execution reward's shares
+# GRPO: TRL's reward, KL, clipping and answer-length logs, the execution reward's shares
 # (studio.train.reward) and rollout throughput and step time (studio.train.grpo)
 GRPO_KEYS = (
     "reward",
     "reward_std",
     "kl",
+    "clip_ratio/low_mean",
+    "clip_ratio/high_mean",
+    "cispo_clip_ratio",
     "completions/mean_length",
     "completions/clipped_ratio",
     "frac_reward_zero_std",

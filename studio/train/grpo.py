@@ -85,6 +85,7 @@ def grpo_args(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
         "beta": cfg.beta,
         "loss_type": cfg.loss_type,
         "epsilon": cfg.epsilon,
+        "epsilon_high": cfg.epsilon_high,
         "scale_rewards": cfg.scale_rewards,
         "chat_template_kwargs": CHAT_TEMPLATE_KWARGS,
     }

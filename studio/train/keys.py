@@ -531,6 +531,16 @@ KEYS: tuple[Key, ...] = (
         origin=TRL,
     ),
     Key(
+        "epsilon_high",
+        "float | None",
+        None,
+        Number(float, 0, low_open=True, optional=True),
+        "GRPO: upper clipping bound of the policy ratio, above `epsilon` to let unlikely tokens "
+        "of rewarded answers grow (DAPO's clip-higher, 0.28 in its paper; with `cispo` the "
+        "weight cap, 5.0 in ScaleRL); unset: `epsilon`",
+        origin=TRL,
+    ),
+    Key(
         "scale_rewards",
         "str",
         "group",
@@ -729,6 +739,7 @@ GRPO_KEYS = (
     "beta",
     "loss_type",
     "epsilon",
+    "epsilon_high",
     "scale_rewards",
     "reward_wrong_result",
     "reward_format",

@@ -219,6 +219,23 @@ def test_one_rollout_serves_two_optimizer_steps(
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_epsilon_high_reaches_the_loss_as_its_upper_clipping_bound(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    # cispo caps the policy ratio of answers with a positive advantage at epsilon_high (TRL:
+    # `epsilon` when unset): a ratio of about 1 is above a cap of 0.2 and below one of 10
+    capped = {}
+    for epsilon_high in (None, 10.0):
+        cfg = grpo_config(
+            adapter_name_or_path=str(demo_sft), loss_type="cispo", epsilon_high=epsilon_high
+        )
+        run_dir = new_run(demo_ws, cfg)
+        train(run_dir)
+        capped[epsilon_high] = [m["cispo_clip_ratio"] for m in read_metrics(run_dir)]
+    assert all(0 < share <= 1 for share in capped[None]), capped
+    assert capped[10.0] == [0.0, 0.0], capped
+
+
 def test_a_dataset_smaller_than_one_rollout_is_refused(
     demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig], tmp_path: Path
 ) -> None:
@@ -445,6 +462,10 @@ def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
         grpo_config(loss_type="grpo", loss_over_signal_groups=True)
     with pytest.raises(StudioError, match="'loss_over_signal_groups' applies to stage: grpo"):
         config_from_mapping({"dataset": "a", "loss_over_signal_groups": True})
+    with pytest.raises(StudioError, match="config key 'epsilon_high'"):
+        grpo_config(epsilon_high=0)
+    with pytest.raises(StudioError, match="'epsilon_high' applies to stage: grpo"):
+        config_from_mapping({"dataset": "a", "epsilon_high": 0.28})
     with pytest.raises(StudioError, match="'val_size': GRPO holds out no rows"):
         grpo_config(val_size=2)
     # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts

@@ -8,7 +8,9 @@ studio.web.path_roots (the workspace, configs/, data/ and each --data-root).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 
 from studio.data.importers.demo import open_workspace
@@ -79,5 +81,13 @@ def run(args: argparse.Namespace) -> int:
 
     from studio.ui.app import serve
 
+    dump_stacks_on_signal()
     serve(workspace, roots, host=args.host, port=args.port, auth=credentials)
     return 0
+
+
+def dump_stacks_on_signal() -> None:
+    """`kill -USR1 <pid>` makes the studio write every thread's stack to stderr (its log) and
+    go on serving: where a studio that stops answering waits."""
+    if hasattr(signal, "SIGUSR1"):  # POSIX only
+        faulthandler.register(signal.SIGUSR1, all_threads=True)

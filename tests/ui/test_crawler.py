@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from studio.models.references import DEFAULT_MODEL
+from studio.testing.stacks import dump_studio_stacks
 
 TABS = ("Datasets", "Train", "Pairs", "Playground", "Evaluate", "Export")
 CONTROL_TYPES = ("textbox", "number", "dropdown", "checkbox", "radio", "code")
@@ -96,15 +97,29 @@ CLICK_TARGETS_JS = """() => window.gradio_config.dependencies
   .flatMap(d => d.targets.filter(t => t[1] === 'click').map(t => [t[0], d.inputs]))"""
 
 
+# what each queued event is: its trigger's elem_id or label and event name, by fn_index
+EVENTS_JS = """(indices) => indices.map(i => {
+  const dep = window.gradio_config.dependencies.find(d => d.id === i);
+  if (!dep) return `fn ${i}`;
+  const names = dep.targets.map(([id, event]) => {
+    const c = window.gradio_config.components.find(c => c.id === id);
+    const p = (c && c.props) || {};
+    return `${p.elem_id || p.label || p.value || (c && c.type) || id}.${event}`;
+  });
+  return `fn ${i} (${dep.api_name || 'no api name'}: ${names.join(', ') || 'page load'})`;
+})"""
+
+
 class Watcher:
     """Network activity, page errors, error toasts and log tracebacks of one page."""
 
-    def __init__(self, page: Any, log_path: Path) -> None:
-        self.page, self.log_path = page, log_path
+    def __init__(self, page: Any, studio: Any) -> None:
+        self.page, self.studio, self.log_path = page, studio, studio.log_path
         self.pending: set[Any] = set()
+        self.joined: list[dict[str, Any]] = []  # events queued since the page was last quiet
         self.page_errors: list[str] = []
         self.findings: list[str] = []
-        self.log_offset = log_path.stat().st_size
+        self.log_offset = self.log_path.stat().st_size
         page.on("request", self._started)
         page.on("requestfinished", lambda request: self.pending.discard(request))
         page.on("requestfailed", lambda request: self.pending.discard(request))
@@ -113,9 +128,13 @@ class Watcher:
     def _started(self, request: Any) -> None:
         if "heartbeat" not in request.url:
             self.pending.add(request)
+        if "/queue/join" in request.url:
+            self.joined.append(request.post_data_json or {})
 
     def settle(self) -> None:
-        """Wait until the page has no request in flight for a moment (every event answered)."""
+        """Wait until the page has no request in flight for a moment (every event answered).
+        A stall fails with the events queued since the page was last quiet and the stacks of
+        the studio's threads (where its handlers wait)."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         quiet = 0
         while quiet < 3:
@@ -123,7 +142,14 @@ class Watcher:
             quiet = quiet + 1 if not self.pending else 0
             if time.monotonic() > deadline:
                 pending = ", ".join(r.url for r in self.pending)
-                pytest.fail(f"requests still pending after {SETTLE_TIMEOUT_S:.0f} s: {pending}")
+                events = self.page.evaluate(EVENTS_JS, [j.get("fn_index") for j in self.joined])
+                stacks = dump_studio_stacks(self.studio.process, self.log_path)
+                pytest.fail(
+                    f"requests still pending after {SETTLE_TIMEOUT_S:.0f} s: {pending}\n"
+                    f"events queued since the page was last quiet: {events}\n"
+                    f"the studio's threads:\n{stacks}"
+                )
+        self.joined.clear()
 
     def check(self, what: str) -> None:
         """Note every error shown since the last check, then clear the toasts."""
@@ -373,9 +399,9 @@ def test_every_control_of_every_tab_survives_empty_invalid_and_valid_values(
 ) -> None:
     studio = seeded_studio.studio
     page.set_viewport_size({"width": 1440, "height": 900})
+    watcher = Watcher(page, studio)  # before the page loads: its load events are queued then
     page.goto(studio.url)
     page.locator("#datasets-table").wait_for()
-    watcher = Watcher(page, studio.log_path)
     watcher.check("page loaded")
     targets: dict[int, set[int]] = {}
     for button, inputs in page.evaluate(CLICK_TARGETS_JS):

@@ -3,6 +3,9 @@
 # -> EX -> GRPO from the SFT adapter (configs/spiderman_grpo.yaml; GRPO_SET adds settings, e.g.
 # "--set beta=0 --set learning_rate=5e-5") -> EX -> GRPO compared with SFT on the same questions.
 # GRPO_MINUTES=N cancels GRPO after N minutes and evaluates the checkpoint it saved there.
+# GRPO_SET_B: a second GRPO from the same SFT adapter with these settings instead of GRPO_SET
+# (e.g. "--set epsilon_high=0.28"), after the first: EX, and SFT, GRPO and GRPO b compared
+# (compare_b); two levers measured against one SFT model in one session.
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
@@ -31,13 +34,24 @@ if [ -n "${SKIP_SETTLED:-}" ]; then
   fi
   skip=(--set "grpo_skip_settled=$(basename "$(newest_run pairs)")")
 fi
-train_for grpo "${GRPO_MINUTES:-}" python -m studio train configs/spiderman_grpo.yaml \
-  --set "adapter_name_or_path=$S/adapter" --set "output_dir=$ROOT/adapters/grpo" \
-  "${skip[@]}" "${GRPO_SETTINGS[@]}" || exit 1
-G=$(newest_run grpo)
-adapter=$(run_adapter "$G") || exit 1
-evaluate grpo "$adapter"
+run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO_MINUTES), the
+  # adapter it left in $adapter, its EX as eval-NAME
+  local name=$1
+  shift
+  train_for grpo "${GRPO_MINUTES:-}" python -m studio train configs/spiderman_grpo.yaml \
+    --set "adapter_name_or_path=$S/adapter" --set "output_dir=$ROOT/adapters/$name" \
+    "${skip[@]}" "$@" || return 1
+  adapter=$(run_adapter "$(newest_run grpo)") || return 1
+  evaluate "$name" "$adapter"
+}
+run_grpo grpo "${GRPO_SETTINGS[@]}" || exit 1
 compare compare sft grpo
+if [ -n "${GRPO_SET_B:-}" ]; then
+  first=$adapter
+  read -ra GRPO_B_SETTINGS <<< "$GRPO_SET_B"
+  run_grpo grpo_b "${GRPO_B_SETTINGS[@]}" && compare compare_b sft grpo grpo_b
+  adapter=$first
+fi
 if [ -n "${DPO:-}" ]; then
   if [ -z "$mined" ]; then
     mine_onpolicy "$S/adapter" "" ${LIMIT:+--limit "$LIMIT"} || exit 1

@@ -5,7 +5,7 @@
 # GRPO_MINUTES=N cancels GRPO after N minutes and evaluates the checkpoint it saved there.
 # GRPO_SET_B: a second GRPO from the same SFT adapter with these settings instead of GRPO_SET
 # (e.g. "--set epsilon_high=0.28"), after the first: EX, and SFT, GRPO and GRPO b compared
-# (compare_b); two levers measured against one SFT model in one session.
+# (compare_b); two levers measured against one SFT model on one machine's half hour.
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT

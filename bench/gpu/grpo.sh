@@ -34,23 +34,22 @@ if [ -n "${SKIP_SETTLED:-}" ]; then
   fi
   skip=(--set "grpo_skip_settled=$(basename "$(newest_run pairs)")")
 fi
-run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO_MINUTES), the
-  # adapter it left in $adapter, its EX as eval-NAME
+declare -A adapters  # GRPO run name -> the adapter it left
+run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO_MINUTES), its
+  # adapter in adapters[NAME], its EX as eval-NAME
   local name=$1
   shift
   train_for grpo "${GRPO_MINUTES:-}" python -m studio train configs/spiderman_grpo.yaml \
     --set "adapter_name_or_path=$S/adapter" --set "output_dir=$ROOT/adapters/$name" \
     "${skip[@]}" "$@" || return 1
-  adapter=$(run_adapter "$(newest_run grpo)") || return 1
-  evaluate "$name" "$adapter"
+  adapters[$name]=$(run_adapter "$(newest_run grpo)") || return 1
+  evaluate "$name" "${adapters[$name]}"
 }
 run_grpo grpo "${GRPO_SETTINGS[@]}" || exit 1
 compare compare sft grpo
 if [ -n "${GRPO_SET_B:-}" ]; then
-  first=$adapter
   read -ra GRPO_B_SETTINGS <<< "$GRPO_SET_B"
   run_grpo grpo_b "${GRPO_B_SETTINGS[@]}" && compare compare_b sft grpo grpo_b
-  adapter=$first
 fi
 if [ -n "${DPO:-}" ]; then
   if [ -z "$mined" ]; then
@@ -59,5 +58,5 @@ if [ -n "${DPO:-}" ]; then
   dpo onpolicy "$S/adapter" spiderman_pairs_onpolicy && compared=(sft dpo_onpolicy grpo)
 fi
 if [ -n "${DPO:-}" ]; then compare compare_dpo "${compared[@]}"; fi
-if [ -n "${VOTE:-}" ]; then vote grpo "$adapter" "$VOTE"; fi
+if [ -n "${VOTE:-}" ]; then vote grpo "${adapters[grpo]}" "$VOTE"; fi
 echo "done" >> "$ROOT/steps.jsonl"

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.data.importers import DEFAULT_CUTOFF_LEN
 from studio.data.importers.demo import open_workspace
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from studio.workspace import Workspace
 
 HELP = (
     "datasets: import benchmarks, list, show rendered prompts, validate, load databases into MySQL"
 )
+GOLD_FAILURES_SHOWN = 20
 STYLES = (
     "ddl",
     "compact",
@@ -77,6 +83,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     show.set_defaults(func=_show)
 
     validate = verbs.add_parser("validate", help="check dataset_info.json and every dataset file")
+    validate.add_argument(
+        "--golds",
+        action="store_true",
+        help="also execute every gold SQL on its database and list those that fail",
+    )
+    validate.add_argument(
+        "--dataset",
+        action="append",
+        metavar="NAME",
+        help="with --golds: only this dataset (repeatable; default: every one with gold SQL)",
+    )
+    validate.add_argument(
+        "--workers", type=int, help="with --golds: processes executing SQL (default: one per CPU)"
+    )
+    validate.add_argument(
+        "--timeout", type=float, default=30.0, help="with --golds: seconds per gold query"
+    )
     validate.set_defaults(func=_validate)
 
     load = verbs.add_parser(
@@ -203,6 +226,8 @@ def _show(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from studio.data.validate import format_problems, validate_registry
 
+    if args.dataset and not args.golds:
+        raise StudioError("--dataset picks the datasets whose golds run; add --golds")
     ws = open_workspace(args.workspace)
     problems = validate_registry(ws)
     if problems:
@@ -210,6 +235,36 @@ def _validate(args: argparse.Namespace) -> int:
         print(format_problems(problems))
         return 1
     print(f"{ws.dataset_info_path}: every dataset is valid")
+    return _validate_golds(ws, args) if args.golds else 0
+
+
+def _validate_golds(ws: Workspace, args: argparse.Namespace) -> int:
+    from studio.data.gold_check import check_golds, has_golds
+    from studio.data.registry import get_dataset, list_datasets
+
+    if args.dataset:
+        names = [get_dataset(ws, name).name for name in args.dataset]
+    else:
+        names = [info.name for info in list_datasets(ws) if has_golds(ws, info.name)]
+    if not names:
+        print("no registered dataset has gold SQL to execute")
+        return 0
+    failed = 0
+    for name in names:
+        check = check_golds(ws, name, workers=args.workers, timeout_s=args.timeout)
+        failed += len(check.failures)
+        print(f"{name}: {check.executed:,} gold queries executed, {len(check.failures)} fail")
+        for failure in check.failures[:GOLD_FAILURES_SHOWN]:
+            print(f"- row {failure.index} ({failure.db_id}): {failure.error}")
+            print(f"  {failure.gold_sql}")
+        if len(check.failures) > GOLD_FAILURES_SHOWN:
+            print(f"- and {len(check.failures) - GOLD_FAILURES_SHOWN} more")
+    if failed:
+        print(
+            "Fix: correct or remove those rows; no answer to them can be judged (EX counts them "
+            "wrong for every model, pair mining labels them gold_error, GRPO rewards none)"
+        )
+        return 1
     return 0
 
 

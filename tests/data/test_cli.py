@@ -130,3 +130,46 @@ def test_load_mysql_command(
 
 def test_cli_style_choices_match_the_renderer() -> None:
     assert STYLES == SCHEMA_STYLES
+
+
+def test_validate_golds_executes_each_gold_and_names_the_failing_rows(
+    run_cli, tmp_path: Path, spiderman_dir: Path, spiderman_sqlite_dir: Path
+) -> None:
+    import csv
+
+    with open(spiderman_dir / "test_queries.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[:6]
+    rows[2]["sql"] = "SELECT `name` FROM `battle_death`.`battle`"  # a MySQL-only qualified name
+    rows[4]["sql"] = "SELECT COUNT(*) FROM `no_such_table`"
+    ws = str(tmp_path / "ws")
+
+    def register(rows: list[dict[str, str]], *extra: str) -> None:
+        questions = tmp_path / "questions.csv"
+        with open(questions, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["database", "question", "sql"])
+            writer.writeheader()
+            writer.writerows(rows)
+        run_cli("data", "import", "--format", "csv", "--path", str(questions), "--db-dir",
+                str(spiderman_sqlite_dir), "--name", "six", "--workspace", ws, *extra)  # fmt: skip
+
+    register(rows)
+
+    done = run_cli("data", "validate", "--golds", "--workspace", ws, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "six: 6 gold queries executed, 2 fail" in done.stdout
+    failing = re.findall(r"^- row (\d+) \(battle_death\): (.*)$", done.stdout, re.MULTILINE)
+    assert [index for index, _ in failing] == ["2", "4"]
+    assert (
+        failing[0][1].startswith("refused: ") and "names database 'battle_death'" in failing[0][1]
+    )
+    assert failing[1][1] == "unknown_table: no such table: no_such_table"
+    assert "SELECT COUNT(*) FROM `no_such_table`" in done.stdout
+    assert "Fix: correct or remove those rows" in done.stdout
+
+    rows[2]["sql"], rows[4]["sql"] = "SELECT `name` FROM `battle`", "SELECT COUNT(*) FROM `ship`"
+    register(rows, "--replace")
+    fixed = run_cli("data", "validate", "--golds", "--dataset", "six", "--workspace", ws)
+    assert "six: 6 gold queries executed, 0 fail" in fixed.stdout
+
+    alone = run_cli("data", "validate", "--dataset", "six", "--workspace", ws, check=False)
+    assert alone.returncode != 0 and "add --golds" in alone.stderr

@@ -1,0 +1,72 @@
+"""Execute a dataset's gold SQL on its own databases and list the golds that fail.
+
+A gold that fails (an error, a timeout, or more rows than scoring keeps) leaves its question
+unjudgeable: EX counts it wrong for every model, pair mining labels it `gold_error` and GRPO
+rewards none of its answers. The golds run through the same read-only executor, timeout and
+row cap as scoring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from studio.data.registry import load_examples
+
+if TYPE_CHECKING:
+    from studio.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class GoldFailure:
+    """One row whose gold SQL does not execute."""
+
+    index: int
+    db_id: str
+    gold_sql: str
+    error: str
+
+
+@dataclass(frozen=True)
+class GoldCheck:
+    """How many golds of a dataset ran, and those that failed."""
+
+    dataset: str
+    executed: int
+    failures: list[GoldFailure]
+
+
+def has_golds(ws: Workspace, dataset: str) -> bool:
+    """Whether any row of the dataset names a database and a gold SQL."""
+    return any(e.gold_sql and e.db_id for e in load_examples(ws, dataset))
+
+
+def check_golds(
+    ws: Workspace, dataset: str, *, workers: int | None = None, timeout_s: float = 30.0
+) -> GoldCheck:
+    """Execute every gold SQL of `dataset` (rows without a gold or a db_id are skipped); a
+    StudioError names a database the dataset lacks."""
+    from studio.evaluate.scoring import score_examples
+
+    examples = [e for e in load_examples(ws, dataset) if e.gold_sql and e.db_id]
+    rows = score_examples(
+        ws,
+        dataset,
+        examples,
+        {e.index: e.gold_sql for e in examples},  # type: ignore[misc]
+        workers=workers,
+        timeout_s=timeout_s,
+        bars=False,
+    )
+    failures = [
+        GoldFailure(row["index"], row["db_id"], row["gold_sql"], _failure_text(row["gold"]))
+        for row in rows
+        if row["category"] == "gold_error"
+    ]
+    return GoldCheck(dataset, len(examples), failures)
+
+
+def _failure_text(gold: dict) -> str:
+    if gold["truncated"]:
+        return f"returns more than the {gold['row_count']:,} rows scoring keeps"
+    return f"{gold['error_kind'] or 'error'}: {gold['error']}"

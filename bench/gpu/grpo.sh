@@ -3,9 +3,10 @@
 # -> EX -> GRPO from the SFT adapter (configs/spiderman_grpo.yaml; GRPO_SET adds settings, e.g.
 # "--set beta=0 --set learning_rate=5e-5") -> EX -> GRPO compared with SFT on the same questions.
 # GRPO_MINUTES=N cancels GRPO after N minutes and evaluates the checkpoint it saved there.
-# GRPO_SET_B: a second GRPO from the same SFT adapter with these settings instead of GRPO_SET
-# (e.g. "--set epsilon_high=0.28"), after the first: EX, and SFT, GRPO and GRPO b compared
-# (compare_b); two levers measured against one SFT model on one machine's half hour.
+# GRPO_SET_B, GRPO_SET_C: a second and a third GRPO from the same SFT adapter with these settings
+# instead of GRPO_SET (e.g. "--set epsilon_high=0.28"), one after the other: each one's EX, then
+# SFT and every GRPO run so far compared (compare_b, compare_c); several levers measured against
+# one SFT model on one machine's half hour.
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
@@ -47,10 +48,15 @@ run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO
 }
 run_grpo grpo "${GRPO_SETTINGS[@]}" || exit 1
 compare compare sft grpo
-if [ -n "${GRPO_SET_B:-}" ]; then
-  read -ra GRPO_B_SETTINGS <<< "$GRPO_SET_B"
-  run_grpo grpo_b "${GRPO_B_SETTINGS[@]}" && compare compare_b sft grpo grpo_b
-fi
+grpo_runs=(grpo)
+for lane in b c; do
+  lane_set="GRPO_SET_${lane^^}"
+  if [ -z "${!lane_set:-}" ]; then continue; fi
+  read -ra lane_settings <<< "${!lane_set}"
+  run_grpo "grpo_$lane" "${lane_settings[@]}" || continue
+  grpo_runs+=("grpo_$lane")
+  compare "compare_$lane" sft "${grpo_runs[@]}"
+done
 if [ -n "${DPO:-}" ]; then
   if [ -z "$mined" ]; then
     mine_onpolicy "$S/adapter" "" ${LIMIT:+--limit "$LIMIT"} || exit 1

@@ -254,11 +254,6 @@ def _check_grpo(cfg: TrainConfig, source: str) -> None:
     for key in ("packing", "activation_offloading", "pref_ftx", "precompute_ref_log_probs"):
         if getattr(cfg, key):
             raise StudioError(f"{source}: config key '{key}' does not apply to stage: grpo")
-    if cfg.val_size:
-        raise StudioError(
-            f"{source}: config key 'val_size': GRPO holds out no rows; measure the adapter with "
-            "`python -m studio eval`, and remove the key"
-        )
     if cfg.loss_over_signal_groups and cfg.loss_type not in TOKEN_COUNT_LOSSES:
         raise StudioError(
             f"{source}: config key 'loss_over_signal_groups' changes the divisor of the losses "

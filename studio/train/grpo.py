@@ -68,13 +68,15 @@ class GrpoStats(TrainerCallback):
             self.steps, self.seconds = 0, 0.0
 
 
-def grpo_args(cfg: TrainConfig, run_dir: Path) -> dict[str, Any]:
+def grpo_args(cfg: TrainConfig, run_dir: Path, has_eval: bool = False) -> dict[str, Any]:
     """GRPOConfig keyword arguments: the shared ones (no `max_length`: GRPO bounds answers
-    with `max_completion_length`; TRL counts the tokens it sees itself) and GRPO's keys."""
-    args = common_args(cfg, run_dir, has_eval=False)
+    with `max_completion_length`; TRL counts the tokens it sees itself) and GRPO's keys. The
+    held-out questions (`val_size`) get one answer each, greedy (studio.train.rollout)."""
+    args = common_args(cfg, run_dir, has_eval=has_eval)
     del args["max_length"]
     return {
         **args,
+        "num_generations_eval": 1,
         "include_num_input_tokens_seen": "no",
         "num_generations": cfg.num_generations,
         "steps_per_generation": cfg.steps_per_generation,
@@ -112,7 +114,7 @@ def build_grpo_trainer(
     """
     from trl import GRPOConfig, GRPOTrainer
 
-    args = GRPOConfig(**grpo_args(cfg, run_dir))
+    args = GRPOConfig(**grpo_args(cfg, run_dir, has_eval=eval_dataset is not None))
     check_rollout_questions(args.generation_batch_size // cfg.num_generations, len(train_dataset))
     policy = grpo_policy(cfg)
     rollout = None
@@ -130,6 +132,7 @@ def build_grpo_trainer(
         reward_funcs=[execution_reward(cfg)],
         args=args,
         train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=policy.peft_config,
         callbacks=[GrpoStats(rollout), *callbacks],

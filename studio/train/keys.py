@@ -262,7 +262,8 @@ KEYS: tuple[Key, ...] = (
         "float",
         0.0,
         Rows(),
-        "rows held out for evaluation (`eval_loss`), a fraction or a count",
+        "rows held out for evaluation (`eval_loss`; GRPO: greedy `eval_grpo/correct`), a "
+        "fraction or a count",
     ),
     # batches and schedule
     Key(

@@ -7,7 +7,8 @@ and the current policy samples with its LoRA applied unmerged (the trained PEFT 
 eval mode, so nothing is merged or copied per step). It returns the prompt and answer token ids
 (an answer keeps the end-of-turn token it ended on) and each answer token's log-probability.
 The whole generation batch (`steps_per_generation` micro-batches) is decoded in one batch, up
-to ROLLOUT_MAX_SEQUENCES answers.
+to ROLLOUT_MAX_SEQUENCES answers. When TRL evaluates the held-out questions (`val_size`; the
+trainer's model then is in eval mode) each gets its greedy answer.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class PrefixRollout:
 
     def __call__(self, prompts: Sequence[Any], trainer: Any) -> dict[str, list[Any]]:
         model = trainer.accelerator.unwrap_model(trainer.model)
+        if not trainer.model.training:  # TRL evaluates the held-out questions
+            return self.sample(model, prompts, trainer.state.global_step, greedy=True)
         return self.sample(model, prompts, trainer.state.global_step)
 
     def encode(self, prompt: Any) -> list[int]:
@@ -82,8 +85,11 @@ class PrefixRollout:
             )["input_ids"]
         )
 
-    def sample(self, model: Any, prompts: Sequence[Any], step: int) -> dict[str, list[Any]]:
-        """One answer per entry of `prompts` (equal prompts share a question's samples)."""
+    def sample(
+        self, model: Any, prompts: Sequence[Any], step: int, greedy: bool = False
+    ) -> dict[str, list[Any]]:
+        """One answer per entry of `prompts` (equal prompts share a question's samples); with
+        `greedy`, each the greedy answer, and the tally left as it was (it counts rollouts)."""
         import torch
 
         from studio.inference.prefix_engine import sample_with_prefixes
@@ -96,12 +102,13 @@ class PrefixRollout:
         wanted = [0] * len(unique)
         for ids in encoded:
             wanted[unique[tuple(ids)]] += 1
+        answers = 1 if greedy else max(wanted)
         settings = GenerationSettings(
             max_new_tokens=self.max_completion_length,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            n=max(wanted),
-            batch_size=decode_batch_questions(len(unique), max(wanted)),
+            temperature=0.0 if greedy else self.temperature,
+            top_p=1.0 if greedy else self.top_p,
+            n=answers,
+            batch_size=decode_batch_questions(len(unique), answers),
             seed=self.seed + step,
         )
         loaded = LoadedModel(model, self.tokenizer, ref="policy", adapters=(), merged=False)
@@ -116,15 +123,20 @@ class PrefixRollout:
         completion_ids, logprobs = [], []
         for ids in encoded:
             question = unique[tuple(ids)]
-            answer = groups[question][taken[question]]
+            answer = groups[question][0 if greedy else taken[question]]
             taken[question] += 1
             completion_ids.append(answer.token_ids)
             logprobs.append(answer.logprobs)
-        self.tally.rollouts += 1
-        self.tally.questions += len(unique)
-        self.tally.tokens += sum(len(ids) for ids in completion_ids)
-        self.tally.seconds += time.monotonic() - started
+        if not greedy:
+            self.count(len(unique), completion_ids, time.monotonic() - started)
         return {"prompt_ids": encoded, "completion_ids": completion_ids, "logprobs": logprobs}
+
+    def count(self, questions: int, completion_ids: Sequence[list[int]], seconds: float) -> None:
+        """Add one rollout to the tally."""
+        self.tally.rollouts += 1
+        self.tally.questions += questions
+        self.tally.tokens += sum(len(ids) for ids in completion_ids)
+        self.tally.seconds += seconds
 
     def drain(self) -> RolloutTally:
         """The tally since the last drain (then a fresh one)."""

@@ -168,6 +168,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     if cancel.cancelled_at is not None:
         if trainer.is_world_process_zero():
             checkpoint = run.checkpoint(cancel.cancelled_at)
+            held_out(summary, run, eval_dataset)
             run.write_summary({**summary, "status": "cancelled", "checkpoint": str(checkpoint)})
             print(
                 f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; "
@@ -188,12 +189,24 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             adapter=str(adapter_dir.resolve()),
             inference_adapters=[*policy.inference_prefix, str(adapter_dir.resolve())],
         )
+        held_out(summary, run, eval_dataset, (trainer.state.global_step, adapter_dir.resolve()))
         summary["timings"]["total_s"] = round(time.time() - started, 1)
         run.write_summary(summary)
         print(
             f"adapter saved to {adapter_dir}; inference stacks: {summary['inference_adapters']}",
             flush=True,
         )
+
+
+def held_out(
+    summary: dict[str, Any], run: RunDir, eval_dataset: Any, final: tuple[int, Path] | None = None
+) -> None:
+    """With held-out questions, GRPO's summary names the saved state that scored best on them
+    (`best_held_out`, studio.train.held_out)."""
+    from studio.train.held_out import best_held_out, saved_states
+
+    if summary["stage"] == "grpo" and eval_dataset is not None:
+        summary["best_held_out"] = best_held_out(run.metrics, saved_states(run.path, final))
 
 
 def grpo_records(ws: Any, cfg: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

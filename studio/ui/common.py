@@ -29,6 +29,7 @@ DPO_PANELS = (
 GRPO_PANELS = (
     (("reward", "reward_std"), "Reward (mean / std)"),
     (("grpo/any_correct", "grpo/all_correct"), "Groups with any / all correct"),
+    (("grpo/correct", "eval_grpo/correct"), "Answers right (sampled / held-out greedy)"),
     (("grpo/exec_error",), "Execution-error rate"),
     (("kl",), "KL to the reference"),
     (("completions/mean_length",), "Answer length (tokens)"),

@@ -25,10 +25,12 @@ from studio.jobs.runtime import EXIT_CANCELLED, run_worker
 from studio.models.references import load_tokenizer
 from studio.pairs.store import writing
 from studio.pairs.verify import check_sql
+from studio.sql.extract import extract_sql
 from studio.testing.random_models import save_random_model
-from studio.train.config import TrainConfig, config_from_mapping
-from studio.train.dataset import CHAT_TEMPLATE_KWARGS
+from studio.train.config import TrainConfig, config_from_mapping, load_config
+from studio.train.dataset import CHAT_TEMPLATE_KWARGS, build_datasets
 from studio.train.grpo import grpo_args, rollout_questions
+from studio.train.held_out import best_held_out, saved_states
 from studio.train.preflight import preflight
 from studio.train.reward import ExecutionReward, RewardWeights
 from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_batch_questions
@@ -41,6 +43,7 @@ SHORT_SQL = [  # (question, gold SQL) on the demo's concert_singer
     ("Say one.", "SELECT 1"),
     ("Say two.", "SELECT 2"),
 ]
+FOUR_SQL = [*SHORT_SQL, ("Say one again.", "SELECT 1"), ("Say two again.", "SELECT 2")]
 ANSWER = "select 1"  # tokens that each occur once, so each follows from the one before
 TRANSITION_LOGIT = 9.0
 LAYER_SCALE = 0.05  # decoder layers kept small, not zero: the LoRA's gradients flow through them
@@ -79,15 +82,17 @@ CURVES = {
 
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """The demo workspace plus `short_sql`: two short questions on a demo database."""
+    """The demo workspace plus `short_sql` (two short questions on a demo database) and
+    `four_sql` (those and two more)."""
     ws = open_workspace(tmp_path_factory.mktemp("grpo-ws"))
     database = database_ref(ws, "demo_train", "concert_singer")
-    rows = [
-        {"instruction": q, "input": "", "system": "SQL.", "output": g}
-        | {"db_id": "concert_singer", "gold_sql": g}
-        for q, g in SHORT_SQL
-    ]
-    register_dataset(ws, "short_sql", rows, "sft", {"databases": {"concert_singer": database}})
+    for name, questions in (("short_sql", SHORT_SQL), ("four_sql", FOUR_SQL)):
+        rows = [
+            {"instruction": q, "input": "", "system": "SQL.", "output": g}
+            | {"db_id": "concert_singer", "gold_sql": g}
+            for q, g in questions
+        ]
+        register_dataset(ws, name, rows, "sft", {"databases": {"concert_singer": database}})
     return ws
 
 
@@ -217,6 +222,102 @@ def test_one_rollout_serves_two_optimizer_steps(
     assert recorded == {"steps_per_generation": 2, "num_iterations": 1, **schedule}
     before, after = adapter_weights(demo_sft), adapter_weights(run_dir / "adapter")
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def greedy_share_correct(model_dir: Path, adapter: Path, records: list[dict[str, Any]]) -> float:
+    """The share of `records` the adapter answers right greedily, by transformers' `generate`
+    and the executed verdict."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(str(model_dir))
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter)
+    right = 0
+    for record in records:
+        ids = tokenizer.apply_chat_template(
+            record["prompt"], add_generation_prompt=True, return_tensors="pt", return_dict=True,
+            **CHAT_TEMPLATE_KWARGS,
+        )["input_ids"]  # fmt: skip
+        out = model.generate(
+            input_ids=ids, do_sample=False, max_new_tokens=GRPO["max_completion_length"]
+        )
+        text = tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+        verdict = check_sql(record["database"], record["gold_sql"], [extract_sql(text)])
+        right += verdict[0].label == "correct"
+    return right / len(records)
+
+
+@pytest.fixture(scope="module")
+def held_out_run(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> Path:
+    """A GRPO run of `four_sql` holding 2 questions out, evaluated and saved at both steps."""
+    cfg = grpo_config(
+        dataset="four_sql",
+        adapter_name_or_path=str(demo_sft),
+        val_size=2,
+        eval_strategy="steps",
+        eval_steps=1,
+        save_steps=1,
+    )
+    run_dir = new_run(demo_ws, cfg)
+    train(run_dir)
+    return run_dir
+
+
+def test_held_out_questions_are_answered_greedily_at_each_evaluation(
+    demo_ws: Workspace, small_model_dir: Path, held_out_run: Path
+) -> None:
+    run_dir = held_out_run
+    cfg = load_config(run_dir / "config.yaml")
+    metrics = read_metrics(run_dir)
+    evals = [m for m in metrics if "eval_grpo/correct" in m]
+    assert [m["step"] for m in evals] == [1, 2]
+    # the evaluation after step 1 does not count as a rollout of step 2
+    assert [m["rollouts"] for m in metrics if "rollouts" in m] == [1, 1]
+    _, held_out = build_datasets(demo_ws, cfg)
+    for m in evals:
+        share = greedy_share_correct(
+            small_model_dir, run_dir / f"checkpoint-{m['step']}", list(held_out)
+        )
+        assert m["eval_grpo/correct"] == share
+        assert m["eval_grpo/any_correct"] == m["eval_grpo/all_correct"] == share  # one answer each
+    assert {m["eval_grpo/correct"] for m in evals} != {0.0}  # the greedy answer can be right
+    best = max(evals, key=lambda m: (m["eval_grpo/correct"], -m["step"]))
+    assert read_summary(run_dir)["best_held_out"] == {
+        "metric": "eval_grpo/correct",
+        "value": best["eval_grpo/correct"],
+        "step": best["step"],
+        "path": str(run_dir / f"checkpoint-{best['step']}"),
+    }
+
+
+def test_the_best_held_out_state_is_a_saved_one_the_earliest_of_equals(tmp_path: Path) -> None:
+    import json
+
+    scores = {10: 0.4, 20: 0.7, 25: 0.9, 30: 0.7, 40: 0.7}  # step 25 was evaluated, not saved
+    lines = [{"step": step, "loss": 0.1} for step in scores]
+    lines += [{"step": step, "eval_grpo/correct": value} for step, value in scores.items()]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    for step in (10, 20, 30):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "adapter").mkdir()
+    saved = saved_states(tmp_path, (40, tmp_path / "adapter"))
+    assert sorted(saved) == [10, 20, 30, 40] and saved[40] == tmp_path / "adapter"
+    best = best_held_out(tmp_path / "metrics.jsonl", saved)
+    assert best == {
+        "metric": "eval_grpo/correct",
+        "value": 0.7,
+        "step": 20,
+        "path": str(tmp_path / "checkpoint-20"),
+    }
+    assert best_held_out(tmp_path / "metrics.jsonl", {25: tmp_path}) == {
+        "metric": "eval_grpo/correct",
+        "value": 0.9,
+        "step": 25,
+        "path": str(tmp_path),
+    }
+    assert best_held_out(tmp_path / "metrics.jsonl", {15: tmp_path}) is None
 
 
 def test_epsilon_high_reaches_the_loss_as_its_upper_clipping_bound(
@@ -466,16 +567,14 @@ def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
         grpo_config(epsilon_high=0)
     with pytest.raises(StudioError, match="'epsilon_high' applies to stage: grpo"):
         config_from_mapping({"dataset": "a", "epsilon_high": 0.28})
-    with pytest.raises(StudioError, match="'val_size': GRPO holds out no rows"):
-        grpo_config(val_size=2)
     # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts
     assert config_from_mapping({"dataset": "a", "temperature": 0.7}).temperature == 0.7
 
 
-def test_the_grpo_chart_draws_every_curve_of_a_run(grpo_run: Path) -> None:
+def test_the_grpo_chart_draws_every_curve_of_a_run(held_out_run: Path) -> None:
     from studio.ui.common import GRPO_PANELS, grpo_figure
 
-    figure = grpo_figure(read_metrics(grpo_run))
+    figure = grpo_figure(read_metrics(held_out_run))
     drawn = {trace.name: list(trace.y) for trace in figure.data}
     assert set(drawn) == {key for keys, _ in GRPO_PANELS for key in keys}
     assert all(len(points) == 2 for points in drawn.values()), drawn

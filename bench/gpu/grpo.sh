@@ -7,6 +7,10 @@
 # instead of GRPO_SET (e.g. "--set epsilon_high=0.28"), one after the other: each one's EX, then
 # SFT and every GRPO run so far compared (compare_b, compare_c); several levers measured against
 # one SFT model on one machine's half hour.
+# HELD_OUT=N: each GRPO holds N train questions out (val_size), answers them greedily at every
+# checkpoint (save_steps HELD_OUT_EVERY, default 10; evaluation batches of 128) and, when its best
+# saved state on them is not the one it ended with, that state's EX too, as eval-NAME_best
+# (compared with the others in compare_best).
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
@@ -35,6 +39,12 @@ if [ -n "${SKIP_SETTLED:-}" ]; then
   fi
   skip=(--set "grpo_skip_settled=$(basename "$(newest_run pairs)")")
 fi
+held=()
+if [ -n "${HELD_OUT:-}" ]; then
+  held=(--set "val_size=$HELD_OUT" --set "save_steps=${HELD_OUT_EVERY:-10}"
+    --set per_device_eval_batch_size=128)
+fi
+best_evaluated=()  # eval-NAME_best runs
 declare -A adapters  # GRPO run name -> the adapter it left
 run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO_MINUTES), its
   # adapter in adapters[NAME], its EX as eval-NAME
@@ -42,9 +52,15 @@ run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO
   shift
   train_for grpo "${GRPO_MINUTES:-}" python -m studio train configs/spiderman_grpo.yaml \
     --set "adapter_name_or_path=$S/adapter" --set "output_dir=$ROOT/adapters/$name" \
-    "${skip[@]}" "$@" || return 1
-  adapters[$name]=$(run_adapter "$(newest_run grpo)") || return 1
-  evaluate "$name" "${adapters[$name]}"
+    "${skip[@]}" "${held[@]}" "$@" || return 1
+  local run best
+  run=$(newest_run grpo)
+  adapters[$name]=$(run_adapter "$run") || return 1
+  evaluate "$name" "${adapters[$name]}" || return 1
+  if [ -n "${HELD_OUT:-}" ] && best=$(best_held_out_adapter "$run") \
+    && [ "$best" != "${adapters[$name]}" ]; then
+    evaluate "${name}_best" "$best" && best_evaluated+=("${name}_best")
+  fi
 }
 run_grpo grpo "${GRPO_SETTINGS[@]}" || exit 1
 compare compare sft grpo
@@ -64,5 +80,8 @@ if [ -n "${DPO:-}" ]; then
   dpo onpolicy "$S/adapter" spiderman_pairs_onpolicy && compared=(sft dpo_onpolicy grpo)
 fi
 if [ -n "${DPO:-}" ]; then compare compare_dpo "${compared[@]}"; fi
+if [ "${#best_evaluated[@]}" -gt 0 ]; then
+  compare compare_best sft "${grpo_runs[@]}" "${best_evaluated[@]}"
+fi
 if [ -n "${VOTE:-}" ]; then vote grpo "${adapters[grpo]}" "$VOTE"; fi
 echo "done" >> "$ROOT/steps.jsonl"

@@ -66,6 +66,18 @@ if not adapter:
 print(adapter)
 PY
 }
+best_held_out_adapter() {  # RUN: the saved state of a GRPO run with held-out questions that
+  # scored best on them (summary.json's best_held_out); fails when none was evaluated and saved
+  python - "$1/summary.json" <<'PY'
+import json
+import sys
+
+best = json.load(open(sys.argv[1])).get("best_held_out")
+if not best:
+    sys.exit(f"{sys.argv[1]}: no saved state was evaluated on held-out questions")
+print(best["path"])
+PY
+}
 newest_run() {  # PREFIX: the newest run folder $R/PREFIX-* (the studio names them: no spaces)
   # shellcheck disable=SC2012
   ls -dt "$R/$1"-* | head -1

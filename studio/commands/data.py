@@ -239,31 +239,25 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _validate_golds(ws: Workspace, args: argparse.Namespace) -> int:
-    from studio.data.gold_check import check_golds, has_golds
-    from studio.data.registry import get_dataset, list_datasets
+    from studio.data.gold_check import GOLD_FIX, check_datasets_golds
 
-    if args.dataset:
-        names = [get_dataset(ws, name).name for name in args.dataset]
-    else:
-        names = [info.name for info in list_datasets(ws) if has_golds(ws, info.name)]
-    if not names:
+    checks = check_datasets_golds(
+        ws, args.dataset or (), workers=args.workers, timeout_s=args.timeout
+    )
+    if not checks:
         print("no registered dataset has gold SQL to execute")
         return 0
-    failed = 0
-    for name in names:
-        check = check_golds(ws, name, workers=args.workers, timeout_s=args.timeout)
-        failed += len(check.failures)
-        print(f"{name}: {check.executed:,} gold queries executed, {len(check.failures)} fail")
+    for check in checks:
+        print(
+            f"{check.dataset}: {check.executed:,} gold queries executed, {len(check.failures)} fail"
+        )
         for failure in check.failures[:GOLD_FAILURES_SHOWN]:
             print(f"- row {failure.index} ({failure.db_id}): {failure.error}")
             print(f"  {failure.gold_sql}")
         if len(check.failures) > GOLD_FAILURES_SHOWN:
             print(f"- and {len(check.failures) - GOLD_FAILURES_SHOWN} more")
-    if failed:
-        print(
-            "Fix: correct or remove those rows; no answer to them can be judged (EX counts them "
-            "wrong for every model, pair mining labels them gold_error, GRPO rewards none)"
-        )
+    if any(check.failures for check in checks):
+        print(f"Fix: {GOLD_FIX}")
         return 1
     return 0
 

@@ -8,6 +8,7 @@ row cap as scoring.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,9 +37,33 @@ class GoldCheck:
     failures: list[GoldFailure]
 
 
+GOLD_FIX = (
+    "correct or remove the row; no answer to it can be judged (EX counts it wrong for every "
+    "model, pair mining labels it gold_error, GRPO rewards none)"
+)
+
+
 def has_golds(ws: Workspace, dataset: str) -> bool:
     """Whether any row of the dataset names a database and a gold SQL."""
     return any(e.gold_sql and e.db_id for e in load_examples(ws, dataset))
+
+
+def check_datasets_golds(
+    ws: Workspace,
+    names: Sequence[str] = (),
+    *,
+    workers: int | None = None,
+    timeout_s: float = 30.0,
+) -> list[GoldCheck]:
+    """`check_golds` for each named dataset (a StudioError names an unknown one), or for every
+    registered dataset with gold SQL when none is named."""
+    from studio.data.registry import get_dataset, list_datasets
+
+    if names:
+        chosen = [get_dataset(ws, name).name for name in names]
+    else:
+        chosen = [info.name for info in list_datasets(ws) if has_golds(ws, info.name)]
+    return [check_golds(ws, name, workers=workers, timeout_s=timeout_s) for name in chosen]
 
 
 def check_golds(

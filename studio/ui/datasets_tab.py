@@ -11,6 +11,7 @@ from typing import Any
 import gradio as gr
 
 from studio.data.clashes import REPLACE_LABEL
+from studio.data.gold_check import GOLD_FIX, check_datasets_golds
 from studio.data.importers import DEFAULT_CUTOFF_LEN, IMPORTERS, PROMPT_BUILDING_FORMATS
 from studio.data.registry import list_datasets, unregister_dataset
 from studio.data.schema_text import SCHEMA_STYLES
@@ -156,7 +157,11 @@ def build(
             )
 
     with gr.Accordion("Validate and unregister", open=False):
-        validate_button = gr.Button("Validate every dataset", elem_id="validate-button")
+        with gr.Row():
+            validate_button = gr.Button("Validate every dataset", elem_id="validate-button")
+            golds_button = gr.Button(
+                "Execute every gold SQL on its database", elem_id="validate-golds-button"
+            )
         problems = gr.Dataframe(
             frame([], PROBLEM_COLUMNS),
             label="Problems and their fixes",
@@ -255,6 +260,28 @@ def build(
         return {problems: frame(rows, PROBLEM_COLUMNS), status: message}
 
     @reports_errors(status)
+    def do_validate_golds() -> dict:
+        checks = check_datasets_golds(ws)
+        rows = [
+            [
+                check.dataset,
+                f"row {f.index}",
+                f"gold SQL on {f.db_id}",
+                f"{f.error}: {f.gold_sql}",
+                GOLD_FIX,
+            ]
+            for check in checks
+            for f in check.failures
+        ]
+        executed = sum(check.executed for check in checks)
+        message = (
+            f"{len(rows)} of {executed:,} gold queries fail; each row names the question."
+            if rows
+            else f"All {executed:,} gold queries execute."
+        )
+        return {problems: frame(rows, PROBLEM_COLUMNS), status: message}
+
+    @reports_errors(status)
     def do_unregister(dataset: str | None) -> dict:
         from studio.errors import StudioError
 
@@ -270,6 +297,7 @@ def build(
         do_preview, [preview_name, model, row], [preview_header, prompt, gold, status]
     )
     validate_button.click(do_validate, None, [problems, status])
+    golds_button.click(do_validate_golds, None, [problems, status])
     remove_button.click(do_unregister, remove_name, listing)
     refresh.click(
         reports_errors(status)(lambda previewed: refreshed("", previewed)), preview_name, listing

@@ -164,7 +164,7 @@ def test_validate_golds_executes_each_gold_and_names_the_failing_rows(
     )
     assert failing[1][1] == "unknown_table: no such table: no_such_table"
     assert "SELECT COUNT(*) FROM `no_such_table`" in done.stdout
-    assert "Fix: correct or remove those rows" in done.stdout
+    assert "Fix: correct or remove the row" in done.stdout
 
     rows[2]["sql"], rows[4]["sql"] = "SELECT `name` FROM `battle`", "SELECT COUNT(*) FROM `ship`"
     register(rows, "--replace")

@@ -133,6 +133,43 @@ def test_import_from_a_path_lists_it_and_a_bad_file_names_the_fix(
     page.keyboard.press("Escape")
 
 
+def test_golds_that_fail_on_their_database_are_listed_with_the_question(
+    studio, page, tmp_path: Path
+) -> None:
+    import csv
+
+    with open(FIXTURES / "spiderman" / "test_queries.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["database"] == "battle_death"][:4]
+    rows[1]["sql"] = "SELECT COUNT(*) FROM `no_such_table`"
+    questions = tmp_path / "questions.csv"
+    with open(questions, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["database", "question", "sql"])
+        writer.writeheader()
+        writer.writerows(rows)
+    databases = tmp_path / "sqlite"
+    databases.mkdir()
+    shutil.copy(FIXTURES / "spiderman" / "sqlite" / "battle_death.sqlite", databases)
+    page.goto(studio.url)
+    expect(page.locator("#datasets-table")).to_contain_text("demo_train")
+    choose(page, "import-format", "csv")
+    fill(page, "import-path", questions)
+    fill(page, "import-name", "ui_golds")
+    fill(page, "import-db-dir", databases)
+    page.locator("#import-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("Imported ui_golds")
+
+    page.get_by_text("Validate and unregister").click()
+    page.locator("#validate-golds-button").click()
+    expect(page.locator("#datasets-status")).to_contain_text("gold queries fail")
+    status = element_text(page, "datasets-status")
+    assert re.search(r"^1 of [\d,]+ gold queries fail", status.strip()), status
+    row = table_row(page, "validate-problems", "ui_golds")
+    expect(row).to_have_count(1)
+    cells = [cell.strip() for cell in row.locator("[role=gridcell]").all_inner_texts()]
+    assert cells[:3] == ["ui_golds", "row 1", "gold SQL on battle_death"], cells
+    assert "no such table: no_such_table" in cells[3] and "correct or remove" in cells[4]
+
+
 def test_sft_run_charts_loss_survives_a_reload_and_lands_in_history(
     studio, page, screenshot, tiny_qwen2_dir: Path
 ) -> None:

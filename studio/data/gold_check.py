@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from studio.data.registry import load_examples
+from studio.data.registry import get_dataset, list_datasets, load_examples
 
 if TYPE_CHECKING:
     from studio.workspace import Workspace
@@ -57,8 +57,6 @@ def check_datasets_golds(
 ) -> list[GoldCheck]:
     """`check_golds` for each named dataset (a StudioError names an unknown one), or for every
     registered dataset with gold SQL when none is named."""
-    from studio.data.registry import get_dataset, list_datasets
-
     if names:
         chosen = [get_dataset(ws, name).name for name in names]
     else:

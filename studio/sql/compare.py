@@ -36,6 +36,16 @@ def rows_digest(rows: Iterable[Sequence]) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
+def rows_overlap(pred_rows: Iterable[Sequence], gold_rows: Iterable[Sequence]) -> float:
+    """Jaccard similarity of the two results' sets of rows (the set rule's rows, numbers equal in
+    value counting as equal): 1.0 exactly when `results_match` holds without order (two empty
+    results included), 0.0 when no row is shared."""
+    pred = {tuple(_canonical(value) for value in row) for row in pred_rows}
+    gold = {tuple(_canonical(value) for value in row) for row in gold_rows}
+    union = pred | gold
+    return len(pred & gold) / len(union) if union else 1.0
+
+
 def _canonical(value: Any) -> Any:
     """One representation for the values Python finds equal: integral numbers as int, other
     decimals as float when the float is exact."""

@@ -95,7 +95,9 @@ def grpo_args(cfg: TrainConfig, run_dir: Path, has_eval: bool = False) -> dict[s
 
 def execution_reward(cfg: TrainConfig) -> ExecutionReward:
     """The reward the config asks for."""
-    weights = RewardWeights(wrong_result=cfg.reward_wrong_result, format=cfg.reward_format)
+    weights = RewardWeights(
+        wrong_result=cfg.reward_wrong_result, format=cfg.reward_format, overlap=cfg.reward_overlap
+    )
     return ExecutionReward(weights, cfg.reward_timeout_s, cfg.reward_workers)
 
 

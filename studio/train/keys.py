@@ -640,6 +640,15 @@ KEYS: tuple[Key, ...] = (
         origin=STUDIO,
     ),
     Key(
+        "reward_overlap",
+        "float",
+        0.0,
+        Number(float, 0, 1),
+        "GRPO: partial credit added to `reward_wrong_result`, times the share of result rows the "
+        "answer shares with the gold (shared rows over the rows of either)",
+        origin=STUDIO,
+    ),
+    Key(
         "reward_format",
         "float",
         0.0,
@@ -743,6 +752,7 @@ GRPO_KEYS = (
     "epsilon_high",
     "scale_rewards",
     "reward_wrong_result",
+    "reward_overlap",
     "reward_format",
     "reward_timeout_s",
     "reward_workers",

@@ -2,7 +2,9 @@
 
 An answer scores (docs/TRAINING.md, "GRPO"):
 - 1.0 when its SQL returns the gold result (the EX rule of studio.sql.compare, as evaluation);
-- `reward_wrong_result` (default 0.1) when it runs but returns another result;
+- `reward_wrong_result` (default 0.1) when it runs but returns another result, plus
+  `reward_overlap` (default 0) times the share of rows it has in common with the gold result
+  (`rows_overlap`: shared rows over the rows of either);
 - 0 for an error, a timeout, a refusal by the guard, or no SQL at all;
 - plus `reward_format` (default 0) when the SQL sits in a closed ```sql block.
 A question whose gold fails cannot be judged: its answers get None (TRL gives them no
@@ -20,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from studio.sql.compare import gold_requires_order
+from studio.sql.compare import gold_requires_order, rows_overlap
 from studio.sql.connect import parse_database
 from studio.sql.execute import ExecResult, execute_sql
 from studio.sql.extract import extract_sql, sql_settled
@@ -37,6 +39,7 @@ class RewardWeights:
     correct: float = 1.0
     wrong_result: float = 0.1
     format: float = 0.0
+    overlap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,16 @@ class ExecutionReward:
             return Scored(NO_SQL, fmt)
         pred = execute_sql(database, sql, self.timeout_s, SCORING_MAX_ROWS)
         verdict = judge(ScoreItem("", database, gold_sql, sql), gold, pred, order_matters)
-        value = {"correct": self.weights.correct, "wrong_result": self.weights.wrong_result}
-        return Scored(verdict.category, value.get(verdict.category, 0.0) + fmt)
+        if verdict.category == "correct":
+            return Scored(verdict.category, self.weights.correct + fmt)
+        if verdict.category != "wrong_result":
+            return Scored(verdict.category, fmt)
+        partial = (
+            self.weights.overlap * rows_overlap(pred.rows, gold.rows)
+            if self.weights.overlap
+            else 0.0
+        )
+        return Scored(verdict.category, self.weights.wrong_result + partial + fmt)
 
 
 def batch_stats(

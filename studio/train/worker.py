@@ -244,6 +244,7 @@ def grpo_summary(cfg: TrainConfig, curriculum: dict[str, Any] | None) -> dict[st
         "reward": {
             "correct": 1.0,
             "wrong_result": cfg.reward_wrong_result,
+            "overlap": cfg.reward_overlap,
             "error": 0.0,
             "format": cfg.reward_format,
             "timeout_s": cfg.reward_timeout_s,

@@ -1,12 +1,13 @@
 """`rows_digest` against the EX set rule on real results: every pair of SpiderMan test golds
-of one database, and numbers of different types but equal value."""
+of one database, and numbers of different types but equal value; `rows_overlap`, the share of
+rows two results have in common, on the same pairs."""
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
 
-from studio.sql.compare import results_match, rows_digest
+from studio.sql.compare import results_match, rows_digest, rows_overlap
 from studio.sql.execute import execute_sql
 from studio.sql.score import ScoreItem, score
 
@@ -24,6 +25,7 @@ def test_digests_are_equal_exactly_when_results_match_as_sets(
         for a, b in itertools.combinations(rows, 2):
             match = results_match(a, b)
             assert (rows_digest(a) == rows_digest(b)) == match
+            assert (rows_overlap(a, b) == 1.0) == match and rows_overlap(a, b) == rows_overlap(b, a)
             same, differ = same + match, differ + (not match)
     assert same > 0 and differ > 0  # the slice holds both kinds of pair
 
@@ -57,3 +59,10 @@ def test_verdicts_keep_the_digest_of_each_execution_when_asked(concert_singer_sq
     # evaluation and GRPO rewards compare rows directly: no digest unless asked for
     plain = score(items, workers=1)
     assert all(v.pred.digest is None and v.gold.digest is None for v in plain)
+
+
+def test_rows_overlap_counts_shared_rows_over_the_rows_of_either() -> None:
+    assert rows_overlap([(1, "a"), (2, "b")], [(2, "b"), (3, "c")]) == 1 / 3
+    assert rows_overlap([(1,), (1,), (2,)], [(1.0,), (True,)]) == 1 / 2  # sets; 1 == 1.0 == True
+    assert rows_overlap([("1",)], [(1,)]) == 0.0
+    assert rows_overlap([], []) == 1.0 and rows_overlap([], [(1,)]) == 0.0

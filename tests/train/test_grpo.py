@@ -400,6 +400,34 @@ def test_rewards_match_executed_verdicts(demo_ws: Workspace) -> None:
     assert again[0].category == "correct" and len(reward.golds) == 1
 
 
+def test_reward_overlap_credits_a_wrong_result_by_the_rows_it_shares(demo_ws: Workspace) -> None:
+    import sqlite3
+
+    database = database_ref(demo_ws, "demo_train", "concert_singer")
+    gold = "SELECT name FROM singer WHERE country IN ('Spain', 'South Korea', 'France')"
+    answers = [
+        gold,
+        "SELECT name FROM singer WHERE country = 'Spain'",  # a subset of the gold's rows
+        "SELECT name FROM singer WHERE country IN ('Spain', 'Canada')",  # some shared, one not
+        "SELECT country FROM singer",  # no row shared
+        "SELECT nothing FROM nowhere",
+    ]
+    with sqlite3.connect(database) as connection:
+        rows = [set(connection.execute(sql).fetchall()) for sql in [gold, *answers[1:4]]]
+    shares = [len(r & rows[0]) / len(r | rows[0]) for r in rows[1:]]
+    assert 0 < shares[1] < shares[0] < 1 and shares[2] == 0
+    reward = ExecutionReward(RewardWeights(wrong_result=0.1, overlap=0.5), 10.0, 2)
+    rewards = reward(
+        prompts=["q"] * len(answers),
+        completions=[[{"role": "assistant", "content": a}] for a in answers],
+        database=[str(database)] * len(answers),
+        gold_sql=[gold] * len(answers),
+    )
+    assert rewards == pytest.approx([1.0, *(0.1 + 0.5 * share for share in shares), 0.0])
+    plain = ExecutionReward(RewardWeights(wrong_result=0.1), 10.0, 2)
+    assert plain.score(answers[1:2], [str(database)], [gold])[0].reward == 0.1
+
+
 def test_a_failing_gold_gives_no_reward(demo_ws: Workspace) -> None:
     database, _ = demo_question(demo_ws)
     reward = ExecutionReward(RewardWeights(), 10.0, 1)
@@ -567,6 +595,10 @@ def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:
         grpo_config(epsilon_high=0)
     with pytest.raises(StudioError, match="'epsilon_high' applies to stage: grpo"):
         config_from_mapping({"dataset": "a", "epsilon_high": 0.28})
+    with pytest.raises(StudioError, match="'reward_overlap': 1.5 is out of range"):
+        grpo_config(reward_overlap=1.5)
+    with pytest.raises(StudioError, match="'reward_overlap' applies to stage: grpo"):
+        config_from_mapping({"dataset": "a", "reward_overlap": 0.5})
     # LLaMA-Factory's sampling keys are accepted by every stage, read by GRPO's rollouts
     assert config_from_mapping({"dataset": "a", "temperature": 0.7}).temperature == 0.7
 

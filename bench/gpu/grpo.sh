@@ -8,7 +8,7 @@
 # SFT and every GRPO run so far compared (compare_b, compare_c); several levers measured against
 # one SFT model on one machine's half hour.
 # HELD_OUT=N: each GRPO holds N train questions out (val_size), answers them greedily at every
-# checkpoint (save_steps HELD_OUT_EVERY, default 10; evaluation batches of 128) and, when its best
+# checkpoint (save_steps HELD_OUT_EVERY, default 10; evaluation batches of 64) and, when its best
 # saved state on them is not the one it ended with, that state's EX too, as eval-NAME_best
 # (compared with the others in compare_best).
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
@@ -42,7 +42,7 @@ fi
 held=()
 if [ -n "${HELD_OUT:-}" ]; then
   held=(--set "val_size=$HELD_OUT" --set "save_steps=${HELD_OUT_EVERY:-10}"
-    --set per_device_eval_batch_size=128)
+    --set per_device_eval_batch_size=64)
 fi
 best_evaluated=()  # eval-NAME_best runs
 declare -A adapters  # GRPO run name -> the adapter it left

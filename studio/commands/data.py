@@ -242,7 +242,7 @@ def _validate_golds(ws: Workspace, args: argparse.Namespace) -> int:
     from studio.data.gold_check import GOLD_FIX, check_datasets_golds
 
     checks = check_datasets_golds(
-        ws, args.dataset or (), workers=args.workers, timeout_s=args.timeout
+        ws, args.dataset or (), workers=args.workers, timeout_s=args.timeout, bars=True
     )
     if not checks:
         print("no registered dataset has gold SQL to execute")

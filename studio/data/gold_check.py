@@ -54,18 +54,26 @@ def check_datasets_golds(
     *,
     workers: int | None = None,
     timeout_s: float = 30.0,
+    bars: bool = False,
 ) -> list[GoldCheck]:
     """`check_golds` for each named dataset (a StudioError names an unknown one), or for every
-    registered dataset with gold SQL when none is named."""
+    registered dataset with gold SQL when none is named; `bars`: a progress bar each."""
     if names:
         chosen = [get_dataset(ws, name).name for name in names]
     else:
         chosen = [info.name for info in list_datasets(ws) if has_golds(ws, info.name)]
-    return [check_golds(ws, name, workers=workers, timeout_s=timeout_s) for name in chosen]
+    return [
+        check_golds(ws, name, workers=workers, timeout_s=timeout_s, bars=bars) for name in chosen
+    ]
 
 
 def check_golds(
-    ws: Workspace, dataset: str, *, workers: int | None = None, timeout_s: float = 30.0
+    ws: Workspace,
+    dataset: str,
+    *,
+    workers: int | None = None,
+    timeout_s: float = 30.0,
+    bars: bool = False,
 ) -> GoldCheck:
     """Execute every gold SQL of `dataset` (rows without a gold or a db_id are skipped); a
     StudioError names a database the dataset lacks."""
@@ -79,7 +87,7 @@ def check_golds(
         {e.index: e.gold_sql for e in examples},  # type: ignore[misc]
         workers=workers,
         timeout_s=timeout_s,
-        bars=False,
+        bars=bars,
     )
     failures = [
         GoldFailure(row["index"], row["db_id"], row["gold_sql"], _failure_text(row["gold"]))

@@ -43,11 +43,6 @@ GOLD_FIX = (
 )
 
 
-def has_golds(ws: Workspace, dataset: str) -> bool:
-    """Whether any row of the dataset names a database and a gold SQL."""
-    return any(e.gold_sql and e.db_id for e in load_examples(ws, dataset))
-
-
 def check_datasets_golds(
     ws: Workspace,
     names: Sequence[str] = (),
@@ -58,13 +53,13 @@ def check_datasets_golds(
 ) -> list[GoldCheck]:
     """`check_golds` for each named dataset (a StudioError names an unknown one), or for every
     registered dataset with gold SQL when none is named; `bars`: a progress bar each."""
-    if names:
-        chosen = [get_dataset(ws, name).name for name in names]
-    else:
-        chosen = [info.name for info in list_datasets(ws) if has_golds(ws, info.name)]
-    return [
+    chosen = [get_dataset(ws, name).name for name in names] or [
+        info.name for info in list_datasets(ws)
+    ]
+    checks = [
         check_golds(ws, name, workers=workers, timeout_s=timeout_s, bars=bars) for name in chosen
     ]
+    return checks if names else [check for check in checks if check.executed]
 
 
 def check_golds(
@@ -76,10 +71,13 @@ def check_golds(
     bars: bool = False,
 ) -> GoldCheck:
     """Execute every gold SQL of `dataset` (rows without a gold or a db_id are skipped); a
-    StudioError names a database the dataset lacks."""
+    StudioError names a database the dataset lacks. Each gold is scored as its own prediction,
+    so it runs once (studio.sql.score)."""
     from studio.evaluate.scoring import score_examples
 
     examples = [e for e in load_examples(ws, dataset) if e.gold_sql and e.db_id]
+    if not examples:
+        return GoldCheck(dataset, 0, [])
     rows = score_examples(
         ws,
         dataset,

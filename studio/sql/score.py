@@ -3,7 +3,8 @@
 Work is split into chunks of items on the same database, so each worker process
 reuses one cached read-only connection per database. Gold and prediction run on the
 same engine with the same timeout; results are compared with `results_match`
-(BIRD's set rule, or the ordered rule when the gold has a top-level ORDER BY).
+(BIRD's set rule, or the ordered rule when the gold has a top-level ORDER BY). A prediction
+whose text is the gold's is not run again: it gets the gold's result.
 """
 
 from __future__ import annotations
@@ -119,7 +120,11 @@ def score_chunk(
         gold_key = (database, item.gold_sql)
         if gold_key not in gold_cache:
             gold_cache[gold_key] = execute_sql(database, item.gold_sql, timeout_s, max_rows)
-        pred = execute_sql(database, item.pred_sql, timeout_s, max_rows)
+        pred = (
+            gold_cache[gold_key]
+            if item.pred_sql == item.gold_sql
+            else execute_sql(database, item.pred_sql, timeout_s, max_rows)
+        )
         order_matters = (
             item.order_matters
             if item.order_matters is not None

@@ -83,6 +83,21 @@ MIXED_PREDICTIONS = [
 ]
 
 
+def test_a_prediction_with_the_golds_text_takes_the_golds_result(
+    concert_singer_sqlite: Path,
+) -> None:
+    gold = "SELECT random()"  # two runs differ: a second run would make a wrong result
+    same, rerun = score(
+        [
+            ScoreItem("same", concert_singer_sqlite, gold, gold),
+            ScoreItem("rerun", concert_singer_sqlite, gold, "SELECT  random()"),
+        ],
+        workers=1,
+    )
+    assert same.category == "correct" and same.pred.first_rows == same.gold.first_rows
+    assert rerun.category == "wrong_result"
+
+
 def test_verdicts_agree_with_birds_rule(concert_singer_sqlite: Path) -> None:
     items = [
         ScoreItem(f"q{i}", concert_singer_sqlite, gold, pred, order_matters=False)

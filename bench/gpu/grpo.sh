@@ -7,10 +7,10 @@
 # instead of GRPO_SET (e.g. "--set epsilon_high=0.28"), one after the other: each one's EX, then
 # SFT and every GRPO run so far compared (compare_b, compare_c); several levers measured against
 # one SFT model on one machine's half hour.
-# HELD_OUT=N: each GRPO holds N train questions out (val_size), answers them greedily at every
-# checkpoint (save_steps HELD_OUT_EVERY, default 10; evaluation batches of 64) and, when its best
-# saved state on them is not the one it ended with, that state's EX too, as eval-NAME_best
-# (compared with the others in compare_best).
+# HELD_OUT=N: the SFT and each GRPO hold the same N train questions out (val_size, the SFT run's
+# seed), each GRPO answers them greedily at every checkpoint (save_steps HELD_OUT_EVERY, default
+# 10; evaluation batches of 64) and, when its best saved state on them is not the one it ended
+# with, that state's EX too, as eval-NAME_best (compared with the others in compare_best).
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
@@ -23,6 +23,9 @@
 #   setsid nohup bash bench/gpu/grpo.sh > /root/grpo.out 2>&1 &
 . bench/gpu/pipeline.sh
 read -ra GRPO_SETTINGS <<< "${GRPO_SET:-}"
+if [ -n "${HELD_OUT:-}" ]; then
+  SFT_SETTINGS+=(--set "val_size=$HELD_OUT" --set eval_strategy=no)
+fi
 prepare_sft || exit 1
 evaluate sft "$S/adapter"
 skip=()
@@ -41,7 +44,9 @@ if [ -n "${SKIP_SETTLED:-}" ]; then
 fi
 held=()
 if [ -n "${HELD_OUT:-}" ]; then
-  held=(--set "val_size=$HELD_OUT" --set "save_steps=${HELD_OUT_EVERY:-10}"
+  sft_seed=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["seed"])' \
+    "$S/config.yaml") || exit 1
+  held=(--set "val_size=$HELD_OUT" --set "seed=$sft_seed" --set "save_steps=${HELD_OUT_EVERY:-10}"
     --set per_device_eval_batch_size=64)
 fi
 best_evaluated=()  # eval-NAME_best runs

@@ -14,17 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.jobs.rundir import RunDir
-
-RUNS_FOLDER = "runs"
-
-
-def run_of(adapter: str | Path) -> Path | None:
-    """The studio run folder that holds `adapter` (its parent, with config.yaml), or None."""
-    run_dir = Path(adapter).resolve().parent
-    if RunDir(run_dir).train_config.is_file() and run_dir.parent.name == RUNS_FOLDER:
-        return run_dir
-    return None
+from studio.jobs.rundir import RunDir, run_of
 
 
 def run_system_prompt(run_dir: Path) -> str:

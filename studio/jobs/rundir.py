@@ -33,6 +33,7 @@ CONFIG_FILES = (TRAIN_CONFIG, SETTINGS_CONFIG)
 ADAPTER_DIR = "adapter"
 ADAPTER_CONFIG = "adapter_config.json"
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
+RUNS_FOLDER = "runs"
 
 
 def checkpoint_step(folder: Path) -> int | None:
@@ -45,6 +46,15 @@ def adapter_label(adapter: str | Path) -> str:
     """A short name for an adapter folder: its run's name for a run's `adapter/`, else its own."""
     path = Path(adapter)
     return path.parent.name if path.name == ADAPTER_DIR else path.name
+
+
+def run_of(adapter: str | Path) -> Path | None:
+    """The studio training run folder that holds `adapter` (its `adapter/` or a `checkpoint-N/`:
+    the parent, with config.yaml, in a workspace's runs folder), or None."""
+    run_dir = Path(adapter).resolve().parent
+    if (run_dir / TRAIN_CONFIG).is_file() and run_dir.parent.name == RUNS_FOLDER:
+        return run_dir
+    return None
 
 
 def _read_json_object(path: Path) -> dict[str, Any] | None:

@@ -66,6 +66,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     from studio.patches.registry import training_patches
     from studio.train.callbacks import CancelCallback, MetricsCallback, PhaseCallback
     from studio.train.dataset import build_datasets, template_system
+    from studio.train.grpo_data import grpo_datasets, held_out_seen, seen_warning
     from studio.train.guard import (
         NonFiniteGuard,
         NonFiniteTrainingError,
@@ -95,8 +96,16 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         print(f"warning: {warning}", flush=True)
     progress = ProgressWriter(run_dir)
     progress.phase(TOKENIZING)
-    records, curriculum = grpo_records(ws, cfg) if cfg.stage == "grpo" else (None, None)
-    train_dataset, eval_dataset = build_datasets(ws, cfg, records)
+    curriculum = seen = None
+    if cfg.stage == "grpo":
+        train_dataset, eval_dataset, curriculum = grpo_datasets(ws, cfg)
+        if eval_dataset is not None:
+            seen = held_out_seen(cfg.adapter_name_or_path, eval_dataset)
+            seen_note = seen_warning(seen, cfg)
+            if seen_note and is_main_rank():
+                print(f"warning: {seen_note}", flush=True)
+    else:
+        train_dataset, eval_dataset = build_datasets(ws, cfg)
     print(
         f"{cfg.stage}: {len(train_dataset)} training records"
         + (f", {len(eval_dataset)} held out for evaluation" if eval_dataset is not None else ""),
@@ -141,7 +150,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
         },
     }
     if cfg.stage == "grpo":
-        summary["grpo"] = grpo_summary(cfg, curriculum)
+        summary["grpo"] = grpo_summary(cfg, curriculum, seen)
     try:
         trainer.train(resume_from_checkpoint=resume_from)
     except NonFiniteTrainingError as error:
@@ -209,33 +218,11 @@ def held_out(
         summary["best_held_out"] = best_held_out(run.metrics, saved_states(run.path, final))
 
 
-def grpo_records(ws: Any, cfg: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """GRPO's records, less the questions `grpo_skip_settled` finds settled (and the count)."""
-    from studio.errors import StudioError
-    from studio.train.curriculum import settled_questions, skip_settled
-    from studio.train.dataset import training_records
-
-    records = training_records(ws, cfg)
-    if cfg.grpo_skip_settled is None:
-        return records, None
-    kept, counts = skip_settled(records, settled_questions(ws, cfg.grpo_skip_settled))
-    if not kept:
-        raise StudioError(
-            f"config key 'grpo_skip_settled': mining run {cfg.grpo_skip_settled} finds every "
-            f"question of {', '.join(cfg.dataset)} settled ({counts}); nothing is left to train "
-            "on; remove the key"
-        )
-    print(
-        f"grpo_skip_settled: kept {counts['kept']} questions, left out "
-        f"{counts['always_right']} always right and {counts['always_wrong']} always wrong "
-        f"in mining run {cfg.grpo_skip_settled}",
-        flush=True,
-    )
-    return kept, {"mining_run": cfg.grpo_skip_settled, **counts}
-
-
-def grpo_summary(cfg: TrainConfig, curriculum: dict[str, Any] | None) -> dict[str, Any]:
-    """What summary.json records of a GRPO run: rollouts, reward and curriculum."""
+def grpo_summary(
+    cfg: TrainConfig, curriculum: dict[str, Any] | None, seen: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What summary.json records of a GRPO run: rollouts, reward, curriculum and held-out
+    questions (studio.train.grpo_data.held_out_seen)."""
     return {
         "rollout_engine": cfg.rollout_engine,
         "num_generations": cfg.num_generations,
@@ -250,6 +237,7 @@ def grpo_summary(cfg: TrainConfig, curriculum: dict[str, Any] | None) -> dict[st
             "timeout_s": cfg.reward_timeout_s,
         },
         "skip_settled": curriculum,
+        "held_out": seen,
     }
 
 

@@ -5,8 +5,10 @@ resume, the curriculum helper and the config rules."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import shutil
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -28,13 +30,14 @@ from studio.pairs.verify import check_sql
 from studio.sql.extract import extract_sql
 from studio.testing.random_models import save_random_model
 from studio.train.config import TrainConfig, config_from_mapping, load_config
-from studio.train.dataset import CHAT_TEMPLATE_KWARGS, build_datasets
+from studio.train.dataset import CHAT_TEMPLATE_KWARGS, build_datasets, training_records
 from studio.train.grpo import grpo_args, rollout_questions
+from studio.train.grpo_data import grpo_datasets, held_out_seen, seen_warning
 from studio.train.held_out import best_held_out, saved_states
 from studio.train.preflight import preflight
 from studio.train.reward import ExecutionReward, RewardWeights
 from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_batch_questions
-from studio.train.worker import grpo_records, train
+from studio.train.worker import train
 from studio.workspace import Workspace
 
 from .conftest import new_run, read_metrics, read_summary
@@ -249,19 +252,26 @@ def greedy_share_correct(model_dir: Path, adapter: Path, records: list[dict[str,
 
 @pytest.fixture(scope="module")
 def held_out_run(
-    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+    demo_ws: Workspace,
+    demo_sft: Path,
+    grpo_config: Callable[..., TrainConfig],
+    small_model_dir: Path,
 ) -> Path:
-    """A GRPO run of `four_sql` holding 2 questions out, evaluated and saved at both steps."""
+    """A GRPO run of `four_sql` holding 2 questions out, evaluated and saved at both steps, from
+    `demo_sft` as the adapter of an SFT run that trained on all four."""
+    sft_run = new_run(demo_ws, sft_run_config(small_model_dir, dataset="four_sql"))
+    shutil.copytree(demo_sft, sft_run / "adapter")
     cfg = grpo_config(
         dataset="four_sql",
-        adapter_name_or_path=str(demo_sft),
+        adapter_name_or_path=str(sft_run / "adapter"),
         val_size=2,
         eval_strategy="steps",
         eval_steps=1,
         save_steps=1,
     )
     run_dir = new_run(demo_ws, cfg)
-    train(run_dir)
+    with (run_dir / "log").open("w") as log, contextlib.redirect_stdout(log):
+        train(run_dir)  # its output in the run's log, as a job's
     return run_dir
 
 
@@ -284,7 +294,18 @@ def test_held_out_questions_are_answered_greedily_at_each_evaluation(
         assert m["eval_grpo/any_correct"] == m["eval_grpo/all_correct"] == share  # one answer each
     assert {m["eval_grpo/correct"] for m in evals} != {0.0}  # the greedy answer can be right
     best = max(evals, key=lambda m: (m["eval_grpo/correct"], -m["step"]))
-    assert read_summary(run_dir)["best_held_out"] == {
+    summary = read_summary(run_dir)
+    sft_run = Path(cfg.adapter_name_or_path[0]).parent.name
+    assert summary["grpo"]["held_out"] == {
+        "questions": 2,
+        "seen_in_training": 2,
+        "adapter_runs": [sft_run],
+    }
+    assert (
+        f"warning: 2 of the 2 held-out questions were training questions of {sft_run}"
+        in (run_dir / "log").read_text()
+    )
+    assert summary["best_held_out"] == {
         "metric": "eval_grpo/correct",
         "value": best["eval_grpo/correct"],
         "step": best["step"],
@@ -446,7 +467,7 @@ def test_rollout_logprobs_match_a_forward_pass(
     tokenizer = load_tokenizer(str(small_model_dir))
     base = AutoModelForCausalLM.from_pretrained(small_model_dir, attn_implementation="sdpa")
     model = PeftModel.from_pretrained(base, demo_sft, is_trainable=True)
-    records = grpo_records(demo_ws, config_from_mapping({**GRPO, "dataset": "demo_train"}))[0]
+    records = training_records(demo_ws, config_from_mapping({**GRPO, "dataset": "demo_train"}))
     records = records[:2]
     prompts = [r["prompt"] for r in records for _ in range(3)]
     rollout = PrefixRollout(tokenizer, 12, 0.8, 1.0, 0, CHAT_TEMPLATE_KWARGS)
@@ -481,7 +502,7 @@ def test_loss_over_signal_groups_divides_by_the_tokens_of_answers_with_an_advant
     from studio.train.grpo import build_grpo_trainer
 
     cfg = grpo_config(adapter_name_or_path=str(demo_sft), loss_over_signal_groups=True)
-    records = grpo_records(demo_ws, cfg)[0]
+    records = training_records(demo_ws, cfg)
     tokenizer = load_tokenizer(str(small_model_dir))
     trainer, _ = build_grpo_trainer(cfg, tmp_path, tokenizer, Dataset.from_list(records), None, [])
     # the two questions, then one whose gold fails: its answers get no reward, so advantage 0
@@ -522,9 +543,10 @@ def test_a_cancelled_grpo_run_resumes_from_its_checkpoint(
     assert read_summary(run_dir)["resumed_from"] == str(run_dir / "checkpoint-1")
 
 
-def mining_run(ws: Workspace, labels: dict[int, list[str]]) -> str:
+def mining_run(
+    ws: Workspace, labels: dict[int, list[str]], run_id: str = "pairs-test-settled"
+) -> str:
     """A mining run of demo_train in the pair store whose question i got candidates `labels[i]`."""
-    run_id = "pairs-test-settled"
     with writing(ws) as conn:
         conn.execute(
             "INSERT INTO pair_runs (id, dataset, model, adapters, settings, created_at) "
@@ -553,14 +575,66 @@ def test_skip_settled_leaves_out_questions_always_right_or_wrong(
             3: ["gold_error", "gold_error"],
         },
     )
-    records, counts = grpo_records(
+    records, held_out, counts = grpo_datasets(
         demo_ws, grpo_config(dataset="demo_train", max_samples=5, grpo_skip_settled=run_id)
     )
+    assert held_out is None
     assert counts == {"mining_run": run_id, "kept": 3, "always_right": 1, "always_wrong": 1}
     golds = [e.gold_sql for e in load_examples(demo_ws, "demo_train")]
     assert [r["gold_sql"] for r in records] == [golds[2], golds[3], golds[4]]
     with pytest.raises(StudioError, match="no pair-mining run 'pairs-missing'"):
-        grpo_records(demo_ws, grpo_config(dataset="demo_train", grpo_skip_settled="pairs-missing"))
+        grpo_datasets(demo_ws, grpo_config(dataset="demo_train", grpo_skip_settled="pairs-missing"))
+
+
+def user_prompts(records: Any) -> set[str]:
+    return {record["prompt"][-1]["content"] for record in records}
+
+
+def sft_run_config(small_model_dir: Path, **keys: Any) -> TrainConfig:
+    return config_from_mapping({"model_name_or_path": str(small_model_dir), "stage": "sft", **keys})
+
+
+def test_grpo_holds_out_the_questions_sft_held_out_and_the_curriculum_keeps_to_training(
+    demo_ws: Workspace, grpo_config: Callable[..., TrainConfig], small_model_dir: Path
+) -> None:
+    settled_or_not = {i: ["correct", "correct" if i % 2 else "error"] for i in range(8)}
+    run_id = mining_run(demo_ws, settled_or_not, "pairs-test-split")
+    split = {"dataset": "demo_train", "max_samples": 8, "val_size": 3, "seed": 5}
+    sft_cfg = sft_run_config(small_model_dir, **split)
+    sft_run = new_run(demo_ws, sft_cfg)
+    cfg = grpo_config(
+        **split, grpo_skip_settled=run_id, adapter_name_or_path=str(sft_run / "adapter")
+    )
+    records, held_out, counts = grpo_datasets(demo_ws, cfg)
+    sft_train, sft_held_out = build_datasets(demo_ws, sft_cfg)
+    assert held_out is not None and sft_held_out is not None
+    assert user_prompts(held_out) == user_prompts(sft_held_out)  # the curriculum moved nothing
+    assert counts is not None and counts["kept"] + counts["always_right"] == 5
+    assert counts["kept"] and counts["always_right"]
+    assert user_prompts(records) < user_prompts(sft_train)
+    seen = held_out_seen(cfg.adapter_name_or_path, held_out)
+    assert seen == {"questions": 3, "seen_in_training": 0, "adapter_runs": [sft_run.name]}
+    assert seen_warning(seen, cfg) is None
+
+
+def test_held_out_questions_the_starting_adapter_trained_on_are_counted_and_named(
+    demo_ws: Workspace, grpo_config: Callable[..., TrainConfig], small_model_dir: Path
+) -> None:
+    unsplit_run = new_run(demo_ws, sft_run_config(small_model_dir, dataset="demo_train"))
+    cfg = grpo_config(
+        dataset="demo_train",
+        val_size=3,
+        adapter_name_or_path=["/elsewhere/adapter", str(unsplit_run / "checkpoint-4")],
+    )
+    _, held_out, _ = grpo_datasets(demo_ws, cfg)
+    assert held_out is not None
+    seen = held_out_seen(cfg.adapter_name_or_path, held_out)
+    assert seen == {"questions": 3, "seen_in_training": 3, "adapter_runs": [unsplit_run.name]}
+    warning = seen_warning(seen, cfg)
+    assert warning is not None and warning.startswith("3 of the 3 held-out questions were")
+    assert "val_size: 3 and seed: 42" in warning
+    not_a_run = held_out_seen(["/elsewhere/adapter"], held_out)
+    assert not_a_run == {"questions": 3, "seen_in_training": None, "adapter_runs": []}
 
 
 def test_grpo_config_rules(grpo_config: Callable[..., TrainConfig]) -> None:

@@ -86,6 +86,12 @@ def _signal_groups(trainer: Any, cfg: TrainConfig, prepare: Sequence[FolderStep]
     count_signal_tokens_only(trainer)
 
 
+def _length_batches(trainer: Any, cfg: TrainConfig, prepare: Sequence[FolderStep]) -> None:
+    from studio.patches.length_batches import group_answers_by_length
+
+    group_answers_by_length(trainer)
+
+
 def _atomic_checkpoints(trainer: Any, cfg: TrainConfig, prepare: Sequence[FolderStep]) -> None:
     from studio.patches.trainer_checkpoints import save_checkpoints_atomically
 
@@ -231,6 +237,38 @@ PATCHES: tuple[Patch, ...] = (
         ),
         is_on=lambda cfg: cfg.stage == "grpo" and cfg.loss_over_signal_groups,
         on_trainer=_signal_groups,
+    ),
+    Patch(
+        name="length_batches",
+        source="studio/patches/length_batches.py",
+        scope="training",
+        key="grpo_group_by_length",
+        off="grpo_group_by_length: false",
+        checked_with=(TRL,),
+        internals=(
+            Internal(
+                "trl.trainer.grpo_trainer",
+                ("GRPOTrainer._prepare_inputs", "GRPOTrainer._get_per_token_logps_and_entropies"),
+                (
+                    ("GRPOTrainer._prepare_inputs", ("self", "generation_batch")),
+                    (
+                        "GRPOTrainer._get_per_token_logps_and_entropies",
+                        (
+                            "self",
+                            "model",
+                            "input_ids",
+                            "attention_mask",
+                            "logits_to_keep",
+                            "batch_size",
+                            "compute_entropy",
+                            "compute_aux_loss",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        is_on=lambda cfg: cfg.stage == "grpo" and cfg.grpo_group_by_length,
+        on_trainer=_length_batches,
     ),
     Patch(
         name="atomic_checkpoints",

@@ -692,6 +692,15 @@ KEYS: tuple[Key, ...] = (
         origin=STUDIO,
     ),
     Key(
+        "grpo_group_by_length",
+        "bool",
+        True,
+        Flag(),
+        "GRPO: micro-batches of answers with similar prompt lengths, each forward pass trimmed "
+        "to its own longest prompt and answer instead of the rollout's (docs/PATCHES.md)",
+        origin=STUDIO,
+    ),
+    Key(
         "grpo_skip_settled",
         "str | None",
         None,
@@ -758,5 +767,6 @@ GRPO_KEYS = (
     "reward_workers",
     "rollout_engine",
     "loss_over_signal_groups",
+    "grpo_group_by_length",
     "grpo_skip_settled",
 )

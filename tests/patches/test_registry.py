@@ -156,7 +156,8 @@ def test_training_patches_lists_what_the_config_turns_on_for_the_model() -> None
             "gradient_checkpointing_skip_layers": 1,
         }
     )
-    sft_patches = [p.name for p in PATCHES if p.scope == "training" and p.name != "signal_groups"]
+    grpo_only = ("signal_groups", "length_batches")
+    sft_patches = [p.name for p in PATCHES if p.scope == "training" and p.name not in grpo_only]
     assert training_patches(every, moe) == sft_patches
     grpo = config_from_mapping(
         {
@@ -166,7 +167,7 @@ def test_training_patches_lists_what_the_config_turns_on_for_the_model() -> None
             "loss_over_signal_groups": True,
         }
     )
-    signal = ["fused_rms_norm", "signal_groups", "atomic_checkpoints"]
+    signal = ["fused_rms_norm", "signal_groups", "length_batches", "atomic_checkpoints"]
     assert training_patches(grpo, dense) == signal
     none = config_from_mapping(
         {"dataset": "a", "fused_rms_norm": False, "experts_implementation": "grouped_mm"}

@@ -27,6 +27,12 @@ from studio.jobs.runtime import EXIT_CANCELLED, run_worker
 from studio.models.references import load_tokenizer
 from studio.pairs.store import writing
 from studio.pairs.verify import check_sql
+from studio.patches.compat import PatchIncompatible
+from studio.patches.length_batches import (
+    group_answers_by_length,
+    group_by_length,
+    trimmed_logps,
+)
 from studio.sql.extract import extract_sql
 from studio.testing.random_models import save_random_model
 from studio.train.config import TrainConfig, config_from_mapping, load_config
@@ -517,6 +523,142 @@ def test_loss_over_signal_groups_divides_by_the_tokens_of_answers_with_an_advant
     # TRL's own count, the patch's method underneath: every answer's tokens
     own = type(trainer)._generate_and_score_completions(trainer, inputs)
     assert int(own["num_items_in_batch"]) == int(own["completion_mask"].sum())
+
+
+def grpo_trainer(cfg: TrainConfig, records: list[dict[str, Any]], run_dir: Path) -> Any:
+    from datasets import Dataset
+
+    from studio.train.grpo import build_grpo_trainer
+
+    tokenizer = load_tokenizer(cfg.model_name_or_path)
+    trainer, _ = build_grpo_trainer(cfg, run_dir, tokenizer, Dataset.from_list(records), None, [])
+    return trainer
+
+
+def padded_rows(
+    prompts: list[list[int]], answers: list[list[int]], pad_id: int, extra: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Prompts padded on the left, answers on the right (plus `extra` columns no row uses), as
+    TRL lays out a rollout: (ids, attention mask, answer width)."""
+    prompt_width = max(map(len, prompts))
+    answer_width = max(map(len, answers)) + extra
+    ids, mask = [], []
+    for prompt, answer in zip(prompts, answers, strict=True):
+        left, right = prompt_width - len(prompt), answer_width - len(answer)
+        ids.append([pad_id] * left + prompt + answer + [pad_id] * right)
+        mask.append([0] * left + [1] * (len(prompt) + len(answer)) + [0] * right)
+    return torch.tensor(ids), torch.tensor(mask), answer_width
+
+
+def test_length_batches_give_trls_log_probs_from_trimmed_chunks(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig], tmp_path: Path
+) -> None:
+    cfg = grpo_config(dataset="demo_train", adapter_name_or_path=str(demo_sft))
+    records = training_records(demo_ws, cfg)[:6]
+    trainer = grpo_trainer(cfg, records, tmp_path)
+    own = type(trainer)._get_per_token_logps_and_entropies.__get__(trainer)
+    tokenizer = trainer.processing_class
+    prompts = [
+        tokenizer.apply_chat_template(
+            r["prompt"], add_generation_prompt=True, return_dict=True, **CHAT_TEMPLATE_KWARGS
+        )["input_ids"]
+        for r in records
+    ]
+    assert len({len(p) for p in prompts}) > 2  # schemas of several lengths
+    generator = torch.Generator().manual_seed(0)
+    lengths = (1, 5, 9, 3, 12, 7)
+    answers = [torch.randint(10, 500, (n,), generator=generator).tolist() for n in lengths]
+    ids, mask, width = padded_rows(prompts, answers, tokenizer.pad_token_id, extra=2)
+    chunks: list[tuple[int, int]] = []  # (columns, answer columns) of each chunk the patch ran
+
+    def recording(model: Any, rows: torch.Tensor, rows_mask: Any, keep: int, *rest: Any) -> Any:
+        chunks.append((rows.size(1), keep))
+        return own(model, rows, rows_mask, keep, *rest)
+
+    trainer.model.eval()
+    with torch.no_grad():
+        logps, entropies, _ = trimmed_logps(recording)(
+            trainer.model, ids, mask, width, batch_size=2, compute_entropy=True
+        )
+        trl_logps, trl_entropies, _ = own(
+            trainer.model, ids, mask, width, batch_size=2, compute_entropy=True
+        )
+    answer_mask = mask[:, -width:].bool()
+    torch.testing.assert_close(logps[answer_mask], trl_logps[answer_mask], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(entropies[answer_mask], trl_entropies[answer_mask])
+    assert not logps[~answer_mask].any() and not entropies[~answer_mask].any()
+    # rows in order of prompt, then answer length, two a chunk, each cut to its longest ones
+    rows = sorted(zip(map(len, prompts), lengths, strict=True))
+    pairs = [rows[i : i + 2] for i in range(0, len(rows), 2)]
+    expected = [
+        (max(p for p, _ in pair) + max(a for _, a in pair), max(a for _, a in pair))
+        for pair in pairs
+    ]
+    assert sorted(chunks) == sorted(expected)
+    assert trainer._get_per_token_logps_and_entropies is not own  # installed with the key on
+
+
+def real_answers(chunks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Each answer of a rollout's micro-batches: its prompt and answer tokens and advantage."""
+    rows = []
+    for chunk in chunks:
+        for i in range(len(chunk["advantages"])):
+            prompt = chunk["prompt_ids"][i][chunk["prompt_mask"][i].bool()].tolist()
+            answer = chunk["completion_ids"][i][chunk["completion_mask"][i].bool()].tolist()
+            rows.append((prompt, answer, round(float(chunk["advantages"][i]), 6)))
+    return sorted(rows)
+
+
+def test_a_rollout_grouped_by_length_trains_on_the_same_answers_at_the_same_loss(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig], tmp_path: Path
+) -> None:
+    keys = {
+        "dataset": "demo_train",
+        "max_samples": 4,
+        "adapter_name_or_path": str(demo_sft),
+        "per_device_train_batch_size": 4,
+        "steps_per_generation": 4,  # 16 answers: 4 questions x 4, in 4 micro-batches
+        "temperature": 1.5,
+    }
+    records = training_records(demo_ws, grpo_config(**keys))
+    on = grpo_trainer(grpo_config(**keys), records, tmp_path / "on")
+    off = grpo_trainer(grpo_config(**keys, grpo_group_by_length=False), records, tmp_path / "off")
+    generation_batch = [record for record in records for _ in range(4)]
+    for trainer in (on, off):
+        trainer.model.train()
+        # what the training loop sets before its first step
+        trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps
+    off._prepare_inputs(generation_batch)  # TRL's own rollout and micro-batches
+    trl_chunks = off._buffered_inputs
+    grouped = group_by_length(trl_chunks)
+    assert grouped is not None and len(grouped) == len(trl_chunks) == 4
+    assert real_answers(grouped) == real_answers(trl_chunks)
+    spans = sorted(
+        (int(c["prompt_mask"].sum(1).min()), int(c["prompt_mask"].sum(1).max())) for c in grouped
+    )
+    assert all(high <= low for (_, high), (low, _) in itertools.pairwise(spans))
+    for chunk in grouped:  # trimmed to its own longest prompt and answer
+        assert chunk["prompt_mask"][:, 0].any() and chunk["completion_mask"][:, -1].any()
+    assert sum(c["prompt_ids"].numel() for c in grouped) < sum(
+        c["prompt_ids"].numel() for c in trl_chunks
+    )
+    trl_loss = sum(off.compute_loss(off.model, chunk) for chunk in trl_chunks)
+    grouped_loss = sum(on.compute_loss(on.model, chunk) for chunk in grouped)
+    torch.testing.assert_close(grouped_loss, trl_loss, atol=1e-5, rtol=1e-4)
+    on._prepare_inputs(generation_batch)  # the installed patch regroups its own rollout
+    for chunk in on._buffered_inputs:
+        assert chunk["prompt_mask"][:, 0].any() and chunk["completion_mask"][:, -1].any()
+
+
+def test_length_batches_name_their_key_when_a_trainer_lacks_the_state_they_read() -> None:
+    class OlderTrainer:  # a GRPOTrainer of a TRL without the attributes the patch reads
+        def _prepare_inputs(self, generation_batch: Any) -> Any:
+            return generation_batch
+
+    with pytest.raises(
+        PatchIncompatible, match=r"no _buffered_inputs, _step .*grpo_group_by_length: false"
+    ):
+        group_answers_by_length(OlderTrainer())
 
 
 class CancelAfterFirstStep(TrainerCallback):

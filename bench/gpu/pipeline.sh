@@ -10,6 +10,11 @@
 # SFT_SET: the same for the SFT run, e.g. "--set seed=7".
 . bench/gpu/env.sh
 . bench/gpu/steps.sh
+# what ran: the libraries and the card, in logs/versions.log (bench/gpu/collect.sh brings it back)
+python -c 'import importlib.metadata as m, torch
+print({p: m.version(p) for p in ("torch", "transformers", "trl", "peft", "datasets")},
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")' \
+  > "$ROOT/logs/versions.log" 2>&1
 export TQDM_DISABLE=1 HF_HUB_OFFLINE=1
 M=builtin:qwen2.5-coder-0.5b-instruct
 R=$ROOT/ws/runs

@@ -1,7 +1,9 @@
 """GRPO on the tiny Qwen2 model and the demo databases: a run that moves the SFT adapter and logs
 its reward curves, a rollout serving two optimizer steps, the execution reward against executed
-verdicts, rollout log-probabilities against a forward pass and the decode-batch cap, cancel and
-resume, the curriculum helper and the config rules."""
+verdicts, rollout log-probabilities against a forward pass and the decode-batch cap, held-out
+questions (greedy evaluation, the split SFT makes, those the starting adapter saw), micro-batches
+grouped by length against TRL's layout, two ranks over gloo, cancel and resume, the curriculum
+helper and the config rules."""
 
 from __future__ import annotations
 
@@ -659,6 +661,43 @@ def test_length_batches_name_their_key_when_a_trainer_lacks_the_state_they_read(
         PatchIncompatible, match=r"no _buffered_inputs, _step .*grpo_group_by_length: false"
     ):
         group_answers_by_length(OlderTrainer())
+
+
+def test_two_ranks_train_grpo_over_gloo_with_answers_grouped_by_length(
+    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    cfg = grpo_config(
+        dataset="four_sql", adapter_name_or_path=str(demo_sft), max_steps=2, save_steps=2
+    )
+    run_dir = new_run(demo_ws, cfg)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    launch += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    launch += ["--dynamo_backend", "no", "--main_process_port", str(port)]
+    launch += ["-m", "studio.train.worker", str(run_dir)]
+    # DDP over gloo: accelerate's multi-GPU launcher with transformers told to use the CPU
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(repo)}
+    done = subprocess.run(
+        launch, check=False, cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = read_summary(run_dir)
+    assert summary["status"] == "succeeded" and summary["global_step"] == 2
+    assert "length_batches" in summary["patches"]
+    saved = {path.name for path in (run_dir / "checkpoint-2").iterdir()}
+    assert {"rng_state_0.pth", "rng_state_1.pth"} <= saved  # both ranks trained
+    rewards = [m["reward"] for m in read_metrics(run_dir) if "reward" in m]
+    assert len(rewards) == 2 and all(0.0 <= r <= 1.0 for r in rewards)
+    trained = adapter_weights(run_dir / "adapter")
+    start = adapter_weights(demo_sft)
+    assert any(not torch.equal(trained[k], start[k]) for k in start)
 
 
 class CancelAfterFirstStep(TrainerCallback):

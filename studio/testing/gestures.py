@@ -48,6 +48,25 @@ def field_value(page: Any, elem_id: str) -> str:
     return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()
 
 
+def code_text(page: Any, elem_id: str) -> str:
+    """The whole text of a Gradio code editor. CodeMirror renders only the lines near the view,
+    so the page is made tall enough to show every line while they are read."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": TALL_VIEWPORT_PX})
+    try:
+        page.locator(f"#{elem_id} .cm-content").scroll_into_view_if_needed()
+        return page.evaluate(CODE_LINES_JS, elem_id)
+    finally:
+        page.set_viewport_size(size)
+
+
+TALL_VIEWPORT_PX = 20_000
+# the lines, once CodeMirror has measured the new view (two animation frames)
+CODE_LINES_JS = """(id) => new Promise(done => requestAnimationFrame(() =>
+    requestAnimationFrame(() => done(Array.from(document.querySelectorAll('#' + id + ' .cm-line'))
+        .map(line => line.textContent).join('\\n')))))"""
+
+
 def table_row(page: Any, elem_id: str, text: str) -> Any:
     """The data row of a Gradio dataframe holding `text`."""
     return page.locator(f"#{elem_id} [role=row]", has_text=text)

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
-from studio.testing.gestures import choose, element_text, fill, open_tab, table_row
+from studio.testing.gestures import choose, code_text, element_text, fill, open_tab, table_row
 
 pytestmark = pytest.mark.browser
 expect.set_options(timeout=60_000)  # a CPU-bound studio on 2 shared cores
@@ -113,10 +113,7 @@ def test_start_refuses_a_config_writing_outside_the_roots(studio, page, outside:
     page.goto(studio.url)
     open_tab(page, "Train")
     expect(page.locator("#train-yaml")).to_contain_text("dataset:")
-    text = page.evaluate(
-        "() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
-        ".map(line => line.textContent).join('\\n')"
-    )
+    text = code_text(page, "train-yaml")
     page.locator("#train-yaml .cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(text.replace("output_dir: null", f"output_dir: {outside}/adapter"))

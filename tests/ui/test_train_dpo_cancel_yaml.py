@@ -22,6 +22,7 @@ from studio.data.importers.demo import open_workspace
 from studio.testing.gestures import (
     choose,
     choose_custom,
+    code_text,
     element_text,
     field_value,
     fill,
@@ -103,11 +104,8 @@ def set_yaml(page, text: str) -> None:
 
 
 def yaml_shown(page) -> str:
-    """The YAML editor's text, line by line (the editor holds under 50 lines: all rendered)."""
-    return page.evaluate(
-        "() => Array.from(document.querySelectorAll('#train-yaml .cm-line'))"
-        ".map(line => line.textContent).join('\\n')"
-    )
+    """The YAML editor's whole text."""
+    return code_text(page, "train-yaml")
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ GRPO_KEYS = (
     "entropy",
     "grpo/correct",
     "grpo/exec_error",
+    "grpo/timeout",
     "grpo/any_correct",
     "grpo/all_correct",
     "grpo/reward_s",

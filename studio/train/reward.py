@@ -126,8 +126,9 @@ class ExecutionReward:
 def batch_stats(
     scored: Sequence[Scored], prompts: Sequence[Any], databases: Sequence[str]
 ) -> dict[str, float]:
-    """Shares of correct answers, of failing ones, and of groups (answers to one prompt) with any
-    and with every answer correct (the latter and groups with none give GRPO no signal)."""
+    """Shares of correct answers, of failing ones (and among them of those that ran out of time),
+    and of groups (answers to one prompt) with any and with every answer correct (the latter and
+    groups with none give GRPO no signal)."""
     groups: dict[str, list[bool]] = {}
     for s, prompt, database in zip(scored, prompts, databases, strict=True):
         groups.setdefault(f"{database}\0{prompt!r}", []).append(s.category == "correct")
@@ -135,6 +136,7 @@ def batch_stats(
     return {
         "grpo/correct": sum(s.category == "correct" for s in scored) / total,
         "grpo/exec_error": sum(s.category in ERROR_CATEGORIES for s in scored) / total,
+        "grpo/timeout": sum(s.category == "pred_timeout" for s in scored) / total,
         "grpo/any_correct": sum(any(g) for g in groups.values()) / max(len(groups), 1),
         "grpo/all_correct": sum(all(g) for g in groups.values()) / max(len(groups), 1),
     }

@@ -30,7 +30,7 @@ GRPO_PANELS = (
     (("reward", "reward_std"), "Reward (mean / std)"),
     (("grpo/any_correct", "grpo/all_correct"), "Groups with any / all correct"),
     (("grpo/correct", "eval_grpo/correct"), "Answers right (sampled / held-out greedy)"),
-    (("grpo/exec_error",), "Execution-error rate"),
+    (("grpo/exec_error", "grpo/timeout"), "Execution errors (all / timeouts)"),
     (("kl",), "KL to the reference"),
     (("completions/mean_length",), "Answer length (tokens)"),
     (("tokens_per_s", "rollout_tokens_per_s"), "Tokens/s (step / rollout)"),

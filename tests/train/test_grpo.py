@@ -79,6 +79,7 @@ CURVES = {
     "completions/mean_length",
     "grpo/correct",
     "grpo/exec_error",
+    "grpo/timeout",
     "grpo/any_correct",
     "grpo/all_correct",
     "grpo/reward_s",
@@ -421,12 +422,33 @@ def test_rewards_match_executed_verdicts(demo_ws: Workspace) -> None:
     assert logged == {
         "grpo/correct": 2 / 6,
         "grpo/exec_error": 3 / 6,
+        "grpo/timeout": 0.0,
         "grpo/any_correct": 1.0,
         "grpo/all_correct": 0.0,
     }
     assert list(reward.golds) == [(database, gold)]  # the gold ran once
     again = reward.score([gold], [database], [gold])
     assert again[0].category == "correct" and len(reward.golds) == 1
+
+
+def test_an_answer_that_runs_out_of_time_counts_as_an_error_and_a_timeout(
+    demo_ws: Workspace,
+) -> None:
+    database, gold = demo_question(demo_ws)
+    endless = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
+    )
+    reward = ExecutionReward(RewardWeights(wrong_result=0.1), 1.0, 2)
+    logged: dict[str, float] = {}
+    rewards = reward(
+        prompts=["q", "q"],
+        completions=[[{"role": "assistant", "content": a}] for a in (gold, endless)],
+        database=[database] * 2,
+        gold_sql=[gold] * 2,
+        log_metric=logged.__setitem__,
+    )
+    assert rewards == [1.0, 0.0]
+    assert logged["grpo/exec_error"] == logged["grpo/timeout"] == 0.5
 
 
 def test_reward_overlap_credits_a_wrong_result_by_the_rows_it_shares(demo_ws: Workspace) -> None:

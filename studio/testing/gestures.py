@@ -49,22 +49,15 @@ def field_value(page: Any, elem_id: str) -> str:
 
 
 def code_text(page: Any, elem_id: str) -> str:
-    """The whole text of a Gradio code editor. CodeMirror renders only the lines near the view,
-    so the page is made tall enough to show every line while they are read."""
-    size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": TALL_VIEWPORT_PX})
-    try:
-        page.locator(f"#{elem_id} .cm-content").scroll_into_view_if_needed()
-        return page.evaluate(CODE_LINES_JS, elem_id)
-    finally:
-        page.set_viewport_size(size)
+    """The whole text of a Gradio code editor, as its Download link serves it (CodeMirror
+    renders only the lines near the view, so its DOM can miss lines)."""
+    return page.evaluate(CODE_DOWNLOAD_JS, elem_id)
 
 
-TALL_VIEWPORT_PX = 20_000
-# the lines, once CodeMirror has measured the new view (two animation frames)
-CODE_LINES_JS = """(id) => new Promise(done => requestAnimationFrame(() =>
-    requestAnimationFrame(() => done(Array.from(document.querySelectorAll('#' + id + ' .cm-line'))
-        .map(line => line.textContent).join('\\n')))))"""
+CODE_DOWNLOAD_JS = """async (id) => {
+    const link = document.querySelector('#' + id + ' a[download]');
+    return await (await fetch(link.href)).text();
+}"""
 
 
 def table_row(page: Any, elem_id: str, text: str) -> Any:
@@ -111,3 +104,48 @@ def record_texts(page: Any, elem_id: str) -> None:
 def recorded_texts(page: Any, elem_id: str) -> list[str]:
     """The texts `elem_id` showed since `record_texts`, in order, repeats collapsed."""
     return page.evaluate("(id) => window.__studioTexts[id]", elem_id)
+
+
+def trace_points(page: Any, elem_id: str) -> dict[str, int]:
+    """How many points each trace of the plotly chart `elem_id` has drawn, by trace name."""
+    return page.evaluate(TRACE_POINTS_JS, f"#{elem_id}")
+
+
+def trace_values(page: Any, elem_id: str, name: str) -> dict[str, list[Any]]:
+    """The x and y values of the trace `name` of the plotly chart `elem_id`."""
+    return page.evaluate(TRACE_VALUES_JS, [f"#{elem_id}", name])
+
+
+def wait_for_points(
+    page: Any, elem_id: str, names: tuple[str, ...], at_least: int, timeout: int
+) -> None:
+    """Poll until every trace in `names` of the plotly chart `elem_id` has `at_least` points."""
+    page.wait_for_function(
+        f"""([selector, names, n]) => {{ const counts = ({TRACE_POINTS_JS})(selector);
+              return names.every(name => (counts[name] || 0) >= n); }}""",
+        arg=[f"#{elem_id}", list(names), at_least],
+        timeout=timeout,
+    )
+
+
+def set_code(page: Any, elem_id: str, text: str) -> None:
+    """Replace a code editor's text as a person pasting it would (no auto-indent on typed
+    newlines)."""
+    page.locator(f"#{elem_id} .cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)
+
+
+TRACE_POINTS_JS = """(selector) => {
+    const plot = document.querySelector(selector + ' .js-plotly-plot');
+    const counts = {};
+    for (const trace of (plot && plot.data) || []) {
+        counts[trace.name] = trace.x ? trace.x.length : 0;
+    }
+    return counts;
+}"""
+TRACE_VALUES_JS = """([selector, name]) => {
+    const plot = document.querySelector(selector + ' .js-plotly-plot');
+    const trace = plot.data.find(t => t.name === name);
+    return {x: Array.from(trace.x), y: Array.from(trace.y)};
+}"""

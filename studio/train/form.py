@@ -171,15 +171,22 @@ def restage(
 ) -> list[Any]:
     """The form's values after its stage changed to `values[stage]`: datasets of the other kind
     leave (those `base` names stay while its stage is the one chosen); a DPO form with none
-    takes the newest preference dataset, and one without an adapter the newest SFT adapter."""
+    takes the newest preference dataset; a DPO or GRPO form without an adapter takes the newest
+    SFT adapter; a GRPO form whose batch cannot hold whole groups of answers gets a batch of one
+    group (`num_generations`, which only the YAML sets)."""
     values = list(values)
     stage = values[INDEX["stage"]]
     kept = base.get("dataset", []) if base.get("stage") == stage else []
     chosen = [n for n in values[INDEX["dataset"]] or [] if n in datasets.names or n in kept]
-    if stage == "dpo":
-        if not chosen and datasets.newest:
-            chosen = [datasets.newest]
-        if not values[INDEX["adapter_name_or_path"]] and sft_adapter:
-            values[INDEX["adapter_name_or_path"]] = [sft_adapter]
+    if stage == "dpo" and not chosen and datasets.newest:
+        chosen = [datasets.newest]
+    if stage in ("dpo", "grpo") and not values[INDEX["adapter_name_or_path"]] and sft_adapter:
+        values[INDEX["adapter_name_or_path"]] = [sft_adapter]
+    if stage == "grpo":
+        generations = base.get("num_generations") or BY_NAME["num_generations"].default
+        batch = values[INDEX["per_device_train_batch_size"]] or 1
+        steps = base.get("steps_per_generation") or values[INDEX["gradient_accumulation_steps"]]
+        if (batch * (steps or 1)) % generations:
+            values[INDEX["per_device_train_batch_size"]] = generations
     values[INDEX["dataset"]] = chosen
     return values

@@ -417,16 +417,19 @@ def build(
 
     @reports_errors(status)
     def on_stage(base_value: dict[str, Any], *values: Any) -> dict:
-        """A stage switch: datasets of the right kind, the SFT adapter for DPO, the stage's fields
-        shown, and the YAML pane matching the form."""
+        """A stage switch: datasets of the right kind, the SFT adapter for DPO and GRPO, a batch
+        of whole answer groups for GRPO, the stage's fields shown, and the YAML pane matching
+        the form."""
         stage_value = values[0]
         names = dataset_choices(ws, stage_value)
-        sft_adapter = first_of_stage(adapter_choices(ws), "sft") if stage_value == "dpo" else None
+        continues = stage_value in ("dpo", "grpo")
+        sft_adapter = first_of_stage(adapter_choices(ws), "sft") if continues else None
         values = restage(base_value, list(values), names, sft_adapter)
         shown = dict(zip(FORM_KEYS, values, strict=True))
         update = picker_updates({**base_value, **shown})
         update.update(
             {
+                batch_size: shown["per_device_train_batch_size"],
                 dpo_row: gr.Row(visible=stage_value == "dpo"),
                 packing: gr.Checkbox(visible=stage_value == "sft"),
                 yaml_code: form_yaml(base_value, values),
@@ -559,7 +562,7 @@ def build(
     stage.input(
         on_stage,
         form_inputs,
-        [model, adapters, datasets, dpo_row, packing, yaml_code, status],
+        [model, adapters, datasets, batch_size, dpo_row, packing, yaml_code, status],
         show_progress="hidden",
     )
     apply_yaml.click(do_apply, [yaml_code, *form_inputs], form_outputs)

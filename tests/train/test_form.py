@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
+from studio.errors import StudioError
 from studio.train.config import load_config
 from studio.train.form import (
     DEFAULT_BASE,
@@ -110,6 +112,28 @@ def test_a_stage_switch_keeps_datasets_of_the_right_kind_and_brings_the_sft_adap
     loaded = {**DEFAULT_BASE, "dataset": ["not_registered_yet"]}
     values = form_values(loaded)
     assert restage(loaded, values, sft, None)[INDEX["dataset"]] == ["not_registered_yet"]
+
+
+def test_a_switch_to_grpo_brings_the_sft_adapter_and_a_batch_of_whole_groups() -> None:
+    sft = DatasetChoices(["demo_train"], "sft datasets", "demo_train")
+    values = form_values(DEFAULT_BASE)
+    values[INDEX["stage"]] = "grpo"
+    with pytest.raises(StudioError, match="must be a multiple of 'num_generations' \\(8\\)"):
+        config_from_form(DEFAULT_BASE, values)  # the SFT form's batch of 1: no whole group
+    as_grpo = restage(DEFAULT_BASE, values, sft, "/runs/sft-1/adapter")
+    cfg = config_from_form(DEFAULT_BASE, as_grpo)
+    assert (cfg.stage, cfg.dataset, cfg.adapter_name_or_path) == (
+        "grpo",
+        ["demo_train"],
+        ["/runs/sft-1/adapter"],
+    )
+    assert cfg.per_device_train_batch_size == cfg.num_generations == 8
+    # a batch that holds whole groups stays, as does the number of answers the YAML set
+    fours = {**DEFAULT_BASE, "num_generations": 4}
+    values[INDEX["per_device_train_batch_size"]] = 12
+    assert restage(fours, values, sft, None)[INDEX["per_device_train_batch_size"]] == 12
+    values[INDEX["per_device_train_batch_size"]] = 6
+    assert restage(fours, values, sft, None)[INDEX["per_device_train_batch_size"]] == 4
 
 
 def test_a_run_shows_its_config_in_the_form(tmp_path: Path) -> None:

@@ -29,7 +29,11 @@ from studio.testing.gestures import (
     open_tab,
     record_texts,
     recorded_texts,
+    set_code,
     table_row,
+    trace_points,
+    trace_values,
+    wait_for_points,
     wait_for_train_form,
 )
 from studio.train.config import config_from_mapping, dump_config
@@ -45,39 +49,10 @@ SYSTEM = "You write SQLite queries."
 CHECKING = "Checking the config, the model and the datasets"
 SHOWS_CONFIG = "The form shows the config of"
 DPO_TRACES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies")
-TRACE_POINTS = """(selector) => {
-    const plot = document.querySelector(selector + ' .js-plotly-plot');
-    const counts = {};
-    for (const trace of (plot && plot.data) || []) {
-        counts[trace.name] = trace.x ? trace.x.length : 0;
-    }
-    return counts;
-}"""
-TRACE_VALUES = """([selector, name]) => {
-    const plot = document.querySelector(selector + ' .js-plotly-plot');
-    const trace = plot.data.find(t => t.name === name);
-    return {x: Array.from(trace.x), y: Array.from(trace.y)};
-}"""
 STEP_SHOWN = """() => {
     const match = document.querySelector('#train-step').innerText.match(/Step\\s*(\\d+)/);
     return match ? Number(match[1]) : 0;
 }"""
-
-
-def trace_points(page, elem_id: str) -> dict[str, int]:
-    return page.evaluate(TRACE_POINTS, f"#{elem_id}")
-
-
-def wait_for_points(
-    page, elem_id: str, names: tuple[str, ...], at_least: int, timeout: int = JOB_TIMEOUT_MS
-) -> None:
-    """Poll until every trace in `names` of the plot `elem_id` has `at_least` points."""
-    page.wait_for_function(
-        f"""([selector, names, n]) => {{ const counts = ({TRACE_POINTS})(selector);
-              return names.every(name => (counts[name] || 0) >= n); }}""",
-        arg=[f"#{elem_id}", list(names), at_least],
-        timeout=timeout,
-    )
 
 
 def wait_for_recorded(page, elem_id: str, pattern: str, timeout: int = JOB_TIMEOUT_MS) -> None:
@@ -93,14 +68,6 @@ def wait_for_recorded(page, elem_id: str, pattern: str, timeout: int = JOB_TIMEO
 
 def read_metrics(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def set_yaml(page, text: str) -> None:
-    """Replace the YAML editor's text as a person pasting it would (no auto-indent on typed
-    newlines)."""
-    page.locator("#train-yaml .cm-content").click()
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(text)
 
 
 def yaml_shown(page) -> str:
@@ -189,7 +156,7 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
     queued = [i for i, text in enumerate(texts) if f"runs/{run_name}" in text]
     assert checking and queued and checking[0] < queued[0], texts
     run_dir = studio.workspace / "runs" / run_name
-    wait_for_points(page, "train-dpo-curves", DPO_TRACES, 1)
+    wait_for_points(page, "train-dpo-curves", DPO_TRACES, 1, JOB_TIMEOUT_MS)
     assert page.locator("#train-dpo-curves").is_visible()
     assert trace_points(page, "train-curves").get("loss", 0) >= 1
     page.locator("#train-dpo-curves").scroll_into_view_if_needed()
@@ -204,7 +171,7 @@ def test_dpo_run_from_the_form_charts_rewards_margins_and_accuracies(
     metrics = read_metrics(run_dir)
     assert [m["step"] for m in metrics] == [1, 2, 3]
     for name in DPO_TRACES:
-        shown = page.evaluate(TRACE_VALUES, ["#train-dpo-curves", name])
+        shown = trace_values(page, "train-dpo-curves", name)
         assert shown["x"] == [1, 2, 3]
         assert shown["y"] == pytest.approx([m[name] for m in metrics]), name
     # policy = frozen copy of the SFT adapter at step 1: no reward yet on either side
@@ -243,7 +210,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     open_tab(page, "Train")
     wait_for_train_form(page)
     # a reloaded page shows the newest run's config: start from the page's default form
-    set_yaml(page, dump_config(config_from_mapping(DEFAULT_BASE)))
+    set_code(page, "train-yaml", dump_config(config_from_mapping(DEFAULT_BASE)))
     page.locator("#train-apply-yaml").click()
     expect(page.locator("#train-status")).to_contain_text("Form filled from the YAML")
     choose_custom(page, "train-model", tiny_qwen2_dir)
@@ -258,7 +225,7 @@ def test_cancel_then_resume_from_the_buttons_continues_past_the_stop(
     run_name = re.search(r"runs/(sft-[\w-]+)", element_text(page, "train-status")).group(1)
     run_dir = studio.workspace / "runs" / run_name
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["adapter_name_or_path"] == []
-    wait_for_points(page, "train-curves", ("loss",), 1)
+    wait_for_points(page, "train-curves", ("loss",), 1, JOB_TIMEOUT_MS)
     # the panel showed the phases before training, then the step count with its ETA
     wait_for_recorded(page, "train-job-progress", rf"^step \d+/{total} · \d+% · .* · ETA \d+:\d\d")
     phases = recorded_texts(page, "train-job-progress")
@@ -401,7 +368,7 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     edited = re.sub(r"(?m)^max_steps: .*$", "max_steps: 12", yaml_shown(page))
     edited = re.sub(r"(?m)^learning_rate: .*$", "learning_rate: 0.0003", edited)
     edited = re.sub(r"(?m)^warmup_ratio: .*$", "warmup_ratio: 0.25", edited)
-    set_yaml(page, edited)
+    set_code(page, "train-yaml", edited)
     assert yaml.safe_load(yaml_shown(page))["max_steps"] == 12
     page.locator("#train-apply-yaml").click()
     expect(page.locator("#train-status")).to_contain_text("Form filled from the YAML")
@@ -412,7 +379,7 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     # a key given twice is refused naming both lines, and the form keeps its values
     lines = edited.splitlines()
     twice = "\n".join([*lines, "max_steps: 3"]) + "\n"
-    set_yaml(page, twice)
+    set_code(page, "train-yaml", twice)
     page.locator("#train-apply-yaml").click()
     first = lines.index("max_steps: 12") + 1
     expect(page.locator("#train-status")).to_contain_text(
@@ -442,7 +409,7 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
 
     # a misspelt key is refused with the closest known key named, the form keeps its values
     # and the YAML pane shows the form's config again
-    set_yaml(page, edited.replace("learning_rate: 0.0003", "learning_rte: 0.001"))
+    set_code(page, "train-yaml", edited.replace("learning_rate: 0.0003", "learning_rte: 0.001"))
     page.locator("#train-apply-yaml").click()
     expect(page.locator("#train-status")).to_contain_text("Could not do that")
     assert "learning_rate" in element_text(page, "train-status")
@@ -452,7 +419,7 @@ def test_yaml_load_file_apply_edited_yaml_and_save_to_file(studio, page, tmp_pat
     assert yaml.safe_load(yaml_shown(page))["cutoff_len"] == 512
 
     # a YAML that does not parse: its line and column come first in the message
-    set_yaml(page, "max_steps: 3\n  stage: dpo\n")
+    set_code(page, "train-yaml", "max_steps: 3\n  stage: dpo\n")
     page.locator("#train-apply-yaml").click()
     expect(page.locator("#train-status")).to_contain_text(
         "the YAML: YAML does not parse at line 2, column 8"

@@ -258,17 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     exit_code = run_worker(args.run_dir, lambda: train(args.run_dir, args.resume))
-    leave_process_group()
+    leave_process_group(wait_for_others=exit_code == 0)
     return exit_code
 
 
-def leave_process_group() -> None:
-    """Destroy torch.distributed's process group if this rank joined one: a group left to the
-    interpreter's exit can abort a rank (`terminate called without an active exception`)
-    after its work is done, and the launcher then stops the other ranks."""
+def leave_process_group(wait_for_others: bool) -> None:
+    """Destroy torch.distributed's process group if this rank joined one; a rank whose work
+    succeeded first waits until every rank has come this far. A group left to the interpreter's
+    exit, or destroyed while another rank still works (rank 0 writes the summary last), can
+    abort a rank (`terminate called without an active exception`) after its work is done, and
+    the launcher then stops the other ranks. A rank that failed leaves at once, so that the
+    launcher stops the others instead of their waiting for it."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        if wait_for_others:
+            dist.barrier()
         dist.destroy_process_group()
 
 

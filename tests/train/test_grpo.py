@@ -524,17 +524,11 @@ def test_loss_over_signal_groups_divides_by_the_tokens_of_answers_with_an_advant
     demo_ws: Workspace,
     demo_sft: Path,
     grpo_config: Callable[..., TrainConfig],
-    small_model_dir: Path,
     tmp_path: Path,
 ) -> None:
-    from datasets import Dataset
-
-    from studio.train.grpo import build_grpo_trainer
-
     cfg = grpo_config(adapter_name_or_path=str(demo_sft), loss_over_signal_groups=True)
     records = training_records(demo_ws, cfg)
-    tokenizer = load_tokenizer(str(small_model_dir))
-    trainer, _ = build_grpo_trainer(cfg, tmp_path, tokenizer, Dataset.from_list(records), None, [])
+    trainer = grpo_trainer(cfg, records, tmp_path)
     # the two questions, then one whose gold fails: its answers get no reward, so advantage 0
     failing = {**records[0], "gold_sql": "SELECT broken FROM nowhere"}
     inputs = [record for record in [*records, failing] for _ in range(cfg.num_generations)]

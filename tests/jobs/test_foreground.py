@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import pytest
 
@@ -63,18 +63,28 @@ def test_the_followed_job_prints_its_phases_and_a_progress_bar_with_eta(
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []  # the follower's stdout so far, read as it prints
+
+    def read_stdout() -> None:
+        for line in command.stdout:
+            lines.append(line.rstrip("\n"))
+
+    def printed(start: str) -> bool:
+        return any(line.startswith(start) for line in list(lines))
+
+    reader = threading.Thread(target=read_stdout, daemon=True)
+    reader.start()
     try:
-        eventually(lambda: (job.run_dir / "progress.jsonl").exists(), 30, "the job to start")
-        time.sleep(1.5)  # a few polls of the follower see the loading phase
+        eventually(lambda: printed("loading the model"), HANG_S, "the loading phase printed")
         (job.run_dir / "go").touch()
-        eventually(lambda: (job.run_dir / "halfway").exists(), 30, "half the work")
-        time.sleep(1.5)  # a few polls of the follower see the halfway count
+        eventually(lambda: printed("generating 2/4 |"), HANG_S, "the halfway count printed")
         (job.run_dir / "release").touch()
-        stdout, stderr = command.communicate(timeout=HANG_S)
+        command.wait(timeout=HANG_S)
+        reader.join(timeout=HANG_S)
+        stderr = command.stderr.read()
     finally:
         command.kill()
     assert command.returncode == 0, stderr
-    lines = stdout.splitlines()
     assert "[studio] loading the model" in lines  # the worker's log
     assert "loading the model" in lines  # the bar before any count
     halfway = next(line for line in lines if line.startswith("generating 2/4 |"))

@@ -80,9 +80,14 @@ class Flag(Check):
         raise StudioError(f"config key '{key}': expected true or false, got {value!r}")
 
 
+# the words YAML 1.1 reads as booleans, for a choice such as `eval_strategy: no`
+BOOLEAN_WORDS = {False: ("no", "false", "off"), True: ("yes", "true", "on")}
+
+
 @dataclass(frozen=True)
 class Choice(Check):
-    """One of `choices`; `refused` maps values that are known but not accepted to the reason."""
+    """One of `choices`; `refused` maps values that are known but not accepted to the reason.
+    A boolean stands for the choice YAML read it from (`no` -> False -> "no")."""
 
     choices: Sequence[str]
     refused: Mapping[str, str] = field(default_factory=dict)
@@ -92,6 +97,8 @@ class Choice(Check):
         return ", ".join(self.choices)
 
     def __call__(self, key: str, value: Any) -> str:
+        if isinstance(value, bool):
+            value = next((word for word in BOOLEAN_WORDS[value] if word in self.choices), value)
         if value not in self.choices:
             reason = f" ({self.refused[value]})" if value in self.refused else ""
             raise StudioError(

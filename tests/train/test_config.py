@@ -330,3 +330,13 @@ def test_a_dumped_llamafactory_config_reloads_the_same(tmp_path: Path) -> None:
 
 def test_the_docs_key_tables_are_current() -> None:
     assert stale_docs() == [], "run python -m studio.train.doc_tables"
+
+
+@pytest.mark.parametrize("where", ["file", "override"])
+def test_a_choice_yaml_reads_as_a_boolean_keeps_its_word(tmp_path: Path, where: str) -> None:
+    line = "eval_strategy: no\n" if where == "file" else ""
+    path = write(tmp_path, f"dataset: a\nval_size: 8\n{line}")
+    overrides = ["eval_strategy=no"] if where == "override" else []
+    assert load_config(path, overrides).eval_strategy == "no"
+    with pytest.raises(StudioError, match="'stage': True is not accepted; use one of sft"):
+        load_config(path, ["stage=yes"])

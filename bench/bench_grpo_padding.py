@@ -7,7 +7,9 @@ every prompt as training does (chat template, generation prompt), and draws roll
 config's size (per_device_train_batch_size x steps_per_generation answers, num_generations a
 question). Each answer is as long as its question's gold SQL in tokens (a stand-in for the
 policy's answers). TRL pads every micro-batch to the rollout's longest prompt and answer; with
-the key on, micro-batches hold answers of similar prompt length, each padded to its own longest.
+the key on, the answers of each optimizer step (gradient_accumulation_steps micro-batches of the
+shuffled rollout; one for loss_type bnpo) are sorted by length and cut into as many
+micro-batches, each padded to its own longest.
 Prints one JSON line: mean tokens per rollout (real, TRL's layout, grouped) and the ratios.
 No GPU needed: it counts tokens, it runs no model.
 """
@@ -25,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from studio.models.references import load_tokenizer, resolve_model_dir
+from studio.patches.length_batches import MICRO_BATCH_TOKEN_MEAN_LOSSES
 from studio.train.config import load_config
 from studio.train.dataset import CHAT_TEMPLATE_KWARGS, training_records
 from studio.workspace import Workspace, default_workspace_path
@@ -32,16 +35,21 @@ from studio.workspace import Workspace, default_workspace_path
 Rows = list[tuple[int, int]]  # (prompt tokens, answer tokens) per answer
 
 
-def padded_tokens(rows: Rows, micro_batches: int) -> tuple[int, int]:
-    """(TRL's layout, grouped by length): tokens the forward passes process for one rollout."""
+def padded_tokens(
+    rows: Rows, micro_batches: int, window: int, rng: random.Random
+) -> tuple[int, int]:
+    """(TRL's layout, grouped by length): tokens the forward passes process for one rollout,
+    its answers shuffled as TRL does and regrouped within each window of micro-batches."""
     width = max(p for p, _ in rows) + max(a for _, a in rows)
     trl = len(rows) * width
-    ordered = sorted(rows)
+    shuffled = rng.sample(rows, len(rows))
     size = len(rows) // micro_batches
     grouped = 0
-    for i in range(micro_batches):
-        chunk = ordered[i * size : (i + 1) * size]
-        grouped += len(chunk) * (max(p for p, _ in chunk) + max(a for _, a in chunk))
+    for first in range(0, micro_batches, window):
+        step = sorted(shuffled[first * size : (first + window) * size])
+        for i in range(0, len(step), size):
+            chunk = step[i : i + size]
+            grouped += len(chunk) * (max(p for p, _ in chunk) + max(a for _, a in chunk))
     return trl, grouped
 
 
@@ -70,6 +78,9 @@ def main() -> None:
         for r in records
     ]
     micro_batches = cfg.steps_per_generation or cfg.gradient_accumulation_steps
+    window = (
+        1 if cfg.loss_type in MICRO_BATCH_TOKEN_MEAN_LOSSES else cfg.gradient_accumulation_steps
+    )
     answers = cfg.per_device_train_batch_size * micro_batches
     questions = answers // cfg.num_generations
     rng = random.Random(args.seed)
@@ -77,14 +88,19 @@ def main() -> None:
     for _ in range(args.rollouts):
         rows = [row for row in rng.sample(lengths, questions) for _ in range(cfg.num_generations)]
         real.append(sum(p + a for p, a in rows))
-        padded = padded_tokens(rows, micro_batches)
+        padded = padded_tokens(rows, micro_batches, window, rng)
         trl.append(padded[0])
         grouped.append(padded[1])
     result = {
         "questions": len(lengths),
         "prompt_tokens_mean": round(statistics.mean(p for p, _ in lengths), 1),
         "prompt_tokens_max": max(p for p, _ in lengths),
-        "rollout": {"questions": questions, "answers": answers, "micro_batches": micro_batches},
+        "rollout": {
+            "questions": questions,
+            "answers": answers,
+            "micro_batches": micro_batches,
+            "micro_batches_a_step": window,
+        },
         "rollouts": args.rollouts,
         "tokens_real": round(statistics.mean(real)),
         "tokens_trl_layout": round(statistics.mean(trl)),

@@ -5,18 +5,20 @@ TRL pads a rollout's prompts on the left to the longest prompt of the whole roll
 answers on the right to the longest answer, then shuffles the answers and cuts them into
 micro-batches at that full width. With schemas of a few hundred to over a thousand tokens, most
 of every forward pass is padding. With the key on:
-- the rollout's micro-batches hold answers of similar prompt length (sorted by prompt, then
-  answer length, cut into the same number of micro-batches, in shuffled order; the answers of a
-  question stay together), each trimmed to its own longest prompt and answer;
+- the answers of each optimizer step (the micro-batches it accumulates, as TRL drew them) are
+  sorted by prompt, then answer length, and cut into as many micro-batches, each trimmed to its
+  own longest prompt and answer;
 - every log-prob pass (the old policy's over the whole rollout, the reference's, the training
   step's) runs in chunks of rows of similar length, each trimmed the same way, and gives padded
   answer positions a log-prob and entropy of 0.
-The losses mask padded positions, so what is trained on is the same; only which answers share
-a micro-batch (and so an optimizer step) changes.
+An optimizer step trains on the answers TRL gave it, and its gradient is TRL's: the losses sum
+over a step's tokens or average over equal micro-batches of rows. `bnpo`, which averages over
+each micro-batch's tokens, has its rows sorted and trimmed within each micro-batch instead.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +29,8 @@ from studio.patches.compat import PatchIncompatible, library_version
 
 TRAINER_STATE = ("_buffered_inputs", "_step")  # the GRPOTrainer attributes the patch reads
 PROMPT_KEYS = ("prompt_ids", "prompt_mask")
+# TRL's losses that average over each micro-batch's tokens: regrouped within a micro-batch only
+MICRO_BATCH_TOKEN_MEAN_LOSSES = ("bnpo",)
 # the keys of TRL's scored rollout this patch knows; a rollout holding any other is left as is
 ROLLOUT_KEYS = frozenset(
     {
@@ -87,20 +91,30 @@ def trim_rollout_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
     return trimmed
 
 
-def group_by_length(chunks: Sequence[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """The rollout's micro-batches regrouped by prompt length and trimmed (as many, as large,
-    in shuffled order); None when the rollout holds keys this patch does not know."""
-    if any(set(chunk) - ROLLOUT_KEYS for chunk in chunks):
-        return None
+def _regroup(chunks: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`chunks`' rows sorted by prompt, then answer length, cut into as many, each trimmed."""
     merged = _merge(chunks)
     prompt_lengths = merged["prompt_mask"].sum(1).cpu()
     answer_lengths = merged["completion_mask"].sum(1).cpu()
-    rows = len(prompt_lengths)
     by_answer = torch.argsort(answer_lengths, stable=True)
     order = by_answer[torch.argsort(prompt_lengths[by_answer], stable=True)]
-    size = rows // len(chunks)
+    size = len(order) // len(chunks)
     pieces = [order[i * size : (i + 1) * size] for i in range(len(chunks))]
-    return [trim_rollout_chunk(_take(merged, pieces[i])) for i in torch.randperm(len(pieces))]
+    return [trim_rollout_chunk(_take(merged, piece)) for piece in pieces]
+
+
+def group_by_length(
+    chunks: Sequence[dict[str, Any]], window: int, offset: int = 0
+) -> list[dict[str, Any]] | None:
+    """The rollout's micro-batches regrouped by length within each window of `window`
+    micro-batches (micro-batch i in window (offset + i) // window): as many, as large, each
+    trimmed; None when the rollout holds keys this patch does not know."""
+    if any(set(chunk) - ROLLOUT_KEYS for chunk in chunks):
+        return None
+    grouped: list[dict[str, Any]] = []
+    for _, members in itertools.groupby(range(len(chunks)), key=lambda i: (offset + i) // window):
+        grouped += _regroup([chunks[i] for i in members])
+    return grouped
 
 
 def _row_bounds(
@@ -179,9 +193,17 @@ def trimmed_logps(original: Any) -> Any:
     return per_token_logps
 
 
+def regroup_window(args: Any) -> int:
+    """How many micro-batches a GRPOConfig's answers are regrouped across: an optimizer step's,
+    or one for a loss that averages over each micro-batch's tokens."""
+    if args.loss_type in MICRO_BATCH_TOKEN_MEAN_LOSSES:
+        return 1
+    return args.gradient_accumulation_steps
+
+
 def group_answers_by_length(trainer: Any) -> None:
-    """From now on `trainer` regroups each new rollout's micro-batches by length and runs its
-    log-prob passes on trimmed chunks."""
+    """From now on `trainer` regroups each new rollout's micro-batches by length within each
+    optimizer step and runs its log-prob passes on trimmed chunks."""
     missing = [name for name in TRAINER_STATE if not hasattr(trainer, name)]
     if missing:
         raise PatchIncompatible(
@@ -200,7 +222,8 @@ def group_answers_by_length(trainer: Any) -> None:
         buffered = trainer._buffered_inputs
         if not trainer.model.training or buffered is before or buffered is None:
             return inputs
-        grouped = group_by_length(buffered)
+        window = regroup_window(trainer.args)
+        grouped = group_by_length(buffered, window, trainer._step % window)
         if grouped is None:
             return inputs
         trainer._buffered_inputs = grouped

@@ -696,8 +696,9 @@ KEYS: tuple[Key, ...] = (
         "bool",
         True,
         Flag(),
-        "GRPO: micro-batches of answers with similar prompt lengths, each forward pass trimmed "
-        "to its own longest prompt and answer instead of the rollout's (docs/PATCHES.md)",
+        "GRPO: each optimizer step's answers regrouped into micro-batches of similar prompt "
+        "lengths, each forward pass trimmed to its own longest prompt and answer instead of the "
+        "rollout's (docs/PATCHES.md)",
         origin=STUDIO,
     ),
     Key(

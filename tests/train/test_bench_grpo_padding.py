@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,12 @@ def test_grouped_micro_batches_are_padded_to_their_own_longest_rows() -> None:
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     rows = [(100, 5), (10, 2), (100, 5), (10, 2)]
-    # TRL: 4 rows at the rollout's 100 + 5; grouped: 2 rows at 10 + 2, 2 at 100 + 5
-    assert bench.padded_tokens(rows, 2) == (4 * 105, 2 * 12 + 2 * 105)
+    rng = random.Random(0)
+    # TRL: 4 rows at the rollout's 100 + 5; one step of both micro-batches grouped: 2 rows at
+    # 10 + 2, 2 at 100 + 5
+    assert bench.padded_tokens(rows, 2, 2, rng) == (4 * 105, 2 * 12 + 2 * 105)
+    # a step of one micro-batch each: grouped only as the shuffle drew them
+    assert bench.padded_tokens(rows, 2, 1, rng)[1] in (2 * 12 + 2 * 105, 4 * 105)
 
 
 def test_the_bench_counts_a_rollout_of_the_configs_size(
@@ -49,7 +54,12 @@ def test_the_bench_counts_a_rollout_of_the_configs_size(
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["questions"] == len(load_examples(ws, "demo_train"))
-    assert result["rollout"] == {"questions": 4, "answers": 8, "micro_batches": 2}
+    assert result["rollout"] == {
+        "questions": 4,
+        "answers": 8,
+        "micro_batches": 2,
+        "micro_batches_a_step": 1,
+    }
     assert result["tokens_real"] <= result["tokens_grouped"] <= result["tokens_trl_layout"]
     assert result["grouped_over_trl"] == round(
         result["tokens_grouped"] / result["tokens_trl_layout"], 2

@@ -33,6 +33,7 @@ from studio.patches.compat import PatchIncompatible
 from studio.patches.length_batches import (
     group_answers_by_length,
     group_by_length,
+    regroup_window,
     trimmed_logps,
 )
 from studio.sql.extract import extract_sql
@@ -627,8 +628,14 @@ def real_answers(chunks: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted(rows)
 
 
-def test_a_rollout_grouped_by_length_trains_on_the_same_answers_at_the_same_loss(
-    demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig], tmp_path: Path
+@pytest.mark.parametrize(("loss_type", "window"), [("dapo", 2), ("bnpo", 1)])
+def test_each_optimizer_step_grouped_by_length_trains_on_trls_answers_at_trls_loss(
+    demo_ws: Workspace,
+    demo_sft: Path,
+    grpo_config: Callable[..., TrainConfig],
+    tmp_path: Path,
+    loss_type: str,
+    window: int,
 ) -> None:
     keys = {
         "dataset": "demo_train",
@@ -636,6 +643,8 @@ def test_a_rollout_grouped_by_length_trains_on_the_same_answers_at_the_same_loss
         "adapter_name_or_path": str(demo_sft),
         "per_device_train_batch_size": 4,
         "steps_per_generation": 4,  # 16 answers: 4 questions x 4, in 4 micro-batches
+        "gradient_accumulation_steps": 2,  # 2 optimizer steps a rollout
+        "loss_type": loss_type,
         "temperature": 1.5,
     }
     records = training_records(demo_ws, grpo_config(**keys))
@@ -648,21 +657,24 @@ def test_a_rollout_grouped_by_length_trains_on_the_same_answers_at_the_same_loss
         trainer.current_gradient_accumulation_steps = trainer.args.gradient_accumulation_steps
     off._prepare_inputs(generation_batch)  # TRL's own rollout and micro-batches
     trl_chunks = off._buffered_inputs
-    grouped = group_by_length(trl_chunks)
+    grouped = group_by_length(trl_chunks, window)
     assert grouped is not None and len(grouped) == len(trl_chunks) == 4
     assert real_answers(grouped) == real_answers(trl_chunks)
-    spans = sorted(
-        (int(c["prompt_mask"].sum(1).min()), int(c["prompt_mask"].sum(1).max())) for c in grouped
-    )
-    assert all(high <= low for (_, high), (low, _) in itertools.pairwise(spans))
+    for first in range(0, 4, window):  # what one optimizer step accumulates
+        step, trl_step = grouped[first : first + window], trl_chunks[first : first + window]
+        assert real_answers(step) == real_answers(trl_step)
+        spans = [
+            (int(c["prompt_mask"].sum(1).min()), int(c["prompt_mask"].sum(1).max())) for c in step
+        ]
+        assert all(high <= low for (_, high), (low, _) in itertools.pairwise(spans))
+        trl_loss = sum(off.compute_loss(off.model, chunk) for chunk in trl_step)
+        step_loss = sum(on.compute_loss(on.model, chunk) for chunk in step)
+        torch.testing.assert_close(step_loss, trl_loss, atol=1e-5, rtol=1e-4)
     for chunk in grouped:  # trimmed to its own longest prompt and answer
         assert chunk["prompt_mask"][:, 0].any() and chunk["completion_mask"][:, -1].any()
-    assert sum(c["prompt_ids"].numel() for c in grouped) < sum(
-        c["prompt_ids"].numel() for c in trl_chunks
-    )
-    trl_loss = sum(off.compute_loss(off.model, chunk) for chunk in trl_chunks)
-    grouped_loss = sum(on.compute_loss(on.model, chunk) for chunk in grouped)
-    torch.testing.assert_close(grouped_loss, trl_loss, atol=1e-5, rtol=1e-4)
+    trimmed, padded = (sum(c["prompt_ids"].numel() for c in cs) for cs in (grouped, trl_chunks))
+    assert trimmed < padded if window > 1 else trimmed <= padded
+    assert regroup_window(on.args) == window
     on._prepare_inputs(generation_batch)  # the installed patch regroups its own rollout
     for chunk in on._buffered_inputs:
         assert chunk["prompt_mask"][:, 0].any() and chunk["completion_mask"][:, -1].any()

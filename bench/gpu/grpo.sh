@@ -19,6 +19,8 @@
 # SKIP_SETTLED=1 mines before GRPO (with DPO=1 those pairs, else n = 8 at T 1.0; LIMIT=N the first
 # N train questions) and trains with grpo_skip_settled on that run (questions the SFT model always
 # or never answered right left out).
+# The SFT's and each GRPO lane's settings are checked (`train --check`, steps check_*) before the
+# SFT trains.
 # From the repository root of the GPU machine (data and settings: bench/gpu/pipeline.sh):
 #   setsid nohup bash bench/gpu/grpo.sh > /root/grpo.out 2>&1 &
 . bench/gpu/pipeline.sh
@@ -26,7 +28,18 @@ read -ra GRPO_SETTINGS <<< "${GRPO_SET:-}"
 if [ -n "${HELD_OUT:-}" ]; then
   SFT_SETTINGS+=(--set "val_size=$HELD_OUT" --set eval_strategy=no)
 fi
-prepare_sft || exit 1
+prepare_data || exit 1
+# the SFT's and every GRPO lane's settings checked before the first job trains (DPO's pairs
+# are mined later)
+check_training sft configs/spiderman_sft.yaml "${SFT_SETTINGS[@]}" || exit 1
+check_training grpo configs/spiderman_grpo.yaml "${GRPO_SETTINGS[@]}" || exit 1
+for lane in b c; do
+  lane_set="GRPO_SET_${lane^^}"
+  if [ -z "${!lane_set:-}" ]; then continue; fi
+  read -ra lane_settings <<< "${!lane_set}"
+  check_training "grpo_$lane" configs/spiderman_grpo.yaml "${lane_settings[@]}" || exit 1
+done
+train_sft || exit 1
 evaluate sft "$S/adapter"
 skip=()
 compared=(sft grpo)

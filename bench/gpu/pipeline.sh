@@ -87,15 +87,26 @@ newest_run() {  # PREFIX: the newest run folder $R/PREFIX-* (the studio names th
   # shellcheck disable=SC2012
   ls -dt "$R/$1"-* | head -1
 }
-prepare_data() {  # convert the built-in model, import SpiderMan from $SPIDERMAN
+prepare_data() {  # convert the built-in model, import SpiderMan from $SPIDERMAN (again on a
+  # second start in the same workspace)
   step convert python -m studio model info || return 1
   step import python -m studio data import --format csv --path "$SPIDERMAN" --name spiderman \
-    --schema-style ddl --cutoff-len 2048
+    --schema-style ddl --cutoff-len 2048 --replace
 }
-prepare_sft() {  # prepare_data, then train SFT (configs/spiderman_sft.yaml); $S = the SFT run
-  prepare_data || return 1
+check_training() {  # NAME CONFIG SETTING...: `train CONFIG SETTING... --check` from no adapter
+  # (the one a recipe starts from may not exist yet), as step check_NAME: a setting the studio
+  # refuses stops a recipe before its first training job, not after it
+  local name=$1 config=$2
+  shift 2
+  step "check_$name" python -m studio train "$config" "$@" --set 'adapter_name_or_path=[]' --check
+}
+train_sft() {  # train SFT (configs/spiderman_sft.yaml); $S = the SFT run
   step sft python -m studio train configs/spiderman_sft.yaml "${SFT_SETTINGS[@]}" || return 1
   S=$(newest_run sft)
+}
+prepare_sft() {  # prepare_data, then train_sft
+  prepare_data || return 1
+  train_sft
 }
 bench_sft() {  # NAME BINS [BENCH_SFT_ARG ...]: bench/bench_sft.py on configs/spiderman_sft.yaml
   # with BINS packed bins of 2,048 tokens per step

@@ -4,6 +4,10 @@ run folders for the tiny Qwen2 model, and one shared SFT run whose adapter DPO s
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from studio.train.config import TrainConfig, config_from_mapping
 from studio.train.worker import train, write_run_config
 from studio.workspace import Workspace
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SYSTEM = "You write SQLite queries."
 QUESTIONS = [
     (f"How many singers are older than {age}?", f"SELECT count(*) FROM singer WHERE age > {age}")
@@ -99,3 +104,25 @@ def sft_run(
     run_dir = new_run(ws, tiny_config(learning_rate=2e-2, max_steps=SFT_RUN_STEPS))
     train(run_dir)
     return run_dir
+
+
+def train_on_two_ranks(run_dir: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """The training worker on `run_dir` as two ranks of DDP over gloo: accelerate's multi-GPU
+    launcher with transformers told to use the CPU, on a free local port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    launch += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    launch += ["--dynamo_backend", "no", "--main_process_port", str(port)]
+    launch += ["-m", "studio.train.worker", str(run_dir)]
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        launch,
+        check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )

@@ -10,8 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -37,10 +35,9 @@ from studio.train.resume import find_resume_point, incomplete_reason
 from studio.train.worker import train
 from studio.workspace import Workspace
 
-from .conftest import new_run, read_metrics, read_summary
+from .conftest import REPO_ROOT, new_run, read_metrics, read_summary, train_on_two_ranks
 from .paused_save_worker import PAUSED_FILE
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PAUSED_WORKER = Path(__file__).with_name("paused_save_worker.py")
 JOB_TIMEOUT_S = 300
 INTERRUPTED = "a save that was interrupted before it completed"
@@ -148,46 +145,11 @@ def test_dpo_resume_skips_an_incomplete_checkpoint_of_an_older_studio(
     assert not (run_dir / "checkpoint-3" / "ref").exists() and not (run_dir / STAGING_DIR).exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_two_ranks_publish_each_checkpoint_with_both_ranks_files(
     toy_workspace: Workspace, tiny_config: Callable[..., TrainConfig]
 ) -> None:
     run_dir = new_run(toy_workspace, tiny_config(max_steps=2, save_steps=1))
-    launch = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
-        "-m",
-        "studio.train.worker",
-        str(run_dir),
-    ]
-    # DDP over gloo: accelerate's multi-GPU launcher with transformers told to use the CPU
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run(
-        launch,
-        check=False,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=JOB_TIMEOUT_S,
-    )
+    done = train_on_two_ranks(run_dir, timeout_s=JOB_TIMEOUT_S)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert read_summary(run_dir)["status"] == "succeeded"
     for step in (1, 2):

@@ -49,7 +49,7 @@ from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_ba
 from studio.train.worker import train
 from studio.workspace import Workspace
 
-from .conftest import new_run, read_metrics, read_summary
+from .conftest import new_run, read_metrics, read_summary, train_on_two_ranks
 
 SHORT_SQL = [  # (question, gold SQL) on the demo's concert_singer
     ("Say one.", "SELECT 1"),
@@ -694,27 +694,11 @@ def test_length_batches_name_their_key_when_a_trainer_lacks_the_state_they_read(
 def test_two_ranks_train_grpo_over_gloo_with_answers_grouped_by_length(
     demo_ws: Workspace, demo_sft: Path, grpo_config: Callable[..., TrainConfig]
 ) -> None:
-    import socket
-    import subprocess
-    import sys
-
     cfg = grpo_config(
         dataset="four_sql", adapter_name_or_path=str(demo_sft), max_steps=2, save_steps=2
     )
     run_dir = new_run(demo_ws, cfg)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
-    launch += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
-    launch += ["--dynamo_backend", "no", "--main_process_port", str(port)]
-    launch += ["-m", "studio.train.worker", str(run_dir)]
-    # DDP over gloo: accelerate's multi-GPU launcher with transformers told to use the CPU
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(repo)}
-    done = subprocess.run(
-        launch, check=False, cwd=repo, env=env, capture_output=True, text=True, timeout=600
-    )
+    done = train_on_two_ranks(run_dir, timeout_s=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = read_summary(run_dir)
     assert summary["status"] == "succeeded" and summary["global_step"] == 2

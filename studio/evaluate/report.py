@@ -13,8 +13,18 @@ from typing import Any
 from studio.errors import StudioError
 from studio.evaluate.statistics import bootstrap_ci95, percentage
 from studio.jobs.rundir import RunDir, adapter_label
+from studio.sql.score import CATEGORIES
 
 UNKNOWN_DIFFICULTY = "unknown"
+# how a compared run's answers ended, in the words of the comparison's rows
+OUTCOME_LABELS = {
+    "correct": "right",
+    "wrong_result": "wrong result",
+    "pred_error": "SQL error",
+    "pred_timeout": "timed out",
+    "pred_refused": "refused by the SQL guard",
+    "gold_error": "gold SQL failed",
+}
 # benchmark difficulty labels, easiest first (BIRD, then Spider); others follow alphabetically
 DIFFICULTY_ORDER = (
     "simple",
@@ -171,6 +181,7 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
         ["EX 95% CI"] + [_interval(s.get("ex_ci95")) for s in summaries],
         *_vote_rows(summaries),
         *_paired_rows(run_dirs),
+        *_outcome_rows(summaries),
     ]
     for field, label in (("by_difficulty", "difficulty"), ("by_database", "database")):
         groups = _ordered_union([list(s.get(field) or {}) for s in summaries], field)
@@ -180,6 +191,19 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
                 + [(s.get(field) or {}).get(group, {}).get("ex") for s in summaries]
             )
     return ComparisonTable(columns, rows)
+
+
+def _outcome_rows(summaries: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """How many answers of each run ended each way (right, wrong result, SQL error, ...): one row
+    per outcome any run had; None for a run whose summary does not count them."""
+    counts = [s.get("categories") for s in summaries]
+    seen = {category for c in counts if c for category, n in c.items() if n}
+    return [
+        [f"answers: {OUTCOME_LABELS[category]}"]
+        + [c.get(category, 0) if c is not None else None for c in counts]
+        for category in CATEGORIES
+        if category in seen
+    ]
 
 
 def _vote_rows(summaries: Sequence[dict[str, Any]]) -> list[list[Any]]:

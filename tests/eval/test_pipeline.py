@@ -101,9 +101,10 @@ def test_a_run_folder_of_another_evaluation_is_refused(
 def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path: Path) -> None:
     examples = load_examples(demo_ws, "demo_test")
     gold = jsonl_file("gold.jsonl", ({"index": e.index, "sql": e.gold_sql} for e in examples))
+    wrong = {0: "SELEC 0", 2: "SELECT 0"}  # every second answer wrong: fails to run, or runs
     half = jsonl_file(
         "half.jsonl",
-        ({"index": e.index, "sql": e.gold_sql if e.index % 2 else "SELECT 0"} for e in examples),
+        ({"index": e.index, "sql": wrong.get(e.index % 4, e.gold_sql)} for e in examples),
     )
     first = score_predictions(
         demo_ws, "demo_test", gold, out_dir=tmp_path / "a", workers=1, bars=False
@@ -126,6 +127,11 @@ def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path
     assert rows["right only here / only in first"] == [None, f"0 / {lost}"]
     assert 0 < rows["McNemar p"][1] < 0.0001
     assert rows["decoding"] == [None, None]  # scored prediction files generated nothing
+    assert rows["answers: right"] == [48, 48 - lost]
+    failed = sum(1 for e in examples if e.index % 4 == 0)
+    assert rows["answers: SQL error"] == [0, failed]
+    assert rows["answers: wrong result"] == [0, lost - failed]
+    assert "answers: timed out" not in rows  # no run had one
     text = table.to_text()
     assert "database: library" in text and "100.00" in text
     assert re.search(r"McNemar p\s+-\s+< 0\.0001", text)

@@ -13,6 +13,7 @@ from typing import Any
 from studio.errors import StudioError
 from studio.evaluate.statistics import bootstrap_ci95, percentage
 from studio.jobs.rundir import RunDir, adapter_label
+from studio.sql.hardness import HARDNESS_ORDER, spider_hardness
 from studio.sql.score import CATEGORIES
 
 UNKNOWN_DIFFICULTY = "unknown"
@@ -60,9 +61,8 @@ def _group(
 
 
 def summarize_verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """EX (%), its 95 % bootstrap interval, and breakdowns by difficulty, database and category."""
-    from studio.sql.score import CATEGORIES
-
+    """EX (%), its 95 % bootstrap interval, and breakdowns by difficulty, Spider hardness of the
+    gold SQL, database and category."""
     correct = [bool(row["correct"]) for row in rows]
     categories = Counter(row["category"] for row in rows)
     return {
@@ -71,6 +71,11 @@ def summarize_verdicts(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "ex": percentage(sum(correct), len(rows)),
         "ex_ci95": bootstrap_ci95(correct),
         "by_difficulty": _group(rows, "difficulty", DIFFICULTY_ORDER),
+        "by_hardness": _group(
+            [{**row, "hardness": spider_hardness(row.get("gold_sql") or "")} for row in rows],
+            "hardness",
+            HARDNESS_ORDER,
+        ),
         "by_database": _group(rows, "db_id"),
         "categories": {name: categories[name] for name in CATEGORIES if categories[name]},
     }
@@ -183,7 +188,12 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> ComparisonTable:
         *_paired_rows(run_dirs),
         *_outcome_rows(summaries),
     ]
-    for field, label in (("by_difficulty", "difficulty"), ("by_database", "database")):
+    breakdowns = (
+        ("by_difficulty", "difficulty"),
+        ("by_hardness", "hardness"),
+        ("by_database", "database"),
+    )
+    for field, label in breakdowns:
         groups = _ordered_union([list(s.get(field) or {}) for s in summaries], field)
         for group in groups:
             rows.append(
@@ -252,7 +262,8 @@ def _interval(value: Any) -> str | None:
 
 def _ordered_union(key_lists: Sequence[list[str]], field: str) -> list[str]:
     keys = list(dict.fromkeys(key for keys in key_lists for key in keys))
-    if field == "by_difficulty":
-        rank = {name: i for i, name in enumerate(DIFFICULTY_ORDER)}
+    order = {"by_difficulty": DIFFICULTY_ORDER, "by_hardness": HARDNESS_ORDER}.get(field)
+    if order is not None:
+        rank = {name: i for i, name in enumerate(order)}
         return sorted(keys, key=lambda k: (rank.get(k, len(rank)), k))
     return sorted(keys)

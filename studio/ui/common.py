@@ -164,13 +164,13 @@ def overlay_figure(
 
 
 def comparison_figure(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> go.Figure:
-    """Grouped bars of EX (%) per run: overall, voted (when a run voted), then each difficulty
-    and database row of a `compare_runs` table (columns: label then one per run)."""
+    """Grouped bars of EX (%) per run: overall, voted (when a run voted), then each difficulty,
+    hardness and database row of a `compare_runs` table (columns: label then one per run)."""
     overall = {"EX (%)": "overall", "EX voted (%)": "voted"}
     groups = [
         row
         for row in rows
-        if row[0] in overall or str(row[0]).startswith(("difficulty:", "database:"))
+        if row[0] in overall or str(row[0]).startswith(("difficulty:", "hardness:", "database:"))
     ]
     labels = [overall.get(row[0], str(row[0])) for row in groups]
     figure = go.Figure()

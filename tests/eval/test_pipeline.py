@@ -121,6 +121,11 @@ def test_compare_runs_puts_breakdowns_side_by_side(demo_ws, jsonl_file, tmp_path
         assert rows[f"difficulty: {name}"] == [100.0, group["ex"]]
     for name, group in second["by_database"].items():
         assert rows[f"database: {name}"] == [100.0, group["ex"]]
+    # Spider's hardness of each gold query: every question labelled, each level side by side
+    assert set(second["by_hardness"]) <= {"easy", "medium", "hard", "extra"}
+    assert sum(group["n"] for group in second["by_hardness"].values()) == 48
+    for name, group in second["by_hardness"].items():
+        assert rows[f"hardness: {name}"] == [100.0, group["ex"]]
     # paired against the first run: the questions "half" gets wrong are exactly the ones it lost
     lost = sum(1 for e in examples if not e.index % 2)
     assert rows["EX - first run (paired)"] == [None, round(second["ex"] - 100.0, 2)]

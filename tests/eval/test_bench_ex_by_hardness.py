@@ -17,6 +17,17 @@ from ..conftest import FIXTURES, REPO_ROOT
 SCRIPT = REPO_ROOT / "bench" / "bench_ex_by_hardness.py"
 
 
+def run_bench(verdicts: Path, data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(verdicts), "--data", str(data)],
+        check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_ex_and_paired_differences_per_hardness_level(tmp_path: Path) -> None:
     data = tmp_path / "spiderman"
     data.mkdir()
@@ -28,14 +39,7 @@ def test_ex_and_paired_differences_per_hardness_level(tmp_path: Path) -> None:
     runs = {"sft": "1" * len(levels), "grpo": "".join("0" if h == "hard" else "1" for h in levels)}
     verdicts = tmp_path / "correct-by-question.json"
     verdicts.write_text(json.dumps(runs))
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(verdicts), "--data", str(data)],
-        check=False,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_bench(verdicts, data)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.splitlines()[-1])
     hard = levels.count("hard")
@@ -56,12 +60,5 @@ def test_verdicts_of_another_length_are_refused(tmp_path: Path) -> None:
     (data / "sqlite.tar.xz").write_bytes(b"")
     verdicts = tmp_path / "correct-by-question.json"
     verdicts.write_text(json.dumps({"sft": "101"}))
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(verdicts), "--data", str(data)],
-        check=False,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_bench(verdicts, data)
     assert done.returncode != 0 and "sft: not one verdict per test question (103)" in done.stderr

@@ -22,26 +22,23 @@ AGGREGATES = (exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max)
 NESTED = (exp.Select, exp.SetOperation)
 
 
-def _in_scope(clause: exp.Expression | None) -> Iterator[exp.Expression]:
-    """The nodes of a clause of the top-level query, not those of queries nested in it."""
+def _top_level(clause: exp.Expression | None) -> Iterator[tuple[exp.Expression, bool]]:
+    """A clause's nodes, each with whether it is a query nested in the clause (whose own nodes
+    are not visited)."""
     if clause is None:
         return iter(())
-    return (
-        node
-        for node in clause.walk(prune=lambda n: isinstance(n, NESTED) and n is not clause)
-        if not (isinstance(node, NESTED) and node is not clause)
-    )
+    nested = lambda node: isinstance(node, NESTED) and node is not clause  # noqa: E731
+    return ((node, nested(node)) for node in clause.walk(prune=nested))
+
+
+def _in_scope(clause: exp.Expression | None) -> Iterator[exp.Expression]:
+    """The nodes of a clause of the top-level query, not those of queries nested in it."""
+    return (node for node, nested in _top_level(clause) if not nested)
 
 
 def _nested(clause: exp.Expression | None) -> int:
     """Queries nested directly in a clause (a subquery in a condition or in FROM)."""
-    if clause is None:
-        return 0
-    return sum(
-        1
-        for node in clause.walk(prune=lambda n: isinstance(n, NESTED) and n is not clause)
-        if isinstance(node, NESTED) and node is not clause
-    )
+    return sum(nested for _, nested in _top_level(clause))
 
 
 def _conditions(clause: exp.Expression | None) -> exp.Expression | None:

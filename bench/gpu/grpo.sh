@@ -8,9 +8,10 @@
 # SFT and every GRPO run so far compared (compare_b, compare_c); several levers measured against
 # one SFT model on one machine's half hour.
 # HELD_OUT=N: the SFT and each GRPO hold the same N train questions out (val_size, the SFT run's
-# seed), each GRPO answers them greedily at every checkpoint (save_steps HELD_OUT_EVERY, default
-# 10; evaluation batches of 64) and, when its best saved state on them is not the one it ended
-# with, that state's EX too, as eval-NAME_best (compared with the others in compare_best).
+# seed), each GRPO answers them greedily before its first step and at every checkpoint
+# (save_steps HELD_OUT_EVERY, default 10; evaluation batches of 64) and, when its best state on
+# them is neither the one it ended with nor the SFT adapter, that state's EX too, as
+# eval-NAME_best (compared with the others in compare_best).
 # VOTE=N: then EX of the GRPO model greedy and voted among N sampled answers (eval --vote N).
 # DPO=1: the DPO of the same pipeline too: on-policy pairs mined with the SFT adapter as in
 # bench/gpu/dpo_onpolicy.sh (n = 4, T 0.8; LIMIT=N the first N train questions), DPO from the SFT
@@ -60,7 +61,7 @@ if [ -n "${HELD_OUT:-}" ]; then
   sft_seed=$(python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["seed"])' \
     "$S/config.yaml") || exit 1
   held=(--set "val_size=$HELD_OUT" --set "seed=$sft_seed" --set "save_steps=${HELD_OUT_EVERY:-10}"
-    --set per_device_eval_batch_size=64)
+    --set per_device_eval_batch_size=64 --set eval_on_start=true)
 fi
 best_evaluated=()  # eval-NAME_best runs
 declare -A adapters  # GRPO run name -> the adapter it left
@@ -77,7 +78,11 @@ run_grpo() {  # NAME SETTING...: GRPO from the SFT adapter (cancelled after GRPO
   evaluate "$name" "${adapters[$name]}" || return 1
   if [ -n "${HELD_OUT:-}" ] && best=$(best_held_out_adapter "$run") \
     && [ "$best" != "${adapters[$name]}" ]; then
-    evaluate "${name}_best" "$best" && best_evaluated+=("${name}_best")
+    if [ "$best" = "$(realpath "$S/adapter")" ]; then
+      echo "$name: no GRPO state beat the SFT adapter on the held-out questions"
+    else
+      evaluate "${name}_best" "$best" && best_evaluated+=("${name}_best")
+    fi
   fi
 }
 run_grpo grpo "${GRPO_SETTINGS[@]}" || exit 1

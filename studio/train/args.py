@@ -39,6 +39,7 @@ def common_args(cfg: TrainConfig, run_dir: Path, has_eval: bool) -> dict[str, An
         "save_only_model": cfg.save_only_model,
         "eval_strategy": cfg.eval_strategy if evaluates else "no",
         "eval_steps": eval_steps if evaluates and cfg.eval_strategy == "steps" else None,
+        "eval_on_start": evaluates and cfg.eval_on_start,
         "seed": cfg.seed,
         "max_length": cfg.cutoff_len,
         "report_to": cfg.report_to or "none",

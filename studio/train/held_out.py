@@ -2,9 +2,9 @@
 
 With `val_size`, each evaluation answers the held-out questions greedily (studio.train.rollout)
 and logs the share it got right as `eval_grpo/correct` in metrics.jsonl. The run's summary
-names the best of the evaluated states that were saved (a `checkpoint-N` folder, or the final
-adapter for the last step), the earliest of equals; `python -m studio eval` measures it on the
-test set.
+names the best of the evaluated states that were saved (a `checkpoint-N` folder, the final
+adapter for the last step, or with `eval_on_start` the starting adapter for step 0), the
+earliest of equals; `python -m studio eval` measures it on the test set.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from studio.jobs.rundir import checkpoint_step
 HELD_OUT_METRIC = "eval_grpo/correct"
 
 
-def saved_states(run_dir: Path, final: tuple[int, Path] | None = None) -> dict[int, Path]:
-    """Step -> folder for every `checkpoint-N` of the run, and the final adapter at its step."""
+def saved_states(
+    run_dir: Path, final: tuple[int, Path] | None = None, start: Path | None = None
+) -> dict[int, Path]:
+    """Step -> folder for every `checkpoint-N` of the run, the final adapter at its step, and
+    the adapter the run started from at step 0 (`start`)."""
     states = {
         step: path
         for path in run_dir.iterdir()
@@ -28,6 +31,8 @@ def saved_states(run_dir: Path, final: tuple[int, Path] | None = None) -> dict[i
     }
     if final is not None:
         states.setdefault(*final)
+    if start is not None:
+        states.setdefault(0, start)
     return states
 
 

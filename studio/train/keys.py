@@ -415,6 +415,14 @@ KEYS: tuple[Key, ...] = (
         "defaults, as transformers)",
     ),
     Key(
+        "eval_on_start",
+        "bool",
+        False,
+        Flag(),
+        "evaluate the held-out rows once before the first step too (GRPO: the starting "
+        "adapter's score, a candidate for `best_held_out`)",
+    ),
+    Key(
         "report_to",
         "list[str]",
         (),

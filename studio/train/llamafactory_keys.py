@@ -503,7 +503,6 @@ _unsupported(
         "greater_is_better": None,
         "early_stopping_steps": None,
         "eval_delay": 0,
-        "eval_on_start": False,
         "prediction_loss_only": False,
         "eval_do_concat_batches": True,
         "eval_use_gather_object": False,

@@ -177,7 +177,7 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
     if cancel.cancelled_at is not None:
         if trainer.is_world_process_zero():
             checkpoint = run.checkpoint(cancel.cancelled_at)
-            held_out(summary, run, eval_dataset)
+            held_out(summary, run, cfg, eval_dataset)
             run.write_summary({**summary, "status": "cancelled", "checkpoint": str(checkpoint)})
             print(
                 f"cancelled at step {cancel.cancelled_at}; checkpoint saved to {checkpoint}; "
@@ -198,7 +198,9 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
             adapter=str(adapter_dir.resolve()),
             inference_adapters=[*policy.inference_prefix, str(adapter_dir.resolve())],
         )
-        held_out(summary, run, eval_dataset, (trainer.state.global_step, adapter_dir.resolve()))
+        held_out(
+            summary, run, cfg, eval_dataset, (trainer.state.global_step, adapter_dir.resolve())
+        )
         summary["timings"]["total_s"] = round(time.time() - started, 1)
         run.write_summary(summary)
         print(
@@ -208,14 +210,22 @@ def train(run_dir: Path, resume: bool = False, extra_callbacks: Sequence[Any] = 
 
 
 def held_out(
-    summary: dict[str, Any], run: RunDir, eval_dataset: Any, final: tuple[int, Path] | None = None
+    summary: dict[str, Any],
+    run: RunDir,
+    cfg: TrainConfig,
+    eval_dataset: Any,
+    final: tuple[int, Path] | None = None,
 ) -> None:
     """With held-out questions, GRPO's summary names the saved state that scored best on them
-    (`best_held_out`, studio.train.held_out)."""
+    (`best_held_out`, studio.train.held_out); a run that trains one given adapter further can
+    name that adapter (step 0, evaluated with `eval_on_start`)."""
+    from studio.models.adapters import adapter_folder
     from studio.train.held_out import best_held_out, saved_states
 
     if summary["stage"] == "grpo" and eval_dataset is not None:
-        summary["best_held_out"] = best_held_out(run.metrics, saved_states(run.path, final))
+        adapters = cfg.adapter_name_or_path
+        start = adapter_folder(adapters[0]) if len(adapters) == 1 else None
+        summary["best_held_out"] = best_held_out(run.metrics, saved_states(run.path, final, start))
 
 
 def grpo_summary(

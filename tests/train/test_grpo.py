@@ -42,7 +42,7 @@ from studio.train.config import TrainConfig, config_from_mapping, load_config
 from studio.train.dataset import CHAT_TEMPLATE_KWARGS, build_datasets, training_records
 from studio.train.grpo import grpo_args, rollout_questions
 from studio.train.grpo_data import grpo_datasets, held_out_seen, seen_warning
-from studio.train.held_out import best_held_out, saved_states
+from studio.train.held_out import HELD_OUT_METRIC, best_held_out, saved_states
 from studio.train.preflight import preflight
 from studio.train.reward import ExecutionReward, RewardWeights
 from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_batch_questions
@@ -267,8 +267,9 @@ def held_out_run(
     grpo_config: Callable[..., TrainConfig],
     small_model_dir: Path,
 ) -> Path:
-    """A GRPO run of `four_sql` holding 2 questions out, evaluated and saved at both steps, from
-    `demo_sft` as the adapter of an SFT run that trained on all four."""
+    """A GRPO run of `four_sql` holding 2 questions out, evaluated before its first step and
+    evaluated and saved at both steps, from `demo_sft` as the adapter of an SFT run that trained
+    on all four."""
     sft_run = new_run(demo_ws, sft_run_config(small_model_dir, dataset="four_sql"))
     shutil.copytree(demo_sft, sft_run / "adapter")
     cfg = grpo_config(
@@ -277,6 +278,7 @@ def held_out_run(
         val_size=2,
         eval_strategy="steps",
         eval_steps=1,
+        eval_on_start=True,
         save_steps=1,
     )
     run_dir = new_run(demo_ws, cfg)
@@ -292,14 +294,14 @@ def test_held_out_questions_are_answered_greedily_at_each_evaluation(
     cfg = load_config(run_dir / "config.yaml")
     metrics = read_metrics(run_dir)
     evals = [m for m in metrics if "eval_grpo/correct" in m]
-    assert [m["step"] for m in evals] == [1, 2]
-    # the evaluation after step 1 does not count as a rollout of step 2
+    assert [m["step"] for m in evals] == [0, 1, 2]
+    # the evaluations before step 1 and after it do not count as rollouts
     assert [m["rollouts"] for m in metrics if "rollouts" in m] == [1, 1]
     _, held_out = build_datasets(demo_ws, cfg)
+    start = Path(cfg.adapter_name_or_path[0])
+    states = {0: start, 1: run_dir / "checkpoint-1", 2: run_dir / "checkpoint-2"}
     for m in evals:
-        share = greedy_share_correct(
-            small_model_dir, run_dir / f"checkpoint-{m['step']}", list(held_out)
-        )
+        share = greedy_share_correct(small_model_dir, states[m["step"]], list(held_out))
         assert m["eval_grpo/correct"] == share
         assert m["eval_grpo/any_correct"] == m["eval_grpo/all_correct"] == share  # one answer each
     assert {m["eval_grpo/correct"] for m in evals} != {0.0}  # the greedy answer can be right
@@ -319,7 +321,7 @@ def test_held_out_questions_are_answered_greedily_at_each_evaluation(
         "metric": "eval_grpo/correct",
         "value": best["eval_grpo/correct"],
         "step": best["step"],
-        "path": str(run_dir / f"checkpoint-{best['step']}"),
+        "path": str(states[best["step"]].resolve()),
     }
 
 
@@ -349,6 +351,18 @@ def test_the_best_held_out_state_is_a_saved_one_the_earliest_of_equals(tmp_path:
         "path": str(tmp_path),
     }
     assert best_held_out(tmp_path / "metrics.jsonl", {15: tmp_path}) is None
+    # evaluated before the first step, the starting adapter is a candidate at step 0
+    start = tmp_path / "sft-adapter"
+    with (tmp_path / "metrics.jsonl").open("a") as metrics:
+        metrics.write(json.dumps({"step": 0, "eval_grpo/correct": 0.8}) + "\n")
+    saved = saved_states(tmp_path, (40, tmp_path / "adapter"), start)
+    assert sorted(saved) == [0, 10, 20, 30, 40] and saved[0] == start
+    assert best_held_out(tmp_path / "metrics.jsonl", saved) == {
+        "metric": "eval_grpo/correct",
+        "value": 0.8,
+        "step": 0,
+        "path": str(start),
+    }
 
 
 def test_epsilon_high_reaches_the_loss_as_its_upper_clipping_bound(
@@ -876,7 +890,9 @@ def test_the_grpo_chart_draws_every_curve_of_a_run(held_out_run: Path) -> None:
     figure = grpo_figure(read_metrics(held_out_run))
     drawn = {trace.name: list(trace.y) for trace in figure.data}
     assert set(drawn) == {key for keys, _ in GRPO_PANELS for key in keys}
-    assert all(len(points) == 2 for points in drawn.values()), drawn
+    # a point per step; the held-out share also before the first step
+    assert {len(points) for key, points in drawn.items() if key != HELD_OUT_METRIC} == {2}, drawn
+    assert len(drawn[HELD_OUT_METRIC]) == 3
 
 
 @pytest.mark.builtin

@@ -110,8 +110,65 @@ EVENTS_JS = """(indices) => indices.map(i => {
 })"""
 
 
+# Installed before the page loads: counts the page's Gradio events from the moment it asks to
+# queue one (`/queue/join`) until its answer (`process_completed`) comes on the event stream
+# (`/queue/data`, read through a copy of the response). An open event stream says nothing by
+# itself: Gradio's client opens a new one whenever a join is answered after the previous stream
+# was closed, even when that stream already carried the event's answer, and the server keeps a
+# stream with nothing left to answer open (heartbeats) until some later event ends.
+EVENTS_INIT_JS = """(() => {
+  const state = {joining: 0, open: new Set(), answered: new Set()};
+  window.__crawlEvents = state;
+  const readStream = async (response) => {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) return;
+        text += decoder.decode(value, {stream: true});
+        const lines = text.split('\\n');
+        text = lines.pop();
+        for (const line of lines.filter(l => l.startsWith('data:'))) {
+          let message = {};
+          try { message = JSON.parse(line.slice(5)); } catch (error) { continue; }
+          if (message.msg === 'process_completed' && message.event_id) {
+            state.answered.add(message.event_id);
+            state.open.delete(message.event_id);
+          }
+        }
+      }
+    } catch (error) {}  // the page closed the stream
+  };
+  const fetch = window.fetch;
+  window.fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    const joining = url.includes('/queue/join');
+    state.joining += joining ? 1 : 0;
+    try {
+      const response = await fetch(input, init);
+      if (url.includes('/queue/data') && response.ok && response.body) {
+        readStream(response.clone());
+      }
+      if (joining && response.ok) {
+        const id = (await response.clone().json().catch(() => ({}))).event_id;
+        if (id && !state.answered.has(id)) state.open.add(id);
+      }
+      return response;
+    } finally {
+      state.joining -= joining ? 1 : 0;
+    }
+  };
+})()"""
+UNANSWERED_JS = (
+    "() => window.__crawlEvents ? window.__crawlEvents.joining + window.__crawlEvents.open.size : 0"
+)
+
+
 class Watcher:
-    """Network activity, page errors, error toasts and log tracebacks of one page."""
+    """Network activity, Gradio events, page errors, error toasts and log tracebacks of one page
+    (created before the page loads, so that its load events are counted)."""
 
     def __init__(self, page: Any, studio: Any) -> None:
         self.page, self.studio, self.log_path = page, studio, studio.log_path
@@ -120,32 +177,35 @@ class Watcher:
         self.page_errors: list[str] = []
         self.findings: list[str] = []
         self.log_offset = self.log_path.stat().st_size
+        page.add_init_script(EVENTS_INIT_JS)
         page.on("request", self._started)
         page.on("requestfinished", lambda request: self.pending.discard(request))
         page.on("requestfailed", lambda request: self.pending.discard(request))
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
 
     def _started(self, request: Any) -> None:
-        if "heartbeat" not in request.url:
-            self.pending.add(request)
+        if "heartbeat" not in request.url and "/queue/data" not in request.url:
+            self.pending.add(request)  # event streams: their events are counted in the page
         if "/queue/join" in request.url:
             self.joined.append(request.post_data_json or {})
 
     def settle(self) -> None:
-        """Wait until the page has no request in flight for a moment (every event answered).
-        A stall fails with the events queued since the page was last quiet and the stacks of
-        the studio's threads (where its handlers wait)."""
+        """Wait until, for a moment, every event the page queued is answered and no other
+        request is in flight. A stall fails with the events queued since the page was last
+        quiet and the stacks of the studio's threads (where its handlers wait)."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         quiet = 0
         while quiet < 3:
             self.page.wait_for_timeout(100)
-            quiet = quiet + 1 if not self.pending else 0
+            unanswered = self.page.evaluate(UNANSWERED_JS)
+            quiet = quiet + 1 if not self.pending and not unanswered else 0
             if time.monotonic() > deadline:
-                pending = ", ".join(r.url for r in self.pending)
+                pending = ", ".join(r.url for r in self.pending) or "none"
                 events = self.page.evaluate(EVENTS_JS, [j.get("fn_index") for j in self.joined])
                 stacks = dump_studio_stacks(self.studio.process, self.log_path)
                 pytest.fail(
-                    f"requests still pending after {SETTLE_TIMEOUT_S:.0f} s: {pending}\n"
+                    f"after {SETTLE_TIMEOUT_S:.0f} s, {unanswered} events unanswered and other "
+                    f"requests pending: {pending}\n"
                     f"events queued since the page was last quiet: {events}\n"
                     f"the studio's threads:\n{stacks}"
                 )

@@ -7,7 +7,7 @@ import functools
 import html
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -83,6 +83,29 @@ def reports_errors(status: gr.Markdown) -> Callable[[Callable[..., dict]], Calla
         return wrapped
 
     return decorate
+
+
+def yields_whole_page(
+    handler: Callable[..., Iterator[dict]],
+) -> Callable[..., Iterator[dict]]:
+    """Decorate a generator handler that yields {component: value} updates so that each yield
+    carries every component set so far, not only the ones it changes.
+
+    Gradio streams a generator's later yields as diffs against the one before, and its browser
+    client applies them in place to the values of that earlier yield, even when the page has
+    not shown those yet (a slow browser): a component left out of a yield turns into a no-op
+    update, so a value yielded just before it (a table) could be lost. With every value yielded
+    again, a later yield changes an earlier one only into a newer value.
+    """
+
+    @functools.wraps(handler)
+    def wrapped(*args: Any, **kwargs: Any) -> Iterator[dict]:
+        page: dict = {}
+        for update in handler(*args, **kwargs):
+            page.update(update)
+            yield dict(page)
+
+    return wrapped
 
 
 def frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from studio.inference.playground import (
 from studio.inference.settings import DEFAULT_MAX_NEW_TOKENS
 from studio.jobs.runs import list_adapters
 from studio.models.references import DEFAULT_MODEL
-from studio.ui.common import error_markdown, frame, readable
+from studio.ui.common import error_markdown, frame, readable, yields_whole_page
 from studio.ui.pairs_tab import result_table
 from studio.web.numbers import whole_at_least
 from studio.web.path_roots import PathRoots
@@ -220,6 +220,7 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
             gr.Warning(readable(error), duration=15)
             return {status: error_markdown(readable(error))}
 
+    @yields_whole_page
     def run(
         name: str | None,
         db_id: str | None,
@@ -230,7 +231,8 @@ def build(ws: Workspace, roots: PathRoots) -> list[tuple[Any, list, list]]:
         samples: float | None,
         *values: Any,
     ) -> Iterator[dict]:
-        """Answer with each variant in turn, yielding the page as each one finishes."""
+        """Answer with each variant in turn, yielding the page as each one finishes (whole: a
+        table left out of a yield could be lost in a slow browser, see yields_whole_page)."""
         try:
             variants = check_variants(
                 variants_from(list(values), lambda value: roots.confine_adapter(ws, value))

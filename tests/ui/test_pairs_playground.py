@@ -88,6 +88,33 @@ def test_prompt_parts_and_navigation() -> None:
     )
 
 
+def test_every_playground_answer_update_carries_the_whole_page(
+    tmp_path: Path, tiny_qwen2_dir: Path
+) -> None:
+    """Each update Ask yields holds every output, the gold result included: Gradio's browser
+    client applies a yield's diff in place to the previous yield's values, so an output left
+    out (a no-op update) could wipe the gold table before a slow page had shown it."""
+    import gradio as gr
+
+    from studio.ui import playground_tab
+    from studio.web.path_roots import PathRoots
+
+    ws = open_workspace(tmp_path / "workspace")
+    with gr.Blocks() as blocks:
+        playground_tab.build(ws, PathRoots.for_workspace(ws.root, [tiny_qwen2_dir.parent]))
+    ask = next(fn for fn in blocks.fns.values() if fn.name == "run")
+    example = load_examples(ws, "demo_train")[0]
+    form = ["demo_train", example.db_id, example.question, "", example.gold_sql, 16, 0]
+    model = str(tiny_qwen2_dir)  # two variants of the tiny random model, each answering
+    updates = list(ask.fn(*form, model, [], model, [], "", []))
+    # cleared panels and the gold result first, then the variants' answers as they come
+    assert len(updates) > 2
+    assert all(set(update) == set(ask.outputs) for update in updates)
+    last = {component.elem_id: value for component, value in updates[-1].items()}
+    gold_rows = execute_sql(database_ref(ws, "demo_train", example.db_id), example.gold_sql).rows
+    assert last["pg-gold-result"].values.tolist() == [list(row) for row in gold_rows]
+
+
 @pytest.mark.browser
 def test_mine_curate_with_keyboard_edit_bulk_accept_export(
     studio, page, screenshot, tiny_qwen2_dir: Path

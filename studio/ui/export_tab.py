@@ -16,7 +16,14 @@ from studio.export.gguf_file import GGUF_DTYPES
 from studio.export.merge import DTYPES
 from studio.export.pipeline import ExportRequest, ExportResult, export_model
 from studio.jobs.runs import list_adapters
-from studio.ui.common import adapter_picker, error_markdown, frame, model_picker, readable
+from studio.ui.common import (
+    adapter_picker,
+    error_markdown,
+    frame,
+    model_picker,
+    readable,
+    yields_whole_page,
+)
 from studio.web.path_roots import PathRoots
 from studio.workspace import Workspace
 
@@ -60,6 +67,7 @@ def build(ws: Workspace, roots: PathRoots) -> None:
         files_frame(None), label="Files written", interactive=False, elem_id="export-files"
     )
 
+    @yields_whole_page  # a later yield's diff must not undo the cleared file list
     def run(
         ref: str, stack: list[str] | None, kind: str, gguf_type: str, with_modelfile: bool, out: str
     ) -> Iterator[dict]:

@@ -46,3 +46,31 @@ def test_export_tab_writes_a_checked_export(
         assert name in files
         assert (out / name).is_file()
     assert "logits match" in page.locator("#export-log textarea").input_value()
+
+
+def test_every_export_update_carries_the_whole_page(
+    builtin_tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """Each update of Start export holds every output: Gradio's browser client applies a
+    yield's diff in place to the previous yield's values, so an output left out (a no-op
+    update) could undo the cleared file list before a slow page had shown it."""
+    import gradio as gr
+
+    from studio.data.importers.demo import open_workspace
+    from studio.ui import export_tab
+    from studio.web.path_roots import PathRoots
+
+    model_dir = save_random_model(
+        "tiny-qwen2", tmp_path / "model", str(builtin_tokenizer_dir), vocab_tokens=1000
+    )
+    ws = open_workspace(tmp_path / "workspace")
+    with gr.Blocks() as blocks:
+        export_tab.build(ws, PathRoots.for_workspace(ws.root, [tmp_path]))
+    start = next(fn for fn in blocks.fns.values() if fn.name == "run")
+    out = tmp_path / "exported"
+    updates = list(start.fn(str(model_dir), [], "f16", "none", False, str(out)))
+    assert len(updates) > 2  # cleared, progress lines, done
+    assert all(set(update) == set(start.outputs) for update in updates)
+    last = {component.elem_id: value for component, value in updates[-1].items()}
+    assert last["export-status"].startswith("Exported to")
+    assert "model.safetensors" in last["export-files"].to_string()

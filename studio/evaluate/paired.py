@@ -10,6 +10,7 @@ answered alike.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,12 @@ def paired_runs(first_dir: str | Path, second_dir: str | Path) -> dict[str, Any]
             f"{first_dir} and {second_dir} did not answer the same questions; "
             "compare runs of one dataset with the same limit"
         )
+    return paired_verdicts(first, second)
+
+
+def paired_verdicts(first: Mapping[str, bool], second: Mapping[str, bool]) -> dict[str, Any]:
+    """paired_difference of two runs' verdicts keyed by the same question keys, taken in sorted
+    key order (so the bootstrap draws the same resamples for the same runs)."""
     keys = sorted(first)
     return paired_difference([first[k] for k in keys], [second[k] for k in keys])
 

@@ -85,6 +85,9 @@ def reports_errors(status: gr.Markdown) -> Callable[[Callable[..., dict]], Calla
     return decorate
 
 
+WHOLE_PAGE_MARK = "yields_whole_page"  # set on every handler yields_whole_page decorated
+
+
 def yields_whole_page(
     handler: Callable[..., Iterator[dict]],
 ) -> Callable[..., Iterator[dict]]:
@@ -105,6 +108,7 @@ def yields_whole_page(
             page.update(update)
             yield dict(page)
 
+    setattr(wrapped, WHOLE_PAGE_MARK, True)
     return wrapped
 
 

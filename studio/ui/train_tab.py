@@ -53,6 +53,7 @@ from studio.ui.common import (
     overlay_figure,
     reports_errors,
     training_figure,
+    yields_whole_page,
 )
 from studio.ui.job_panel import JobPanel
 from studio.web.path_roots import PathRoots
@@ -508,6 +509,7 @@ def build(
         update[status] = f"Job {job.id} queued in `{job.run_dir}`."
         return update
 
+    @yields_whole_page
     def do_start(*args: Any) -> Iterator[dict]:
         """Say at once that the checks run (they take seconds), then queue the job."""
         yield {status: CHECKING}

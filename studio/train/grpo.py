@@ -12,6 +12,7 @@ times over.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,26 @@ def execution_reward(cfg: TrainConfig) -> ExecutionReward:
     return ExecutionReward(weights, cfg.reward_timeout_s, cfg.reward_workers)
 
 
+# the start of TRL's warning for an answer no reward function scored
+TRL_UNSCORED_WARNING = "All reward functions returned None"
+
+
+class UnscoredAnswersFilter(logging.Filter):
+    """Drops TRL's warning for answers no reward function scored: it prints the whole prompt
+    each time, while the execution reward names each question whose gold fails once
+    (studio.train.reward.unjudged_gold_warning)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(TRL_UNSCORED_WARNING)
+
+
+def quiet_unscored_answers(trainer_module: str) -> None:
+    """Install UnscoredAnswersFilter on the logger of TRL's trainer module, once."""
+    logger = logging.getLogger(trainer_module)
+    if not any(isinstance(f, UnscoredAnswersFilter) for f in logger.filters):
+        logger.addFilter(UnscoredAnswersFilter())
+
+
 def build_grpo_trainer(
     cfg: TrainConfig,
     run_dir: Path,
@@ -116,6 +137,7 @@ def build_grpo_trainer(
     """
     from trl import GRPOConfig, GRPOTrainer
 
+    quiet_unscored_answers(GRPOTrainer.__module__)
     args = GRPOConfig(**grpo_args(cfg, run_dir, has_eval=eval_dataset is not None))
     check_rollout_questions(args.generation_batch_size // cfg.num_generations, len(train_dataset))
     policy = grpo_policy(cfg)

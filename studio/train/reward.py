@@ -8,10 +8,11 @@ An answer scores (docs/TRAINING.md, "GRPO"):
 - 0 for an error, a timeout, a refusal by the guard, or no SQL at all;
 - plus `reward_format` (default 0) when the SQL sits in a closed ```sql block.
 A question whose gold fails cannot be judged: its answers get None (TRL gives them no
-advantage). Queries run through the studio's sandboxed executor (studio.sql.execute) with its
-timeout and bounds, `workers` at a time (each thread keeps its own executor process between
-steps); each gold runs once per question and its result is kept for the whole run. Each call
-logs `grpo/reward_s`, the seconds it took to score its answers.
+advantage), and the run's log names the question's gold once (`unjudged_gold_warning`). Queries
+run through the studio's sandboxed executor (studio.sql.execute) with its timeout and bounds,
+`workers` at a time (each thread keeps its own executor process between steps); each gold runs
+once per question and its result is kept for the whole run. Each call logs `grpo/reward_s`, the
+seconds it took to score its answers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from studio.errors import StudioError
 from studio.sql.compare import gold_requires_order, rows_overlap
 from studio.sql.connect import parse_database
 from studio.sql.execute import ExecResult, execute_sql
@@ -95,6 +97,8 @@ class ExecutionReward:
         new = sorted({(d, g) for d, g in zip(databases, golds, strict=True)} - self.golds.keys())
         for key, gold in zip(new, self.pool.map(lambda k: self._gold(*k), new), strict=True):
             self.golds[key] = gold
+            if not gold[0].ok or gold[0].truncated:
+                print(f"warning: {unjudged_gold_warning(*key, gold[0])}", flush=True)
         return list(self.pool.map(self._one, texts, databases, golds))
 
     def _gold(self, database: str, gold_sql: str) -> tuple[ExecResult, bool]:
@@ -121,6 +125,26 @@ class ExecutionReward:
             else 0.0
         )
         return Scored(verdict.category, self.weights.wrong_result + partial + fmt)
+
+
+def unjudged_gold_warning(database: str, gold_sql: str, gold: ExecResult) -> str:
+    """Why answers to a question are not rewarded: its gold SQL failed or returned too many
+    rows, and how to list every such question."""
+    if gold.ok:
+        why = f"returns more than {SCORING_MAX_ROWS:,} rows"
+    else:
+        detail = (gold.error or "").split("\n")[0][:200]
+        why = f"fails ({gold.error_kind}{': ' + detail if detail else ''})"
+    try:
+        where = f"on {parse_database(database).name}"
+    except StudioError:  # the database is gone: the gold's failure says so
+        where = "whose database cannot be opened"
+    shown = " ".join(gold_sql.split())
+    return (
+        f"the gold SQL of a question {where} {why}: its answers get "
+        f"no reward; `python -m studio data validate --golds` lists every such row. Gold: "
+        f"{shown[:300]}{'…' if len(shown) > 300 else ''}"
+    )
 
 
 def batch_stats(

@@ -36,15 +36,24 @@ from studio.patches.length_batches import (
     regroup_window,
     trimmed_logps,
 )
+from studio.sql.connect import parse_database
 from studio.sql.extract import extract_sql
+from studio.sql.result import ExecResult
+from studio.sql.score import SCORING_MAX_ROWS
 from studio.testing.random_models import save_random_model
 from studio.train.config import TrainConfig, config_from_mapping, load_config
 from studio.train.dataset import CHAT_TEMPLATE_KWARGS, build_datasets, training_records
-from studio.train.grpo import grpo_args, rollout_questions
+from studio.train.grpo import (
+    TRL_UNSCORED_WARNING,
+    UnscoredAnswersFilter,
+    grpo_args,
+    quiet_unscored_answers,
+    rollout_questions,
+)
 from studio.train.grpo_data import grpo_datasets, held_out_seen, seen_warning
 from studio.train.held_out import HELD_OUT_METRIC, best_held_out, saved_states
 from studio.train.preflight import preflight
-from studio.train.reward import ExecutionReward, RewardWeights
+from studio.train.reward import ExecutionReward, RewardWeights, unjudged_gold_warning
 from studio.train.rollout import ROLLOUT_MAX_SEQUENCES, PrefixRollout, decode_batch_questions
 from studio.train.worker import train
 from studio.workspace import Workspace
@@ -494,11 +503,46 @@ def test_reward_overlap_credits_a_wrong_result_by_the_rows_it_shares(demo_ws: Wo
     assert plain.score(answers[1:2], [str(database)], [gold])[0].reward == 0.1
 
 
-def test_a_failing_gold_gives_no_reward(demo_ws: Workspace) -> None:
+def test_a_failing_gold_gives_no_reward_and_is_named_once(
+    demo_ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
     database, _ = demo_question(demo_ws)
     reward = ExecutionReward(RewardWeights(), 10.0, 1)
-    scored = reward.score(["SELECT 1"], [database], ["SELECT broken FROM nowhere"])
-    assert scored[0].category == "gold_error" and scored[0].reward is None
+    broken = "SELECT broken FROM nowhere"
+    scored = reward.score(["SELECT 1", "SELECT 2"], [database] * 2, [broken] * 2)
+    assert [(s.category, s.reward) for s in scored] == [("gold_error", None)] * 2
+    reward.score(["SELECT 3"], [database], [broken])  # a later rollout drawing the question
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "warning:" in line]
+    assert len(warnings) == 1
+    name = parse_database(database).name
+    assert f"the gold SQL of a question on {name} fails (unknown_table: " in warnings[0]
+    assert "data validate --golds" in warnings[0] and warnings[0].endswith(f"Gold: {broken}")
+    too_many = unjudged_gold_warning(database, "SELECT 1", ExecResult(ok=True, truncated=True))
+    assert f"on {name} returns more than {SCORING_MAX_ROWS:,} rows" in too_many
+    gone = str(demo_ws.root / "gone.sqlite")  # the warning itself never fails
+    failed = reward.golds[(database, broken)][0]
+    assert "whose database cannot be opened" in unjudged_gold_warning(gone, "SELECT 1", failed)
+
+
+def test_trls_warning_for_unscored_answers_is_dropped_and_other_warnings_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """TRL prints the whole prompt of an answer no reward function scored; the studio names the
+    question's gold itself, so that warning is filtered out of TRL's trainer logger."""
+    import inspect
+    import logging
+
+    from trl import GRPOTrainer
+
+    assert TRL_UNSCORED_WARNING in inspect.getsource(GRPOTrainer)  # TRL's wording still
+    quiet_unscored_answers(GRPOTrainer.__module__)
+    quiet_unscored_answers(GRPOTrainer.__module__)  # installed once
+    logger = logging.getLogger(GRPOTrainer.__module__)
+    assert sum(isinstance(f, UnscoredAnswersFilter) for f in logger.filters) == 1
+    with caplog.at_level(logging.WARNING, logger=GRPOTrainer.__module__):
+        logger.warning(f"{TRL_UNSCORED_WARNING} for the following kwargs:\n{{'prompt': '...'}}")
+        logger.warning("another warning")
+    assert [r.getMessage() for r in caplog.records] == ["another warning"]
 
 
 def test_rollout_logprobs_match_a_forward_pass(

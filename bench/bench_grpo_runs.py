@@ -57,7 +57,7 @@ def by_index(marks: str) -> dict[str, bool]:
     return {str(index): mark == "1" for index, mark in enumerate(marks)}
 
 
-def test_gains(verdicts: dict[str, str], sft: str, run: str) -> str:
+def ex_gains(verdicts: dict[str, str], sft: str, run: str) -> str:
     """Each evaluated state of `run` against `sft`: EX gain and paired 95 % interval."""
     if sft not in verdicts:
         return "–"
@@ -88,7 +88,7 @@ def run_row(metrics: Path, verdicts: dict[str, str]) -> str:
         first_to_last(rollouts, "grpo/correct"),
         first_to_last(rollouts, "frac_reward_zero_std"),
         held_out or "–",
-        test_gains(verdicts, f"{key_prefix}sft", key_prefix + run),
+        ex_gains(verdicts, f"{key_prefix}sft", key_prefix + run),
     ]
     return "| " + " | ".join(cells) + " |"
 

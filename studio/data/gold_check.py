@@ -88,14 +88,28 @@ def check_golds(
         bars=bars,
     )
     failures = [
-        GoldFailure(row["index"], row["db_id"], row["gold_sql"], _failure_text(row["gold"]))
+        GoldFailure(
+            row["index"],
+            row["db_id"],
+            row["gold_sql"],
+            gold_failure_text(
+                row["gold"]["truncated"],
+                row["gold"]["row_count"],
+                row["gold"]["error_kind"],
+                row["gold"]["error"],
+            ),
+        )
         for row in rows
         if row["category"] == "gold_error"
     ]
     return GoldCheck(dataset, len(examples), failures)
 
 
-def _failure_text(gold: dict) -> str:
-    if gold["truncated"]:
-        return f"returns more than the {gold['row_count']:,} rows scoring keeps"
-    return f"{gold['error_kind'] or 'error'}: {gold['error']}"
+def gold_failure_text(
+    truncated: bool, row_count: int, error_kind: str | None, error: str | None
+) -> str:
+    """Why a gold's result cannot judge answers: cut off at the rows scoring keeps, or its
+    error."""
+    if truncated:
+        return f"returns more than the {row_count:,} rows scoring keeps"
+    return f"{error_kind or 'error'}: {error}"

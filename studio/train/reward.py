@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from studio.data.gold_check import gold_failure_text
 from studio.errors import StudioError
 from studio.sql.compare import gold_requires_order, rows_overlap
 from studio.sql.connect import parse_database
@@ -130,18 +131,14 @@ class ExecutionReward:
 def unjudged_gold_warning(database: str, gold_sql: str, gold: ExecResult) -> str:
     """Why answers to a question are not rewarded: its gold SQL failed or returned too many
     rows, and how to list every such question."""
-    if gold.ok:
-        why = f"returns more than {SCORING_MAX_ROWS:,} rows"
-    else:
-        detail = (gold.error or "").split("\n")[0][:200]
-        why = f"fails ({gold.error_kind}{': ' + detail if detail else ''})"
+    why = gold_failure_text(gold.truncated, SCORING_MAX_ROWS, gold.error_kind, gold.error)
     try:
         where = f"on {parse_database(database).name}"
     except StudioError:  # the database is gone: the gold's failure says so
         where = "whose database cannot be opened"
     shown = " ".join(gold_sql.split())
     return (
-        f"the gold SQL of a question {where} {why}: its answers get "
+        f"the gold SQL of a question {where} cannot judge answers ({why}): its answers get "
         f"no reward; `python -m studio data validate --golds` lists every such row. Gold: "
         f"{shown[:300]}{'…' if len(shown) > 300 else ''}"
     )

@@ -515,10 +515,15 @@ def test_a_failing_gold_gives_no_reward_and_is_named_once(
     warnings = [line for line in capsys.readouterr().out.splitlines() if "warning:" in line]
     assert len(warnings) == 1
     name = parse_database(database).name
-    assert f"the gold SQL of a question on {name} fails (unknown_table: " in warnings[0]
+    assert (
+        f"the gold SQL of a question on {name} cannot judge answers (unknown_table: "
+        in (warnings[0])
+    )
     assert "data validate --golds" in warnings[0] and warnings[0].endswith(f"Gold: {broken}")
     too_many = unjudged_gold_warning(database, "SELECT 1", ExecResult(ok=True, truncated=True))
-    assert f"on {name} returns more than {SCORING_MAX_ROWS:,} rows" in too_many
+    assert f"on {name} cannot judge answers (returns more than the {SCORING_MAX_ROWS:,} rows" in (
+        too_many
+    )
     gone = str(demo_ws.root / "gone.sqlite")  # the warning itself never fails
     failed = reward.golds[(database, broken)][0]
     assert "whose database cannot be opened" in unjudged_gold_warning(gone, "SELECT 1", failed)
